@@ -1,0 +1,1 @@
+//! Test support for integration tests: a real control plane and fresh namespaces.

@@ -1,0 +1,42 @@
+//! `cargo xtask <cmd>`: the one entry point for every project task.
+
+mod cluster;
+mod paths;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Project tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "metallb-rs project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every check and test (what CI runs).
+    Test(test::TestArgs),
+    /// Start, stop or inspect the local Kubernetes control plane.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Start the local lab (not available yet).
+    Lab,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Test(args) => test::run(&args),
+        Command::Cluster(cmd) => cluster::run(cmd),
+        Command::Lab => {
+            println!(
+                "The lab is not available yet: it comes with the lab issue. \
+                 Run `cargo xtask test` to run the tests."
+            );
+            Ok(())
+        }
+    }
+}
