@@ -1,0 +1,120 @@
+//! The dispatch driver: one fixed lifecycle for every hook and action.
+//!
+//! Order, as in ops: set up logging, build the event (actions read their parameters), let the
+//! charm handle it (unknown events are logged and ignored), run collect-status and set the
+//! winning statuses, exit. An error logs its full chain through `juju-log` at ERROR and the
+//! process exits non-zero, so Juju does not commit the hook's transactional changes.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::context::JujuContext;
+use crate::event::Event;
+use crate::hooktools::{HookTools, ProcessHookTools};
+use crate::log::JujuLogLayer;
+use crate::model::Context;
+use crate::status::StatusCollector;
+
+/// A charm: one entry point for every event, plus the collect-status step.
+pub trait Charm {
+    /// Handles one event. A holistic charm reconciles everything here, whatever the event.
+    fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()>;
+
+    /// Adds candidate statuses at the end of every dispatch; the highest-priority unit status
+    /// (and, on the leader, app status) is set. The default adds none.
+    fn collect_status(&mut self, ctx: &Context<'_>, statuses: &mut StatusCollector) -> Result<()> {
+        let _ = (ctx, statuses);
+        Ok(())
+    }
+}
+
+/// Runs one dispatch of `charm` with `tools`: event, handler, collect-status.
+pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut C) -> Result<()> {
+    tracing::debug!(
+        "juju-rs-ops {} up and running.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let (event, params) = match &juju.action {
+        Some(action) => {
+            let params = tools
+                .action_get()
+                .context("cannot read the action's parameters")?;
+            (
+                Event::action(&action.name, &action.id, params.clone()),
+                Some(params),
+            )
+        }
+        None => (Event::from_context(juju), None),
+    };
+    let ctx = Context::new(juju, tools, params);
+    match &event {
+        Event::Other(path) => tracing::debug!("ignoring event {path}: this charm does not handle it"),
+        _ => {
+            tracing::debug!("emitting {}", event.describe());
+            charm
+                .handle(&ctx, &event)
+                .with_context(|| format!("{} failed", event.describe()))?;
+        }
+    }
+    let leader = ctx.is_leader().context("cannot find out leadership")?;
+    let mut statuses = StatusCollector::new(leader);
+    charm
+        .collect_status(&ctx, &mut statuses)
+        .context("collect-status failed")?;
+    if let (Some(status), Some(app)) = (statuses.app_status(), ctx.app()?) {
+        app.set_status(status)
+            .context("cannot set the application status")?;
+    }
+    if let Some(status) = statuses.unit_status() {
+        ctx.set_unit_status(status)
+            .context("cannot set the unit status")?;
+    }
+    Ok(())
+}
+
+/// Runs a dispatch with logging to `juju-log`; returns whether it succeeded. Errors are logged
+/// with their full chain at ERROR (and printed to stderr, which Juju shows for actions).
+pub fn execute<C: Charm>(
+    juju: &JujuContext,
+    tools: Arc<dyn HookTools>,
+    make: impl FnOnce(&JujuContext) -> C,
+) -> bool {
+    let subscriber = tracing_subscriber::registry()
+        .with(JujuLogLayer::new(tools.clone(), juju.debug))
+        .with(LevelFilter::DEBUG);
+    tracing::subscriber::with_default(subscriber, || {
+        let mut charm = make(juju);
+        match dispatch(juju, tools.as_ref(), &mut charm) {
+            Ok(()) => true,
+            Err(err) => {
+                let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+                let text = format!("Uncaught error: {}", chain.join(": "));
+                tracing::error!("{text}");
+                eprintln!("{text}");
+                false
+            }
+        }
+    })
+}
+
+/// The charm binary's `main`: parse the environment, run the real hook tools, exit 0 on
+/// success and 1 on failure.
+pub fn main<C: Charm>(make: impl FnOnce(&JujuContext) -> C) -> ExitCode {
+    let juju = match JujuContext::from_env() {
+        Ok(juju) => juju,
+        Err(err) => {
+            eprintln!("ERROR {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tools: Arc<dyn HookTools> = Arc::new(ProcessHookTools::system());
+    if execute(&juju, tools, make) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

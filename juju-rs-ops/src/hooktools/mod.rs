@@ -1,0 +1,102 @@
+//! The backend over Juju's hook tools.
+//!
+//! [`HookTools`] is the typed interface the model API uses. [`ProcessHookTools`] implements it by
+//! running the real tools through a [`CommandRunner`]: [`SystemRunner`] spawns processes (what a
+//! deployed charm does); the testing harness plugs in the simulated agent instead, so the same
+//! argument building and output parsing is exercised in tests.
+
+mod process;
+mod runner;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ModelError;
+use crate::status::Status;
+
+pub use process::ProcessHookTools;
+pub use runner::{CommandRunner, SystemRunner, ToolOutput};
+
+/// Whose status a status tool reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusTarget {
+    /// This unit.
+    Unit,
+    /// The application (leader only).
+    Application,
+}
+
+/// A status as `status-get --include-data` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    /// `active`, `blocked`, `maintenance`, `waiting`, `unknown`, `error`, ...
+    pub status: String,
+    /// The message.
+    pub message: String,
+}
+
+/// `juju-log` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// TRACE
+    Trace,
+    /// DEBUG
+    Debug,
+    /// INFO
+    Info,
+    /// WARNING
+    Warning,
+    /// ERROR
+    Error,
+    /// CRITICAL
+    Critical,
+}
+
+impl LogLevel {
+    /// The name `juju-log --log-level` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warning => "WARNING",
+            Self::Error => "ERROR",
+            Self::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Typed access to the hook tools. One method per tool invocation the framework needs.
+pub trait HookTools: Send + Sync {
+    /// `config-get --format=json`: every option that is set or has a default.
+    fn config_get(&self) -> Result<Map<String, Value>, ModelError>;
+    /// `is-leader --format=json`.
+    fn is_leader(&self) -> Result<bool, ModelError>;
+    /// `status-set --application=<bool> STATUS -- MESSAGE`.
+    fn status_set(&self, target: StatusTarget, status: &Status) -> Result<(), ModelError>;
+    /// `status-get --include-data --format=json --application=<bool>`.
+    fn status_get(&self, target: StatusTarget) -> Result<StatusInfo, ModelError>;
+    /// `application-version-set -- VERSION`.
+    fn application_version_set(&self, version: &str) -> Result<(), ModelError>;
+    /// `juju-log --log-level LEVEL -- MESSAGE`.
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ModelError>;
+    /// `action-get --format=json`.
+    fn action_get(&self) -> Result<Map<String, Value>, ModelError>;
+    /// `action-set k=v ...` with already flattened, validated keys.
+    fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ModelError>;
+    /// `action-fail -- MESSAGE`.
+    fn action_fail(&self, message: &str) -> Result<(), ModelError>;
+    /// `action-log -- MESSAGE`.
+    fn action_log(&self, message: &str) -> Result<(), ModelError>;
+    /// `state-get --format=json`: the unit's charm state.
+    fn state_get(&self) -> Result<BTreeMap<String, String>, ModelError>;
+    /// `state-set --file -` with a JSON object on stdin.
+    fn state_set(&self, pairs: &BTreeMap<String, String>) -> Result<(), ModelError>;
+    /// `state-delete KEY`.
+    fn state_delete(&self, key: &str) -> Result<(), ModelError>;
+    /// `resource-get NAME`: the local path of the resource file.
+    fn resource_get(&self, name: &str) -> Result<PathBuf, ModelError>;
+}

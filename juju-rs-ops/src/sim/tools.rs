@@ -1,0 +1,677 @@
+//! The hook tools' behaviour: syntax, output formats, exit codes and `ERROR` messages.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::flags::{FlagSpec, Parsed, parse, unrecognized};
+use super::format::{Format, render};
+use super::state::{Agent, HookKind, LogRecord, StatusRecord};
+
+/// The result of one tool invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolReply {
+    /// The tool finished.
+    Done {
+        /// Exit code: 0 success, 1 runtime error, 2 usage error.
+        code: i32,
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
+    },
+    /// The tool reads stdin and none was supplied: send again with stdin.
+    NeedStdin,
+}
+
+impl ToolReply {
+    fn ok(stdout: impl Into<String>) -> Self {
+        Self::Done {
+            code: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
+    }
+    fn usage(message: impl AsRef<str>) -> Self {
+        Self::Done {
+            code: 2,
+            stdout: String::new(),
+            stderr: format!("ERROR {}\n", message.as_ref()),
+        }
+    }
+    fn fail(message: impl AsRef<str>) -> Self {
+        Self::Done {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!("ERROR {}\n", message.as_ref()),
+        }
+    }
+}
+
+/// The names of the tools the simulator provides (put on `PATH` by `juju-sim`).
+pub const TOOL_NAMES: &[&str] = &[
+    "action-fail",
+    "action-get",
+    "action-log",
+    "action-set",
+    "application-version-set",
+    "config-get",
+    "credential-get",
+    "goal-state",
+    "is-leader",
+    "juju-log",
+    "resource-get",
+    "state-delete",
+    "state-get",
+    "state-set",
+    "status-get",
+    "status-set",
+];
+
+const ALL_FORMATS: &[Format] = &[Format::Smart, Format::Yaml, Format::Json];
+const FORMAT: FlagSpec = FlagSpec {
+    names: &["format"],
+    takes_value: true,
+};
+const APPLICATION: FlagSpec = FlagSpec {
+    names: &["application"],
+    takes_value: false,
+};
+
+/// Runs hook tool `name` with `args` against `agent`. `stdin` is `None` when the caller has not
+/// sent any (the tool then asks for it if it needs it).
+pub fn run_tool(agent: &mut Agent, name: &str, args: &[String], stdin: Option<&[u8]>) -> ToolReply {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        return ToolReply::ok(format!("Usage: {name} [options]\n"));
+    }
+    if agent.session.is_none() {
+        return ToolReply::fail("JUJU_CONTEXT_ID not set");
+    }
+    match name {
+        "config-get" => config_get(agent, args),
+        "status-set" => status_set(agent, args),
+        "status-get" => status_get(agent, args),
+        "is-leader" => is_leader(agent, args),
+        "application-version-set" => application_version_set(agent, args),
+        "juju-log" => juju_log(agent, args),
+        "action-get" => action_get(agent, args),
+        "action-set" => action_set(agent, args),
+        "action-fail" => action_fail(agent, args),
+        "action-log" => action_log(agent, args),
+        "state-get" => state_get(agent, args),
+        "state-set" => state_set(agent, args, stdin),
+        "state-delete" => state_delete(agent, args),
+        "resource-get" => resource_get(agent, args),
+        "credential-get" => credential_get(agent, args),
+        "goal-state" => goal_state(agent, args),
+        other => ToolReply::fail(format!("unknown command {other:?}")),
+    }
+}
+
+/// Parses flags, turning a parse error into exit 2.
+fn flags(specs: &[FlagSpec], args: &[String]) -> Result<Parsed, ToolReply> {
+    parse(specs, args).map_err(ToolReply::usage)
+}
+
+fn format_of(p: &Parsed, default: Format, allowed: &[Format]) -> Result<Format, ToolReply> {
+    Format::parse(p.value("format"), default, allowed).map_err(ToolReply::usage)
+}
+
+fn at_most(p: &Parsed, n: usize) -> Result<(), ToolReply> {
+    match p.positional.get(n..) {
+        Some(extra) if !extra.is_empty() => Err(ToolReply::usage(unrecognized(extra))),
+        _ => Ok(()),
+    }
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(reply) => return reply,
+        }
+    };
+}
+
+fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let all = FlagSpec {
+        names: &["a", "all"],
+        takes_value: false,
+    };
+    let p = tri!(flags(&[FORMAT, all], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 1));
+    let config = agent.meta.effective_config(&agent.state.config, p.is_set("a"));
+    match p.positional.first() {
+        Some(key) if p.is_set("a") => {
+            ToolReply::usage(format!("cannot use argument --all together with key {key:?}"))
+        }
+        Some(key) => ToolReply::ok(render(config.get(key), format)),
+        None => ToolReply::ok(render(Some(&Value::Object(config)), format)),
+    }
+}
+
+fn status_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[APPLICATION], args));
+    let (status, message) = match p.positional.as_slice() {
+        [] => return ToolReply::usage("invalid args, require <status> [message]"),
+        [s] => (s.as_str(), ""),
+        [s, m] => (s.as_str(), m.as_str()),
+        [_, _, extra @ ..] => return ToolReply::usage(unrecognized(extra)),
+    };
+    if !["maintenance", "blocked", "waiting", "active"].contains(&status) {
+        return ToolReply::usage(format!(
+            "invalid status {status:?}, expected one of [maintenance blocked waiting active]"
+        ));
+    }
+    let application = p.is_set("application");
+    if application && !agent.state.leader {
+        return ToolReply::fail("this unit is not the leader");
+    }
+    let during = session_name(agent);
+    agent.set_status(application, StatusRecord::new(status, message), &during);
+    if !application {
+        agent.state.charm_set_status = true;
+        if let Some(s) = agent.session.as_mut() {
+            s.set_unit_status = true;
+        }
+    }
+    ToolReply::ok("")
+}
+
+fn session_name(agent: &Agent) -> String {
+    agent
+        .session
+        .as_ref()
+        .map(|s| s.name().to_string())
+        .unwrap_or_default()
+}
+
+fn status_map(record: &StatusRecord, include_data: bool) -> Map<String, Value> {
+    let mut map = Map::new();
+    if include_data {
+        map.insert("message".into(), Value::from(record.message.clone()));
+        map.insert("status-data".into(), Value::Object(Map::new()));
+    }
+    map.insert("status".into(), Value::from(record.status.clone()));
+    map
+}
+
+fn status_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let include = FlagSpec {
+        names: &["include-data"],
+        takes_value: false,
+    };
+    let p = tri!(flags(&[FORMAT, APPLICATION, include], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 0));
+    let include_data = p.is_set("include-data");
+    if p.is_set("application") {
+        if !agent.state.leader {
+            return ToolReply::fail("finding application status: this unit is not the leader");
+        }
+        let mut app = status_map(&agent.state.app_status, include_data);
+        let mut units = Map::new();
+        units.insert(
+            agent.state.unit_name(),
+            Value::Object(status_map(&agent.state.unit_status, include_data)),
+        );
+        app.insert("units".into(), Value::Object(units));
+        let mut out = Map::new();
+        out.insert("application-status".into(), Value::Object(app));
+        return ToolReply::ok(render(Some(&Value::Object(out)), format));
+    }
+    let unit = status_map(&agent.state.unit_status, include_data);
+    if format == Format::Smart && !include_data {
+        return ToolReply::ok(render(unit.get("status"), format));
+    }
+    ToolReply::ok(render(Some(&Value::Object(unit)), format))
+}
+
+fn is_leader(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[FORMAT], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 0));
+    ToolReply::ok(render(Some(&Value::Bool(agent.state.leader)), format))
+}
+
+fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    match p.positional.as_slice() {
+        [] => ToolReply::usage("no version specified"),
+        [version] => {
+            agent.state.workload_version = version.clone();
+            ToolReply::ok("")
+        }
+        [_, extra @ ..] => ToolReply::usage(unrecognized(extra)),
+    }
+}
+
+fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let debug = FlagSpec {
+        names: &["debug"],
+        takes_value: false,
+    };
+    let level = FlagSpec {
+        names: &["l", "log-level"],
+        takes_value: true,
+    };
+    let p = tri!(flags(&[debug, level, FORMAT], args));
+    if p.positional.is_empty() {
+        return ToolReply::usage("no message specified");
+    }
+    let requested = match (p.value("l"), p.is_set("debug")) {
+        (Some(l), _) => l.to_ascii_uppercase(),
+        (None, true) => "DEBUG".to_string(),
+        (None, false) => "INFO".to_string(),
+    };
+    let context = session_name(agent);
+    let level = match requested.as_str() {
+        "TRACE" | "DEBUG" | "INFO" | "ERROR" | "CRITICAL" => requested,
+        "WARN" | "WARNING" => "WARNING".to_string(),
+        other => {
+            agent.state.logs.push(LogRecord {
+                level: "WARNING".into(),
+                message: format!("Specified log level {other:?} is not valid"),
+                context: context.clone(),
+            });
+            "INFO".to_string()
+        }
+    };
+    agent.state.logs.push(LogRecord {
+        level,
+        message: p.positional.join(" "),
+        context,
+    });
+    ToolReply::ok("")
+}
+
+fn running_action(agent: &mut Agent) -> Result<&mut super::state::ActionRun, ToolReply> {
+    match agent.session.as_mut().map(|s| &mut s.kind) {
+        Some(HookKind::Action(run)) => Ok(run),
+        _ => Err(ToolReply::fail("not running an action")),
+    }
+}
+
+fn action_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[FORMAT], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 1));
+    let run = tri!(running_action(agent));
+    let params = Value::Object(run.params.clone());
+    match p.positional.first() {
+        None => ToolReply::ok(render(Some(&params), format)),
+        Some(key) => {
+            let found = key
+                .split('.')
+                .try_fold(&params, |v, segment| v.get(segment));
+            ToolReply::ok(render(found, format))
+        }
+    }
+}
+
+fn action_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    if p.positional.is_empty() {
+        return ToolReply::usage("no key=value pairs specified");
+    }
+    let mut pairs = Vec::new();
+    for arg in &p.positional {
+        let Some((key, value)) = arg.split_once('=') else {
+            return ToolReply::usage(format!("argument {arg:?} must be of the form key...=value"));
+        };
+        for segment in key.split('.') {
+            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&segment) {
+                return ToolReply::usage(format!("cannot set reserved action key {segment:?}"));
+            }
+            if !crate::action::valid_key_segment(segment) {
+                return ToolReply::usage(format!(
+                    "key {key:?} must start and end with lowercase alphanumeric, and contain only \
+                     lowercase alphanumeric, hyphens and periods"
+                ));
+            }
+        }
+        pairs.push((key.to_string(), value.to_string()));
+    }
+    let run = tri!(running_action(agent));
+    run.results.extend(pairs);
+    ToolReply::ok("")
+}
+
+fn action_fail(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    tri!(at_most(&p, 1));
+    let message = p
+        .positional
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "action failed without reason given, check action for errors".into());
+    let run = tri!(running_action(agent));
+    run.failed = Some(message);
+    ToolReply::ok("")
+}
+
+fn action_log(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    if p.positional.is_empty() {
+        return ToolReply::usage("no message specified");
+    }
+    let run = tri!(running_action(agent));
+    run.logs.push(p.positional.join(" "));
+    ToolReply::ok("")
+}
+
+/// The charm state as this hook sees it: committed state plus this hook's staged writes.
+fn visible_state(agent: &Agent) -> BTreeMap<String, String> {
+    let mut state = agent.state.charm_state.clone();
+    if let Some(session) = &agent.session {
+        for (k, v) in &session.pending_state {
+            match v {
+                Some(v) => state.insert(k.clone(), v.clone()),
+                None => state.remove(k),
+            };
+        }
+    }
+    state
+}
+
+fn state_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let strict = FlagSpec {
+        names: &["strict"],
+        takes_value: false,
+    };
+    let p = tri!(flags(&[FORMAT, strict], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 1));
+    let state = visible_state(agent);
+    match p.positional.first().map(String::as_str) {
+        None | Some("-") => {
+            if state.is_empty() {
+                return ToolReply::ok(render(None, format));
+            }
+            let map: Map<String, Value> = state
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            ToolReply::ok(render(Some(&Value::Object(map)), format))
+        }
+        Some(key) => match state.get(key) {
+            Some(v) => ToolReply::ok(render(Some(&Value::String(v.clone())), format)),
+            None if p.is_set("strict") => ToolReply::fail(format!("{key:?} not found")),
+            None => ToolReply::ok(render(Some(&Value::String(String::new())), format)),
+        },
+    }
+}
+
+const MAX_KEY: usize = 256;
+const MAX_VALUE: usize = 64 * 1024;
+
+fn state_set(agent: &mut Agent, args: &[String], stdin: Option<&[u8]>) -> ToolReply {
+    let file = FlagSpec {
+        names: &["file"],
+        takes_value: true,
+    };
+    let p = tri!(flags(&[file], args));
+    let mut pairs: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(path) = p.value("file") {
+        let text = if path == "-" {
+            match stdin {
+                None => return ToolReply::NeedStdin,
+                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            }
+        } else {
+            match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => return ToolReply::fail(format!("cannot read {path:?}: {e}")),
+            }
+        };
+        match serde_yaml::from_str::<Option<BTreeMap<String, String>>>(&text) {
+            Ok(map) => pairs.extend(map.unwrap_or_default()),
+            Err(e) => return ToolReply::fail(format!("cannot parse state file: {e}")),
+        }
+    }
+    for arg in &p.positional {
+        let Some((key, value)) = arg.split_once('=') else {
+            return ToolReply::usage(format!("expected \"key=value\", got {arg:?}"));
+        };
+        pairs.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    for (key, value) in &pairs {
+        if key.len() > MAX_KEY {
+            return ToolReply::fail(format!("key {key:?} is longer than {MAX_KEY} bytes"));
+        }
+        if value.len() > MAX_VALUE {
+            return ToolReply::fail(format!("value of {key:?} is longer than {MAX_VALUE} bytes"));
+        }
+    }
+    if let Some(session) = agent.session.as_mut() {
+        for (key, value) in pairs {
+            session.pending_state.insert(key, Some(value));
+        }
+    }
+    ToolReply::ok("")
+}
+
+fn state_delete(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    tri!(at_most(&p, 1));
+    let Some(key) = p.positional.first() else {
+        return ToolReply::usage("no key specified");
+    };
+    if let Some(session) = agent.session.as_mut() {
+        session.pending_state.insert(key.clone(), None);
+    }
+    ToolReply::ok("")
+}
+
+fn resource_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[], args));
+    tri!(at_most(&p, 1));
+    let Some(name) = p.positional.first() else {
+        return ToolReply::usage("missing required resource name");
+    };
+    match agent.state.resources.get(name) {
+        Some(path) => ToolReply::ok(path.display().to_string()),
+        None => ToolReply::fail(format!(
+            "could not download resource: resource#{}/{name} not found",
+            agent.state.app_name
+        )),
+    }
+}
+
+fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[FORMAT], args));
+    let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
+    tri!(at_most(&p, 0));
+    if !agent.state.trusted {
+        return ToolReply::fail("cannot access cloud credentials: permission denied");
+    }
+    let spec = serde_json::json!({
+        "type": "kubernetes",
+        "name": "juju-sim",
+        "region": "default",
+        "credential": {"auth-type": "certificate", "attrs": {}, "redacted": []},
+        "is-controller-cloud": false,
+        "skip-tls-verify": false,
+    });
+    ToolReply::ok(render(Some(&spec), format))
+}
+
+fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
+    let p = tri!(flags(&[FORMAT], args));
+    let format = tri!(format_of(&p, Format::Yaml, &[Format::Yaml, Format::Json]));
+    tri!(at_most(&p, 0));
+    let status = if agent.state.started { "active" } else { "waiting" };
+    let goal = serde_json::json!({
+        "units": {agent.state.unit_name(): {"status": status, "since": "2026-01-01T00:00:00Z"}},
+        "relations": {},
+    });
+    ToolReply::ok(render(Some(&goal), format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::meta::CharmMeta;
+    use crate::sim::state::AgentState;
+    use std::path::PathBuf;
+
+    fn agent() -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("metadata.yaml"), "name: demo\n").unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            "options:\n  name: {type: string, default: x}\n  port: {type: int}\n  flag: {type: boolean, default: true}\n",
+        )
+        .unwrap();
+        let meta = CharmMeta::load(dir.path()).unwrap();
+        let mut a = Agent::new(AgentState::new("m", "demo", PathBuf::from("/c")), meta);
+        a.begin_hook("config-changed");
+        a
+    }
+
+    fn run(a: &mut Agent, tool: &str, args: &[&str]) -> (i32, String, String) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match run_tool(a, tool, &args, Some(b"")) {
+            ToolReply::Done { code, stdout, stderr } => (code, stdout, stderr),
+            ToolReply::NeedStdin => panic!("needs stdin"),
+        }
+    }
+
+    #[test]
+    fn config_get_variants() {
+        let mut a = agent();
+        assert_eq!(run(&mut a, "config-get", &["--format=json"]).1, "{\"flag\":true,\"name\":\"x\"}\n");
+        assert_eq!(
+            run(&mut a, "config-get", &["--all", "--format=json"]).1,
+            "{\"flag\":true,\"name\":\"x\",\"port\":null}\n"
+        );
+        assert_eq!(run(&mut a, "config-get", &["name"]).1, "x\n");
+        assert_eq!(run(&mut a, "config-get", &["flag"]).1, "True\n");
+        assert_eq!(run(&mut a, "config-get", &["port", "--format", "json"]), (0, "null\n".into(), "".into()));
+        assert_eq!(run(&mut a, "config-get", &["nope"]), (0, "".into(), "".into()));
+        let (code, _, err) = run(&mut a, "config-get", &["name", "--all"]);
+        assert_eq!((code, err.as_str()), (2, "ERROR cannot use argument --all together with key \"name\"\n"));
+        let (code, _, err) = run(&mut a, "config-get", &["a", "b"]);
+        assert_eq!((code, err.as_str()), (2, "ERROR unrecognized args: [\"b\"]\n"));
+        assert_eq!(run(&mut a, "config-get", &["--format=xml"]).0, 2);
+    }
+
+    #[test]
+    fn status_set_and_get() {
+        let mut a = agent();
+        assert_eq!(run(&mut a, "status-set", &["--application=False", "active", "--", "-ok"]).0, 0);
+        assert_eq!(a.state.unit_status, StatusRecord::new("active", "-ok"));
+        assert_eq!(run(&mut a, "status-get", &[]).1, "active\n");
+        assert_eq!(
+            run(&mut a, "status-get", &["--include-data", "--format=json", "--application=false"]).1,
+            "{\"message\":\"-ok\",\"status\":\"active\",\"status-data\":{}}\n"
+        );
+        let (code, _, err) = run(&mut a, "status-set", &["error", "x"]);
+        assert_eq!(code, 2);
+        assert!(err.contains("invalid status \"error\""), "{err}");
+        assert_eq!(run(&mut a, "status-set", &[]).2, "ERROR invalid args, require <status> [message]\n");
+        assert_eq!(run(&mut a, "status-set", &["active", "a", "b"]).0, 2);
+        a.state.leader = false;
+        assert_eq!(
+            run(&mut a, "status-set", &["--application", "active"]),
+            (1, "".into(), "ERROR this unit is not the leader\n".into())
+        );
+        assert_eq!(
+            run(&mut a, "status-get", &["--application"]).2,
+            "ERROR finding application status: this unit is not the leader\n"
+        );
+    }
+
+    #[test]
+    fn app_status_json_shape() {
+        let mut a = agent();
+        run(&mut a, "status-set", &["--application=True", "blocked", "--", "x"]);
+        let out = run(&mut a, "status-get", &["--include-data", "--format=json", "--application=true"]).1;
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["application-status"]["status"], "blocked");
+        assert_eq!(v["application-status"]["units"]["demo/0"]["status-data"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn leader_log_version() {
+        let mut a = agent();
+        assert_eq!(run(&mut a, "is-leader", &[]).1, "True\n");
+        assert_eq!(run(&mut a, "is-leader", &["--format=json"]).1, "true\n");
+        assert_eq!(run(&mut a, "application-version-set", &[]).0, 2);
+        assert_eq!(run(&mut a, "application-version-set", &["--", "1.2"]).0, 0);
+        assert_eq!(a.state.workload_version, "1.2");
+        assert_eq!(run(&mut a, "juju-log", &[]).2, "ERROR no message specified\n");
+        run(&mut a, "juju-log", &["--log-level", "warn", "--", "a", "b"]);
+        run(&mut a, "juju-log", &["-l", "loud", "x"]);
+        let levels: Vec<&str> = a.state.logs.iter().map(|l| l.level.as_str()).collect();
+        assert_eq!(levels, ["WARNING", "WARNING", "INFO"]);
+        assert_eq!(a.state.logs[0].message, "a b");
+    }
+
+    #[test]
+    fn actions_only_in_actions() {
+        let mut a = agent();
+        assert_eq!(run(&mut a, "action-get", &[]).2, "ERROR not running an action\n");
+        a.finish(0, "", "");
+        let mut params = Map::new();
+        params.insert("n".into(), serde_json::json!({"deep": 3}));
+        a.begin_action("go", params);
+        assert_eq!(run(&mut a, "action-get", &["n.deep"]).1, "3\n");
+        assert_eq!(run(&mut a, "action-get", &["missing", "--format=json"]).1, "null\n");
+        assert_eq!(run(&mut a, "action-set", &["a.b=1", "c=x=y"]).0, 0);
+        assert_eq!(run(&mut a, "action-set", &["Bad=1"]).0, 2);
+        assert_eq!(run(&mut a, "action-set", &["stdout=1"]).2, "ERROR cannot set reserved action key \"stdout\"\n");
+        assert_eq!(run(&mut a, "action-set", &["novalue"]).0, 2);
+        assert_eq!(run(&mut a, "action-log", &["--", "working"]).0, 0);
+        assert_eq!(run(&mut a, "action-fail", &["a", "b"]).0, 2);
+        assert_eq!(run(&mut a, "action-fail", &[]).0, 0);
+        let out = a.finish(0, "", "").unwrap();
+        assert_eq!(out.status, "failed");
+        assert_eq!(out.message, "action failed without reason given, check action for errors");
+        assert_eq!(out.run.results["a.b"], "1");
+        assert_eq!(out.run.results["c"], "x=y");
+        assert_eq!(out.run.logs, ["working"]);
+    }
+
+    #[test]
+    fn state_tools_stage_and_read_back() {
+        let mut a = agent();
+        let args = vec!["--file".to_string(), "-".to_string()];
+        assert_eq!(run_tool(&mut a, "state-set", &args, None), ToolReply::NeedStdin);
+        assert_eq!(run_tool(&mut a, "state-set", &args, Some(b"{\"k\": \"v\"}")), ToolReply::ok(""));
+        assert_eq!(run(&mut a, "state-get", &["k"]).1, "v\n");
+        assert_eq!(run(&mut a, "state-get", &["--format=json"]).1, "{\"k\":\"v\"}\n");
+        assert_eq!(run(&mut a, "state-get", &["nope", "--format=json"]).1, "\"\"\n");
+        assert_eq!(run(&mut a, "state-get", &["--strict", "nope"]).2, "ERROR \"nope\" not found\n");
+        assert_eq!(run(&mut a, "state-set", &["x"]).0, 2);
+        let long = format!("k={}", "v".repeat(MAX_VALUE + 1));
+        assert_eq!(run(&mut a, "state-set", &[&long]).0, 1);
+        run(&mut a, "state-delete", &["k"]);
+        assert_eq!(run(&mut a, "state-get", &["--format=json"]).1, "null\n");
+        assert!(a.state.charm_state.is_empty(), "nothing committed before the hook ends");
+    }
+
+    #[test]
+    fn resources_and_credentials() {
+        let mut a = agent();
+        assert_eq!(run(&mut a, "resource-get", &[]).2, "ERROR missing required resource name\n");
+        assert_eq!(run(&mut a, "resource-get", &["img"]).0, 1);
+        a.state.resources.insert("img".into(), PathBuf::from("/r/img.yaml"));
+        assert_eq!(run(&mut a, "resource-get", &["img"]).1, "/r/img.yaml");
+        assert_eq!(
+            run(&mut a, "credential-get", &[]).2,
+            "ERROR cannot access cloud credentials: permission denied\n"
+        );
+        a.state.trusted = true;
+        assert_eq!(run(&mut a, "credential-get", &["--format=json"]).0, 0);
+        assert_eq!(run(&mut a, "goal-state", &["--format=smart"]).0, 2);
+    }
+
+    #[test]
+    fn no_context_no_tool() {
+        let mut a = agent();
+        a.finish(0, "", "");
+        assert_eq!(run(&mut a, "is-leader", &[]).2, "ERROR JUJU_CONTEXT_ID not set\n");
+    }
+}

@@ -1,0 +1,279 @@
+//! An `ops.testing`/Scenario-style harness: build a [`State`], run one event through a charm
+//! in-process, get the output [`State`] and what happened ([`Output`]).
+//!
+//! Only the Juju side is simulated: the real dispatch driver runs, and the real
+//! [`ProcessHookTools`] builds every tool's arguments and parses its output; the tools are
+//! answered in-process by the simulated agent ([`crate::sim`]), the same engine `juju-sim` uses.
+//! Impossible states are refused before running (config keys and types against config.yaml,
+//! action names and parameters against actions.yaml, resources against metadata.yaml).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use crate::context::JujuContext;
+use crate::dispatch::{Charm, execute};
+use crate::hooktools::{CommandRunner, HookTools, ProcessHookTools, ToolOutput};
+use crate::sim::state::{ActionOutcome, StatusChange};
+use crate::sim::{Agent, AgentState, CharmMeta, LogRecord, StatusRecord, ToolReply, run_tool};
+use crate::status::Status;
+
+/// The unit's state before or after an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    /// Config values set by the user (defaults come from config.yaml).
+    pub config: BTreeMap<String, Value>,
+    /// Whether the unit is the leader.
+    pub leader: bool,
+    /// Whether the application is trusted.
+    pub trusted: bool,
+    /// Stored state (`state-get`/`state-set` pairs).
+    pub stored: BTreeMap<String, String>,
+    /// Resources: name -> local path.
+    pub resources: BTreeMap<String, PathBuf>,
+    /// The unit's status.
+    pub unit_status: Status,
+    /// The application's status.
+    pub app_status: Status,
+    /// The workload version.
+    pub workload_version: String,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            config: BTreeMap::new(),
+            leader: true,
+            trusted: false,
+            stored: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            unit_status: Status::Unknown,
+            app_status: Status::Unknown,
+            workload_version: String::new(),
+        }
+    }
+}
+
+impl State {
+    /// Sets a config value (builder style).
+    pub fn with_config(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.config.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Sets leadership (builder style).
+    pub fn with_leader(mut self, leader: bool) -> Self {
+        self.leader = leader;
+        self
+    }
+}
+
+/// The event to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestEvent {
+    /// A hook by name (`install`, `config-changed`, ...).
+    Hook(String),
+    /// An action with `juju run`-style `key=value` parameters.
+    Action {
+        /// Action name.
+        name: String,
+        /// Parameters as typed on the command line.
+        params: BTreeMap<String, String>,
+    },
+}
+
+impl TestEvent {
+    /// A hook event.
+    pub fn hook(name: &str) -> Self {
+        Self::Hook(name.to_string())
+    }
+
+    /// An action event with `key=value` parameters.
+    pub fn action(name: &str, params: &[(&str, &str)]) -> Self {
+        Self::Action {
+            name: name.to_string(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// What running one event produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The state after the event (stored state committed only if the dispatch succeeded).
+    pub state: State,
+    /// Whether the dispatch exited 0.
+    pub success: bool,
+    /// `juju-log` lines, in order.
+    pub logs: Vec<LogRecord>,
+    /// Status changes made during the event (by the charm and by Juju), in order.
+    pub status_history: Vec<StatusChange>,
+    /// For actions: results, logs, failure.
+    pub action: Option<ActionOutcome>,
+}
+
+impl Output {
+    /// Whether any log line contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.logs.iter().any(|l| l.message.contains(text))
+    }
+}
+
+/// Runs events through a charm type against a charm's metadata.
+pub struct Harness {
+    meta: CharmMeta,
+    charm_dir: PathBuf,
+    app_name: String,
+    model_name: String,
+}
+
+/// Why a test scenario is impossible.
+#[derive(Debug, thiserror::Error)]
+#[error("inconsistent test scenario: {0}")]
+pub struct Inconsistent(pub String);
+
+impl Harness {
+    /// A harness reading metadata.yaml, config.yaml and actions.yaml from `charm_dir`.
+    pub fn new(charm_dir: impl AsRef<Path>) -> Result<Self, Inconsistent> {
+        let charm_dir = charm_dir.as_ref().to_path_buf();
+        let meta = CharmMeta::load(&charm_dir).map_err(Inconsistent)?;
+        Ok(Self {
+            app_name: meta.name.clone(),
+            meta,
+            charm_dir,
+            model_name: "test-model".to_string(),
+        })
+    }
+
+    /// Changes the model name (default `test-model`).
+    pub fn with_model(mut self, model: &str) -> Self {
+        self.model_name = model.to_string();
+        self
+    }
+
+    /// The charm's metadata.
+    pub fn meta(&self) -> &CharmMeta {
+        &self.meta
+    }
+
+    fn check(&self, state: &State) -> Result<(), Inconsistent> {
+        for (key, value) in &state.config {
+            let option = self.meta.options.get(key).ok_or_else(|| {
+                Inconsistent(format!("config option {key:?} is not in config.yaml"))
+            })?;
+            let fits = match option.kind.as_str() {
+                "int" => value.is_i64() || value.is_u64(),
+                "float" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                _ => value.is_string(),
+            };
+            if !fits {
+                return Err(Inconsistent(format!(
+                    "config option {key:?} is of type {}, got {value}",
+                    option.kind
+                )));
+            }
+        }
+        for name in state.resources.keys() {
+            if !self.meta.resources.contains_key(name) {
+                return Err(Inconsistent(format!(
+                    "resource {name:?} is not in metadata.yaml"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `event` through a charm made by `make`, starting from `state`.
+    pub fn run<C: Charm>(
+        &self,
+        make: impl FnOnce(&JujuContext) -> C,
+        event: TestEvent,
+        state: State,
+    ) -> Result<Output, Inconsistent> {
+        self.check(&state)?;
+        let mut agent_state = AgentState::new(&self.model_name, &self.app_name, self.charm_dir.clone());
+        agent_state.config = state.config.clone();
+        agent_state.leader = state.leader;
+        agent_state.trusted = state.trusted;
+        agent_state.charm_state = state.stored.clone();
+        agent_state.resources = state.resources.clone();
+        agent_state.unit_status = StatusRecord::new(state.unit_status.name(), state.unit_status.message());
+        agent_state.app_status = StatusRecord::new(state.app_status.name(), state.app_status.message());
+        agent_state.workload_version = state.workload_version.clone();
+        agent_state.charm_set_status = state.unit_status != Status::Unknown;
+        let mut agent = Agent::new(agent_state, self.meta.clone());
+        match &event {
+            TestEvent::Hook(hook) => {
+                agent.begin_hook(hook);
+            }
+            TestEvent::Action { name, params } => {
+                let params = self.meta.action_params(name, params).map_err(Inconsistent)?;
+                agent.begin_action(name, params);
+            }
+        }
+        let session = agent
+            .session
+            .clone()
+            .ok_or_else(|| Inconsistent("no session".into()))?;
+        let env = crate::sim::env::hook_environment(
+            &agent.state,
+            &session,
+            Path::new("/var/lib/juju/tools/unit-test-0"),
+            Path::new("/var/lib/juju/agents/unit-test-0/agent.socket"),
+            "/usr/bin:/bin",
+            &BTreeMap::new(),
+        );
+        let juju = JujuContext::from_map(&env).map_err(|e| Inconsistent(e.to_string()))?;
+        let shared = Arc::new(Mutex::new(agent));
+        let tools: Arc<dyn HookTools> = Arc::new(ProcessHookTools::new(InProcessAgent(shared.clone())));
+        let success = execute(&juju, tools, make);
+        let mut agent = shared.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let action = agent.finish(if success { 0 } else { 1 }, "", "");
+        let st = &agent.state;
+        let status = |r: &StatusRecord| Status::from_parts(&r.status, &r.message).unwrap_or(Status::Unknown);
+        Ok(Output {
+            state: State {
+                config: st.config.clone(),
+                leader: st.leader,
+                trusted: st.trusted,
+                stored: st.charm_state.clone(),
+                resources: st.resources.clone(),
+                unit_status: status(&st.unit_status),
+                app_status: status(&st.app_status),
+                workload_version: st.workload_version.clone(),
+            },
+            success,
+            logs: st.logs.clone(),
+            status_history: st.status_history.clone(),
+            action,
+        })
+    }
+}
+
+/// A [`CommandRunner`] answered by the simulated agent in this process.
+struct InProcessAgent(Arc<Mutex<Agent>>);
+
+impl CommandRunner for InProcessAgent {
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> std::io::Result<ToolOutput> {
+        let mut agent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let reply = match run_tool(&mut agent, tool, args, stdin) {
+            // A real tool reads the (empty) stdin it was given.
+            ToolReply::NeedStdin => run_tool(&mut agent, tool, args, Some(b"")),
+            done => done,
+        };
+        match reply {
+            ToolReply::Done { code, stdout, stderr } => Ok(ToolOutput {
+                code,
+                stdout: stdout.into_bytes(),
+                stderr: stderr.into_bytes(),
+            }),
+            ToolReply::NeedStdin => Err(std::io::Error::other("tool wants stdin twice")),
+        }
+    }
+}
