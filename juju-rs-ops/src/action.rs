@@ -80,8 +80,8 @@ mod tests {
 
     #[test]
     fn nested_maps_become_dotted_keys() {
-        let flat = flatten_results(&json!({"a": {"b": 1, "c": "x"}, "d": true, "e": [1, 2]}))
-            .unwrap();
+        let flat =
+            flatten_results(&json!({"a": {"b": 1, "c": "x"}, "d": true, "e": [1, 2]})).unwrap();
         assert_eq!(flat["a.b"], "1");
         assert_eq!(flat["a.c"], "x");
         assert_eq!(flat["d"], "true");

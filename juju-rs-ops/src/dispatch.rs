@@ -34,10 +34,7 @@ pub trait Charm {
 
 /// Runs one dispatch of `charm` with `tools`: event, handler, collect-status.
 pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut C) -> Result<()> {
-    tracing::debug!(
-        "juju-rs-ops {} up and running.",
-        env!("CARGO_PKG_VERSION")
-    );
+    tracing::debug!("juju-rs-ops {} up and running.", env!("CARGO_PKG_VERSION"));
     let (event, params) = match &juju.action {
         Some(action) => {
             let params = tools
@@ -52,7 +49,9 @@ pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut
     };
     let ctx = Context::new(juju, tools, params);
     match &event {
-        Event::Other(path) => tracing::debug!("ignoring event {path}: this charm does not handle it"),
+        Event::Other(path) => {
+            tracing::debug!("ignoring event {path}: this charm does not handle it")
+        }
         _ => {
             tracing::debug!("emitting {}", event.describe());
             charm

@@ -105,7 +105,8 @@ impl<R: CommandRunner> HookTools for ProcessHookTools<R> {
             StatusTarget::Unit => "--application=false",
             StatusTarget::Application => "--application=true",
         };
-        let value: Value = self.call_json("status-get", &["--include-data", "--format=json", flag])?;
+        let value: Value =
+            self.call_json("status-get", &["--include-data", "--format=json", flag])?;
         let status_of = |v: &Value| -> Option<StatusInfo> {
             Some(StatusInfo {
                 status: v.get("status")?.as_str()?.to_string(),
@@ -128,8 +129,12 @@ impl<R: CommandRunner> HookTools for ProcessHookTools<R> {
     }
 
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ModelError> {
-        self.call("juju-log", &["--log-level", level.as_str(), "--", message], None)
-            .map(drop)
+        self.call(
+            "juju-log",
+            &["--log-level", level.as_str(), "--", message],
+            None,
+        )
+        .map(drop)
     }
 
     fn action_get(&self) -> Result<Map<String, Value>, ModelError> {
@@ -195,9 +200,12 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// One recorded call: tool, arguments, stdin.
+    type Call = (String, Vec<String>, Option<Vec<u8>>);
+
     /// Records every call and answers from a script: `(tool, code, stdout, stderr)`.
     struct Scripted {
-        calls: Mutex<Vec<(String, Vec<String>, Option<Vec<u8>>)>>,
+        calls: Mutex<Vec<Call>>,
         answer: (i32, &'static str, &'static str),
     }
 
@@ -208,17 +216,23 @@ mod tests {
                 answer: (code, stdout, stderr),
             }
         }
-        fn calls(&self) -> Vec<(String, Vec<String>, Option<Vec<u8>>)> {
+        fn calls(&self) -> Vec<Call> {
             self.calls.lock().unwrap().clone()
         }
     }
 
     impl CommandRunner for &Scripted {
-        fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> std::io::Result<super::super::ToolOutput> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push((tool.into(), args.to_vec(), stdin.map(<[u8]>::to_vec)));
+        fn run(
+            &self,
+            tool: &str,
+            args: &[String],
+            stdin: Option<&[u8]>,
+        ) -> std::io::Result<super::super::ToolOutput> {
+            self.calls.lock().unwrap().push((
+                tool.into(),
+                args.to_vec(),
+                stdin.map(<[u8]>::to_vec),
+            ));
             Ok(super::super::ToolOutput {
                 code: self.answer.0,
                 stdout: self.answer.1.as_bytes().to_vec(),
@@ -256,12 +270,23 @@ mod tests {
 
     #[test]
     fn status_get_reads_unit_and_app_shapes() {
-        let s = Scripted::new(0, r#"{"message":"m","status":"active","status-data":{}}"#, "");
-        let info = ProcessHookTools::new(&s).status_get(StatusTarget::Unit).unwrap();
+        let s = Scripted::new(
+            0,
+            r#"{"message":"m","status":"active","status-data":{}}"#,
+            "",
+        );
+        let info = ProcessHookTools::new(&s)
+            .status_get(StatusTarget::Unit)
+            .unwrap();
         assert_eq!(info.status, "active");
         assert_eq!(
             argv(&s),
-            ["status-get", "--include-data", "--format=json", "--application=false"]
+            [
+                "status-get",
+                "--include-data",
+                "--format=json",
+                "--application=false"
+            ]
         );
         let s = Scripted::new(
             0,
@@ -271,7 +296,10 @@ mod tests {
         let info = ProcessHookTools::new(&s)
             .status_get(StatusTarget::Application)
             .unwrap();
-        assert_eq!((info.status.as_str(), info.message.as_str()), ("blocked", "x"));
+        assert_eq!(
+            (info.status.as_str(), info.message.as_str()),
+            ("blocked", "x")
+        );
     }
 
     #[test]
@@ -281,7 +309,10 @@ mod tests {
             .status_set(StatusTarget::Application, &Status::active(""))
             .unwrap_err();
         assert_eq!(err.kind(), Some(FailureKind::NotLeader));
-        assert!(err.to_string().contains("ERROR this unit is not the leader"));
+        assert!(
+            err.to_string()
+                .contains("ERROR this unit is not the leader")
+        );
     }
 
     #[test]
@@ -304,7 +335,10 @@ mod tests {
         let pairs = BTreeMap::from([("k".to_string(), "{\"a\":1}".to_string())]);
         ProcessHookTools::new(&s).state_set(&pairs).unwrap();
         let (tool, args, stdin) = s.calls().remove(0);
-        assert_eq!((tool.as_str(), args), ("state-set", vec!["--file".into(), "-".into()]));
+        assert_eq!(
+            (tool.as_str(), args),
+            ("state-set", vec!["--file".into(), "-".into()])
+        );
         assert_eq!(stdin.unwrap(), br#"{"k":"{\"a\":1}"}"#);
     }
 

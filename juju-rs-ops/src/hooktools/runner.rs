@@ -17,7 +17,8 @@ pub struct ToolOutput {
 /// Runs a hook tool by name with arguments and optional stdin.
 pub trait CommandRunner: Send + Sync {
     /// Runs `tool args...`, feeding `stdin` when given.
-    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> std::io::Result<ToolOutput>;
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>)
+    -> std::io::Result<ToolOutput>;
 }
 
 /// Spawns the tool found on `PATH`, as a deployed charm does.
@@ -25,7 +26,12 @@ pub trait CommandRunner: Send + Sync {
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
-    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> std::io::Result<ToolOutput> {
+    fn run(
+        &self,
+        tool: &str,
+        args: &[String],
+        stdin: Option<&[u8]>,
+    ) -> std::io::Result<ToolOutput> {
         let mut child = Command::new(tool)
             .args(args)
             .stdin(if stdin.is_some() {

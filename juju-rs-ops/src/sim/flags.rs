@@ -126,7 +126,11 @@ mod tests {
 
     #[test]
     fn interspersed_flags_and_double_dash() {
-        let p = parse(SPECS, &args(&["key", "--format=json", "-a", "--", "-x", "--all"])).unwrap();
+        let p = parse(
+            SPECS,
+            &args(&["key", "--format=json", "-a", "--", "-x", "--all"]),
+        )
+        .unwrap();
         assert_eq!(p.value("format"), Some("json"));
         assert!(p.is_set("a"));
         assert_eq!(p.positional, ["key", "-x", "--all"]);
@@ -134,8 +138,11 @@ mod tests {
 
     #[test]
     fn separate_values_and_booleans() {
-        let p = parse(SPECS, &args(&["--format", "yaml", "--application=False", "-l", "debug"]))
-            .unwrap();
+        let p = parse(
+            SPECS,
+            &args(&["--format", "yaml", "--application=False", "-l", "debug"]),
+        )
+        .unwrap();
         assert_eq!(p.value("format"), Some("yaml"));
         assert!(!p.is_set("application"));
         assert_eq!(p.value("l"), Some("debug"));
@@ -154,7 +161,10 @@ mod tests {
             "option needs an argument: --format"
         );
         assert!(parse(SPECS, &args(&["--application=maybe"])).is_err());
-        assert_eq!(unrecognized(&args(&["a", "b"])), r#"unrecognized args: ["a" "b"]"#);
+        assert_eq!(
+            unrecognized(&args(&["a", "b"])),
+            r#"unrecognized args: ["a" "b"]"#
+        );
     }
 
     #[test]

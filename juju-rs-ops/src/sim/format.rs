@@ -15,7 +15,11 @@ pub enum Format {
 
 impl Format {
     /// Parses a `--format` value; `allowed` lists what the tool accepts.
-    pub fn parse(text: Option<&str>, default: Format, allowed: &[Format]) -> Result<Format, String> {
+    pub fn parse(
+        text: Option<&str>,
+        default: Format,
+        allowed: &[Format],
+    ) -> Result<Format, String> {
         let format = match text {
             None => default,
             Some("smart") => Format::Smart,
@@ -91,7 +95,10 @@ mod tests {
     #[test]
     fn json_and_yaml_rules() {
         assert_eq!(render(None, Format::Json), "null\n");
-        assert_eq!(render(Some(&json!({"a": [1]})), Format::Json), "{\"a\":[1]}\n");
+        assert_eq!(
+            render(Some(&json!({"a": [1]})), Format::Json),
+            "{\"a\":[1]}\n"
+        );
         assert_eq!(render(None, Format::Yaml), "");
         assert_eq!(render(Some(&json!({"a": "b"})), Format::Yaml), "a: b\n");
     }
@@ -100,7 +107,10 @@ mod tests {
     fn format_values_are_checked() {
         let all = [Format::Smart, Format::Yaml, Format::Json];
         assert_eq!(Format::parse(None, Format::Smart, &all), Ok(Format::Smart));
-        assert_eq!(Format::parse(Some("json"), Format::Smart, &all), Ok(Format::Json));
+        assert_eq!(
+            Format::parse(Some("json"), Format::Smart, &all),
+            Ok(Format::Json)
+        );
         assert!(Format::parse(Some("xml"), Format::Smart, &all).is_err());
         assert!(Format::parse(Some("smart"), Format::Yaml, &[Format::Yaml, Format::Json]).is_err());
     }

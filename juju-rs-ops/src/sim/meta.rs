@@ -89,8 +89,8 @@ fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Str
 impl CharmMeta {
     /// Reads the metadata files of `charm_dir`; `metadata.yaml` is required, as for Juju.
     pub fn load(charm_dir: &Path) -> Result<Self, String> {
-        let metadata: MetadataFile = read_yaml(&charm_dir.join("metadata.yaml"))?
-            .ok_or_else(|| {
+        let metadata: MetadataFile =
+            read_yaml(&charm_dir.join("metadata.yaml"))?.ok_or_else(|| {
                 format!(
                     "charm missing from disk: no metadata.yaml in {}",
                     charm_dir.display()
@@ -201,15 +201,18 @@ impl CharmMeta {
             if out.contains_key(key) {
                 continue;
             }
-            if let Some(default) = schema.get("default") {
-                if let Ok(value) = serde_json::to_value(default) {
-                    out.insert(key.clone(), value);
-                }
+            if let Some(value) = schema
+                .get("default")
+                .and_then(|d| serde_json::to_value(d).ok())
+            {
+                out.insert(key.clone(), value);
             }
         }
         for key in &meta.required {
             if !out.contains_key(key) {
-                return Err(format!("validation failed: (root) : \"{key}\" property is missing and required"));
+                return Err(format!(
+                    "validation failed: (root) : \"{key}\" property is missing and required"
+                ));
             }
         }
         Ok(out)
@@ -218,7 +221,9 @@ impl CharmMeta {
 
 fn typed_param(key: &str, text: &str, schema: &serde_yaml::Value) -> Result<Value, String> {
     let kind = schema.get("type").and_then(|t| t.as_str()).unwrap_or("");
-    let bad = |what: &str| format!("validation failed: (root).{key} : invalid type. Expected: {what}, given: {text:?}");
+    let bad = |what: &str| {
+        format!("validation failed: (root).{key} : invalid type. Expected: {what}, given: {text:?}")
+    };
     let value = match kind {
         "string" => Value::String(text.to_string()),
         "integer" => Value::from(text.trim().parse::<i64>().map_err(|_| bad("integer"))?),
@@ -229,7 +234,9 @@ fn typed_param(key: &str, text: &str, schema: &serde_yaml::Value) -> Result<Valu
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(|| bad("number"))?,
-        "boolean" => Value::Bool(super::flags::parse_bool(text.trim()).ok_or_else(|| bad("boolean"))?),
+        "boolean" => {
+            Value::Bool(super::flags::parse_bool(text.trim()).ok_or_else(|| bad("boolean"))?)
+        }
         _ => serde_yaml::from_str::<serde_yaml::Value>(text)
             .ok()
             .and_then(|v| serde_json::to_value(v).ok())
@@ -243,7 +250,11 @@ fn typed_param(key: &str, text: &str, schema: &serde_yaml::Value) -> Result<Valu
         if !allowed.contains(&value) {
             return Err(format!(
                 "validation failed: (root).{key} : {key} must be one of the following: {}",
-                allowed.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -256,7 +267,11 @@ mod tests {
 
     fn meta() -> CharmMeta {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("metadata.yaml"), "name: demo\nresources:\n  img:\n    type: oci-image\n").unwrap();
+        std::fs::write(
+            dir.path().join("metadata.yaml"),
+            "name: demo\nresources:\n  img:\n    type: oci-image\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("config.yaml"),
             "options:\n  name: {type: string, default: x}\n  n: {type: int, default: 3}\n  \
@@ -275,9 +290,17 @@ mod tests {
     fn config_values_follow_option_types() {
         let m = meta();
         assert_eq!(m.parse_config_value("n", "7"), Ok(Value::from(7)));
-        assert!(m.parse_config_value("n", "seven").unwrap_err().contains("expected int"));
+        assert!(
+            m.parse_config_value("n", "seven")
+                .unwrap_err()
+                .contains("expected int")
+        );
         assert_eq!(m.parse_config_value("b", "true"), Ok(Value::Bool(true)));
-        assert!(m.parse_config_value("nope", "1").unwrap_err().contains("unknown option"));
+        assert!(
+            m.parse_config_value("nope", "1")
+                .unwrap_err()
+                .contains("unknown option")
+        );
     }
 
     #[test]
@@ -297,17 +320,33 @@ mod tests {
         let given = BTreeMap::from([("mode".to_string(), "a".to_string())]);
         let p = m.action_params("go", &given).unwrap();
         assert_eq!(p["count"], Value::from(1));
-        assert!(m.action_params("go", &BTreeMap::new()).unwrap_err().contains("required"));
+        assert!(
+            m.action_params("go", &BTreeMap::new())
+                .unwrap_err()
+                .contains("required")
+        );
         let bad = BTreeMap::from([("mode".to_string(), "c".to_string())]);
         assert!(m.action_params("go", &bad).unwrap_err().contains("one of"));
         let extra = BTreeMap::from([("mode".into(), "a".into()), ("x".into(), "1".into())]);
-        assert!(m.action_params("go", &extra).unwrap_err().contains("additional property"));
-        assert!(m.action_params("nope", &given).unwrap_err().contains("not defined"));
+        assert!(
+            m.action_params("go", &extra)
+                .unwrap_err()
+                .contains("additional property")
+        );
+        assert!(
+            m.action_params("nope", &given)
+                .unwrap_err()
+                .contains("not defined")
+        );
     }
 
     #[test]
     fn missing_metadata_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(CharmMeta::load(dir.path()).unwrap_err().contains("metadata.yaml"));
+        assert!(
+            CharmMeta::load(dir.path())
+                .unwrap_err()
+                .contains("metadata.yaml")
+        );
     }
 }

@@ -145,6 +145,8 @@ pub struct AgentState {
     pub failed_hook: Option<String>,
     /// Whether `start` has run.
     pub started: bool,
+    /// Whether `remove` has run (the application is gone).
+    pub removed: bool,
 }
 
 /// A finished action, as `juju run` reports it.
@@ -184,6 +186,7 @@ impl AgentState {
             last_context: 0,
             failed_hook: None,
             started: false,
+            removed: false,
         }
     }
 
@@ -333,7 +336,10 @@ impl Agent {
                 let message = self.state.unit_status.message.clone();
                 self.set_status(false, StatusRecord::new("maintenance", &message), "juju");
             }
-            "remove" => self.set_status(false, StatusRecord::new("terminated", ""), "juju"),
+            "remove" => {
+                self.state.removed = true;
+                self.set_status(false, StatusRecord::new("terminated", ""), "juju");
+            }
             _ => {}
         }
     }
@@ -344,7 +350,10 @@ mod tests {
     use super::*;
 
     fn agent() -> Agent {
-        Agent::new(AgentState::new("m", "demo", PathBuf::from("/c")), CharmMeta::default())
+        Agent::new(
+            AgentState::new("m", "demo", PathBuf::from("/c")),
+            CharmMeta::default(),
+        )
     }
 
     #[test]
@@ -371,7 +380,10 @@ mod tests {
     fn juju_statuses_around_hooks() {
         let mut a = agent();
         a.begin_hook("install");
-        assert_eq!(a.state.unit_status, StatusRecord::new("maintenance", "installing charm software"));
+        assert_eq!(
+            a.state.unit_status,
+            StatusRecord::new("maintenance", "installing charm software")
+        );
         a.finish(0, "", "");
         a.begin_hook("start");
         a.finish(0, "", "");
@@ -391,7 +403,10 @@ mod tests {
         assert_eq!(out.run.results["stdout"], "hi");
         a.begin_action("go", Map::new());
         let out = a.finish(2, "", "boom").unwrap();
-        assert_eq!((out.status.as_str(), out.message.as_str()), ("failed", "exit status 2"));
+        assert_eq!(
+            (out.status.as_str(), out.message.as_str()),
+            ("failed", "exit status 2")
+        );
         assert_eq!(out.run.id, "2");
     }
 }

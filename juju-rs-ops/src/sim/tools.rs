@@ -141,11 +141,13 @@ fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT, all], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 1));
-    let config = agent.meta.effective_config(&agent.state.config, p.is_set("a"));
+    let config = agent
+        .meta
+        .effective_config(&agent.state.config, p.is_set("a"));
     match p.positional.first() {
-        Some(key) if p.is_set("a") => {
-            ToolReply::usage(format!("cannot use argument --all together with key {key:?}"))
-        }
+        Some(key) if p.is_set("a") => ToolReply::usage(format!(
+            "cannot use argument --all together with key {key:?}"
+        )),
         Some(key) => ToolReply::ok(render(config.get(key), format)),
         None => ToolReply::ok(render(Some(&Value::Object(config)), format)),
     }
@@ -341,11 +343,10 @@ fn action_set(agent: &mut Agent, args: &[String]) -> ToolReply {
 fn action_fail(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     tri!(at_most(&p, 1));
-    let message = p
-        .positional
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "action failed without reason given, check action for errors".into());
+    let message =
+        p.positional.first().cloned().unwrap_or_else(|| {
+            "action failed without reason given, check action for errors".into()
+        });
     let run = tri!(running_action(agent));
     run.failed = Some(message);
     ToolReply::ok("")
@@ -501,7 +502,11 @@ fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Yaml, &[Format::Yaml, Format::Json]));
     tri!(at_most(&p, 0));
-    let status = if agent.state.started { "active" } else { "waiting" };
+    let status = if agent.state.started {
+        "active"
+    } else {
+        "waiting"
+    };
     let goal = serde_json::json!({
         "units": {agent.state.unit_name(): {"status": status, "since": "2026-01-01T00:00:00Z"}},
         "relations": {},
@@ -533,7 +538,11 @@ mod tests {
     fn run(a: &mut Agent, tool: &str, args: &[&str]) -> (i32, String, String) {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         match run_tool(a, tool, &args, Some(b"")) {
-            ToolReply::Done { code, stdout, stderr } => (code, stdout, stderr),
+            ToolReply::Done {
+                code,
+                stdout,
+                stderr,
+            } => (code, stdout, stderr),
             ToolReply::NeedStdin => panic!("needs stdin"),
         }
     }
@@ -541,36 +550,70 @@ mod tests {
     #[test]
     fn config_get_variants() {
         let mut a = agent();
-        assert_eq!(run(&mut a, "config-get", &["--format=json"]).1, "{\"flag\":true,\"name\":\"x\"}\n");
+        assert_eq!(
+            run(&mut a, "config-get", &["--format=json"]).1,
+            "{\"flag\":true,\"name\":\"x\"}\n"
+        );
         assert_eq!(
             run(&mut a, "config-get", &["--all", "--format=json"]).1,
             "{\"flag\":true,\"name\":\"x\",\"port\":null}\n"
         );
         assert_eq!(run(&mut a, "config-get", &["name"]).1, "x\n");
         assert_eq!(run(&mut a, "config-get", &["flag"]).1, "True\n");
-        assert_eq!(run(&mut a, "config-get", &["port", "--format", "json"]), (0, "null\n".into(), "".into()));
-        assert_eq!(run(&mut a, "config-get", &["nope"]), (0, "".into(), "".into()));
+        assert_eq!(
+            run(&mut a, "config-get", &["port", "--format", "json"]),
+            (0, "null\n".into(), "".into())
+        );
+        assert_eq!(
+            run(&mut a, "config-get", &["nope"]),
+            (0, "".into(), "".into())
+        );
         let (code, _, err) = run(&mut a, "config-get", &["name", "--all"]);
-        assert_eq!((code, err.as_str()), (2, "ERROR cannot use argument --all together with key \"name\"\n"));
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                2,
+                "ERROR cannot use argument --all together with key \"name\"\n"
+            )
+        );
         let (code, _, err) = run(&mut a, "config-get", &["a", "b"]);
-        assert_eq!((code, err.as_str()), (2, "ERROR unrecognized args: [\"b\"]\n"));
+        assert_eq!(
+            (code, err.as_str()),
+            (2, "ERROR unrecognized args: [\"b\"]\n")
+        );
         assert_eq!(run(&mut a, "config-get", &["--format=xml"]).0, 2);
     }
 
     #[test]
     fn status_set_and_get() {
         let mut a = agent();
-        assert_eq!(run(&mut a, "status-set", &["--application=False", "active", "--", "-ok"]).0, 0);
+        assert_eq!(
+            run(
+                &mut a,
+                "status-set",
+                &["--application=False", "active", "--", "-ok"]
+            )
+            .0,
+            0
+        );
         assert_eq!(a.state.unit_status, StatusRecord::new("active", "-ok"));
         assert_eq!(run(&mut a, "status-get", &[]).1, "active\n");
         assert_eq!(
-            run(&mut a, "status-get", &["--include-data", "--format=json", "--application=false"]).1,
+            run(
+                &mut a,
+                "status-get",
+                &["--include-data", "--format=json", "--application=false"]
+            )
+            .1,
             "{\"message\":\"-ok\",\"status\":\"active\",\"status-data\":{}}\n"
         );
         let (code, _, err) = run(&mut a, "status-set", &["error", "x"]);
         assert_eq!(code, 2);
         assert!(err.contains("invalid status \"error\""), "{err}");
-        assert_eq!(run(&mut a, "status-set", &[]).2, "ERROR invalid args, require <status> [message]\n");
+        assert_eq!(
+            run(&mut a, "status-set", &[]).2,
+            "ERROR invalid args, require <status> [message]\n"
+        );
         assert_eq!(run(&mut a, "status-set", &["active", "a", "b"]).0, 2);
         a.state.leader = false;
         assert_eq!(
@@ -586,11 +629,23 @@ mod tests {
     #[test]
     fn app_status_json_shape() {
         let mut a = agent();
-        run(&mut a, "status-set", &["--application=True", "blocked", "--", "x"]);
-        let out = run(&mut a, "status-get", &["--include-data", "--format=json", "--application=true"]).1;
+        run(
+            &mut a,
+            "status-set",
+            &["--application=True", "blocked", "--", "x"],
+        );
+        let out = run(
+            &mut a,
+            "status-get",
+            &["--include-data", "--format=json", "--application=true"],
+        )
+        .1;
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["application-status"]["status"], "blocked");
-        assert_eq!(v["application-status"]["units"]["demo/0"]["status-data"], serde_json::json!({}));
+        assert_eq!(
+            v["application-status"]["units"]["demo/0"]["status-data"],
+            serde_json::json!({})
+        );
     }
 
     #[test]
@@ -601,7 +656,10 @@ mod tests {
         assert_eq!(run(&mut a, "application-version-set", &[]).0, 2);
         assert_eq!(run(&mut a, "application-version-set", &["--", "1.2"]).0, 0);
         assert_eq!(a.state.workload_version, "1.2");
-        assert_eq!(run(&mut a, "juju-log", &[]).2, "ERROR no message specified\n");
+        assert_eq!(
+            run(&mut a, "juju-log", &[]).2,
+            "ERROR no message specified\n"
+        );
         run(&mut a, "juju-log", &["--log-level", "warn", "--", "a", "b"]);
         run(&mut a, "juju-log", &["-l", "loud", "x"]);
         let levels: Vec<&str> = a.state.logs.iter().map(|l| l.level.as_str()).collect();
@@ -612,23 +670,35 @@ mod tests {
     #[test]
     fn actions_only_in_actions() {
         let mut a = agent();
-        assert_eq!(run(&mut a, "action-get", &[]).2, "ERROR not running an action\n");
+        assert_eq!(
+            run(&mut a, "action-get", &[]).2,
+            "ERROR not running an action\n"
+        );
         a.finish(0, "", "");
         let mut params = Map::new();
         params.insert("n".into(), serde_json::json!({"deep": 3}));
         a.begin_action("go", params);
         assert_eq!(run(&mut a, "action-get", &["n.deep"]).1, "3\n");
-        assert_eq!(run(&mut a, "action-get", &["missing", "--format=json"]).1, "null\n");
+        assert_eq!(
+            run(&mut a, "action-get", &["missing", "--format=json"]).1,
+            "null\n"
+        );
         assert_eq!(run(&mut a, "action-set", &["a.b=1", "c=x=y"]).0, 0);
         assert_eq!(run(&mut a, "action-set", &["Bad=1"]).0, 2);
-        assert_eq!(run(&mut a, "action-set", &["stdout=1"]).2, "ERROR cannot set reserved action key \"stdout\"\n");
+        assert_eq!(
+            run(&mut a, "action-set", &["stdout=1"]).2,
+            "ERROR cannot set reserved action key \"stdout\"\n"
+        );
         assert_eq!(run(&mut a, "action-set", &["novalue"]).0, 2);
         assert_eq!(run(&mut a, "action-log", &["--", "working"]).0, 0);
         assert_eq!(run(&mut a, "action-fail", &["a", "b"]).0, 2);
         assert_eq!(run(&mut a, "action-fail", &[]).0, 0);
         let out = a.finish(0, "", "").unwrap();
         assert_eq!(out.status, "failed");
-        assert_eq!(out.message, "action failed without reason given, check action for errors");
+        assert_eq!(
+            out.message,
+            "action failed without reason given, check action for errors"
+        );
         assert_eq!(out.run.results["a.b"], "1");
         assert_eq!(out.run.results["c"], "x=y");
         assert_eq!(out.run.logs, ["working"]);
@@ -638,26 +708,49 @@ mod tests {
     fn state_tools_stage_and_read_back() {
         let mut a = agent();
         let args = vec!["--file".to_string(), "-".to_string()];
-        assert_eq!(run_tool(&mut a, "state-set", &args, None), ToolReply::NeedStdin);
-        assert_eq!(run_tool(&mut a, "state-set", &args, Some(b"{\"k\": \"v\"}")), ToolReply::ok(""));
+        assert_eq!(
+            run_tool(&mut a, "state-set", &args, None),
+            ToolReply::NeedStdin
+        );
+        assert_eq!(
+            run_tool(&mut a, "state-set", &args, Some(b"{\"k\": \"v\"}")),
+            ToolReply::ok("")
+        );
         assert_eq!(run(&mut a, "state-get", &["k"]).1, "v\n");
-        assert_eq!(run(&mut a, "state-get", &["--format=json"]).1, "{\"k\":\"v\"}\n");
-        assert_eq!(run(&mut a, "state-get", &["nope", "--format=json"]).1, "\"\"\n");
-        assert_eq!(run(&mut a, "state-get", &["--strict", "nope"]).2, "ERROR \"nope\" not found\n");
+        assert_eq!(
+            run(&mut a, "state-get", &["--format=json"]).1,
+            "{\"k\":\"v\"}\n"
+        );
+        assert_eq!(
+            run(&mut a, "state-get", &["nope", "--format=json"]).1,
+            "\"\"\n"
+        );
+        assert_eq!(
+            run(&mut a, "state-get", &["--strict", "nope"]).2,
+            "ERROR \"nope\" not found\n"
+        );
         assert_eq!(run(&mut a, "state-set", &["x"]).0, 2);
         let long = format!("k={}", "v".repeat(MAX_VALUE + 1));
         assert_eq!(run(&mut a, "state-set", &[&long]).0, 1);
         run(&mut a, "state-delete", &["k"]);
         assert_eq!(run(&mut a, "state-get", &["--format=json"]).1, "null\n");
-        assert!(a.state.charm_state.is_empty(), "nothing committed before the hook ends");
+        assert!(
+            a.state.charm_state.is_empty(),
+            "nothing committed before the hook ends"
+        );
     }
 
     #[test]
     fn resources_and_credentials() {
         let mut a = agent();
-        assert_eq!(run(&mut a, "resource-get", &[]).2, "ERROR missing required resource name\n");
+        assert_eq!(
+            run(&mut a, "resource-get", &[]).2,
+            "ERROR missing required resource name\n"
+        );
         assert_eq!(run(&mut a, "resource-get", &["img"]).0, 1);
-        a.state.resources.insert("img".into(), PathBuf::from("/r/img.yaml"));
+        a.state
+            .resources
+            .insert("img".into(), PathBuf::from("/r/img.yaml"));
         assert_eq!(run(&mut a, "resource-get", &["img"]).1, "/r/img.yaml");
         assert_eq!(
             run(&mut a, "credential-get", &[]).2,
@@ -672,6 +765,9 @@ mod tests {
     fn no_context_no_tool() {
         let mut a = agent();
         a.finish(0, "", "");
-        assert_eq!(run(&mut a, "is-leader", &[]).2, "ERROR JUJU_CONTEXT_ID not set\n");
+        assert_eq!(
+            run(&mut a, "is-leader", &[]).2,
+            "ERROR JUJU_CONTEXT_ID not set\n"
+        );
     }
 }

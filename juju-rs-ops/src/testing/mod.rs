@@ -197,14 +197,17 @@ impl Harness {
         state: State,
     ) -> Result<Output, Inconsistent> {
         self.check(&state)?;
-        let mut agent_state = AgentState::new(&self.model_name, &self.app_name, self.charm_dir.clone());
+        let mut agent_state =
+            AgentState::new(&self.model_name, &self.app_name, self.charm_dir.clone());
         agent_state.config = state.config.clone();
         agent_state.leader = state.leader;
         agent_state.trusted = state.trusted;
         agent_state.charm_state = state.stored.clone();
         agent_state.resources = state.resources.clone();
-        agent_state.unit_status = StatusRecord::new(state.unit_status.name(), state.unit_status.message());
-        agent_state.app_status = StatusRecord::new(state.app_status.name(), state.app_status.message());
+        agent_state.unit_status =
+            StatusRecord::new(state.unit_status.name(), state.unit_status.message());
+        agent_state.app_status =
+            StatusRecord::new(state.app_status.name(), state.app_status.message());
         agent_state.workload_version = state.workload_version.clone();
         agent_state.charm_set_status = state.unit_status != Status::Unknown;
         let mut agent = Agent::new(agent_state, self.meta.clone());
@@ -213,7 +216,10 @@ impl Harness {
                 agent.begin_hook(hook);
             }
             TestEvent::Action { name, params } => {
-                let params = self.meta.action_params(name, params).map_err(Inconsistent)?;
+                let params = self
+                    .meta
+                    .action_params(name, params)
+                    .map_err(Inconsistent)?;
                 agent.begin_action(name, params);
             }
         }
@@ -231,12 +237,17 @@ impl Harness {
         );
         let juju = JujuContext::from_map(&env).map_err(|e| Inconsistent(e.to_string()))?;
         let shared = Arc::new(Mutex::new(agent));
-        let tools: Arc<dyn HookTools> = Arc::new(ProcessHookTools::new(InProcessAgent(shared.clone())));
+        let tools: Arc<dyn HookTools> =
+            Arc::new(ProcessHookTools::new(InProcessAgent(shared.clone())));
         let success = execute(&juju, tools, make);
-        let mut agent = shared.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut agent = shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let action = agent.finish(if success { 0 } else { 1 }, "", "");
         let st = &agent.state;
-        let status = |r: &StatusRecord| Status::from_parts(&r.status, &r.message).unwrap_or(Status::Unknown);
+        let status =
+            |r: &StatusRecord| Status::from_parts(&r.status, &r.message).unwrap_or(Status::Unknown);
         Ok(Output {
             state: State {
                 config: st.config.clone(),
@@ -260,7 +271,12 @@ impl Harness {
 struct InProcessAgent(Arc<Mutex<Agent>>);
 
 impl CommandRunner for InProcessAgent {
-    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>) -> std::io::Result<ToolOutput> {
+    fn run(
+        &self,
+        tool: &str,
+        args: &[String],
+        stdin: Option<&[u8]>,
+    ) -> std::io::Result<ToolOutput> {
         let mut agent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let reply = match run_tool(&mut agent, tool, args, stdin) {
             // A real tool reads the (empty) stdin it was given.
@@ -268,7 +284,11 @@ impl CommandRunner for InProcessAgent {
             done => done,
         };
         match reply {
-            ToolReply::Done { code, stdout, stderr } => Ok(ToolOutput {
+            ToolReply::Done {
+                code,
+                stdout,
+                stderr,
+            } => Ok(ToolOutput {
                 code,
                 stdout: stdout.into_bytes(),
                 stderr: stderr.into_bytes(),

@@ -1,0 +1,202 @@
+//! Running the charm's `dispatch` the way the unit agent does: a constructed environment, the
+//! charm directory as working directory, no stdin, hook tools served over the agent socket, and
+//! Juju's commit rules applied when the process exits.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::{Context, Result, bail};
+use juju_ops::sim::state::ActionOutcome;
+use juju_ops::sim::{Agent, CharmMeta, LogRecord, env::hook_environment};
+use serde_json::{Map, Value};
+
+use crate::protocol;
+use crate::store::{SimState, Store};
+
+/// Checks that `charm_dir` holds a charm Juju could run: metadata.yaml and an executable dispatch.
+pub fn check_charm_dir(charm_dir: &Path) -> Result<CharmMeta> {
+    if !charm_dir.is_dir() {
+        bail!("charm directory {} does not exist", charm_dir.display());
+    }
+    let meta = CharmMeta::load(charm_dir).map_err(anyhow::Error::msg)?;
+    let dispatch = charm_dir.join("dispatch");
+    let metadata = std::fs::metadata(&dispatch)
+        .with_context(|| format!("charm has no dispatch file: {}", dispatch.display()))?;
+    if !metadata.is_file() || metadata.permissions().mode() & 0o111 == 0 {
+        bail!(
+            "{} is not an executable file (Juju would fail the hook)",
+            dispatch.display()
+        );
+    }
+    Ok(meta)
+}
+
+/// A deployed unit during one `juju-sim` command.
+pub struct Unit {
+    /// The state directory.
+    pub store: Store,
+    agent: Arc<Mutex<Agent>>,
+    cluster_kubeconfig: Option<std::path::PathBuf>,
+    serving: bool,
+}
+
+impl Unit {
+    /// A unit over loaded state, reading the charm's metadata.
+    pub fn new(store: Store, state: SimState) -> Result<Self> {
+        let meta = check_charm_dir(&state.agent.charm_dir)?;
+        Ok(Self {
+            store,
+            agent: Arc::new(Mutex::new(Agent::new(state.agent, meta))),
+            cluster_kubeconfig: state.cluster_kubeconfig,
+            serving: false,
+        })
+    }
+
+    /// Loads the unit deployed in `store`.
+    pub fn load(store: Store) -> Result<Self> {
+        let state = store.load()?;
+        if state.agent.removed {
+            bail!("the application was removed; deploy it again");
+        }
+        Self::new(store, state)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Agent> {
+        self.agent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads or changes the agent.
+    pub fn with_agent<T>(&self, f: impl FnOnce(&mut Agent) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Saves the state.
+    pub fn save(&self) -> Result<()> {
+        let state = SimState {
+            agent: self.lock().state.clone(),
+            cluster_kubeconfig: self.cluster_kubeconfig.clone(),
+        };
+        self.store.save(&state)
+    }
+
+    /// The admin kubeconfig of the attached cluster.
+    pub fn cluster_kubeconfig(&self) -> Option<&Path> {
+        self.cluster_kubeconfig.as_deref()
+    }
+
+    fn ensure_serving(&mut self) -> Result<()> {
+        if !self.serving {
+            self.store.install_tools()?;
+            protocol::serve(&self.store.socket(), self.agent.clone())?;
+            self.serving = true;
+        }
+        Ok(())
+    }
+
+    /// Runs a sequence of hooks, stopping at the first failure. A hook that failed earlier is
+    /// retried first, as Juju retries it before running anything else.
+    pub fn run_hooks(&mut self, hooks: &[&str]) -> Result<()> {
+        let pending = self.lock().state.failed_hook.clone();
+        if let Some(failed) = pending {
+            println!("retrying failed hook {failed:?}");
+            self.run_hook(&failed)?;
+        }
+        for hook in hooks {
+            self.run_hook(hook)?;
+        }
+        Ok(())
+    }
+
+    fn run_hook(&mut self, hook: &str) -> Result<()> {
+        self.ensure_serving()?;
+        self.lock().begin_hook(hook);
+        let (code, _, _) = self.dispatch(hook)?;
+        self.lock().finish(code, "", "");
+        self.save()?;
+        if code != 0 {
+            bail!("hook failed: {hook:?} (exit code {code}); see `juju-sim debug-log`");
+        }
+        Ok(())
+    }
+
+    /// Runs an action with `juju run`-style parameters; the outcome has results and logs.
+    pub fn run_action(
+        &mut self,
+        name: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<ActionOutcome> {
+        let params: Map<String, Value> = self
+            .lock()
+            .meta
+            .action_params(name, params)
+            .map_err(anyhow::Error::msg)?;
+        self.ensure_serving()?;
+        self.lock().begin_action(name, params);
+        let (code, stdout, stderr) = self.dispatch(name)?;
+        let outcome = self
+            .lock()
+            .finish(code, &stdout, &stderr)
+            .context("the action produced no outcome")?;
+        self.save()?;
+        Ok(outcome)
+    }
+
+    /// Spawns dispatch for the open session; returns exit code, stdout and stderr.
+    fn dispatch(&mut self, what: &str) -> Result<(i32, String, String)> {
+        let (env, charm_dir) = {
+            let agent = self.lock();
+            let session = agent.session.clone().context("no hook session is open")?;
+            let mut extra = BTreeMap::new();
+            if self.cluster_kubeconfig.is_some() {
+                extra.insert(
+                    "KUBECONFIG".to_string(),
+                    self.store.charm_kubeconfig().display().to_string(),
+                );
+            }
+            let base_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+            let env = hook_environment(
+                &agent.state,
+                &session,
+                &self.store.tools_dir(),
+                &self.store.socket(),
+                &base_path,
+                &extra,
+            );
+            (env, agent.state.charm_dir.clone())
+        };
+        let dispatch = charm_dir.join("dispatch");
+        let output = Command::new(&dispatch)
+            .env_clear()
+            .envs(&env)
+            .current_dir(&charm_dir)
+            .stdin(Stdio::null())
+            .output();
+        let (code, stdout, stderr) = match output {
+            Ok(out) => (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ),
+            Err(err) => (
+                -1,
+                String::new(),
+                format!("cannot run {}: {err}", dispatch.display()),
+            ),
+        };
+        let mut agent = self.lock();
+        let unit = agent.state.unit_name();
+        for (level, text) in [("DEBUG", &stdout), ("WARNING", &stderr)] {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                agent.state.logs.push(LogRecord {
+                    level: level.to_string(),
+                    message: format!("unit.{unit}.{what}: {line}"),
+                    context: what.to_string(),
+                });
+            }
+        }
+        Ok((code, stdout, stderr))
+    }
+}

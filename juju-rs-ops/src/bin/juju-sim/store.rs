@@ -1,0 +1,110 @@
+//! The simulator's state directory: `state.json`, the hook-tool links, the agent socket, the
+//! charm's Kubernetes identity and resource files. A lock file serialises `juju-sim` commands.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use juju_ops::sim::AgentState;
+use juju_ops::sim::tools::TOOL_NAMES;
+
+/// Paths inside the state directory, and the lock held while a command runs.
+pub struct Store {
+    /// The state directory.
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating) the state directory and takes its lock.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let lock = File::create(dir.join("lock"))
+            .with_context(|| format!("cannot create the lock file in {}", dir.display()))?;
+        lock.lock()
+            .with_context(|| format!("cannot lock {}", dir.display()))?;
+        Ok(Self { dir, _lock: lock })
+    }
+
+    /// `state.json`.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// The hook-tools directory prepended to `PATH`.
+    pub fn tools_dir(&self) -> PathBuf {
+        self.dir.join("tools")
+    }
+
+    /// The agent socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("agent.socket")
+    }
+
+    /// The kubeconfig handed to the charm (when a cluster is attached).
+    pub fn charm_kubeconfig(&self) -> PathBuf {
+        self.dir.join("kube").join("charm.kubeconfig")
+    }
+
+    /// Where resource files are written.
+    pub fn resources_dir(&self) -> PathBuf {
+        self.dir.join("resources")
+    }
+
+    /// Loads the deployed application's state.
+    pub fn load(&self) -> Result<SimState> {
+        let path = self.state_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!(
+                    "no application deployed in {} (run `juju-sim deploy CHARM_DIR` first)",
+                    self.dir.display()
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        serde_json::from_str(&text)
+            .with_context(|| format!("corrupt state file {}", path.display()))
+    }
+
+    /// Whether an application is deployed here.
+    pub fn exists(&self) -> bool {
+        self.state_file().exists()
+    }
+
+    /// Saves state atomically.
+    pub fn save(&self, state: &SimState) -> Result<()> {
+        let tmp = self.dir.join("state.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, self.state_file()).context("cannot replace state.json")
+    }
+
+    /// Creates one link per hook tool to this binary, as Juju does in its tools directory.
+    pub fn install_tools(&self) -> Result<()> {
+        let exe = std::env::current_exe().context("cannot find the juju-sim binary")?;
+        let dir = self.tools_dir();
+        std::fs::create_dir_all(&dir)?;
+        for tool in TOOL_NAMES {
+            let link = dir.join(tool);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&exe, &link)
+                .with_context(|| format!("cannot link {}", link.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What `juju-sim` persists: the agent's model state plus the simulator's own settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SimState {
+    /// The unit as the controller knows it.
+    pub agent: AgentState,
+    /// The admin kubeconfig of the cluster the model runs on, if any.
+    pub cluster_kubeconfig: Option<PathBuf>,
+}

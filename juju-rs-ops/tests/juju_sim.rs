@@ -1,0 +1,377 @@
+//! The compiled fixture charm run through the `juju-sim` binary: real processes, real PATH,
+//! hook tools served over the agent socket.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A charm directory (fixture metadata + the compiled example as `dispatch`) and a state dir.
+struct Sim {
+    dir: tempfile::TempDir,
+}
+
+fn fixture_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fixture-charm"))
+}
+
+impl Sim {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let charm = dir.path().join("charm");
+        std::fs::create_dir(&charm).unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture");
+        for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
+            std::fs::copy(fixture.join(file), charm.join(file)).unwrap();
+        }
+        let binary = fixture_binary();
+        std::fs::copy(&binary, charm.join("dispatch")).unwrap();
+        Self { dir }
+    }
+
+    fn charm(&self) -> PathBuf {
+        self.dir.path().join("charm")
+    }
+
+    fn sim(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(args)
+            .env_remove("JUJU_SIM_KUBECONFIG")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.sim(args);
+        assert!(
+            out.status.success(),
+            "juju-sim {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn err(&self, args: &[&str]) -> String {
+        let out = self.sim(args);
+        assert!(!out.status.success(), "juju-sim {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn deploy(&self, extra: &[&str]) {
+        let charm = self.charm();
+        let mut args = vec!["deploy", charm.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--format", "json"])).unwrap()
+    }
+
+    fn unit_status(&self) -> (String, String) {
+        let s = self.status();
+        let w = &s["applications"]["fixture"]["units"]["fixture/0"]["workload-status"];
+        (
+            w["current"].as_str().unwrap().to_string(),
+            w["message"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The events the charm handled, in order, from its log lines.
+    fn handled(&self) -> Vec<String> {
+        self.ok(&["debug-log"])
+            .lines()
+            .filter_map(|l| l.split_once("handling ").map(|(_, e)| e.to_string()))
+            .collect()
+    }
+}
+
+#[test]
+fn deploy_runs_the_juju_sequence_and_reaches_active() {
+    let sim = Sim::new();
+    sim.deploy(&[
+        "--config",
+        "greeting=hi",
+        "--resource",
+        "image=example/img:1",
+    ]);
+    assert_eq!(
+        sim.handled(),
+        ["install", "leader-elected", "config-changed", "start"]
+    );
+    assert_eq!(
+        sim.unit_status(),
+        ("active".into(), "hi on port 8080 (events seen: 4)".into())
+    );
+    let status = sim.status();
+    assert_eq!(status["applications"]["fixture"]["version"], "1.2.3");
+    assert_eq!(
+        status["applications"]["fixture"]["application-status"]["current"],
+        "active"
+    );
+    let log = sim.ok(&["debug-log"]);
+    assert!(
+        log.contains("image resource: password: '' registrypath: example/img:1"),
+        "{log}"
+    );
+    let tabular = sim.ok(&["status"]);
+    assert!(tabular.contains("fixture/0*  active"), "{tabular}");
+}
+
+#[test]
+fn config_changes_fire_config_changed_and_are_validated() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    sim.ok(&["config", "port=70000"]);
+    let (status, message) = sim.unit_status();
+    assert_eq!(status, "blocked");
+    assert!(
+        message.contains("invalid config option \"port\""),
+        "{message}"
+    );
+    assert_eq!(sim.ok(&["config", "port"]), "70000\n");
+    sim.ok(&["config", "--reset", "port"]);
+    assert_eq!(sim.unit_status().0, "active");
+    assert!(sim.err(&["config", "port=eighty"]).contains("expected int"));
+    assert!(
+        sim.err(&["config", "nope=1"])
+            .contains("unknown option \"nope\"")
+    );
+    assert!(
+        sim.err(&["config", "verbose=perhaps"])
+            .contains("expected boolean")
+    );
+    let handled = sim.handled();
+    assert_eq!(handled.len(), 6, "{handled:?}");
+}
+
+#[test]
+fn a_failed_hook_commits_nothing_and_is_retried_first() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let before = sim.status();
+    let err = sim.err(&["config", "fail-hook=config-changed"]);
+    assert!(err.contains("hook failed: \"config-changed\""), "{err}");
+    assert_eq!(
+        sim.unit_status(),
+        ("error".into(), "hook failed: \"config-changed\"".into())
+    );
+    let log = sim.ok(&["debug-log"]);
+    assert!(log.contains("ERROR unit.fixture/0.juju-log Uncaught error: config-changed failed: asked to fail config-changed"), "{log}");
+    // Fixing the config retries the failed hook (which now passes) before the new one.
+    sim.ok(&["config", "fail-hook="]);
+    let (status, message) = sim.unit_status();
+    assert_eq!(status, "active");
+    // 4 deploy hooks + the retried and the new config-changed commit; the failed one did not.
+    assert!(
+        message.ends_with("(events seen: 6)"),
+        "{message} / {before}"
+    );
+}
+
+#[test]
+fn actions_validate_params_and_report_results() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let out = sim.ok(&["run", "echo", "message=ab", "times=2"]);
+    assert_eq!(
+        out,
+        "echoing\ndetail:\n  action-id: '1'\n  times: '2'\necho: abab\n"
+    );
+    let json: Value =
+        serde_json::from_str(&sim.ok(&["run", "echo", "message=x", "--format", "json"])).unwrap();
+    let task = &json["fixture/0"];
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["results"]["return-code"], "0");
+    assert_eq!(task["results"]["detail"]["times"], "1");
+    assert!(
+        sim.err(&["run", "echo"])
+            .contains("\"message\" property is missing and required")
+    );
+    assert!(
+        sim.err(&["run", "echo", "message=x", "loud=1"])
+            .contains("additional property \"loud\"")
+    );
+    assert!(
+        sim.err(&["run", "echo", "message=x", "times=many"])
+            .contains("Expected: integer")
+    );
+    assert!(
+        sim.err(&["run", "nope"])
+            .contains("not defined in actions.yaml")
+    );
+    let err = sim.err(&["run", "fail-me"]);
+    assert!(err.contains("the following task failed"), "{err}");
+    let json: Value = serde_json::from_str(&String::from_utf8_lossy(
+        &sim.sim(&["run", "explode", "--format", "json"]).stdout,
+    ))
+    .unwrap();
+    assert_eq!(json["fixture/0"]["status"], "failed");
+    assert_eq!(json["fixture/0"]["message"], "exit status 1");
+    assert!(
+        json["fixture/0"]["results"]["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("always errors")
+    );
+    assert_eq!(
+        sim.unit_status().0,
+        "active",
+        "a failed action never puts the unit in error"
+    );
+}
+
+#[test]
+fn the_hook_environment_is_constructed_like_juju_does() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let json: Value =
+        serde_json::from_str(&sim.ok(&["run", "environment", "--format", "json"])).unwrap();
+    let results = &json["fixture/0"]["results"];
+    let names: Vec<&str> = results["names"].as_str().unwrap().split(',').collect();
+    for required in [
+        "JUJU_DISPATCH_PATH",
+        "JUJU_HOOK_NAME",
+        "JUJU_ACTION_NAME",
+        "JUJU_ACTION_UUID",
+        "JUJU_ACTION_TAG",
+        "JUJU_CONTEXT_ID",
+        "JUJU_AGENT_SOCKET_ADDRESS",
+        "JUJU_UNIT_NAME",
+        "JUJU_MODEL_NAME",
+        "JUJU_MODEL_UUID",
+        "JUJU_VERSION",
+        "JUJU_CHARM_DIR",
+        "CHARM_DIR",
+        "PATH",
+    ] {
+        assert!(
+            names.contains(&required),
+            "{required} missing from {names:?}"
+        );
+    }
+    for absent in ["HOME", "USER", "SHELL", "KUBECONFIG"] {
+        assert!(!names.contains(&absent), "{absent} must not be inherited");
+    }
+    let charm = sim.charm().canonicalize().unwrap();
+    assert_eq!(results["cwd"], charm.display().to_string());
+    let tools = sim
+        .dir
+        .path()
+        .join("state")
+        .canonicalize()
+        .unwrap()
+        .join("tools");
+    assert!(
+        results["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", tools.display())),
+        "{}",
+        results["path"]
+    );
+    assert_eq!(results["args"], "1", "dispatch gets no arguments");
+}
+
+#[test]
+fn refresh_and_remove_sequences() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let charm = sim.charm();
+    sim.ok(&["refresh", charm.to_str().unwrap()]);
+    sim.ok(&["update-status"]);
+    sim.ok(&["trust"]);
+    sim.ok(&["remove"]);
+    assert_eq!(
+        sim.handled()[4..],
+        [
+            "stop",
+            "upgrade-charm",
+            "config-changed",
+            "start",
+            "update-status",
+            "config-changed",
+            "stop",
+            "remove"
+        ]
+    );
+    assert_eq!(sim.unit_status().0, "terminated");
+    assert!(sim.err(&["update-status"]).contains("removed"));
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let sim = Sim::new();
+    assert!(sim.err(&["status"]).contains("no application deployed"));
+    assert!(sim.err(&["frobnicate"]).contains("unrecognized subcommand"));
+    assert!(
+        sim.err(&["deploy", "/nonexistent/charm"])
+            .contains("does not exist")
+    );
+    let charm = sim.charm();
+    let charm_arg = charm.to_str().unwrap();
+    assert!(
+        sim.err(&["deploy", charm_arg, "--config", "port=x"])
+            .contains("expected int")
+    );
+    assert!(
+        sim.err(&["deploy", charm_arg, "--config", "nope=1"])
+            .contains("unknown option")
+    );
+    assert!(
+        sim.err(&["deploy", charm_arg, "--resource", "other=x"])
+            .contains("not declared")
+    );
+    let dispatch = charm.join("dispatch");
+    std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        sim.err(&["deploy", charm_arg])
+            .contains("not an executable file")
+    );
+    std::fs::remove_file(&dispatch).unwrap();
+    assert!(sim.err(&["deploy", charm_arg]).contains("no dispatch file"));
+    std::fs::remove_file(charm.join("metadata.yaml")).unwrap();
+    assert!(sim.err(&["deploy", charm_arg]).contains("metadata.yaml"));
+}
+
+#[test]
+fn deploying_twice_is_refused() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let charm = sim.charm();
+    assert!(
+        sim.err(&["deploy", charm.to_str().unwrap()])
+            .contains("already deployed")
+    );
+}
+
+#[test]
+fn hook_tools_outside_a_hook_refuse_to_run() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    let tool = sim.dir.path().join("state/tools/config-get");
+    let out = Command::new(&tool)
+        .env_remove("JUJU_CONTEXT_ID")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ERROR JUJU_CONTEXT_ID not set\n"
+    );
+}
+
+#[test]
+fn charm_refuses_to_run_without_juju_environment() {
+    let out = Command::new(fixture_binary()).env_clear().output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing Juju environment variables: JUJU_DISPATCH_PATH"),
+        "{err}"
+    );
+}
