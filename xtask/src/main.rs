@@ -1,6 +1,7 @@
 //! `cargo xtask <cmd>`: the one entry point for every project task.
 
 mod cluster;
+mod crds;
 mod paths;
 mod test;
 
@@ -22,6 +23,8 @@ enum Command {
     /// Start, stop or inspect the local Kubernetes control plane.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Regenerate workload/api/crds/metallb.io.yaml from the API types.
+    Crds,
     /// Start the local lab (not available yet).
     Lab,
 }
@@ -40,6 +43,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Test(args) => test::run(&args),
         Command::Cluster(cmd) => cluster::run(cmd),
+        Command::Crds => crds::run(),
         Command::Lab => {
             println!(
                 "The lab is not available yet: it comes with the lab issue. \

@@ -1,0 +1,48 @@
+//! ConfigurationState (v1beta1): whether a component's configuration is valid.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One object per component (`controller`, `speaker-<node>`), status only.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[kube(
+    group = "metallb.io",
+    version = "v1beta1",
+    kind = "ConfigurationState",
+    plural = "configurationstates",
+    namespaced,
+    status = "ConfigurationStateStatus",
+    doc = "ConfigurationState reports whether a MetalLB component accepted the configuration.",
+    printcolumn(name = "Result", type_ = "string", json_path = ".status.result"),
+    printcolumn(name = "Errors", type_ = "string", json_path = ".status.errorSummary")
+)]
+pub struct ConfigurationStateSpec {}
+
+/// The result and the conditions behind it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigurationStateStatus {
+    /// `Valid`, `Invalid` or `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ConfigResult>,
+    /// Messages of the failing conditions, one per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_summary: Option<String>,
+    /// `configReconcilerValid` (speaker), `poolReconcilerValid` (controller).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// The overall result.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ConfigResult {
+    /// Every condition is true.
+    Valid,
+    /// A condition failed with a configuration error.
+    Invalid,
+    /// Nothing reported yet.
+    Unknown,
+}

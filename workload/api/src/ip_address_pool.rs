@@ -1,0 +1,89 @@
+//! IPAddressPool (v1beta1): the addresses MetalLB may assign.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::LabelSelector;
+
+fn default_true() -> Option<bool> {
+    Some(true)
+}
+
+/// A pool of addresses for LoadBalancer Services.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "metallb.io",
+    version = "v1beta1",
+    kind = "IPAddressPool",
+    plural = "ipaddresspools",
+    namespaced,
+    status = "IPAddressPoolStatus",
+    doc = "IPAddressPool is a pool of IP addresses MetalLB can assign to LoadBalancer Services.",
+    printcolumn(
+        name = "Auto Assign",
+        type_ = "boolean",
+        json_path = ".spec.autoAssign"
+    ),
+    printcolumn(
+        name = "Avoid Buggy IPs",
+        type_ = "boolean",
+        json_path = ".spec.avoidBuggyIPs"
+    ),
+    printcolumn(name = "Addresses", type_ = "string", json_path = ".spec.addresses")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IPAddressPoolSpec {
+    /// CIDRs (`198.18.0.0/24`, `2001:db8::/120`, `/32` or `/128` for one address) or ranges
+    /// (`198.18.0.10-198.18.0.20`).
+    #[schemars(length(min = 1, max = 1024), inner(length(min = 1, max = 100)))]
+    #[x_kube(validation = kube::core::Rule::new(
+        "self.all(a, isCIDR(a) || (a.split('-').size() == 2 && isIP(a.split('-')[0].trim()) && isIP(a.split('-')[1].trim()) && ip(a.split('-')[0].trim()).family() == ip(a.split('-')[1].trim()).family()))"
+    ).message("each address must be a CIDR (a.b.c.d/n) or a range of one family (A-B)"))]
+    pub addresses: Vec<String>,
+    /// Whether the pool is used for automatic allocation (default true).
+    #[serde(default = "default_true", skip_serializing_if = "Option::is_none")]
+    pub auto_assign: Option<bool>,
+    /// Never hand out IPv4 addresses ending in .0 or .255.
+    #[serde(default, rename = "avoidBuggyIPs")]
+    pub avoid_buggy_ips: bool,
+    /// Which Services may get addresses from this pool, and its priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// Restricts a pool to some namespaces and Services, with a priority.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAllocation {
+    /// Lower positive numbers are preferred; 0 or unset comes last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// Namespaces whose Services may use the pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Namespaces (by label) whose Services may use the pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_selectors: Vec<LabelSelector>,
+    /// Services (by label) that may use the pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
+}
+
+/// Counters written by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IPAddressPoolStatus {
+    /// IPv4 addresses in use.
+    #[serde(rename = "assignedIPv4")]
+    pub assigned_ipv4: i64,
+    /// IPv6 addresses in use.
+    #[serde(rename = "assignedIPv6")]
+    pub assigned_ipv6: i64,
+    /// IPv4 addresses still free.
+    #[serde(rename = "availableIPv4")]
+    pub available_ipv4: i64,
+    /// IPv6 addresses still free.
+    #[serde(rename = "availableIPv6")]
+    pub available_ipv6: i64,
+}
