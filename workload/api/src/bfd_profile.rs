@@ -14,26 +14,10 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "BFDProfileStatus",
     doc = "BFDProfile holds BFD settings for BGP sessions.",
-    printcolumn(
-        name = "Passive Mode",
-        type_ = "boolean",
-        json_path = ".spec.passiveMode"
-    ),
-    printcolumn(
-        name = "Transmit Interval",
-        type_ = "integer",
-        json_path = ".spec.transmitInterval"
-    ),
-    printcolumn(
-        name = "Receive Interval",
-        type_ = "integer",
-        json_path = ".spec.receiveInterval"
-    ),
-    printcolumn(
-        name = "Multiplier",
-        type_ = "integer",
-        json_path = ".spec.detectMultiplier"
-    )
+    printcolumn = r#"{"name":"Passive Mode", "type":"boolean", "jsonPath":".spec.passiveMode"}"#,
+    printcolumn = r#"{"name":"Transmit Interval", "type":"integer", "jsonPath":".spec.transmitInterval"}"#,
+    printcolumn = r#"{"name":"Receive Interval", "type":"integer", "jsonPath":".spec.receiveInterval"}"#,
+    printcolumn = r#"{"name":"Multiplier", "type":"integer", "jsonPath":".spec.detectMultiplier"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BFDProfileSpec {

@@ -23,10 +23,10 @@ fn default_aggregation_v6() -> Option<i32> {
     namespaced,
     status = "BGPAdvertisementStatus",
     doc = "BGPAdvertisement advertises the addresses of IPAddressPools to BGP peers.",
-    printcolumn(name = "IPAddressPools", type_ = "string", json_path = ".spec.ipAddressPools"),
-    printcolumn(name = "IPAddressPool Selectors", type_ = "string", json_path = ".spec.ipAddressPoolSelectors"),
-    printcolumn(name = "Peers", type_ = "string", json_path = ".spec.peers"),
-    printcolumn(name = "Node Selectors", type_ = "string", json_path = ".spec.nodeSelectors", priority = 10),
+    printcolumn = r#"{"name":"IPAddressPools", "type":"string", "jsonPath":".spec.ipAddressPools"}"#,
+    printcolumn = r#"{"name":"IPAddressPool Selectors", "type":"string", "jsonPath":".spec.ipAddressPoolSelectors"}"#,
+    printcolumn = r#"{"name":"Peers", "type":"string", "jsonPath":".spec.peers"}"#,
+    printcolumn = r#"{"name":"Node Selectors", "type":"string", "jsonPath":".spec.nodeSelectors", "priority":10}"#,
     validation = kube::core::Rule::new(
         "!has(self.spec.serviceSelectors) || size(self.spec.serviceSelectors) == 0 || ((!has(self.spec.aggregationLength) || self.spec.aggregationLength == 32) && (!has(self.spec.aggregationLengthV6) || self.spec.aggregationLengthV6 == 128))"
     ).message("serviceSelectors can only be used with the default aggregation lengths (32 and 128)")

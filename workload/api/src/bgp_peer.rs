@@ -45,10 +45,10 @@ pub mod v1beta2 {
         namespaced,
         status = "BGPPeerStatus",
         doc = "BGPPeer is a BGP session that MetalLB speakers open to advertise Service addresses.",
-        printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
-        printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
-        printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-        printcolumn(name = "Multi Hops", type_ = "string", json_path = ".spec.ebgpMultiHop"),
+        printcolumn = r#"{"name":"Address", "type":"string", "jsonPath":".spec.peerAddress"}"#,
+        printcolumn = r#"{"name":"ASN", "type":"string", "jsonPath":".spec.peerASN"}"#,
+        printcolumn = r#"{"name":"BFD Profile", "type":"string", "jsonPath":".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name":"Multi Hops", "type":"string", "jsonPath":".spec.ebgpMultiHop"}"#,
         validation = kube::core::Rule::new("has(self.spec.peerASN) != has(self.spec.dynamicASN)").message("exactly one of peerASN and dynamicASN must be set"),
         validation = kube::core::Rule::new("has(self.spec.peerAddress) != has(self.spec.interface)").message("exactly one of peerAddress and interface must be set"),
         validation = kube::core::Rule::new("!(has(self.spec.password) && has(self.spec.passwordSecret))").message("password and passwordSecret are mutually exclusive"),
@@ -187,14 +187,10 @@ pub mod v1beta1 {
         status = "BGPPeerStatus",
         deprecated = "v1beta1 is deprecated, please use v1beta2",
         doc = "BGPPeer is a BGP session that MetalLB speakers open (deprecated version, use v1beta2).",
-        printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
-        printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
-        printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-        printcolumn(
-            name = "Multi Hops",
-            type_ = "string",
-            json_path = ".spec.ebgpMultiHop"
-        )
+        printcolumn = r#"{"name":"Address", "type":"string", "jsonPath":".spec.peerAddress"}"#,
+        printcolumn = r#"{"name":"ASN", "type":"string", "jsonPath":".spec.peerASN"}"#,
+        printcolumn = r#"{"name":"BFD Profile", "type":"string", "jsonPath":".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name":"Multi Hops", "type":"string", "jsonPath":".spec.ebgpMultiHop"}"#
     )]
     #[serde(rename_all = "camelCase")]
     pub struct BGPPeerSpec {

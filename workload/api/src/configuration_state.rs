@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "ConfigurationStateStatus",
     doc = "ConfigurationState reports whether a MetalLB component accepted the configuration.",
-    printcolumn(name = "Result", type_ = "string", json_path = ".status.result"),
-    printcolumn(name = "Errors", type_ = "string", json_path = ".status.errorSummary")
+    printcolumn = r#"{"name":"Result", "type":"string", "jsonPath":".status.result"}"#,
+    printcolumn = r#"{"name":"Errors", "type":"string", "jsonPath":".status.errorSummary"}"#
 )]
 pub struct ConfigurationStateSpec {}
 

@@ -20,17 +20,9 @@ fn default_true() -> Option<bool> {
     namespaced,
     status = "IPAddressPoolStatus",
     doc = "IPAddressPool is a pool of IP addresses MetalLB can assign to LoadBalancer Services.",
-    printcolumn(
-        name = "Auto Assign",
-        type_ = "boolean",
-        json_path = ".spec.autoAssign"
-    ),
-    printcolumn(
-        name = "Avoid Buggy IPs",
-        type_ = "boolean",
-        json_path = ".spec.avoidBuggyIPs"
-    ),
-    printcolumn(name = "Addresses", type_ = "string", json_path = ".spec.addresses")
+    printcolumn = r#"{"name":"Auto Assign", "type":"boolean", "jsonPath":".spec.autoAssign"}"#,
+    printcolumn = r#"{"name":"Avoid Buggy IPs", "type":"boolean", "jsonPath":".spec.avoidBuggyIPs"}"#,
+    printcolumn = r#"{"name":"Addresses", "type":"string", "jsonPath":".spec.addresses"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IPAddressPoolSpec {

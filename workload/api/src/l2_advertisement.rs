@@ -16,23 +16,10 @@ use crate::LabelSelector;
     namespaced,
     status = "L2AdvertisementStatus",
     doc = "L2Advertisement announces the addresses of IPAddressPools with ARP/NDP.",
-    printcolumn(
-        name = "IPAddressPools",
-        type_ = "string",
-        json_path = ".spec.ipAddressPools"
-    ),
-    printcolumn(
-        name = "IPAddressPool Selectors",
-        type_ = "string",
-        json_path = ".spec.ipAddressPoolSelectors"
-    ),
-    printcolumn(name = "Interfaces", type_ = "string", json_path = ".spec.interfaces"),
-    printcolumn(
-        name = "Node Selectors",
-        type_ = "string",
-        json_path = ".spec.nodeSelectors",
-        priority = 10
-    )
+    printcolumn = r#"{"name":"IPAddressPools", "type":"string", "jsonPath":".spec.ipAddressPools"}"#,
+    printcolumn = r#"{"name":"IPAddressPool Selectors", "type":"string", "jsonPath":".spec.ipAddressPoolSelectors"}"#,
+    printcolumn = r#"{"name":"Interfaces", "type":"string", "jsonPath":".spec.interfaces"}"#,
+    printcolumn = r#"{"name":"Node Selectors", "type":"string", "jsonPath":".spec.nodeSelectors", "priority":10}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct L2AdvertisementSpec {

@@ -19,17 +19,9 @@ pub struct EmptySpec {}
     namespaced,
     status = "L2Status",
     doc = "ServiceL2Status tells which node announces a Service with Layer 2.",
-    printcolumn(name = "Allocated Node", type_ = "string", json_path = ".status.node"),
-    printcolumn(
-        name = "Service Name",
-        type_ = "string",
-        json_path = ".status.serviceName"
-    ),
-    printcolumn(
-        name = "Service Namespace",
-        type_ = "string",
-        json_path = ".status.serviceNamespace"
-    )
+    printcolumn = r#"{"name":"Allocated Node", "type":"string", "jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name", "type":"string", "jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace", "type":"string", "jsonPath":".status.serviceNamespace"}"#
 )]
 pub struct ServiceL2StatusSpec {}
 
@@ -71,17 +63,9 @@ pub struct InterfaceInfo {
     namespaced,
     status = "BGPStatus",
     doc = "ServiceBGPStatus tells which node advertises a Service with BGP, and to which peers.",
-    printcolumn(name = "Node", type_ = "string", json_path = ".status.node"),
-    printcolumn(
-        name = "Service Name",
-        type_ = "string",
-        json_path = ".status.serviceName"
-    ),
-    printcolumn(
-        name = "Service Namespace",
-        type_ = "string",
-        json_path = ".status.serviceNamespace"
-    )
+    printcolumn = r#"{"name":"Node", "type":"string", "jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name", "type":"string", "jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace", "type":"string", "jsonPath":".status.serviceNamespace"}"#
 )]
 pub struct ServiceBGPStatusSpec {}
 
