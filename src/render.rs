@@ -1,0 +1,663 @@
+//! Pure rendering: the charm's validated settings in, every Kubernetes object it wants out.
+//!
+//! No client and no I/O here. Every object carries the charm's ownership labels so that
+//! pruning can find what the charm created and no longer wants. RBAC follows upstream MetalLB's
+//! rules minus what this implementation does not need (no webhooks, no PodSecurityPolicies).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+/// Label: who manages the object.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`LABEL_MANAGED_BY`].
+pub const MANAGED_BY: &str = "metallb-charm";
+/// Label: which charm instance (`<model>.<app>`) owns the object.
+pub const LABEL_INSTANCE: &str = "charm.metallb.io/instance";
+
+/// The port of the health probes (`/healthz`, `/readyz`).
+pub const HEALTH_PORT: u16 = 17472;
+/// The metrics port.
+pub const METRICS_PORT: u16 = 7472;
+/// The memberlist port of the speakers.
+pub const MEMBERLIST_PORT: u16 = 7946;
+/// Name of the memberlist Secret (created once, never rendered: its key must not change).
+pub const MEMBERLIST_SECRET: &str = "memberlist";
+
+/// Everything rendering needs, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderInput {
+    /// Juju model name.
+    pub model: String,
+    /// Juju application name.
+    pub app: String,
+    /// Namespace of the MetalLB workload.
+    pub namespace: String,
+    /// Pool addresses in canonical form.
+    pub addresses: Vec<String>,
+    /// Node selector of the controller and speakers.
+    pub node_selector: BTreeMap<String, String>,
+    /// Interfaces of the L2Advertisement (empty: all).
+    pub l2_interfaces: Vec<String>,
+    /// Controller image reference.
+    pub controller_image: String,
+    /// Speaker image reference.
+    pub speaker_image: String,
+    /// Workload log level.
+    pub log_level: String,
+}
+
+/// One desired object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// Namespace (None for cluster-scoped objects).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The whole object.
+    pub body: Value,
+}
+
+impl Desired {
+    /// `Kind/namespace/name` for messages.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{ns}/{}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+impl RenderInput {
+    /// `<model>.<app>`, made a valid label value (63 characters at most).
+    pub fn instance(&self) -> String {
+        label_value(&format!("{}.{}", self.model, self.app))
+    }
+
+    /// Name of the IPAddressPool and L2Advertisement: `<model>-<app>`.
+    pub fn pool_name(&self) -> String {
+        format!("{}-{}", self.model, self.app)
+    }
+
+    /// The ownership labels every object carries.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+            (LABEL_INSTANCE.to_string(), self.instance()),
+            (
+                "app.kubernetes.io/part-of".to_string(),
+                "metallb".to_string(),
+            ),
+        ])
+    }
+
+    /// The label selector (`k=v,k=v`) that finds every object this charm instance owns.
+    pub fn owner_selector(&self) -> String {
+        format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={}",
+            self.instance()
+        )
+    }
+}
+
+/// Makes `text` a valid label value: allowed characters only, at most 63, alphanumeric ends.
+pub fn label_value(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+fn object(
+    input: &RenderInput,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    extra_labels: &[(&str, &str)],
+    rest: Value,
+) -> Desired {
+    let mut labels = input.labels();
+    for (k, v) in extra_labels {
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let mut metadata = json!({"name": name, "labels": labels});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    let mut body = json!({"apiVersion": api_version, "kind": kind, "metadata": metadata});
+    if let (Value::Object(target), Value::Object(fields)) = (&mut body, rest) {
+        target.extend(fields);
+    }
+    Desired {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+        body,
+    }
+}
+
+/// Every object the charm wants, in apply order (namespace and CRDs first).
+pub fn render(input: &RenderInput) -> Vec<Desired> {
+    let mut out = vec![namespace(input)];
+    out.extend(crds(input));
+    out.extend(rbac(input));
+    out.push(controller(input));
+    out.push(speaker(input));
+    out.push(pool(input));
+    out.push(l2_advertisement(input));
+    out
+}
+
+fn namespace(input: &RenderInput) -> Desired {
+    let privileged = [
+        ("pod-security.kubernetes.io/enforce", "privileged"),
+        ("pod-security.kubernetes.io/audit", "privileged"),
+        ("pod-security.kubernetes.io/warn", "privileged"),
+    ];
+    object(
+        input,
+        "v1",
+        "Namespace",
+        None,
+        &input.namespace,
+        &privileged,
+        json!({}),
+    )
+}
+
+fn crds(input: &RenderInput) -> Vec<Desired> {
+    metallb_api::crds()
+        .into_iter()
+        .filter_map(|crd| {
+            let name = crd.metadata.name.clone()?;
+            let mut value = serde_json::to_value(&crd).ok()?;
+            let labels = serde_json::to_value(input.labels()).ok()?;
+            value["metadata"]["labels"] = labels;
+            Some(Desired {
+                api_version: "apiextensions.k8s.io/v1".to_string(),
+                kind: "CustomResourceDefinition".to_string(),
+                namespace: None,
+                name,
+                body: value,
+            })
+        })
+        .collect()
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const CONFIG_KINDS: &[&str] = &[
+    "ipaddresspools",
+    "l2advertisements",
+    "bgpadvertisements",
+    "bgppeers",
+    "communities",
+    "bfdprofiles",
+];
+
+/// ClusterRole rules of the controller.
+pub fn controller_cluster_rules() -> Vec<Value> {
+    vec![
+        rule(&[""], &["services", "namespaces"], READ),
+        rule(&[""], &["nodes"], &["list", "watch"]),
+        rule(&[""], &["services/status"], &["update", "patch"]),
+        rule(&[""], &["events"], &["create", "patch"]),
+        rule(
+            &["metallb.io"],
+            &["configurationstates"],
+            &[
+                "get", "list", "watch", "create", "update", "patch", "delete",
+            ],
+        ),
+        rule(
+            &["metallb.io"],
+            &["configurationstates/status"],
+            &["get", "patch", "update"],
+        ),
+    ]
+}
+
+/// ClusterRole rules of the speaker.
+pub fn speaker_cluster_rules() -> Vec<Value> {
+    vec![
+        rule(
+            &[""],
+            &["services", "endpoints", "nodes", "namespaces"],
+            READ,
+        ),
+        rule(&["discovery.k8s.io"], &["endpointslices"], READ),
+        rule(&[""], &["events"], &["create", "patch"]),
+        rule(
+            &["metallb.io"],
+            &[
+                "servicel2statuses",
+                "servicel2statuses/status",
+                "configurationstates",
+                "configurationstates/status",
+            ],
+            &["*"],
+        ),
+    ]
+}
+
+/// Role rules of the controller in the MetalLB namespace.
+pub fn controller_namespace_rules() -> Vec<Value> {
+    vec![
+        rule(
+            &[""],
+            &["secrets"],
+            &["create", "get", "list", "watch", "update", "patch"],
+        ),
+        rule(&["metallb.io"], CONFIG_KINDS, READ),
+        rule(
+            &["metallb.io"],
+            &["ipaddresspools/status"],
+            &["update", "patch"],
+        ),
+    ]
+}
+
+/// Role rules shared by controller and speaker in the MetalLB namespace (upstream's `pod-lister`).
+pub fn shared_namespace_rules() -> Vec<Value> {
+    vec![
+        rule(&[""], &["pods"], READ),
+        rule(&[""], &["secrets", "configmaps"], READ),
+        rule(&["metallb.io"], CONFIG_KINDS, READ),
+        rule(
+            &["metallb.io"],
+            &["servicebgpstatuses", "servicebgpstatuses/status"],
+            &["*"],
+        ),
+    ]
+}
+
+fn rbac(input: &RenderInput) -> Vec<Desired> {
+    let ns = input.namespace.as_str();
+    let rbac = "rbac.authorization.k8s.io/v1";
+    let mut out = Vec::new();
+    for sa in ["controller", "speaker"] {
+        out.push(object(
+            input,
+            "v1",
+            "ServiceAccount",
+            Some(ns),
+            sa,
+            &[],
+            json!({}),
+        ));
+    }
+    let subject = |sa: &str| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns});
+    for (component, rules) in [
+        ("controller", controller_cluster_rules()),
+        ("speaker", speaker_cluster_rules()),
+    ] {
+        let name = format!("{ns}:{component}");
+        out.push(object(
+            input,
+            rbac,
+            "ClusterRole",
+            None,
+            &name,
+            &[],
+            json!({"rules": rules}),
+        ));
+        out.push(object(
+            input,
+            rbac,
+            "ClusterRoleBinding",
+            None,
+            &name,
+            &[],
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                   "subjects": [subject(component)]}),
+        ));
+    }
+    out.push(object(
+        input,
+        rbac,
+        "Role",
+        Some(ns),
+        "controller",
+        &[],
+        json!({"rules": controller_namespace_rules()}),
+    ));
+    out.push(object(
+        input,
+        rbac,
+        "RoleBinding",
+        Some(ns),
+        "controller",
+        &[],
+        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "controller"},
+               "subjects": [subject("controller")]}),
+    ));
+    out.push(object(
+        input,
+        rbac,
+        "Role",
+        Some(ns),
+        "pod-lister",
+        &[],
+        json!({"rules": shared_namespace_rules()}),
+    ));
+    out.push(object(
+        input,
+        rbac,
+        "RoleBinding",
+        Some(ns),
+        "pod-lister",
+        &[],
+        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-lister"},
+               "subjects": [subject("controller"), subject("speaker")]}),
+    ));
+    out
+}
+
+fn probe(host: Option<&str>, path: &str) -> Value {
+    let mut get = json!({"path": path, "port": HEALTH_PORT});
+    if let Some(host) = host {
+        get["host"] = json!(host);
+    }
+    json!({"httpGet": get, "initialDelaySeconds": 2, "periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": 3})
+}
+
+fn field_env(name: &str, path: &str) -> Value {
+    json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}})
+}
+
+fn controller(input: &RenderInput) -> Desired {
+    let labels = json!({"app": "metallb", "component": "controller"});
+    let spec = json!({
+        "revisionHistoryLimit": 3,
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "serviceAccountName": "controller",
+                "terminationGracePeriodSeconds": 0,
+                "nodeSelector": input.node_selector,
+                "securityContext": {"runAsNonRoot": true, "runAsUser": 65534, "fsGroup": 65534},
+                "containers": [{
+                    "name": "controller",
+                    "image": input.controller_image,
+                    "args": [format!("--port={METRICS_PORT}"), format!("--log-level={}", input.log_level)],
+                    "env": [
+                        field_env("METALLB_NAMESPACE", "metadata.namespace"),
+                        field_env("METALLB_POD_NAME", "metadata.name"),
+                        {"name": "METALLB_ML_SECRET_NAME", "value": MEMBERLIST_SECRET},
+                        {"name": "METALLB_DEPLOYMENT", "value": "controller"},
+                    ],
+                    "ports": [{"name": "monitoring", "containerPort": METRICS_PORT}],
+                    "livenessProbe": probe(None, "/healthz"),
+                    "readinessProbe": probe(None, "/readyz"),
+                    "securityContext": {
+                        "allowPrivilegeEscalation": false,
+                        "readOnlyRootFilesystem": true,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }],
+            },
+        },
+    });
+    object(
+        input,
+        "apps/v1",
+        "Deployment",
+        Some(&input.namespace),
+        "controller",
+        &[("app", "metallb"), ("component", "controller")],
+        json!({"spec": spec}),
+    )
+}
+
+fn speaker(input: &RenderInput) -> Desired {
+    let labels = json!({"app": "metallb", "component": "speaker"});
+    let spec = json!({
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "serviceAccountName": "speaker",
+                "hostNetwork": true,
+                "terminationGracePeriodSeconds": 2,
+                "nodeSelector": input.node_selector,
+                "tolerations": [
+                    {"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
+                    {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+                ],
+                "containers": [{
+                    "name": "speaker",
+                    "image": input.speaker_image,
+                    "args": [format!("--port={METRICS_PORT}"), format!("--log-level={}", input.log_level)],
+                    "env": [
+                        field_env("METALLB_NODE_NAME", "spec.nodeName"),
+                        field_env("METALLB_POD_NAME", "metadata.name"),
+                        field_env("METALLB_NAMESPACE", "metadata.namespace"),
+                        field_env("METALLB_ML_BIND_ADDR", "status.podIP"),
+                        {"name": "METALLB_ML_LABELS", "value": "app=metallb,component=speaker"},
+                        {"name": "METALLB_ML_SECRET_KEY_PATH", "value": "/etc/ml_secret_key"},
+                    ],
+                    "ports": [
+                        {"name": "monitoring", "containerPort": METRICS_PORT},
+                        {"name": "memberlist-tcp", "containerPort": MEMBERLIST_PORT, "protocol": "TCP"},
+                        {"name": "memberlist-udp", "containerPort": MEMBERLIST_PORT, "protocol": "UDP"},
+                    ],
+                    "livenessProbe": probe(Some("127.0.0.1"), "/healthz"),
+                    "readinessProbe": probe(Some("127.0.0.1"), "/readyz"),
+                    "securityContext": {
+                        "allowPrivilegeEscalation": false,
+                        "readOnlyRootFilesystem": true,
+                        "capabilities": {"add": ["NET_RAW"], "drop": ["ALL"]},
+                    },
+                    "volumeMounts": [{"name": "memberlist", "mountPath": "/etc/ml_secret_key", "readOnly": true}],
+                }],
+                "volumes": [{"name": "memberlist", "secret": {"secretName": MEMBERLIST_SECRET, "defaultMode": 0o420}}],
+            },
+        },
+    });
+    object(
+        input,
+        "apps/v1",
+        "DaemonSet",
+        Some(&input.namespace),
+        "speaker",
+        &[("app", "metallb"), ("component", "speaker")],
+        json!({"spec": spec}),
+    )
+}
+
+fn pool(input: &RenderInput) -> Desired {
+    object(
+        input,
+        "metallb.io/v1beta1",
+        "IPAddressPool",
+        Some(&input.namespace),
+        &input.pool_name(),
+        &[],
+        json!({"spec": {"addresses": input.addresses, "autoAssign": true}}),
+    )
+}
+
+fn l2_advertisement(input: &RenderInput) -> Desired {
+    let mut spec = json!({"ipAddressPools": [input.pool_name()]});
+    if !input.l2_interfaces.is_empty() {
+        spec["interfaces"] = json!(input.l2_interfaces);
+    }
+    object(
+        input,
+        "metallb.io/v1beta1",
+        "L2Advertisement",
+        Some(&input.namespace),
+        &input.pool_name(),
+        &[],
+        json!({"spec": spec}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> RenderInput {
+        RenderInput {
+            model: "lab".into(),
+            app: "metallb".into(),
+            namespace: "metallb-system".into(),
+            addresses: vec!["198.18.0.240/28".into(), "2001:db8::/120".into()],
+            node_selector: BTreeMap::from([("kubernetes.io/os".into(), "linux".into())]),
+            l2_interfaces: vec![],
+            controller_image: "reg/controller:1".into(),
+            speaker_image: "reg/speaker:1".into(),
+            log_level: "info".into(),
+        }
+    }
+
+    fn find<'a>(objects: &'a [Desired], kind: &str, name: &str) -> &'a Desired {
+        objects
+            .iter()
+            .find(|o| o.kind == kind && o.name == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    #[test]
+    fn every_object_carries_the_ownership_labels() {
+        let objects = render(&input());
+        assert!(objects.len() > 20);
+        for o in &objects {
+            let labels = &o.body["metadata"]["labels"];
+            assert_eq!(labels[LABEL_MANAGED_BY], MANAGED_BY, "{}", o.describe());
+            assert_eq!(labels[LABEL_INSTANCE], "lab.metallb", "{}", o.describe());
+            assert_eq!(o.body["kind"], o.kind);
+            assert_eq!(o.body["metadata"]["name"], o.name);
+        }
+        assert_eq!(
+            input().owner_selector(),
+            "app.kubernetes.io/managed-by=metallb-charm,charm.metallb.io/instance=lab.metallb"
+        );
+    }
+
+    #[test]
+    fn namespace_allows_the_privileged_speaker() {
+        let objects = render(&input());
+        let ns = find(&objects, "Namespace", "metallb-system");
+        assert_eq!(
+            ns.body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "privileged"
+        );
+        assert_eq!(objects[0].kind, "Namespace", "namespace first");
+    }
+
+    #[test]
+    fn pool_and_advertisement_are_named_after_model_and_app() {
+        let mut i = input();
+        i.l2_interfaces = vec!["eth0".into()];
+        let objects = render(&i);
+        let pool = find(&objects, "IPAddressPool", "lab-metallb");
+        assert_eq!(
+            pool.body["spec"]["addresses"],
+            json!(["198.18.0.240/28", "2001:db8::/120"])
+        );
+        let l2 = find(&objects, "L2Advertisement", "lab-metallb");
+        assert_eq!(l2.body["spec"]["ipAddressPools"], json!(["lab-metallb"]));
+        assert_eq!(l2.body["spec"]["interfaces"], json!(["eth0"]));
+        let no_ifaces = render(&input());
+        assert!(
+            find(&no_ifaces, "L2Advertisement", "lab-metallb").body["spec"]
+                .get("interfaces")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn workloads_use_images_selector_and_speaker_privileges() {
+        let objects = render(&input());
+        let controller = find(&objects, "Deployment", "controller");
+        let pod = &controller.body["spec"]["template"]["spec"];
+        assert_eq!(pod["containers"][0]["image"], "reg/controller:1");
+        assert_eq!(pod["nodeSelector"]["kubernetes.io/os"], "linux");
+        assert_eq!(
+            pod["containers"][0]["securityContext"]["capabilities"]["drop"],
+            json!(["ALL"])
+        );
+        let speaker = find(&objects, "DaemonSet", "speaker");
+        let pod = &speaker.body["spec"]["template"]["spec"];
+        assert_eq!(pod["hostNetwork"], true);
+        assert_eq!(pod["containers"][0]["image"], "reg/speaker:1");
+        assert_eq!(
+            pod["containers"][0]["securityContext"]["capabilities"]["add"],
+            json!(["NET_RAW"])
+        );
+        assert_eq!(
+            pod["containers"][0]["readinessProbe"]["httpGet"]["host"],
+            "127.0.0.1"
+        );
+        assert_eq!(pod["volumes"][0]["secret"]["secretName"], MEMBERLIST_SECRET);
+        assert!(
+            pod["containers"][0]["args"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("--log-level=info"))
+        );
+    }
+
+    #[test]
+    fn rbac_is_least_privilege() {
+        let objects = render(&input());
+        let all_rules: Vec<&Value> = objects
+            .iter()
+            .filter(|o| o.kind == "Role" || o.kind == "ClusterRole")
+            .flat_map(|o| o.body["rules"].as_array().unwrap())
+            .collect();
+        for r in &all_rules {
+            assert_ne!(r["apiGroups"], json!(["*"]), "no wildcard groups: {r}");
+            assert_ne!(r["resources"], json!(["*"]), "no wildcard resources: {r}");
+        }
+        let speaker = find(&objects, "ClusterRole", "metallb-system:speaker");
+        let text = speaker.body["rules"].to_string();
+        assert!(text.contains("endpointslices") && !text.contains("secrets"));
+        let ctrl = find(&objects, "ClusterRole", "metallb-system:controller");
+        assert!(ctrl.body["rules"].to_string().contains("services/status"));
+        let secrets_ns = find(&objects, "Role", "controller");
+        assert_eq!(secrets_ns.namespace.as_deref(), Some("metallb-system"));
+        let binding = find(&objects, "RoleBinding", "pod-lister");
+        assert_eq!(binding.body["subjects"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn crds_are_rendered_cluster_scoped_with_labels() {
+        let objects = render(&input());
+        let crds: Vec<&Desired> = objects
+            .iter()
+            .filter(|o| o.kind == "CustomResourceDefinition")
+            .collect();
+        assert_eq!(crds.len(), 9);
+        assert!(crds.iter().all(|c| c.namespace.is_none()));
+        assert!(crds.iter().any(|c| c.name == "ipaddresspools.metallb.io"));
+    }
+
+    #[test]
+    fn label_values_are_made_valid() {
+        assert_eq!(label_value("a.b"), "a.b");
+        assert_eq!(label_value("-x/y-"), "x-y");
+        assert_eq!(label_value(&"m".repeat(80)).len(), 63);
+    }
+}
