@@ -4,4 +4,6 @@
 //! * [`render`]: pure rendering of every Kubernetes object the charm wants.
 
 pub mod charm;
+pub mod config;
+pub mod k8s;
 pub mod render;

@@ -1,0 +1,272 @@
+//! The charm's only door to the Kubernetes API: server-side apply with one field manager,
+//! pruning by ownership labels, the memberlist Secret, and workload readiness.
+//!
+//! Every call has a timeout so that a hook never hangs for minutes; errors are classified so the
+//! charm can say "run juju trust" for a 403 and "will retry" for anything transient.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::core::GroupVersionKind;
+use kube::{Client, Config};
+
+use crate::render::{Desired, MEMBERLIST_SECRET};
+
+/// The field manager of every server-side apply the charm makes.
+pub const FIELD_MANAGER: &str = "metallb-charm";
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a Kubernetes call failed, in the terms the charm's status needs.
+#[derive(Debug, thiserror::Error)]
+pub enum K8sError {
+    /// No usable credentials or API address.
+    #[error("cannot reach the Kubernetes API: {0}")]
+    NoAccess(String),
+    /// The API refused for lack of rights (HTTP 403).
+    #[error("the Kubernetes API refused access: {0}")]
+    Forbidden(String),
+    /// Anything else (network, timeout, conflict, server error); worth retrying.
+    #[error("Kubernetes API error: {0}")]
+    Transient(String),
+}
+
+fn classify(context: &str, err: kube::Error) -> K8sError {
+    match err {
+        kube::Error::Api(status) if status.code == 403 => {
+            K8sError::Forbidden(format!("{context}: {}", status.message))
+        }
+        other => K8sError::Transient(format!("{context}: {other}")),
+    }
+}
+
+/// Ready counts of the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// Controller pods available / wanted.
+    pub controller: (i32, i32),
+    /// Speaker pods ready / wanted.
+    pub speaker: (i32, i32),
+}
+
+impl Readiness {
+    /// Whether everything wanted is ready (and something is wanted).
+    pub fn ready(&self) -> bool {
+        self.controller.1 > 0
+            && self.controller.0 >= self.controller.1
+            && self.speaker.1 > 0
+            && self.speaker.0 >= self.speaker.1
+    }
+}
+
+/// A connection to the cluster, with a runtime to drive it from synchronous hook code.
+pub struct Cluster {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn api_for(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    let (group, version) = match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    };
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+impl Cluster {
+    /// Connects with the standard discovery: `KUBECONFIG`, else the in-cluster service account.
+    pub fn connect() -> Result<Self, K8sError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))?;
+        let client = runtime.block_on(async {
+            let mut config = Config::infer()
+                .await
+                .map_err(|e| K8sError::NoAccess(e.to_string()))?;
+            config.connect_timeout = Some(Duration::from_secs(5));
+            config.read_timeout = Some(CALL_TIMEOUT);
+            config.write_timeout = Some(CALL_TIMEOUT);
+            Client::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))
+        })?;
+        Ok(Self { client, runtime })
+    }
+
+    /// Server-side applies every object, in order.
+    pub fn apply(&self, objects: &[Desired]) -> Result<(), K8sError> {
+        self.runtime.block_on(async {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            for object in objects {
+                let api = api_for(
+                    &self.client,
+                    &object.api_version,
+                    &object.kind,
+                    object.namespace.as_deref(),
+                );
+                api.patch(&object.name, &params, &Patch::Apply(&object.body))
+                    .await
+                    .map_err(|e| classify(&format!("applying {}", object.describe()), e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Lists every object of the kinds in `kinds` that carries `selector`.
+    pub fn list_owned(
+        &self,
+        kinds: &[(String, String)],
+        selector: &str,
+    ) -> Result<Vec<Desired>, K8sError> {
+        self.runtime.block_on(async {
+            let mut found = Vec::new();
+            for (api_version, kind) in kinds {
+                let api = api_for(&self.client, api_version, kind, None);
+                let list = match api.list(&ListParams::default().labels(selector)).await {
+                    Ok(list) => list,
+                    // A CRD-backed kind that is not installed has nothing to prune.
+                    Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                    Err(e) => return Err(classify(&format!("listing {kind}"), e)),
+                };
+                for item in list.items {
+                    let Some(name) = item.metadata.name.clone() else {
+                        continue;
+                    };
+                    found.push(Desired {
+                        api_version: api_version.clone(),
+                        kind: kind.clone(),
+                        namespace: item.metadata.namespace.clone(),
+                        name,
+                        body: serde_json::Value::Null,
+                    });
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Deletes the given objects (missing ones are fine); returns what was deleted.
+    pub fn delete(&self, objects: &[Desired]) -> Result<Vec<String>, K8sError> {
+        self.runtime.block_on(async {
+            let mut deleted = Vec::new();
+            for object in objects {
+                let api = api_for(
+                    &self.client,
+                    &object.api_version,
+                    &object.kind,
+                    object.namespace.as_deref(),
+                );
+                match api.delete(&object.name, &DeleteParams::background()).await {
+                    Ok(_) => deleted.push(object.describe()),
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(e) => return Err(classify(&format!("deleting {}", object.describe()), e)),
+                }
+            }
+            Ok(deleted)
+        })
+    }
+
+    /// Creates the memberlist Secret with a random key if it is absent; an existing key is kept.
+    pub fn ensure_memberlist_secret(
+        &self,
+        namespace: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, K8sError> {
+        self.runtime.block_on(async {
+            let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+            match api.get_opt(MEMBERLIST_SECRET).await {
+                Ok(Some(_)) => return Ok(false),
+                Ok(None) => {}
+                Err(e) => return Err(classify("reading the memberlist secret", e)),
+            }
+            let key = random_key()
+                .map_err(|e| K8sError::Transient(format!("cannot generate a key: {e}")))?;
+            let secret: Secret = serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": MEMBERLIST_SECRET, "namespace": namespace, "labels": labels},
+                "stringData": {"secretkey": key},
+            }))
+            .map_err(|e| K8sError::Transient(e.to_string()))?;
+            match api.create(&PostParams::default(), &secret).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+                Err(e) => Err(classify("creating the memberlist secret", e)),
+            }
+        })
+    }
+
+    /// Ready counts of the controller Deployment and speaker DaemonSet in `namespace`.
+    pub fn readiness(&self, namespace: &str) -> Result<Readiness, K8sError> {
+        self.runtime.block_on(async {
+            let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+            let daemonsets: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
+            let controller = deployments
+                .get_opt("controller")
+                .await
+                .map_err(|e| classify("reading the controller", e))?
+                .map(|d| {
+                    let wanted = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+                    let available = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
+                    (available, wanted)
+                })
+                .unwrap_or((0, 1));
+            let speaker = daemonsets
+                .get_opt("speaker")
+                .await
+                .map_err(|e| classify("reading the speakers", e))?
+                .and_then(|d| d.status)
+                .map(|s| (s.number_ready, s.desired_number_scheduled))
+                .unwrap_or((0, 0));
+            Ok(Readiness {
+                controller,
+                speaker,
+            })
+        })
+    }
+
+    /// Runs an arbitrary async closure with the client (for actions that read other objects).
+    pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
+        self.runtime.block_on(f(self.client.clone()))
+    }
+}
+
+/// 32 random bytes from the kernel, hex-encoded.
+fn random_key() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The distinct (apiVersion, kind) pairs of `objects`, for pruning.
+pub fn kinds_of(objects: &[Desired]) -> Vec<(String, String)> {
+    let set: BTreeSet<(String, String)> = objects
+        .iter()
+        .map(|o| (o.api_version.clone(), o.kind.clone()))
+        .collect();
+    set.into_iter().collect()
+}
+
+/// What exists with the charm's labels but is not wanted: the objects to prune.
+pub fn unwanted(existing: &[Desired], wanted: &[Desired]) -> Vec<Desired> {
+    let key = |o: &Desired| (o.kind.clone(), o.namespace.clone(), o.name.clone());
+    let wanted: BTreeSet<_> = wanted.iter().map(key).collect();
+    existing
+        .iter()
+        .filter(|o| !wanted.contains(&key(o)))
+        .cloned()
+        .collect()
+}
