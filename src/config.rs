@@ -235,9 +235,12 @@ mod tests {
         assert!(err.to_string().starts_with("invalid iprange"), "{err}");
     }
 
+    /// A change to the raw config, the option expected to be named, and the item.
+    type Case = (fn(&mut RawConfig), &'static str, &'static str);
+
     #[test]
     fn each_option_names_its_bad_item() {
-        let cases: Vec<(fn(&mut RawConfig), &str, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (|r| r.namespace = "Metallb".into(), "namespace", "Metallb"),
             (|r| r.namespace = "".into(), "namespace", ""),
             (|r| r.log_level = "loud".into(), "log-level", "loud"),
