@@ -1,53 +1,345 @@
-//! The metallb charm. The Kubernetes reconcile comes with the charm issue; for now the charm
-//! reads its typed configuration and reports honestly that it does not manage MetalLB yet.
+//! The metallb charm: one reconcile path for every event, status decided in `collect_status`.
+//!
+//! Only the leader manages MetalLB; other units say they are standby. A bad option blocks the
+//! charm and changes nothing in the cluster. Without trust the API answers 403 and the charm
+//! blocks with the command to run; other API errors are reported as waiting and retried on
+//! the next hook.
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
 use juju_ops::{Charm, Context, Event, Status, StatusCollector};
-use serde::Deserialize;
+use serde_json::{Value, json};
 
-/// The charm's options (config.yaml).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct CharmConfig {
-    /// Namespace of the MetalLB workload.
-    pub namespace: String,
-    /// Addresses MetalLB may hand out.
-    pub iprange: String,
-    /// Node labels selecting speaker nodes.
-    pub node_selector: String,
-    /// Image registry fallback.
-    pub image_registry: String,
-    /// Workload log level.
-    pub log_level: String,
-    /// Layer 2 interfaces.
-    pub l2_interfaces: String,
+use crate::config::{CharmConfig, ConfigProblem, RawConfig};
+use crate::images;
+use crate::k8s::{Cluster, K8sError, KubeSource, Readiness, kinds_of, unwanted};
+use crate::pool::parse_iprange;
+use crate::render::{Desired, RenderInput, render};
+
+/// What the last reconcile found, for collect-status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Not the leader.
+    Standby,
+    /// An option is invalid; nothing was changed.
+    BadConfig(ConfigProblem),
+    /// The API refused access: the application needs trust.
+    NeedsTrust(String),
+    /// The API failed in a way worth retrying.
+    ApiError(String),
+    /// Everything was applied; the workload's readiness.
+    Applied {
+        /// Ready counts.
+        readiness: Readiness,
+        /// Number of addresses in the pool.
+        pool: String,
+    },
+    /// The charm removed everything it created.
+    Removed,
 }
 
 /// The charm.
-pub struct MetallbCharm;
+pub struct MetallbCharm {
+    kube: KubeSource,
+    outcome: Option<Outcome>,
+}
+
+impl Default for MetallbCharm {
+    fn default() -> Self {
+        Self::new(KubeSource::Environment)
+    }
+}
+
+impl MetallbCharm {
+    /// A charm reaching Kubernetes through `kube`.
+    pub fn new(kube: KubeSource) -> Self {
+        Self {
+            kube,
+            outcome: None,
+        }
+    }
+}
+
+/// How long to wait for freshly created CRDs to be served.
+const CRD_WAIT: Duration = Duration::from_secs(30);
+
+impl MetallbCharm {
+    fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
+        let raw: RawConfig = ctx.config()?;
+        let config = match CharmConfig::validate(&raw, parse_iprange) {
+            Ok(config) => config,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let image = |resource: &str, name: &str| -> String {
+            ctx.resource_path(resource)
+                .ok()
+                .and_then(|path| images::registry_path(&path).ok())
+                .unwrap_or_else(|| images::fallback(&config.image_registry, name))
+        };
+        Ok(Ok(RenderInput {
+            model: ctx.model_name().to_string(),
+            app: ctx.app_name().to_string(),
+            namespace: config.namespace.clone(),
+            addresses: config.addresses.clone(),
+            node_selector: config.node_selector.clone(),
+            l2_interfaces: config.l2_interfaces.clone(),
+            controller_image: image("controller-image", images::CONTROLLER),
+            speaker_image: image("speaker-image", images::SPEAKER),
+            log_level: config.log_level.clone(),
+        }))
+    }
+
+    /// Applies everything, creates the memberlist secret, prunes what is no longer wanted.
+    fn reconcile(&mut self, ctx: &Context<'_>) -> Result<Outcome> {
+        if !ctx.is_leader()? {
+            return Ok(Outcome::Standby);
+        }
+        let input = match Self::settings(ctx)? {
+            Ok(input) => input,
+            Err(problem) => return Ok(Outcome::BadConfig(problem)),
+        };
+        ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
+        Ok(match apply_all(&self.kube, &input) {
+            Ok((readiness, pruned)) => {
+                for object in pruned {
+                    tracing::info!("pruned {object}");
+                }
+                Outcome::Applied {
+                    readiness,
+                    pool: input.addresses.join(", "),
+                }
+            }
+            Err(err) => outcome_of(err),
+        })
+    }
+
+    fn remove(&mut self, ctx: &Context<'_>) -> Result<Outcome> {
+        if !ctx.is_leader()? {
+            return Ok(Outcome::Standby);
+        }
+        let input = match Self::settings(ctx)? {
+            Ok(input) => input,
+            Err(problem) => return Ok(Outcome::BadConfig(problem)),
+        };
+        let result = Cluster::connect(&self.kube).and_then(|cluster| {
+            let wanted = render(&input);
+            let existing = cluster.list_owned(&kinds_of(&wanted), &input.owner_selector())?;
+            cluster.delete(&existing)
+        });
+        Ok(match result {
+            Ok(deleted) => {
+                tracing::info!("removed {} objects", deleted.len());
+                Outcome::Removed
+            }
+            Err(err) => outcome_of(err),
+        })
+    }
+
+    fn action(&mut self, ctx: &Context<'_>, name: &str) -> Result<()> {
+        let action = ctx.action().context("not running an action")?;
+        let input = match Self::settings(ctx)? {
+            Ok(input) => input,
+            Err(problem) => {
+                action.fail(&problem.to_string())?;
+                return Ok(());
+            }
+        };
+        let result = match name {
+            "list-resources" => list_resources(&self.kube, &input, action.raw_params().get("kind")),
+            "sync-resources" => {
+                let outcome = self.reconcile(ctx)?;
+                let done = matches!(outcome, Outcome::Applied { .. });
+                self.outcome = Some(outcome.clone());
+                if done {
+                    Ok(json!({"applied": render(&input).len().to_string()}))
+                } else {
+                    Err(K8sError::Transient(format!("{outcome:?}")))
+                }
+            }
+            "scrub-resources" => {
+                let dry_run = action.raw_params().get("dry-run") == Some(&Value::Bool(true));
+                scrub(&self.kube, &input, dry_run)
+            }
+            "list-allocations" => {
+                list_allocations(&self.kube, &input, action.raw_params().get("namespace"))
+            }
+            other => Err(K8sError::Transient(format!("unknown action {other}"))),
+        };
+        match result {
+            Ok(results) => action.set_results(&results)?,
+            Err(err) => action.fail(&err.to_string())?,
+        }
+        Ok(())
+    }
+}
+
+fn outcome_of(err: K8sError) -> Outcome {
+    match err {
+        K8sError::Forbidden(message) => Outcome::NeedsTrust(message),
+        other => Outcome::ApiError(other.to_string()),
+    }
+}
+
+fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<(Readiness, Vec<String>), K8sError> {
+    let cluster = Cluster::connect(kube)?;
+    let desired = render(input);
+    let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = desired
+        .iter()
+        .cloned()
+        .partition(|o| o.kind == "Namespace" || o.kind == "CustomResourceDefinition");
+    cluster.apply(&namespace_and_crds)?;
+    let crd_names: Vec<String> = namespace_and_crds
+        .iter()
+        .filter(|o| o.kind == "CustomResourceDefinition")
+        .map(|o| o.name.clone())
+        .collect();
+    cluster.wait_crds_established(&crd_names, CRD_WAIT)?;
+    cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
+    cluster.apply(&rest)?;
+    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
+    let pruned = cluster.delete(&unwanted(&existing, &desired))?;
+    Ok((cluster.readiness(&input.namespace)?, pruned))
+}
+
+fn list_resources(
+    kube: &KubeSource,
+    input: &RenderInput,
+    kind: Option<&Value>,
+) -> Result<Value, K8sError> {
+    let cluster = Cluster::connect(kube)?;
+    let desired = render(input);
+    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
+    let readiness = cluster.readiness(&input.namespace)?;
+    let mut rows = serde_json::Map::new();
+    for (i, object) in desired
+        .iter()
+        .filter(|o| kind.and_then(Value::as_str).is_none_or(|k| k == o.kind))
+        .enumerate()
+    {
+        let present = existing.iter().any(|e| {
+            e.kind == object.kind && e.name == object.name && e.namespace == object.namespace
+        });
+        let ready = match object.kind.as_str() {
+            "Deployment" => format!("{}/{}", readiness.controller.0, readiness.controller.1),
+            "DaemonSet" => format!("{}/{}", readiness.speaker.0, readiness.speaker.1),
+            _ => if present { "yes" } else { "no" }.to_string(),
+        };
+        rows.insert(
+            format!("{i:02}"),
+            json!({"object": object.describe(), "present": present, "ready": ready}),
+        );
+    }
+    Ok(json!({"count": rows.len().to_string(), "resources": rows}))
+}
+
+fn scrub(kube: &KubeSource, input: &RenderInput, dry_run: bool) -> Result<Value, K8sError> {
+    let cluster = Cluster::connect(kube)?;
+    let desired = render(input);
+    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
+    let extra = unwanted(&existing, &desired);
+    let names: Vec<String> = extra.iter().map(Desired::describe).collect();
+    if !dry_run {
+        cluster.delete(&extra)?;
+    }
+    Ok(
+        json!({"dry-run": dry_run.to_string(), "count": names.len().to_string(), "objects": names.join(", ")}),
+    )
+}
+
+fn list_allocations(
+    kube: &KubeSource,
+    input: &RenderInput,
+    namespace: Option<&Value>,
+) -> Result<Value, K8sError> {
+    use k8s_openapi::api::core::v1::Service;
+    use kube::api::{Api, ListParams};
+    use metallb_api::ServiceL2Status;
+
+    let cluster = Cluster::connect(kube)?;
+    let namespace = namespace.and_then(Value::as_str).map(str::to_string);
+    let metallb_ns = input.namespace.clone();
+    cluster.with_client(async move |client| {
+        let services: Api<Service> = match &namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let list = services
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| K8sError::Transient(format!("listing services: {e}")))?;
+        let statuses: Api<ServiceL2Status> = Api::namespaced(client, &metallb_ns);
+        let l2 = statuses.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+        let mut rows = serde_json::Map::new();
+        for svc in list.items {
+            let spec = svc.spec.clone().unwrap_or_default();
+            if spec.type_.as_deref() != Some("LoadBalancer") {
+                continue;
+            }
+            let name = svc.metadata.name.clone().unwrap_or_default();
+            let ns = svc.metadata.namespace.clone().unwrap_or_default();
+            let ips: Vec<String> = svc
+                .status
+                .and_then(|s| s.load_balancer)
+                .and_then(|lb| lb.ingress)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.ip)
+                .collect();
+            let pool = metallb_api::annotations::get(svc.metadata.annotations.as_ref(), metallb_api::annotations::IP_ALLOCATED_FROM_POOL)
+                .unwrap_or("")
+                .to_string();
+            let node = l2
+                .iter()
+                .filter_map(|s| s.status.as_ref())
+                .find(|s| s.service_name.as_deref() == Some(&name) && s.service_namespace.as_deref() == Some(&ns))
+                .and_then(|s| s.node.clone())
+                .unwrap_or_default();
+            let key = crate::render::label_value(&format!("{ns}-{name}")).to_ascii_lowercase();
+            rows.insert(
+                key,
+                json!({"service": format!("{ns}/{name}"), "ips": ips.join(","), "pool": pool, "node": node}),
+            );
+        }
+        Ok(json!({"count": rows.len().to_string(), "services": rows}))
+    })
+}
 
 impl Charm for MetallbCharm {
     fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()> {
-        tracing::info!("{} in model {}", event.describe(), ctx.model_name());
-        if matches!(event, Event::Install | Event::UpgradeCharm | Event::Start) {
-            ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
-        }
+        let outcome = match event {
+            Event::Action { name, .. } => return self.action(ctx, name),
+            Event::Remove => self.remove(ctx)?,
+            Event::Stop => return Ok(()),
+            _ => self.reconcile(ctx)?,
+        };
+        self.outcome = Some(outcome);
         Ok(())
     }
 
     fn collect_status(&mut self, ctx: &Context<'_>, statuses: &mut StatusCollector) -> Result<()> {
-        let status = match ctx.config::<CharmConfig>() {
-            Err(err) => Status::blocked(err.to_string()),
-            Ok(config) => Status::blocked(format!(
-                "this revision does not manage MetalLB yet (would use pool {:?} in namespace {:?}, \
-                 speakers on {:?}, interfaces {:?}, images from {}, log level {})",
-                config.iprange,
-                config.namespace,
-                config.node_selector,
-                config.l2_interfaces,
-                config.image_registry,
-                config.log_level
+        let Some(outcome) = &self.outcome else {
+            return Ok(());
+        };
+        let status = match outcome {
+            Outcome::Standby => Status::active("standby: the leader unit manages MetalLB"),
+            Outcome::BadConfig(problem) => Status::blocked(problem.to_string()),
+            Outcome::NeedsTrust(_) => Status::blocked(format!(
+                "needs access to the cluster: run `juju trust {} --scope=cluster`",
+                ctx.app_name()
             )),
+            Outcome::ApiError(message) => Status::waiting(format!("will retry: {message}")),
+            Outcome::Applied { readiness, pool } if readiness.ready() => {
+                Status::active(format!("pool {pool}"))
+            }
+            Outcome::Applied { readiness, .. } => Status::waiting(format!(
+                "controller {}/{} ready, speaker {}/{} ready",
+                readiness.controller.0,
+                readiness.controller.1,
+                readiness.speaker.0,
+                readiness.speaker.1
+            )),
+            Outcome::Removed => Status::maintenance("removed MetalLB from the cluster"),
         };
         statuses.add_app(status.clone());
         statuses.add_unit(status);
@@ -60,21 +352,87 @@ mod tests {
     use super::*;
     use juju_ops::testing::{Harness, State, TestEvent};
 
+    fn harness() -> Harness {
+        Harness::new(env!("CARGO_MANIFEST_DIR")).unwrap()
+    }
+
     #[test]
-    fn metadata_parses_and_install_reports_status() {
-        let harness = Harness::new(env!("CARGO_MANIFEST_DIR")).unwrap();
-        assert_eq!(harness.meta().name, "metallb");
-        assert!(harness.meta().options.contains_key("iprange"));
-        assert!(harness.meta().actions.contains_key("list-allocations"));
-        let out = harness
+    fn metadata_parses() {
+        let h = harness();
+        assert_eq!(h.meta().name, "metallb");
+        assert!(h.meta().options.contains_key("iprange"));
+        assert!(h.meta().actions.contains_key("list-allocations"));
+    }
+
+    #[test]
+    fn a_bad_iprange_blocks_and_names_the_item() {
+        let state = State::default().with_config("iprange", "198.18.0.1-198.18.0.300");
+        let out = harness()
             .run(
-                |_| MetallbCharm,
-                TestEvent::hook("install"),
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("config-changed"),
+                state,
+            )
+            .unwrap();
+        assert!(out.success);
+        match out.state.unit_status {
+            Status::Blocked(m) => assert!(
+                m.contains("198.18.0.300") && m.starts_with("invalid iprange"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_node_selector_blocks() {
+        let state = State::default().with_config("node-selector", "nolabel");
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("config-changed"),
+                state,
+            )
+            .unwrap();
+        assert_eq!(
+            out.state.unit_status,
+            Status::blocked(
+                "invalid node-selector \"nolabel\": expected key=value (for example kubernetes.io/os=linux)"
+            )
+        );
+    }
+
+    #[test]
+    fn non_leaders_are_standby() {
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("config-changed"),
+                State::default().with_leader(false),
+            )
+            .unwrap();
+        assert_eq!(
+            out.state.unit_status,
+            Status::active("standby: the leader unit manages MetalLB")
+        );
+        assert_eq!(out.state.app_status, Status::Unknown);
+    }
+
+    #[test]
+    fn no_cluster_means_waiting_not_failing() {
+        // No KUBECONFIG and no in-cluster service account: reported and retried, never a crash.
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("config-changed"),
                 State::default(),
             )
             .unwrap();
         assert!(out.success);
-        assert_eq!(out.state.workload_version, env!("CARGO_PKG_VERSION"));
-        assert!(matches!(out.state.unit_status, Status::Blocked(_)));
+        assert!(
+            matches!(out.state.unit_status, Status::Waiting(_)),
+            "{:?}",
+            out.state.unit_status
+        );
     }
 }

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 
@@ -86,17 +87,54 @@ fn api_for(
     }
 }
 
+/// Where the charm's Kubernetes credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubeSource {
+    /// `KUBECONFIG` when set (juju-sim), else the in-cluster service account (a real unit).
+    /// Never `~/.kube/config`: a Juju unit has no home directory.
+    Environment,
+    /// A kubeconfig file (tests).
+    Kubeconfig(std::path::PathBuf),
+    /// No cluster at all (unit tests): every call fails with [`K8sError::NoAccess`].
+    Disabled,
+}
+
+impl KubeSource {
+    async fn config(&self) -> Result<Config, K8sError> {
+        let from_file = |path: &std::path::Path| -> Result<Kubeconfig, K8sError> {
+            Kubeconfig::read_from(path).map_err(|e| {
+                K8sError::NoAccess(format!("cannot read kubeconfig {}: {e}", path.display()))
+            })
+        };
+        match self {
+            Self::Disabled => Err(K8sError::NoAccess("no cluster configured".into())),
+            Self::Kubeconfig(path) => {
+                Config::from_custom_kubeconfig(from_file(path)?, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| K8sError::NoAccess(e.to_string()))
+            }
+            Self::Environment => match std::env::var_os("KUBECONFIG") {
+                Some(path) => {
+                    let kubeconfig = from_file(std::path::Path::new(&path))?;
+                    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                        .await
+                        .map_err(|e| K8sError::NoAccess(e.to_string()))
+                }
+                None => Config::incluster().map_err(|e| K8sError::NoAccess(e.to_string())),
+            },
+        }
+    }
+}
+
 impl Cluster {
-    /// Connects with the standard discovery: `KUBECONFIG`, else the in-cluster service account.
-    pub fn connect() -> Result<Self, K8sError> {
+    /// Connects with credentials from `source`.
+    pub fn connect(source: &KubeSource) -> Result<Self, K8sError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))?;
         let client = runtime.block_on(async {
-            let mut config = Config::infer()
-                .await
-                .map_err(|e| K8sError::NoAccess(e.to_string()))?;
+            let mut config = source.config().await?;
             config.connect_timeout = Some(Duration::from_secs(5));
             config.read_timeout = Some(CALL_TIMEOUT);
             config.write_timeout = Some(CALL_TIMEOUT);
@@ -234,6 +272,44 @@ impl Cluster {
                 controller,
                 speaker,
             })
+        })
+    }
+
+    /// Waits until the named CRDs are established (served), up to `timeout`.
+    pub fn wait_crds_established(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<(), K8sError> {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        self.runtime.block_on(async {
+            let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+            let deadline = tokio::time::Instant::now() + timeout;
+            for name in names {
+                loop {
+                    let crd = api
+                        .get_opt(name)
+                        .await
+                        .map_err(|e| classify(&format!("reading CRD {name}"), e))?;
+                    let established = crd
+                        .and_then(|c| c.status)
+                        .and_then(|s| s.conditions)
+                        .is_some_and(|c| {
+                            c.iter()
+                                .any(|c| c.type_ == "Established" && c.status == "True")
+                        });
+                    if established {
+                        break;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(K8sError::Transient(format!(
+                            "CRD {name} is not established yet"
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Ok(())
         })
     }
 
