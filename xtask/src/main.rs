@@ -20,7 +20,7 @@ struct Cli {
 enum Command {
     /// Run every check and test (what CI runs).
     Test(test::TestArgs),
-    /// Start, stop or inspect the local Kubernetes control plane.
+    /// Build, start, stop or inspect the local Kubernetes control plane.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
     /// Regenerate workload/api/crds/metallb.io.yaml from the API types.

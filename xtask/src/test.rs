@@ -24,8 +24,9 @@ pub fn run(_args: &TestArgs) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    let cluster_bin = crate::cluster::ensure_built()?;
     let mut totals = Totals::default();
-    let outcome = cargo_test(&["test", "--workspace"], &mut totals);
+    let outcome = cargo_test(&["test", "--workspace"], &cluster_bin, &mut totals);
     println!(
         "summary: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
@@ -82,10 +83,12 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Runs `cargo test`, echoing its output and counting results.
-fn cargo_test(args: &[&str], totals: &mut Totals) -> Result<()> {
+/// Runs `cargo test` with the control plane's binaries available, echoing its output and
+/// counting results.
+fn cargo_test(args: &[&str], cluster_bin: &std::path::Path, totals: &mut Totals) -> Result<()> {
     println!("==> cargo {}", args.join(" "));
     let mut child = command(args)
+        .env("METALLB_RS_CLUSTER_BIN", cluster_bin)
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;

@@ -1,0 +1,304 @@
+//! The compiled metallb charm run through `juju-sim` against the real control plane.
+//!
+//! Scenarios run one at a time: the CRDs are cluster-wide and `remove` deletes them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::Value;
+use test_support::{cluster, create_nodes, unique_name, wait_for};
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A deployed charm in its own juju-sim state directory and model.
+struct Deployed {
+    dir: tempfile::TempDir,
+    model: String,
+    namespace: String,
+}
+
+fn juju_sim() -> PathBuf {
+    // The juju-sim binary of the workspace, built next to this test's deps directory.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("juju-sim")
+}
+
+impl Deployed {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let charm = dir.path().join("charm");
+        std::fs::create_dir(&charm).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
+            std::fs::copy(root.join(file), charm.join(file)).unwrap();
+        }
+        std::fs::copy(env!("CARGO_BIN_EXE_metallb-charm"), charm.join("dispatch")).unwrap();
+        Self {
+            dir,
+            model: unique_name("model"),
+            namespace: unique_name("metallb"),
+        }
+    }
+
+    fn sim(&self, args: &[&str]) -> Output {
+        let binary = juju_sim();
+        assert!(
+            binary.exists(),
+            "{} missing: run `cargo xtask test`",
+            binary.display()
+        );
+        Command::new(binary)
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.sim(args);
+        assert!(
+            out.status.success(),
+            "juju-sim {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn deploy(&self, trust: bool, extra: &[&str]) {
+        let charm = self.dir.path().join("charm");
+        let namespace = format!("namespace={}", self.namespace);
+        let kubeconfig = cluster().kubeconfig().to_str().unwrap().to_string();
+        let mut args = vec![
+            "deploy",
+            charm.to_str().unwrap(),
+            "--model",
+            &self.model,
+            "--kubeconfig",
+            &kubeconfig,
+            "--config",
+            &namespace,
+            "--config",
+            "iprange=198.18.100.0/28",
+        ];
+        if trust {
+            args.push("--trust");
+        }
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    fn status(&self) -> (String, String) {
+        let s: Value = serde_json::from_str(&self.ok(&["status", "--format", "json"])).unwrap();
+        let w = &s["applications"]["metallb"]["units"]["metallb/0"]["workload-status"];
+        (
+            w["current"].as_str().unwrap().into(),
+            w["message"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Fires update-status until the charm is active.
+    async fn wait_active(&self) -> Result<String> {
+        wait_for("the charm to be active", WAIT, || async {
+            self.ok(&["update-status"]);
+            let (status, message) = self.status();
+            Ok((status == "active").then_some(message))
+        })
+        .await
+    }
+
+    fn action(&self, name: &str, params: &[&str]) -> Value {
+        let mut args = vec!["run", name, "--format", "json"];
+        args.extend_from_slice(params);
+        let out: Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        out["metallb/0"].clone()
+    }
+}
+
+fn pool_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metallb.io", "v1beta1", "IPAddressPool"),
+        "ipaddresspools",
+    );
+    Api::namespaced_with(client.clone(), ns, &resource)
+}
+
+async fn nodes() -> Result<kube::Client> {
+    let client = cluster().client().await?;
+    create_nodes(
+        &client,
+        &[("lb-node-1", "198.18.20.1"), ("lb-node-2", "198.18.20.2")],
+    )
+    .await?;
+    Ok(client)
+}
+
+async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value> {
+    let pool = pool_api(client, &d.namespace)
+        .get(&format!("{}-metallb", d.model))
+        .await?;
+    Ok(pool.data["spec"]["addresses"].clone())
+}
+
+#[tokio::test]
+async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let client = nodes().await?;
+    let d = Deployed::new();
+    d.deploy(true, &[]);
+    let message = d.wait_active().await?;
+    assert!(message.contains("198.18.100.0/28"), "{message}");
+    let deployment: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
+    assert!(deployment.get_opt("controller").await?.is_some());
+    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), &d.namespace);
+    assert!(ds.get_opt("speaker").await?.is_some());
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &d.namespace);
+    let key_before = secrets.get("memberlist").await?.data;
+    assert_eq!(
+        pool_addresses(&client, &d).await?,
+        serde_json::json!(["198.18.100.0/28"])
+    );
+
+    d.ok(&["config", "iprange=198.18.100.16/28, 2001:db8:100::/120"]);
+    assert_eq!(
+        pool_addresses(&client, &d).await?,
+        serde_json::json!(["198.18.100.16/28", "2001:db8:100::/120"])
+    );
+    assert_eq!(
+        secrets.get("memberlist").await?.data,
+        key_before,
+        "the memberlist key is kept"
+    );
+
+    d.ok(&["config", "iprange=198.18.100.40-198.18.100.30"]);
+    let (status, message) = d.status();
+    assert_eq!(status, "blocked");
+    assert!(
+        message.contains("198.18.100.40-198.18.100.30") && message.contains("after"),
+        "{message}"
+    );
+    assert_eq!(
+        pool_addresses(&client, &d).await?,
+        serde_json::json!(["198.18.100.16/28", "2001:db8:100::/120"]),
+        "a rejected value changes nothing"
+    );
+    d.ok(&["remove"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn untrusted_deploy_blocks_until_trusted() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    nodes().await?;
+    let d = Deployed::new();
+    d.deploy(false, &[]);
+    let (status, message) = d.status();
+    assert_eq!(status, "blocked");
+    assert_eq!(
+        message,
+        "needs access to the cluster: run `juju trust metallb --scope=cluster`"
+    );
+    d.ok(&["trust"]);
+    d.wait_active().await?;
+    d.ok(&["remove"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn changing_the_namespace_moves_everything_and_remove_leaves_nothing() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let client = nodes().await?;
+    let mut d = Deployed::new();
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+    let old = d.namespace.clone();
+    d.namespace = unique_name("moved");
+    d.ok(&["config", &format!("namespace={}", d.namespace)]);
+    d.wait_active().await?;
+    assert!(pool_addresses(&client, &d).await.is_ok());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    wait_for("the old namespace to go away", WAIT, || async {
+        Ok(match namespaces.get_opt(&old).await? {
+            None => Some(()),
+            Some(ns) if ns.metadata.deletion_timestamp.is_some() => Some(()),
+            Some(_) => None,
+        })
+    })
+    .await?;
+
+    d.ok(&["remove"]);
+    let selector = format!(
+        "app.kubernetes.io/managed-by=metallb-charm,charm.metallb.io/instance={}.metallb",
+        d.model
+    );
+    let cluster_roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    let left = cluster_roles
+        .list(&ListParams::default().labels(&selector))
+        .await?;
+    assert!(
+        left.items.is_empty(),
+        "cluster roles left: {:?}",
+        left.items.len()
+    );
+    let ns = namespaces.get_opt(&d.namespace).await?;
+    assert!(ns.is_none_or(|n| n.metadata.deletion_timestamp.is_some()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn actions_report_resources_and_allocations() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    nodes().await?;
+    let d = Deployed::new();
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+
+    let listed = d.action("list-resources", &[]);
+    assert_eq!(listed["status"], "completed", "{listed}");
+    let resources = listed["results"]["resources"].as_object().unwrap();
+    assert!(resources.len() > 20);
+    assert!(
+        resources.values().all(|r| r["present"] == "true"),
+        "{listed}"
+    );
+    let only = d.action("list-resources", &["kind=DaemonSet"]);
+    assert_eq!(only["results"]["count"], "1");
+
+    let synced = d.action("sync-resources", &[]);
+    assert_eq!(synced["status"], "completed", "{synced}");
+    let scrubbed = d.action("scrub-resources", &["dry-run=true"]);
+    assert_eq!(scrubbed["results"]["count"], "0", "{scrubbed}");
+
+    let allocations = d.action("list-allocations", &[]);
+    assert_eq!(allocations["status"], "completed", "{allocations}");
+    d.ok(&["remove"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_node_selector_blocks_without_touching_the_cluster() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let client = nodes().await?;
+    let d = Deployed::new();
+    d.deploy(true, &["--config", "node-selector=no-equals-sign"]);
+    let (status, message) = d.status();
+    assert_eq!(status, "blocked");
+    assert!(message.contains("no-equals-sign"), "{message}");
+    let namespaces: Api<Namespace> = Api::all(client);
+    if namespaces.get_opt(&d.namespace).await?.is_some() {
+        bail!("nothing may be created while the config is invalid");
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+// Command kcp is the project's test control plane: one multi-call binary built from the official
+// Kubernetes Go modules. `kcp up` supervises embedded etcd plus kube-apiserver,
+// kube-controller-manager, kube-scheduler and the KWOK node/pod simulator, each run as a child
+// process of this same binary (so their global state never collides). `kcp kubectl` is kubectl
+// from the same release; `kcp mint-kubeconfig` writes a kubeconfig for a ServiceAccount.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"k8s.io/component-base/cli"
+	kubectlcmd "k8s.io/kubectl/pkg/cmd"
+	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
+
+const usage = `usage: kcp <command> [flags]
+
+commands:
+  up               start the control plane in the foreground (see kcp up --help)
+  mint-kubeconfig  write a kubeconfig for a ServiceAccount (TokenRequest API)
+  kubectl          kubectl from the same Kubernetes release
+  apiserver | controller-manager | scheduler | kwok   (run by 'up')
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	command, rest := os.Args[1], os.Args[2:]
+	// Each component parses os.Args itself: present it as if it were its own binary.
+	os.Args = append([]string{os.Args[0] + " " + command}, rest...)
+	switch command {
+	case "up":
+		os.Exit(runUp(rest))
+	case "mint-kubeconfig":
+		os.Exit(runMint(rest))
+	case "kubectl":
+		os.Exit(cli.Run(kubectlcmd.NewDefaultKubectlCommand()))
+	case "apiserver":
+		os.Exit(cli.Run(apiserver.NewAPIServerCommand()))
+	case "controller-manager":
+		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
+	case "scheduler":
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kwok":
+		os.Exit(runKwok(context.Background()))
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "kcp: unknown command %q\n%s", command, usage)
+		os.Exit(2)
+	}
+}
