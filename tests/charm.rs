@@ -77,9 +77,29 @@ impl Deployed {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The node label value that selects this scenario's own nodes.
+    fn node_selector(&self) -> String {
+        format!("node-selector=metallb.test/scenario={}", self.model)
+    }
+
+    /// Creates this scenario's two simulated nodes (speakers use host ports, so scenarios must
+    /// not share nodes while an earlier scenario's pods are still terminating).
+    async fn nodes(&self) -> Result<kube::Client> {
+        let client = cluster().client().await?;
+        let (a, b) = (format!("{}-n1", self.model), format!("{}-n2", self.model));
+        create_nodes(
+            &client,
+            &[(a.as_str(), "198.18.20.1"), (b.as_str(), "198.18.20.2")],
+            &[("metallb.test/scenario", self.model.as_str())],
+        )
+        .await?;
+        Ok(client)
+    }
+
     fn deploy(&self, trust: bool, extra: &[&str]) {
         let charm = self.dir.path().join("charm");
         let namespace = format!("namespace={}", self.namespace);
+        let selector = self.node_selector();
         let kubeconfig = cluster().kubeconfig().to_str().unwrap().to_string();
         let mut args = vec![
             "deploy",
@@ -92,6 +112,8 @@ impl Deployed {
             &namespace,
             "--config",
             "iprange=198.18.100.0/28",
+            "--config",
+            &selector,
         ];
         if trust {
             args.push("--trust");
@@ -109,12 +131,14 @@ impl Deployed {
         )
     }
 
-    /// Fires update-status until the charm is active.
+    /// Fires update-status until the charm is active; a timeout reports the last status seen.
     async fn wait_active(&self) -> Result<String> {
         wait_for("the charm to be active", WAIT, || async {
             self.ok(&["update-status"]);
-            let (status, message) = self.status();
-            Ok((status == "active").then_some(message))
+            match self.status() {
+                (status, message) if status == "active" => Ok(Some(message)),
+                (status, message) => bail!("still {status}: {message}"),
+            }
         })
         .await
     }
@@ -135,16 +159,6 @@ fn pool_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &resource)
 }
 
-async fn nodes() -> Result<kube::Client> {
-    let client = cluster().client().await?;
-    create_nodes(
-        &client,
-        &[("lb-node-1", "198.18.20.1"), ("lb-node-2", "198.18.20.2")],
-    )
-    .await?;
-    Ok(client)
-}
-
 async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value> {
     let pool = pool_api(client, &d.namespace)
         .get(&format!("{}-metallb", d.model))
@@ -155,8 +169,8 @@ async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value> {
 #[tokio::test]
 async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> Result<()> {
     let _serial = SERIAL.lock().await;
-    let client = nodes().await?;
     let d = Deployed::new();
+    let client = d.nodes().await?;
     d.deploy(true, &[]);
     let message = d.wait_active().await?;
     assert!(message.contains("198.18.100.0/28"), "{message}");
@@ -201,8 +215,8 @@ async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> R
 #[tokio::test]
 async fn untrusted_deploy_blocks_until_trusted() -> Result<()> {
     let _serial = SERIAL.lock().await;
-    nodes().await?;
     let d = Deployed::new();
+    d.nodes().await?;
     d.deploy(false, &[]);
     let (status, message) = d.status();
     assert_eq!(status, "blocked");
@@ -219,8 +233,8 @@ async fn untrusted_deploy_blocks_until_trusted() -> Result<()> {
 #[tokio::test]
 async fn changing_the_namespace_moves_everything_and_remove_leaves_nothing() -> Result<()> {
     let _serial = SERIAL.lock().await;
-    let client = nodes().await?;
     let mut d = Deployed::new();
+    let client = d.nodes().await?;
     d.deploy(true, &[]);
     d.wait_active().await?;
     let old = d.namespace.clone();
@@ -260,8 +274,8 @@ async fn changing_the_namespace_moves_everything_and_remove_leaves_nothing() -> 
 #[tokio::test]
 async fn actions_report_resources_and_allocations() -> Result<()> {
     let _serial = SERIAL.lock().await;
-    nodes().await?;
     let d = Deployed::new();
+    d.nodes().await?;
     d.deploy(true, &[]);
     d.wait_active().await?;
 
@@ -290,8 +304,8 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
 #[tokio::test]
 async fn bad_node_selector_blocks_without_touching_the_cluster() -> Result<()> {
     let _serial = SERIAL.lock().await;
-    let client = nodes().await?;
     let d = Deployed::new();
+    let client = d.nodes().await?;
     d.deploy(true, &["--config", "node-selector=no-equals-sign"]);
     let (status, message) = d.status();
     assert_eq!(status, "blocked");

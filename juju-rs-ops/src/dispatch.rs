@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use tracing_subscriber::filter::LevelFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::context::JujuContext;
@@ -75,6 +76,21 @@ pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut
     Ok(())
 }
 
+/// Libraries whose DEBUG output is per-request transport detail, not worth a `juju-log` call.
+const NOISY_TARGETS: &[&str] = &[
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "tower_http",
+    "rustls",
+    "kube_client",
+    "kube_runtime",
+    "tokio_util",
+    "want",
+    "mio",
+];
+
 /// Runs a dispatch with logging to `juju-log`; returns whether it succeeded. Errors are logged
 /// with their full chain at ERROR (and printed to stderr, which Juju shows for actions).
 pub fn execute<C: Charm>(
@@ -82,9 +98,15 @@ pub fn execute<C: Charm>(
     tools: Arc<dyn HookTools>,
     make: impl FnOnce(&JujuContext) -> C,
 ) -> bool {
+    // Every juju-log line is a hook-tool call: the chatty transport libraries only from INFO up.
+    let filter = NOISY_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(Level::DEBUG), |f, target| {
+            f.with_target(*target, Level::INFO)
+        });
     let subscriber = tracing_subscriber::registry()
         .with(JujuLogLayer::new(tools.clone(), juju.debug))
-        .with(LevelFilter::DEBUG);
+        .with(filter);
     tracing::subscriber::with_default(subscriber, || {
         let mut charm = make(juju);
         match dispatch(juju, tools.as_ref(), &mut charm) {

@@ -41,6 +41,9 @@ func runKwok(_ context.Context) int {
 		return 1
 	}
 	command := kwokcmd.NewCommand(ctx)
+	// The Kubernetes components linked into this binary register a global --version flag of
+	// their own type; cobra's automatic --version would then fail to read it as a bool.
+	command.Version = ""
 	command.PersistentFlags().AddFlagSet(flagset)
 	command.SetArgs(os.Args[1:])
 	if err := command.ExecuteContext(ctx); err != nil {

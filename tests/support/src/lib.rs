@@ -224,17 +224,26 @@ impl Drop for TestNamespace {
     }
 }
 
-/// Creates simulated nodes (managed by KWOK) with the given names, labels and InternalIPs.
-pub async fn create_nodes(client: &Client, nodes: &[(&str, &str)]) -> Result<()> {
+/// Creates simulated nodes (managed by KWOK) with the given names and InternalIPs, labelled
+/// `type=kwok`, `kubernetes.io/os=linux`, `kubernetes.io/hostname=<name>` plus `labels`.
+pub async fn create_nodes(
+    client: &Client,
+    nodes: &[(&str, &str)],
+    labels: &[(&str, &str)],
+) -> Result<()> {
     let api: Api<Node> = Api::all(client.clone());
     for (name, ip) in nodes {
+        let mut node_labels = serde_json::json!({"type": "kwok", "kubernetes.io/os": "linux", "kubernetes.io/hostname": name});
+        for (k, v) in labels {
+            node_labels[*k] = serde_json::json!(v);
+        }
         let node: Node = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
                 "name": name,
                 "annotations": {"kwok.x-k8s.io/node": "fake"},
-                "labels": {"type": "kwok", "kubernetes.io/os": "linux", "kubernetes.io/hostname": name},
+                "labels": node_labels,
             },
             "spec": {},
             "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]},

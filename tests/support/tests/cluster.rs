@@ -36,6 +36,7 @@ async fn ensure_nodes(client: &kube::Client) -> Result<Vec<String>> {
             (names[1], "198.18.10.2"),
             (names[2], "198.18.10.3"),
         ],
+        &[],
     )
     .await?;
     let nodes: Api<Node> = Api::all(client.clone());

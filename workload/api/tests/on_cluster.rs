@@ -1,0 +1,176 @@
+//! The generated CRDs on a real API server: accepted, served, and refusing bad objects at
+//! apply time through their schema and CEL rules (no webhook involved).
+
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+use test_support::{TestNamespace, cluster, wait_for};
+
+async fn install_crds(client: &kube::Client) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in metallb_api::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("metallb-api-test").force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        wait_for(
+            &format!("CRD {name} established"),
+            Duration::from_secs(30),
+            || async {
+                let crd = api.get(&name).await?;
+                let ok = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                Ok(ok.then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn api(
+    client: &kube::Client,
+    ns: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metallb.io", version, kind),
+        plural,
+    );
+    Api::namespaced_with(client.clone(), ns, &resource)
+}
+
+async fn create(api: &Api<DynamicObject>, body: Value) -> Result<DynamicObject, kube::Error> {
+    let object: DynamicObject = serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
+    api.create(&PostParams::default(), &object).await
+}
+
+fn refused(result: Result<DynamicObject, kube::Error>, message: &str) {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(
+                status.message.contains(message),
+                "expected {message:?} in {}",
+                status.message
+            );
+        }
+        other => panic!("expected a refusal containing {message:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn crds_are_served_and_refuse_bad_objects() -> Result<()> {
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    install_crds(&client).await?;
+    let ns = TestNamespace::create(cluster, "crds").await?;
+
+    let pools = api(
+        &client,
+        &ns.name,
+        "v1beta1",
+        "IPAddressPool",
+        "ipaddresspools",
+    );
+    let good = create(&pools, json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "good"},
+        "spec": {"addresses": ["198.18.0.0/28", "198.18.1.1 - 198.18.1.9", "2001:db8::/120"]},
+    }))
+    .await?;
+    assert_eq!(
+        good.data["spec"]["autoAssign"], true,
+        "defaults are applied"
+    );
+    assert_eq!(good.data["spec"]["avoidBuggyIPs"], false);
+    refused(
+        create(
+            &pools,
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "bad"}, "spec": {"addresses": ["banana"]}}),
+        )
+        .await,
+        "each address must be a CIDR",
+    );
+    refused(
+        create(
+            &pools,
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "mixed"}, "spec": {"addresses": ["198.18.0.1-2001:db8::1"]}}),
+        )
+        .await,
+        "range of one family",
+    );
+    refused(
+        create(
+            &pools,
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "empty"}, "spec": {"addresses": []}}),
+        )
+        .await,
+        "should have at least 1 items",
+    );
+
+    let peers = api(&client, &ns.name, "v1beta2", "BGPPeer", "bgppeers");
+    let peer = create(&peers, json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "router"}, "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "198.18.0.1"}}))
+    .await?;
+    assert_eq!(peer.data["spec"]["peerPort"], 179);
+    refused(
+        create(&peers, json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "both"},
+            "spec": {"myASN": 1, "peerASN": 2, "dynamicASN": "external", "peerAddress": "198.18.0.1"}})).await,
+        "exactly one of peerASN and dynamicASN",
+    );
+    refused(
+        create(&peers, json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "notip"},
+            "spec": {"myASN": 1, "peerASN": 2, "peerAddress": "router.example"}})).await,
+        "peerAddress must be an IP address",
+    );
+    refused(
+        create(&peers, json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "ibgp"},
+            "spec": {"myASN": 7, "peerASN": 7, "peerAddress": "198.18.0.1", "ebgpMultiHop": true}})).await,
+        "ebgpMultiHop cannot be used with iBGP",
+    );
+    // The deprecated version is served and stored as v1beta2.
+    let old = api(&client, &ns.name, "v1beta1", "BGPPeer", "bgppeers");
+    create(&old, json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPPeer", "metadata": {"name": "legacy"},
+        "spec": {"myASN": 64500, "peerASN": 64502, "peerAddress": "198.18.0.2"}}))
+    .await?;
+    assert_eq!(peers.get("legacy").await?.data["spec"]["peerASN"], 64502);
+
+    let ads = api(
+        &client,
+        &ns.name,
+        "v1beta1",
+        "BGPAdvertisement",
+        "bgpadvertisements",
+    );
+    refused(
+        create(&ads, json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "agg"},
+            "spec": {"aggregationLength": 24, "serviceSelectors": [{"matchLabels": {"a": "b"}}]}})).await,
+        "serviceSelectors can only be used with the default aggregation lengths",
+    );
+    refused(
+        create(&ads, json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "len"},
+            "spec": {"aggregationLength": 33}})).await,
+        "should be less than or equal to 32",
+    );
+    let communities = api(&client, &ns.name, "v1beta1", "Community", "communities");
+    refused(
+        create(&communities, json!({"apiVersion": "metallb.io/v1beta1", "kind": "Community", "metadata": {"name": "c"},
+            "spec": {"communities": [{"name": "x", "value": "1:2:3"}]}})).await,
+        "should match",
+    );
+    Ok(())
+}
