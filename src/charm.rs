@@ -32,8 +32,12 @@ pub enum Outcome {
     Applied {
         /// Ready counts.
         readiness: Readiness,
-        /// Number of addresses in the pool.
+        /// The pool's items, as applied.
         pool: String,
+        /// Number of addresses in the pool.
+        size: u128,
+        /// Addresses of the pool held by LoadBalancer Services.
+        in_use: usize,
     },
     /// The charm removed everything it created.
     Removed,
@@ -100,14 +104,21 @@ impl MetallbCharm {
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
         ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
+        let applying = Status::maintenance("applying MetalLB objects");
+        ctx.set_unit_status(&applying)?;
+        if let Some(app) = ctx.app()? {
+            app.set_status(&applying)?;
+        }
         Ok(match apply_all(&self.kube, &input) {
-            Ok((readiness, pruned)) => {
+            Ok((readiness, pruned, in_use)) => {
                 for object in pruned {
                     tracing::info!("pruned {object}");
                 }
                 Outcome::Applied {
                     readiness,
                     pool: input.addresses.join(", "),
+                    size: crate::pool::size(&input.addresses),
+                    in_use,
                 }
             }
             Err(err) => outcome_of(err),
@@ -181,7 +192,11 @@ fn outcome_of(err: K8sError) -> Outcome {
     }
 }
 
-fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<(Readiness, Vec<String>), K8sError> {
+/// Applies everything; returns readiness, what was pruned, and how many pool addresses are used.
+fn apply_all(
+    kube: &KubeSource,
+    input: &RenderInput,
+) -> Result<(Readiness, Vec<String>, usize), K8sError> {
     let cluster = Cluster::connect(kube)?;
     let desired = render(input);
     let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = desired
@@ -199,7 +214,12 @@ fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<(Readiness, Vec<S
     cluster.apply(&rest)?;
     let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
     let pruned = cluster.delete(&unwanted(&existing, &desired))?;
-    Ok((cluster.readiness(&input.namespace)?, pruned))
+    let in_use = cluster
+        .load_balancer_ips()?
+        .into_iter()
+        .filter(|ip| crate::pool::contains(&input.addresses, *ip))
+        .count();
+    Ok((cluster.readiness(&input.namespace)?, pruned, in_use))
 }
 
 fn list_resources(
@@ -329,8 +349,14 @@ impl Charm for MetallbCharm {
                 ctx.app_name()
             )),
             Outcome::ApiError(message) => Status::waiting(format!("will retry: {message}")),
-            Outcome::Applied { readiness, pool } if readiness.ready() => {
-                Status::active(format!("pool {pool}"))
+            Outcome::Applied {
+                readiness,
+                pool,
+                size,
+                in_use,
+            } if readiness.ready() => {
+                let plural = if *size == 1 { "" } else { "es" };
+                Status::active(format!("{size} address{plural} ({pool}), {in_use} in use"))
             }
             Outcome::Applied { readiness, .. } => Status::waiting(format!(
                 "controller {}/{} ready, speaker {}/{} ready",

@@ -313,6 +313,25 @@ impl Cluster {
         })
     }
 
+    /// Every LoadBalancer ingress IP in the cluster.
+    pub fn load_balancer_ips(&self) -> Result<Vec<std::net::IpAddr>, K8sError> {
+        use k8s_openapi::api::core::v1::Service;
+        self.runtime.block_on(async {
+            let services: Api<Service> = Api::all(self.client.clone());
+            let list = services
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| classify("listing services", e))?;
+            Ok(list
+                .items
+                .into_iter()
+                .filter_map(|s| s.status?.load_balancer?.ingress)
+                .flatten()
+                .filter_map(|i| i.ip?.parse().ok())
+                .collect())
+        })
+    }
+
     /// Runs an arbitrary async closure with the client (for actions that read other objects).
     pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
         self.runtime.block_on(f(self.client.clone()))

@@ -86,6 +86,24 @@ fn parse_item(text: &str) -> Result<Item, String> {
     Err(format!("{text:?}: not a CIDR (a.b.c.d/n) or a range (A-B)"))
 }
 
+/// How many addresses canonical items (from [`parse_iprange`]) hold.
+pub fn size(items: &[String]) -> u128 {
+    items
+        .iter()
+        .filter_map(|i| parse_item(i).ok())
+        .map(|i| (to_u128(i.last) - to_u128(i.first)).saturating_add(1))
+        .fold(0u128, u128::saturating_add)
+}
+
+/// Whether `ip` is inside one of the canonical items.
+pub fn contains(items: &[String], ip: IpAddr) -> bool {
+    items.iter().filter_map(|i| parse_item(i).ok()).any(|i| {
+        i.first.is_ipv4() == ip.is_ipv4()
+            && to_u128(i.first) <= to_u128(ip)
+            && to_u128(ip) <= to_u128(i.last)
+    })
+}
+
 /// Parses the option into the canonical items for an IPAddressPool.
 pub fn parse_iprange(value: &str) -> Result<Vec<String>, String> {
     let items: Vec<&str> = value
@@ -132,6 +150,16 @@ mod tests {
             ]
         );
         assert_eq!(parse_iprange("198.18.0.5/24").unwrap(), ["198.18.0.0/24"]);
+    }
+
+    #[test]
+    fn size_and_membership() {
+        let items = parse_iprange("198.18.0.0/28, 198.18.1.1-198.18.1.3, 2001:db8::/120").unwrap();
+        assert_eq!(size(&items), 16 + 3 + 256);
+        assert!(contains(&items, "198.18.1.2".parse().unwrap()));
+        assert!(!contains(&items, "198.18.1.4".parse().unwrap()));
+        assert!(contains(&items, "2001:db8::ff".parse().unwrap()));
+        assert_eq!(size(&parse_iprange("::/0").unwrap()), u128::MAX);
     }
 
     #[test]

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DynamicObject, ListParams};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use metallb_api::ServiceL2Status;
 use serde_json::Value;
 use test_support::{cluster, create_nodes, unique_name, wait_for};
 use tokio::sync::Mutex;
@@ -173,7 +174,7 @@ async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> R
     let client = d.nodes().await?;
     d.deploy(true, &[]);
     let message = d.wait_active().await?;
-    assert!(message.contains("198.18.100.0/28"), "{message}");
+    assert_eq!(message, "16 addresses (198.18.100.0/28), 0 in use");
     let deployment: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
     assert!(deployment.get_opt("controller").await?.is_some());
     let ds: Api<DaemonSet> = Api::namespaced(client.clone(), &d.namespace);
@@ -295,8 +296,59 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
     let scrubbed = d.action("scrub-resources", &["dry-run=true"]);
     assert_eq!(scrubbed["results"]["count"], "0", "{scrubbed}");
 
-    let allocations = d.action("list-allocations", &[]);
+    // A LoadBalancer Service holding a pool address, announced by a node (as the controller and
+    // speaker will record it).
+    let client = cluster().client().await?;
+    let apps = test_support::TestNamespace::create(cluster(), "apps").await?;
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    let svc: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web", "annotations": {"metallb.io/ip-allocated-from-pool": format!("{}-metallb", d.model)}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))?;
+    services.create(&PostParams::default(), &svc).await?;
+    services
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": [{"ip": "198.18.100.5"}]}}})),
+        )
+        .await?;
+    let statuses: Api<ServiceL2Status> = Api::namespaced(client.clone(), &d.namespace);
+    let l2: ServiceL2Status = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "ServiceL2Status", "metadata": {"name": "l2-web"}, "spec": {},
+    }))?;
+    statuses.create(&PostParams::default(), &l2).await?;
+    statuses
+        .patch_status(
+            "l2-web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"node": "node-7", "serviceName": "web", "serviceNamespace": apps.name}})),
+        )
+        .await?;
+    let allocations = d.action("list-allocations", &[&format!("namespace={}", apps.name)]);
     assert_eq!(allocations["status"], "completed", "{allocations}");
+    assert_eq!(allocations["results"]["count"], "1", "{allocations}");
+    let row = allocations["results"]["services"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(row["service"], format!("{}/web", apps.name));
+    assert_eq!(row["ips"], "198.18.100.5");
+    assert_eq!(row["pool"], format!("{}-metallb", d.model));
+    assert_eq!(row["node"], "node-7");
+    assert_eq!(
+        d.wait_active().await?,
+        "16 addresses (198.18.100.0/28), 1 in use"
+    );
+    // Other scenarios use the same pool: release the address before moving on.
+    services.delete("web", &Default::default()).await?;
+    wait_for("the service to be deleted", WAIT, || async {
+        Ok(services.get_opt("web").await?.is_none().then_some(()))
+    })
+    .await?;
     d.ok(&["remove"]);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask <cmd>`: the one entry point for every project task.
 
+mod bench;
 mod cluster;
 mod crds;
 mod paths;
@@ -23,6 +24,9 @@ enum Command {
     /// Build, start, stop or inspect the local Kubernetes control plane.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Benchmarks that print numbers.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Regenerate workload/api/crds/metallb.io.yaml from the API types.
     Crds,
     /// Start the local lab (not available yet).
@@ -43,6 +47,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Test(args) => test::run(&args),
         Command::Cluster(cmd) => cluster::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
         Command::Crds => crds::run(),
         Command::Lab => {
             println!(

@@ -147,6 +147,20 @@ pub struct AgentState {
     pub started: bool,
     /// Whether `remove` has run (the application is gone).
     pub removed: bool,
+    /// Wall time of every dispatch, from process start to exit, in order.
+    #[serde(default)]
+    pub timings: Vec<HookTiming>,
+}
+
+/// How long one dispatch took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookTiming {
+    /// Hook or action name.
+    pub name: String,
+    /// Milliseconds from spawning dispatch to its exit.
+    pub millis: u64,
+    /// Exit code.
+    pub code: i32,
 }
 
 /// A finished action, as `juju run` reports it.
@@ -187,6 +201,7 @@ impl AgentState {
             failed_hook: None,
             started: false,
             removed: false,
+            timings: Vec::new(),
         }
     }
 

@@ -109,6 +109,12 @@ enum Command {
     },
     /// Print the charm's log lines.
     DebugLog,
+    /// Print how long each dispatch took (hook or action, milliseconds, exit code).
+    Timings {
+        /// `plain` or `json`.
+        #[arg(long, default_value = "plain")]
+        format: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -234,6 +240,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::DebugLog => {
             let state = store.load()?;
             print!("{}", render::debug_log(&state.agent));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Timings { format } => {
+            let state = store.load()?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string(&state.agent.timings)?),
+                _ => {
+                    for t in &state.agent.timings {
+                        println!("{:<24} {:>6} ms  exit {}", t.name, t.millis, t.code);
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

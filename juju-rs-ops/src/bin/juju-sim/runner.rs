@@ -168,6 +168,7 @@ impl Unit {
             (env, agent.state.charm_dir.clone())
         };
         let dispatch = charm_dir.join("dispatch");
+        let started = std::time::Instant::now();
         let output = Command::new(&dispatch)
             .env_clear()
             .envs(&env)
@@ -186,7 +187,13 @@ impl Unit {
                 format!("cannot run {}: {err}", dispatch.display()),
             ),
         };
+        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut agent = self.lock();
+        agent.state.timings.push(juju_ops::sim::state::HookTiming {
+            name: what.to_string(),
+            millis,
+            code,
+        });
         let unit = agent.state.unit_name();
         for (level, text) in [("DEBUG", &stdout), ("WARNING", &stderr)] {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
