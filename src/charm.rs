@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use crate::config::{CharmConfig, ConfigProblem, RawConfig};
 use crate::images;
 use crate::k8s::{Cluster, K8sError, KubeSource, Readiness, kinds_of, unwanted};
-use crate::pool::parse_iprange;
 use crate::render::{Desired, RenderInput, render};
 
 /// What the last reconcile found, for collect-status.
@@ -117,7 +116,7 @@ impl MetallbCharm {
                 Outcome::Applied {
                     readiness,
                     pool: input.addresses.join(", "),
-                    size: crate::pool::size(&input.addresses),
+                    size: metallb_core::iprange::total_size(&ranges(&input.addresses)),
                     in_use,
                 }
             }
@@ -185,6 +184,20 @@ impl MetallbCharm {
     }
 }
 
+/// The `iprange` option as canonical pool items (rules in `metallb_core::iprange`).
+fn parse_iprange(value: &str) -> Result<Vec<String>, String> {
+    metallb_core::iprange::parse_list(value)
+        .map(|ranges| ranges.iter().map(ToString::to_string).collect())
+}
+
+/// The parsed pool items (they were validated before being rendered).
+fn ranges(items: &[String]) -> Vec<metallb_core::iprange::IpRange> {
+    items
+        .iter()
+        .filter_map(|i| metallb_core::iprange::IpRange::parse(i).ok())
+        .collect()
+}
+
 fn outcome_of(err: K8sError) -> Outcome {
     match err {
         K8sError::Forbidden(message) => Outcome::NeedsTrust(message),
@@ -214,10 +227,11 @@ fn apply_all(
     cluster.apply(&rest)?;
     let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
     let pruned = cluster.delete(&unwanted(&existing, &desired))?;
+    let pool = ranges(&input.addresses);
     let in_use = cluster
         .load_balancer_ips()?
         .into_iter()
-        .filter(|ip| crate::pool::contains(&input.addresses, *ip))
+        .filter(|ip| pool.iter().any(|r| r.contains(*ip)))
         .count();
     Ok((cluster.readiness(&input.namespace)?, pruned, in_use))
 }

@@ -7,5 +7,4 @@ pub mod charm;
 pub mod config;
 pub mod images;
 pub mod k8s;
-pub mod pool;
 pub mod render;

@@ -2,8 +2,22 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the parent of the `xtask` crate).
+/// The workspace root: the nearest directory at or above the working directory whose
+/// `Cargo.toml` declares `[workspace]` and has an `xtask` folder (cargo runs `cargo xtask` from
+/// anywhere inside the workspace); else the parent of this crate's source folder.
 pub fn workspace_root() -> PathBuf {
+    let is_root = |dir: &std::path::Path| {
+        dir.join("xtask").is_dir()
+            && std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|t| t.contains("[workspace]"))
+    };
+    let cwd = std::env::current_dir().ok();
+    if let Some(root) = cwd
+        .as_deref()
+        .and_then(|c| c.ancestors().find(|d| is_root(d)))
+    {
+        return root.to_path_buf();
+    }
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
         .parent()
