@@ -78,6 +78,11 @@ impl Allocator {
         })
     }
 
+    /// The keys of every Service holding addresses.
+    pub fn holders(&self) -> Vec<String> {
+        self.holdings.keys().cloned().collect()
+    }
+
     /// The Service keys holding `ip`.
     pub fn users_of(&self, ip: IpAddr) -> Vec<String> {
         self.used

@@ -1,0 +1,10 @@
+//! # metallb-controller
+//!
+//! Assigns addresses to Services of type LoadBalancer from the `metallb.io` IPAddressPools, as
+//! upstream MetalLB's controller does. The decisions live in `metallb_core::allocator`; this crate
+//! converts Kubernetes objects into allocator inputs ([`convert`]), runs allocation passes
+//! ([`reconcile`]) and connects them to the API server ([`run`]).
+
+pub mod convert;
+pub mod reconcile;
+pub mod run;

@@ -1,0 +1,140 @@
+//! The controller's I/O: reflectors over Services, IPAddressPools and Namespaces; one allocation
+//! pass per batch of changes; status writes only for Services whose addresses changed.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use metallb_api::IPAddressPool;
+use metallb_api::annotations::{IP_ALLOCATED_FROM_POOL, PREFIX};
+use metallb_core::allocator::Allocator;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::convert;
+use crate::reconcile::{Change, pass};
+
+/// Settings of a controller run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The MetalLB namespace (where pools live).
+    pub namespace: String,
+    /// Only Services of this loadBalancerClass (None: only Services without a class).
+    pub lb_class: Option<String>,
+}
+
+fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()));
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(_) => {
+                    let _ = trigger.try_send(());
+                }
+                Err(err) => tracing::warn!("watch error (retrying): {err}"),
+            }
+        }
+    });
+    reader
+}
+
+/// Runs the controller until the process is stopped.
+pub async fn run(client: Client, settings: Settings) -> Result<()> {
+    let (trigger, mut triggered) = mpsc::channel::<()>(1);
+    let services = spawn_reflector(Api::<Service>::all(client.clone()), trigger.clone());
+    let pools = spawn_reflector(
+        Api::<IPAddressPool>::namespaced(client.clone(), &settings.namespace),
+        trigger.clone(),
+    );
+    let namespaces = spawn_reflector(Api::<Namespace>::all(client.clone()), trigger.clone());
+    for (what, ready) in [
+        ("services", services.wait_until_ready().await.is_ok()),
+        ("pools", pools.wait_until_ready().await.is_ok()),
+        ("namespaces", namespaces.wait_until_ready().await.is_ok()),
+    ] {
+        if !ready {
+            anyhow::bail!("the {what} watch ended before it was ready");
+        }
+    }
+    tracing::info!("caches synced; serving");
+    let mut allocator = Allocator::new();
+    loop {
+        // Let a burst of events settle into one pass.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while triggered.try_recv().is_ok() {}
+        let pool_objects: Vec<IPAddressPool> =
+            pools.state().iter().map(|p| (**p).clone()).collect();
+        let namespace_objects: Vec<Namespace> =
+            namespaces.state().iter().map(|n| (**n).clone()).collect();
+        match convert::pools(&pool_objects, &namespace_objects) {
+            Ok(valid) => {
+                allocator.set_pools(valid);
+            }
+            Err(err) => {
+                tracing::warn!("invalid pool configuration, keeping the previous one: {err}")
+            }
+        }
+        let changes = pass(
+            &mut allocator,
+            &services.state(),
+            settings.lb_class.as_deref(),
+        );
+        for change in changes {
+            if let Err(err) = write(&client, &change).await {
+                tracing::warn!(
+                    "cannot update {}/{}: {err:#}",
+                    change.namespace,
+                    change.name
+                );
+                let _ = trigger.try_send(());
+            } else {
+                tracing::info!(service = %format!("{}/{}", change.namespace, change.name), ips = ?change.ips, "{}", change.reason);
+            }
+        }
+        if triggered.recv().await.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes the addresses (status subresource) and the pool annotation of one Service.
+async fn write(client: &Client, change: &Change) -> Result<()> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &change.namespace);
+    let ingress: Vec<serde_json::Value> = change
+        .ips
+        .iter()
+        .map(|ip| json!({"ip": ip.to_string()}))
+        .collect();
+    let annotation = format!("{PREFIX}{IP_ALLOCATED_FROM_POOL}");
+    api.patch(
+        &change.name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {annotation: change.pool}}})),
+    )
+    .await
+    .context("annotating")?;
+    api.patch_status(
+        &change.name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": ingress}}})),
+    )
+    .await
+    .context("writing status")?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The controller binary against the real control plane.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use metallb_api::IPAddressPool;
+use test_support::{TestNamespace, cluster, wait_for};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The controller process, stopped on drop.
+struct Controller(Child);
+
+impl Controller {
+    fn start(namespace: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
+            .arg("--kubeconfig")
+            .arg(cluster().kubeconfig())
+            .args(["--namespace", namespace, "--log-level", "debug"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn install_crds(client: &kube::Client) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in metallb_api::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("controller-test").force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        wait_for(&format!("{name} established"), WAIT, || async {
+            let ok = api
+                .get(&name)
+                .await?
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+            Ok(ok.then_some(()))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn set_pool(api: &Api<IPAddressPool>, addresses: &[&str]) -> Result<()> {
+    let pool: IPAddressPool = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "pool"}, "spec": {"addresses": addresses},
+    }))?;
+    api.patch(
+        "pool",
+        &PatchParams::apply("controller-test").force(),
+        &Patch::Apply(&pool),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn create_service(api: &Api<Service>, name: &str, kind: &str) -> Result<()> {
+    let svc: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"type": kind, "selector": {"app": name}, "ports": [{"port": 80}]},
+    }))?;
+    api.create(&PostParams::default(), &svc).await?;
+    Ok(())
+}
+
+/// Waits until the Service has exactly `expected` as its ingress IPs.
+async fn wait_ips(api: &Api<Service>, name: &str, expected: &[&str]) -> Result<()> {
+    wait_for(&format!("{name} to have {expected:?}"), WAIT, || async {
+        let svc = api.get(name).await?;
+        let ips: Vec<String> = metallb_controller::convert::current_ips(&svc)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Ok((ips == expected).then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<()> {
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    install_crds(&client).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let apps = TestNamespace::create(cluster, "apps").await?;
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    set_pool(&pools, &["198.18.200.0/30"]).await?;
+
+    let controller = Controller::start(&metallb.name);
+    create_service(&services, "a", "LoadBalancer").await?;
+    wait_ips(&services, "a", &["198.18.200.0"]).await?;
+    create_service(&services, "b", "LoadBalancer").await?;
+    wait_ips(&services, "b", &["198.18.200.1"]).await?;
+    create_service(&services, "plain", "ClusterIP").await?;
+    let a = services.get("a").await?;
+    let pool = a
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get("metallb.io/ip-allocated-from-pool")
+        .cloned();
+    assert_eq!(pool.as_deref(), Some("pool"));
+
+    // A restart keeps every address; a Service created meanwhile gets a free one.
+    drop(controller);
+    create_service(&services, "c", "LoadBalancer").await?;
+    let controller = Controller::start(&metallb.name);
+    wait_ips(&services, "c", &["198.18.200.2"]).await?;
+    wait_ips(&services, "a", &["198.18.200.0"]).await?;
+    wait_ips(&services, "b", &["198.18.200.1"]).await?;
+
+    // A deleted Service's address is reused.
+    services.delete("a", &DeleteParams::default()).await?;
+    create_service(&services, "d", "LoadBalancer").await?;
+    wait_ips(&services, "d", &["198.18.200.0"]).await?;
+    assert!(metallb_controller::convert::current_ips(&services.get("plain").await?).is_empty());
+
+    // Moving the pool re-allocates everything from the new range.
+    set_pool(&pools, &["198.18.201.0/30"]).await?;
+    wait_ips(&services, "b", &["198.18.201.0"]).await?;
+    wait_ips(&services, "c", &["198.18.201.1"]).await?;
+    wait_ips(&services, "d", &["198.18.201.2"]).await?;
+    drop(controller);
+    Ok(())
+}
