@@ -107,10 +107,55 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
                 tracing::info!(service = %format!("{}/{}", change.namespace, change.name), ips = ?change.ips, "{}", change.reason);
             }
         }
+        for object in &pool_objects {
+            if let Err(err) =
+                write_pool_status(&client, &settings.namespace, object, &allocator).await
+            {
+                tracing::warn!(
+                    "cannot update the status of pool {:?}: {err:#}",
+                    object.metadata.name
+                );
+            }
+        }
         if triggered.recv().await.is_none() {
             return Ok(());
         }
     }
+}
+
+/// Writes a pool's counters to its status when they changed. Capacities beyond i64 (large IPv6
+/// ranges) are reported as `i64::MAX`, as upstream does.
+async fn write_pool_status(
+    client: &Client,
+    namespace: &str,
+    object: &IPAddressPool,
+    allocator: &Allocator,
+) -> Result<()> {
+    let Some(name) = object.metadata.name.as_deref() else {
+        return Ok(());
+    };
+    let Some(c) = allocator.counters(name) else {
+        return Ok(());
+    };
+    let clamp = |n: u128| i64::try_from(n).unwrap_or(i64::MAX);
+    let status = metallb_api::IPAddressPoolStatus {
+        assigned_ipv4: clamp(c.v4_in_use),
+        assigned_ipv6: clamp(c.v6_in_use),
+        available_ipv4: clamp(c.v4_total.saturating_sub(c.v4_in_use)),
+        available_ipv6: clamp(c.v6_total.saturating_sub(c.v6_in_use)),
+    };
+    if object.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    Api::<IPAddressPool>::namespaced(client.clone(), namespace)
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .context("writing pool status")?;
+    Ok(())
 }
 
 /// Writes the addresses (status subresource) and the pool annotation of one Service.

@@ -125,6 +125,14 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
         .cloned();
     assert_eq!(pool.as_deref(), Some("pool"));
 
+    wait_for("pool status counters", WAIT, || async {
+        let status = pools.get("pool").await?.status;
+        Ok(status
+            .filter(|s| s.assigned_ipv4 == 2 && s.available_ipv4 == 2)
+            .map(|_| ()))
+    })
+    .await?;
+
     // A restart keeps every address; a Service created meanwhile gets a free one.
     drop(controller);
     create_service(&services, "c", "LoadBalancer").await?;
