@@ -22,13 +22,36 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         changes: u32,
     },
+    /// Create N LoadBalancer Services at once against a real control plane with the release
+    /// controller; print time to all allocated, per-service p50/p99, CPU and peak RSS.
+    Controller {
+        /// Number of Services.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+    },
 }
 
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Hooks { changes } => hooks(changes),
+        BenchCommand::Controller { services } => controller(services),
     }
+}
+
+fn controller(services: usize) -> Result<()> {
+    let bin = crate::cluster::ensure_built()?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["bench", "-p", "metallb-controller", "--bench", "scale"])
+        .env("METALLB_RS_CLUSTER_BIN", bin)
+        .env("BENCH_SERVICES", services.to_string())
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("the controller benchmark failed");
+    }
+    Ok(())
 }
 
 fn target_dir() -> PathBuf {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -262,6 +263,39 @@ pub async fn create_nodes(
         })))
         .await
         .with_context(|| format!("setting the addresses of node {name}"))?;
+    }
+    Ok(())
+}
+
+/// Server-side applies `crds` and waits until every one is established (served).
+pub async fn install_crds(client: &Client, crds: Vec<CustomResourceDefinition>) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("test-support").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .with_context(|| format!("applying CRD {name}"))?;
+        wait_for(
+            &format!("CRD {name} to be established"),
+            Duration::from_secs(30),
+            || async {
+                let established = api
+                    .get(&name)
+                    .await?
+                    .status
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                Ok(established.then_some(()))
+            },
+        )
+        .await?;
     }
     Ok(())
 }

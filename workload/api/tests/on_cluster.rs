@@ -1,41 +1,11 @@
 //! The generated CRDs on a real API server: accepted, served, and refusing bad objects at
 //! apply time through their schema and CEL rules (no webhook involved).
 
-use std::time::Duration;
-
 use anyhow::Result;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
-use test_support::{TestNamespace, cluster, wait_for};
-
-async fn install_crds(client: &kube::Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in metallb_api::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("metallb-api-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await?;
-        wait_for(
-            &format!("CRD {name} established"),
-            Duration::from_secs(30),
-            || async {
-                let crd = api.get(&name).await?;
-                let ok = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-                Ok(ok.then_some(()))
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
+use test_support::{TestNamespace, cluster};
 
 fn api(
     client: &kube::Client,
@@ -74,7 +44,7 @@ fn refused(result: Result<DynamicObject, kube::Error>, message: &str) {
 async fn crds_are_served_and_refuse_bad_objects() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
-    install_crds(&client).await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
     let ns = TestNamespace::create(cluster, "crds").await?;
 
     let pools = api(

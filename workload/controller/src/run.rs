@@ -158,7 +158,8 @@ async fn write_pool_status(
     Ok(())
 }
 
-/// Writes the addresses (status subresource) and the pool annotation of one Service.
+/// Writes the addresses and the pool annotation of one Service in a single status update (the
+/// Service status strategy keeps metadata changes made through the status subresource).
 async fn write(client: &Client, change: &Change) -> Result<()> {
     let api: Api<Service> = Api::namespaced(client.clone(), &change.namespace);
     let ingress: Vec<serde_json::Value> = change
@@ -167,17 +168,13 @@ async fn write(client: &Client, change: &Change) -> Result<()> {
         .map(|ip| json!({"ip": ip.to_string()}))
         .collect();
     let annotation = format!("{PREFIX}{IP_ALLOCATED_FROM_POOL}");
-    api.patch(
-        &change.name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"annotations": {annotation: change.pool}}})),
-    )
-    .await
-    .context("annotating")?;
     api.patch_status(
         &change.name,
         &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": ingress}}})),
+        &Patch::Merge(json!({
+            "metadata": {"annotations": {annotation: change.pool}},
+            "status": {"loadBalancer": {"ingress": ingress}},
+        })),
     )
     .await
     .context("writing status")?;

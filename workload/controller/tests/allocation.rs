@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use metallb_api::IPAddressPool;
 use test_support::{TestNamespace, cluster, wait_for};
@@ -34,33 +33,6 @@ impl Drop for Controller {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-async fn install_crds(client: &kube::Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in metallb_api::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("controller-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await?;
-        wait_for(&format!("{name} established"), WAIT, || async {
-            let ok = api
-                .get(&name)
-                .await?
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-            Ok(ok.then_some(()))
-        })
-        .await?;
-    }
-    Ok(())
 }
 
 async fn set_pool(api: &Api<IPAddressPool>, addresses: &[&str]) -> Result<()> {
@@ -103,7 +75,7 @@ async fn wait_ips(api: &Api<Service>, name: &str, expected: &[&str]) -> Result<(
 async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
-    install_crds(&client).await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
     let metallb = TestNamespace::create(cluster, "metallb").await?;
     let apps = TestNamespace::create(cluster, "apps").await?;
     let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
