@@ -58,7 +58,14 @@ async fn main() -> Result<()> {
     let mut controller = Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
         .arg("--kubeconfig")
         .arg(cluster.kubeconfig())
-        .args(["--namespace", &metallb.name, "--log-level", "warn"])
+        .args([
+            "--namespace",
+            &metallb.name,
+            "--log-level",
+            "warn",
+            "--health-probe-port",
+            "0",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .context("cannot start the controller")?;
@@ -96,7 +103,7 @@ async fn main() -> Result<()> {
                 let name = format!("svc-{i}");
                 let svc: Service = serde_json::from_value(serde_json::json!({
                     "metadata": {"name": name},
-                    "spec": {"type": "LoadBalancer", "selector": {"app": "x"}, "ports": [{"port": 80}]},
+                    "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "selector": {"app": "x"}, "ports": [{"port": 80}]},
                 }))?;
                 services.create(&PostParams::default(), &svc).await?;
                 Ok::<_, anyhow::Error>((name, Instant::now()))

@@ -6,5 +6,6 @@
 //! ([`reconcile`]) and connects them to the API server ([`run`]).
 
 pub mod convert;
+pub mod health;
 pub mod reconcile;
 pub mod run;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use metallb_controller::health::{Readiness, serve};
 use metallb_controller::run::{Settings, run};
 
 /// MetalLB-compatible IP allocation for Services of type LoadBalancer.
@@ -24,6 +25,9 @@ struct Flags {
     /// Kubeconfig file (default: in-cluster service account).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Port of the /healthz and /readyz probes (0 disables them).
+    #[arg(long, default_value_t = 17472)]
+    health_probe_port: u16,
 }
 
 async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
@@ -47,12 +51,25 @@ async fn main() -> Result<()> {
             flags.log_level
         )))
         .init();
+    let readiness = Readiness::default();
+    if flags.health_probe_port != 0 {
+        let listener = tokio::net::TcpListener::bind(("0.0.0.0", flags.health_probe_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on the health probe port {}",
+                    flags.health_probe_port
+                )
+            })?;
+        tokio::spawn(serve(listener, readiness.clone()));
+    }
     let client = client(flags.kubeconfig.as_ref()).await?;
     run(
         client,
         Settings {
             namespace: flags.namespace,
             lb_class: flags.lb_class,
+            readiness,
         },
     )
     .await

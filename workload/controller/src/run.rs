@@ -26,6 +26,8 @@ pub struct Settings {
     pub namespace: String,
     /// Only Services of this loadBalancerClass (None: only Services without a class).
     pub lb_class: Option<String>,
+    /// Set once the caches are synced and the first pass ran.
+    pub readiness: crate::health::Readiness,
 }
 
 fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
@@ -117,6 +119,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
                 );
             }
         }
+        settings.readiness.set_ready();
         if triggered.recv().await.is_none() {
             return Ok(());
         }

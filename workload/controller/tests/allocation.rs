@@ -15,11 +15,12 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Controller(Child);
 
 impl Controller {
-    fn start(namespace: &str) -> Self {
+    fn start(namespace: &str, probe_port: u16) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
             .arg("--kubeconfig")
             .arg(cluster().kubeconfig())
             .args(["--namespace", namespace, "--log-level", "debug"])
+            .args(["--health-probe-port", &probe_port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -33,6 +34,18 @@ impl Drop for Controller {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The status line of a probe, if the port answers.
+fn probe(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.lines().next().map(str::to_string)
 }
 
 async fn set_pool(api: &Api<IPAddressPool>, addresses: &[&str]) -> Result<()> {
@@ -82,7 +95,17 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
     set_pool(&pools, &["198.18.200.0/30"]).await?;
 
-    let controller = Controller::start(&metallb.name);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let controller = Controller::start(&metallb.name, port);
+    wait_for("the controller to be ready", WAIT, || async {
+        Ok(probe(port, "/readyz")
+            .filter(|status| status.contains("200"))
+            .map(|_| ()))
+    })
+    .await?;
+    assert!(probe(port, "/healthz").is_some_and(|s| s.contains("200")));
     create_service(&services, "a", "LoadBalancer").await?;
     wait_ips(&services, "a", &["198.18.200.0"]).await?;
     create_service(&services, "b", "LoadBalancer").await?;
@@ -108,7 +131,7 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     // A restart keeps every address; a Service created meanwhile gets a free one.
     drop(controller);
     create_service(&services, "c", "LoadBalancer").await?;
-    let controller = Controller::start(&metallb.name);
+    let controller = Controller::start(&metallb.name, 0);
     wait_ips(&services, "c", &["198.18.200.2"]).await?;
     wait_ips(&services, "a", &["198.18.200.0"]).await?;
     wait_ips(&services, "b", &["198.18.200.1"]).await?;

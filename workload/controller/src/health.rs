@@ -1,0 +1,71 @@
+//! Health probes: `GET /healthz` answers 200 while the process runs; `GET /readyz` answers 200
+//! once the caches are synced and the first allocation pass ran, 503 before.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Readiness shared between the controller loop and the probe server.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the controller ready.
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the controller is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The response line for a request line.
+pub fn respond(request_line: &str, ready: bool) -> &'static str {
+    let path = request_line.split_whitespace().nth(1).unwrap_or("");
+    match (path, ready) {
+        ("/healthz", _) | ("/readyz", true) => {
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+        }
+        ("/readyz", false) => {
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot ready"
+        }
+        _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    }
+}
+
+/// Serves the probes on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, readiness: Readiness) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let readiness = readiness.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let line = request.lines().next().unwrap_or("");
+            let _ = stream
+                .write_all(respond(line, readiness.is_ready()).as_bytes())
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::respond;
+
+    #[test]
+    fn probe_answers() {
+        assert!(respond("GET /healthz HTTP/1.1", false).starts_with("HTTP/1.1 200"));
+        assert!(respond("GET /readyz HTTP/1.1", false).starts_with("HTTP/1.1 503"));
+        assert!(respond("GET /readyz HTTP/1.1", true).starts_with("HTTP/1.1 200"));
+        assert!(respond("GET /metrics HTTP/1.1", true).starts_with("HTTP/1.1 404"));
+        assert!(respond("", true).starts_with("HTTP/1.1 404"));
+    }
+}
