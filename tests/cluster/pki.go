@@ -99,7 +99,7 @@ func (p pki) ensure(addresses []net.IP) error {
 		}
 		return writePEM(p.path(name+".key"), "EC PRIVATE KEY", keyDer)
 	}
-	ips := append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.19.224.1")}, addresses...)
+	ips := append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.19.0.1")}, addresses...)
 	if err := issue("apiserver", &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

@@ -22,7 +22,7 @@ import (
 
 // Ranges from the documentation/benchmark blocks, so that no test ever points at a real network.
 const (
-	serviceCIDRs = "198.19.224.0/20,2001:db8:5e::/112"
+	serviceCIDRs = "198.19.0.0/17,2001:db8:5e::/112"
 	podCIDR      = "198.19.192.0/20"
 )
 
