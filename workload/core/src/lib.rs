@@ -1,11 +1,15 @@
 //! # metallb-core
 //!
 //! Pure decision logic shared by the charm, the controller and the speaker: no async runtime, no
-//! Kubernetes client, no sockets, no clock. Inputs in, decisions out.
+//! Kubernetes client, no sockets, no clock, no environment. Inputs in, decisions out. The
+//! crate's `clippy.toml` bans the clock, the environment and processes.
 //!
 //! * [`iprange`]: address ranges (`a.b.c.d/n`, `A-B`, IPv4 and IPv6) and the `iprange` list rules.
 //! * [`allocator`]: which address a LoadBalancer Service gets, MetalLB-compatible.
 //! * [`selector`]: label selectors evaluated against label maps.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod allocator;
 pub mod iprange;

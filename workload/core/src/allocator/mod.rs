@@ -1,61 +1,52 @@
-//! The controller's allocation decisions (behaviour reference §3), as a pure state machine.
+//! The controller's allocation decisions (behaviour reference §3), as a pure state machine:
+//! pools in ([`Allocator::try_set_pools`]), Services in ([`Allocator::restore`],
+//! [`Allocator::allocate`], [`Allocator::assign`], [`Allocator::release`]), decisions out.
 //!
-//! Differences from upstream, on purpose:
-//! * unrestricted pools are tried in name order, not Go map order, so results are deterministic;
-//! * a pool restricted to namespaces that resolve to none is incompatible with every Service
-//!   (upstream let explicit requests through in that case);
-//! * the controller feeds [`Allocator::assign`] with Services that already hold addresses before
-//!   any pending Service is allocated (restart safety, §3.9).
+//! Intended use by the controller (one pass, §3.2 and §3.9): set the pools; release Services
+//! that are gone; [`Allocator::restore`] every Service that has addresses in its status (most
+//! addresses first), then [`Allocator::add_missing_family`] for PreferDualStack ones; then
+//! [`Allocator::allocate`] the rest; write what changed; read [`Allocator::counters`] for pool
+//! status and metrics.
+//!
+//! Upstream traps fixed here (behaviour reference §2.4, §7, §8):
+//! * unrestricted pools are tried in name order, not Go map order: reproducible results;
+//! * restart safety: [`Allocator::restore`] re-claims held addresses with full validation, and
+//!   nothing can take an address another Service holds (issues #1774, #2443, #2479);
+//! * a pool change never gives one address to two Services (issue #1591): allocations outside
+//!   every pool are released first, renamed/split pools keep addresses ([`PoolsUpdate`]);
+//! * [`Allocator::add_missing_family`] checks the cluster-IP families (issue #2724);
+//! * a pool whose namespace restriction resolves to no namespace admits no Service (upstream let
+//!   explicit requests through);
+//! * requested IPs ignore autoAssign but not avoidBuggyIPs or serviceAllocation (as upstream).
+//!
+//! Performance: the next free address is found through merged runs of occupied addresses per
+//! family (`O(log n)`), never by scanning the pool, so `/64` pools and thousands of Services
+//! are cheap (`cargo bench -p metallb-core`).
 
+mod error;
+mod occupied;
 mod pool;
 mod request;
+mod select;
+mod sharing;
 mod state;
+mod usage;
+mod validate;
 
-pub use pool::{Pool, PoolAllocation, PoolCounters};
+pub use error::{AllocError, PoolsError, SharingConflict};
+pub use pool::{METRIC_NAMES, Pool, PoolAllocation, PoolCounters};
 pub use request::{Family, FamilyPolicy, Port, ServiceRequest};
-pub use state::Allocator;
+pub use state::{Allocator, PoolsUpdate};
 
 use std::net::IpAddr;
 
 /// What a Service got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
-    /// The pool the addresses belong to.
+    /// The pool the addresses belong to (`ip-allocated-from-pool`).
     pub pool: String,
-    /// One address, or two of different families (IPv4 first for fresh dual-stack allocations).
+    /// One address, or two of different families: IPv4 first for fresh dual-stack
+    /// allocations, the requested order for requested IPs, appended for a PreferDualStack
+    /// upgrade.
     pub ips: Vec<IpAddr>,
-}
-
-/// Why a Service cannot have (or keep) addresses; the texts go into `AllocationFailed` events.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AllocError {
-    /// No pool has a free address for the Service.
-    #[error("no available IPs")]
-    NoAvailableIps,
-    /// The `address-pool` annotation names a pool that does not exist.
-    #[error("unknown pool {0:?}")]
-    UnknownPool(String),
-    /// The pool's serviceAllocation does not admit the Service.
-    #[error("pool {0} not compatible for ip assignment")]
-    Incompatible(String),
-    /// A requested address is in no pool (or is a .0/.255 of an avoidBuggyIPs pool).
-    #[error("{0} is not allowed in config")]
-    NotInConfig(IpAddr),
-    /// Requested addresses are not in the pool the Service asks for.
-    #[error("requested IPs are in pool {actual}, not in the requested pool {requested}")]
-    WrongPool {
-        /// The pool of the `address-pool` annotation.
-        requested: String,
-        /// The pool that holds the addresses.
-        actual: String,
-    },
-    /// The requested addresses do not fit the Service's IP families.
-    #[error("requested IPs {0:?} do not match the service's IP families")]
-    FamilyMismatch(Vec<IpAddr>),
-    /// More than two addresses, or two of the same family.
-    #[error("a service takes one IP, or two of different families")]
-    BadIpCount,
-    /// The address is used by another Service that it may not share with.
-    #[error("{0}")]
-    Sharing(String),
 }

@@ -1,35 +1,39 @@
-//! The allocator's state: who holds which address, and the rules for handing out more.
+//! The allocator's state and its operations: pools in, decisions out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::pool::{Pool, PoolCounters};
-use super::request::{Family, FamilyPolicy, Port, ServiceRequest};
-use super::{AllocError, Allocation};
-use crate::iprange::{from_u128, to_u128};
+use super::request::{Family, FamilyPolicy, ServiceRequest};
+use super::usage::Usage;
+use super::validate::validate;
+use super::{AllocError, Allocation, PoolsError};
 
 /// What one Service holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Holding {
-    pool: String,
-    ips: Vec<IpAddr>,
+pub(super) struct Holding {
+    pub(super) pool: String,
+    pub(super) ips: Vec<IpAddr>,
 }
 
-/// Who uses one address, and on which terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct AddressUse {
-    sharing_key: Option<String>,
-    backend_key: String,
-    /// Service key -> its ports.
-    users: BTreeMap<String, Vec<Port>>,
+/// What a pool change did to existing allocations (§3.7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolsUpdate {
+    /// Services whose addresses no pool allows any more; they were released and need a new
+    /// allocation (the controller's reprocess-all does it).
+    pub released: Vec<String>,
+    /// Services whose addresses now belong to another pool (rename, split): `(service, from,
+    /// to)`; addresses unchanged, only `ip-allocated-from-pool` changes.
+    pub moved: Vec<(String, String, String)>,
 }
 
-/// Pools and allocations. Deterministic: the same calls give the same answers.
+/// Pools and allocations. Deterministic: the same calls in the same order give the same
+/// answers. Invariant: an address has several users only if the sharing rules (§3.5) allow it.
 #[derive(Debug, Clone, Default)]
 pub struct Allocator {
-    pools: BTreeMap<String, Pool>,
-    holdings: BTreeMap<String, Holding>,
-    used: BTreeMap<IpAddr, AddressUse>,
+    pub(super) pools: BTreeMap<String, Pool>,
+    pub(super) holdings: BTreeMap<String, Holding>,
+    pub(super) usage: Usage,
 }
 
 impl Allocator {
@@ -38,36 +42,71 @@ impl Allocator {
         Self::default()
     }
 
-    /// Replaces the pools. Allocations whose addresses no pool allows any more are released
-    /// (their keys are returned, to be allocated again); allocations now inside another pool
-    /// (rename, split) move to it without changing addresses.
+    /// Validates `pools` (names, addresses, no overlap) and, if they are valid, installs them
+    /// like [`Self::set_pools`]. On error nothing changes: the previous pools stay in force.
+    pub fn try_set_pools(&mut self, pools: Vec<Pool>) -> Result<PoolsUpdate, PoolsError> {
+        validate(&pools)?;
+        Ok(self.install(pools))
+    }
+
+    /// Replaces the pools without validating them, and returns the released Services. Prefer
+    /// [`Self::try_set_pools`]; with overlapping pools an address belongs to the first pool by
+    /// name that allows it.
+    ///
+    /// Allocations whose addresses no single pool allows any more (pool deleted or shrunk,
+    /// avoidBuggyIPs turned on over a .0/.255) are released; allocations now inside another pool
+    /// (rename, split) move to it without changing addresses. Addresses are never handed to a
+    /// second Service by a pool change (upstream issue #1591).
     pub fn set_pools(&mut self, pools: Vec<Pool>) -> Vec<String> {
+        self.install(pools).released
+    }
+
+    fn install(&mut self, pools: Vec<Pool>) -> PoolsUpdate {
         self.pools = pools.into_iter().map(|p| (p.name.clone(), p)).collect();
-        let mut released = Vec::new();
+        let mut update = PoolsUpdate::default();
         let keys: Vec<String> = self.holdings.keys().cloned().collect();
         for key in keys {
             let Some(holding) = self.holdings.get(&key) else {
                 continue;
             };
-            match self.pool_of(&holding.ips) {
+            let now = self
+                .pool_of(&holding.ips, Some(&holding.pool))
+                .map(|p| p.name.clone());
+            match now {
+                Some(pool) if pool == holding.pool => {}
                 Some(pool) => {
-                    let pool = pool.name.clone();
                     if let Some(h) = self.holdings.get_mut(&key) {
+                        update
+                            .moved
+                            .push((key.clone(), h.pool.clone(), pool.clone()));
                         h.pool = pool;
                     }
                 }
                 None => {
                     self.release(&key);
-                    released.push(key);
+                    update.released.push(key);
                 }
             }
         }
-        released
+        update
     }
 
     /// The pools, by name.
     pub fn pools(&self) -> impl Iterator<Item = &Pool> {
         self.pools.values()
+    }
+
+    /// The pool named `name`.
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.get(name)
+    }
+
+    /// The name of the pool `ip` belongs to (whether or not it may be handed out).
+    pub fn pool_of_ip(&self, ip: IpAddr) -> Option<&str> {
+        self.pools
+            .values()
+            .find(|p| p.contains(ip))
+            .map(|p| p.name.as_str())
     }
 
     /// What `key` holds.
@@ -78,167 +117,224 @@ impl Allocator {
         })
     }
 
-    /// The keys of every Service holding addresses.
+    /// The keys of every Service holding addresses, sorted.
     pub fn holders(&self) -> Vec<String> {
         self.holdings.keys().cloned().collect()
     }
 
-    /// The Service keys holding `ip`.
+    /// The Service keys holding `ip`, sorted.
     pub fn users_of(&self, ip: IpAddr) -> Vec<String> {
-        self.used
-            .get(&ip)
+        self.usage
+            .get(ip)
             .map(|u| u.users.keys().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Counters of a pool.
+    /// Every address in use with its users, ascending.
+    pub fn addresses_in_use(&self) -> impl Iterator<Item = (IpAddr, Vec<&str>)> {
+        self.usage
+            .iter()
+            .map(|(ip, u)| (*ip, u.users.keys().map(String::as_str).collect()))
+    }
+
+    /// Capacity and use of a pool (`None` for an unknown pool). Cost: the occupied runs inside
+    /// the pool, not its size.
     pub fn counters(&self, pool: &str) -> Option<PoolCounters> {
-        self.pools.get(pool).map(|p| p.counters(&self.used))
+        let pool = self.pools.get(pool)?;
+        let (v4_total, v6_total) = pool.capacity();
+        let mut c = PoolCounters {
+            v4_total,
+            v6_total,
+            ..PoolCounters::default()
+        };
+        for range in &pool.ranges {
+            let used = self.usage.count_in(range);
+            if range.is_ipv4() {
+                c.v4_in_use = c.v4_in_use.saturating_add(used);
+            } else {
+                c.v6_in_use = c.v6_in_use.saturating_add(used);
+            }
+        }
+        Some(c)
     }
 
-    /// The pool allowing every address in `ips`.
-    fn pool_of(&self, ips: &[IpAddr]) -> Option<&Pool> {
+    /// Counters of every pool, by name.
+    pub fn all_counters(&self) -> BTreeMap<String, PoolCounters> {
         self.pools
-            .values()
-            .find(|p| !ips.is_empty() && ips.iter().all(|ip| p.allows(*ip)))
+            .keys()
+            .filter_map(|name| Some((name.clone(), self.counters(name)?)))
+            .collect()
     }
 
-    /// Releases whatever `key` holds; returns whether it held anything.
+    /// The pool allowing every address in `ips`, preferring `current`.
+    fn pool_of(&self, ips: &[IpAddr], current: Option<&str>) -> Option<&Pool> {
+        let fits = |p: &&Pool| !ips.is_empty() && ips.iter().all(|ip| p.allows(*ip));
+        current
+            .and_then(|c| self.pools.get(c))
+            .filter(fits)
+            .or_else(|| self.pools.values().find(fits))
+    }
+
+    /// Releases whatever `key` holds; returns whether it held anything (the controller then
+    /// reprocesses pending Services, which may now fit — upstream `TestDeleteRecyclesIP`).
     pub fn release(&mut self, key: &str) -> bool {
         let Some(holding) = self.holdings.remove(key) else {
             return false;
         };
         for ip in holding.ips {
-            if let Some(u) = self.used.get_mut(&ip) {
-                u.users.remove(key);
-                if u.users.is_empty() {
-                    self.used.remove(&ip);
-                }
-            }
+            self.usage.remove(ip, key);
         }
         true
     }
 
-    /// The quick form of [`Self::sharing_ok`], without building a message.
-    fn may_use(&self, ip: IpAddr, svc: &ServiceRequest) -> bool {
-        let Some(u) = self.used.get(&ip) else {
-            return true;
-        };
-        u.users.iter().all(|(k, _)| *k == svc.key)
-            || (matches!((&svc.sharing_key, &u.sharing_key), (Some(a), Some(b)) if !a.is_empty() && a == b)
-                && u.backend_key == svc.backend_key
-                && u.users
-                    .iter()
-                    .filter(|(k, _)| **k != svc.key)
-                    .all(|(_, ports)| !svc.ports.iter().any(|p| ports.contains(p))))
-    }
-
-    /// Whether `svc` may use `ip` next to its current users (§3.5).
-    fn sharing_ok(&self, ip: IpAddr, svc: &ServiceRequest) -> Result<(), AllocError> {
-        let Some(u) = self.used.get(&ip) else {
-            return Ok(());
-        };
-        let others: Vec<(&String, &Vec<Port>)> =
-            u.users.iter().filter(|(k, _)| **k != svc.key).collect();
-        let Some((first_other, _)) = others.first() else {
-            return Ok(());
-        };
-        let shared = matches!((&svc.sharing_key, &u.sharing_key), (Some(a), Some(b)) if !a.is_empty() && a == b);
-        if !shared {
-            return Err(AllocError::Sharing(format!(
-                "{ip} is already used by {first_other}; give both services the same allow-shared-ip key to share it"
-            )));
-        }
-        if u.backend_key != svc.backend_key {
-            return Err(AllocError::Sharing(format!(
-                "{ip} is shared by services with a different backend (externalTrafficPolicy Local needs the same selector)"
-            )));
-        }
-        for (other, ports) in others {
-            if let Some(port) = svc.ports.iter().find(|p| ports.contains(p)) {
-                return Err(AllocError::Sharing(format!(
-                    "port {}/{} is already used on {ip} by {other}",
-                    port.port, port.protocol
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Gives `svc` exactly `ips` (explicit request, or re-claiming after a restart), checking
-    /// pool membership, compatibility, the requested pool and sharing (§3.6).
+    /// Gives `svc` exactly `ips` (an explicit request): checks pool membership, compatibility,
+    /// the requested pool and sharing (§3.6), then replaces what `svc` held atomically. On error
+    /// nothing changes.
     pub fn assign(
         &mut self,
         svc: &ServiceRequest,
         ips: &[IpAddr],
+    ) -> Result<Allocation, AllocError> {
+        self.assign_checked(svc, ips, true)
+    }
+
+    fn assign_checked(
+        &mut self,
+        svc: &ServiceRequest,
+        ips: &[IpAddr],
+        check_requested_pool: bool,
     ) -> Result<Allocation, AllocError> {
         match ips {
             [_] => {}
             [a, b] if Family::of(*a) != Family::of(*b) => {}
             _ => return Err(AllocError::BadIpCount),
         }
-        let pool = match self.pool_of(ips) {
+        let current = self.holdings.get(&svc.key).map(|h| h.pool.as_str());
+        let pool = match self.pool_of(ips, current) {
             Some(pool) => pool,
             None => {
-                let bad = ips
-                    .iter()
-                    .find(|ip| !self.pools.values().any(|p| p.allows(**ip)))
-                    .or(ips.first())
-                    .copied()
-                    .ok_or(AllocError::BadIpCount)?;
-                return Err(AllocError::NotInConfig(bad));
+                return Err(
+                    match ips.iter().find(|ip| self.pool_of(&[**ip], None).is_none()) {
+                        Some(bad) => AllocError::NotInConfig(*bad),
+                        None => AllocError::SplitAcrossPools(ips.to_vec()),
+                    },
+                );
             }
         };
         if !pool.compatible(svc) {
             return Err(AllocError::Incompatible(pool.name.clone()));
         }
-        if let Some(requested) = svc.requested_pool.as_ref().filter(|r| **r != pool.name) {
+        if check_requested_pool
+            && let Some(requested) = svc.requested_pool.as_ref().filter(|r| **r != pool.name)
+        {
             return Err(AllocError::WrongPool {
                 requested: requested.clone(),
                 actual: pool.name.clone(),
             });
         }
-        let pool_name = pool.name.clone();
+        let pool = pool.name.clone();
         for ip in ips {
-            self.sharing_ok(*ip, svc)?;
+            if let Some(u) = self.usage.get(*ip) {
+                u.check(*ip, svc)?;
+            }
         }
         self.release(&svc.key);
         for ip in ips {
-            let entry = self.used.entry(*ip).or_insert_with(|| AddressUse {
-                sharing_key: svc.sharing_key.clone(),
-                backend_key: svc.backend_key.clone(),
-                users: BTreeMap::new(),
-            });
-            if entry.users.is_empty() {
-                entry.sharing_key = svc.sharing_key.clone();
-                entry.backend_key = svc.backend_key.clone();
-            }
-            entry.users.insert(svc.key.clone(), svc.ports.clone());
+            self.usage.add(*ip, svc);
         }
         self.holdings.insert(
             svc.key.clone(),
             Holding {
-                pool: pool_name.clone(),
+                pool: pool.clone(),
                 ips: ips.to_vec(),
             },
         );
         Ok(Allocation {
-            pool: pool_name,
+            pool,
             ips: ips.to_vec(),
         })
     }
 
-    /// Allocates addresses for `svc` (§3.3): requested addresses, else the requested pool, else
-    /// what it already holds, else its pinned pools by priority, else unrestricted pools by name.
+    /// Re-claims the addresses a Service already has in `status.loadBalancer.ingress` (restart
+    /// recovery §3.9, and every reconcile §3.2 steps 6–8). Checks, in upstream order: cluster
+    /// IPs (RequireDualStack needs both families), the held families against the Service's
+    /// (PreferDualStack over dual-stack cluster IPs may hold one), the [`Self::assign`] rules
+    /// (pool membership, compatibility, buggy IPs, sharing), the `address-pool` annotation, and
+    /// the requested IPs (as a set). On error the Service is released and should be allocated
+    /// again; [`AllocError::event_reason`] says which event to emit.
+    ///
+    /// Feed every Service that holds addresses through `restore` before allocating for any
+    /// pending one, so a restart never moves an address or hands one out twice (upstream issues
+    /// #1774, #2443, #2479 — fixed upstream only after v0.13.10, which the charm pinned).
+    pub fn restore(
+        &mut self,
+        svc: &ServiceRequest,
+        current: &[IpAddr],
+    ) -> Result<Allocation, AllocError> {
+        let result = self.check_restore(svc, current);
+        if result.is_err() {
+            self.release(&svc.key);
+        }
+        result
+    }
+
+    fn check_restore(
+        &mut self,
+        svc: &ServiceRequest,
+        current: &[IpAddr],
+    ) -> Result<Allocation, AllocError> {
+        svc.check_cluster_ips()?;
+        if current.is_empty() {
+            return Err(AllocError::NoCurrentIps);
+        }
+        if !svc.fits_families(current) {
+            return Err(AllocError::CurrentFamilyChanged(current.to_vec()));
+        }
+        let allocation = self.assign_checked(svc, current, false)?;
+        if let Some(requested) = svc
+            .requested_pool
+            .as_ref()
+            .filter(|r| **r != allocation.pool)
+        {
+            return Err(AllocError::PoolChanged {
+                current: allocation.pool,
+                requested: requested.clone(),
+            });
+        }
+        let set = |ips: &[IpAddr]| ips.iter().copied().collect::<BTreeSet<_>>();
+        if !svc.requested_ips.is_empty() && set(&svc.requested_ips) != set(current) {
+            return Err(AllocError::RequestChanged {
+                requested: svc.requested_ips.clone(),
+                current: current.to_vec(),
+            });
+        }
+        Ok(allocation)
+    }
+
+    /// Allocates addresses for `svc` (§3.3), in order of precedence:
+    /// 1. requested IPs: their families must equal the cluster-IP families, then [`Self::assign`]
+    ///    (any pool; autoAssign ignored, but not avoidBuggyIPs or serviceAllocation);
+    /// 2. the requested pool: what `svc` holds there, else its first free addresses (autoAssign
+    ///    ignored, compatibility required);
+    /// 3. what `svc` already holds, if it still suits its families;
+    /// 4. pinned pools by priority, then unrestricted pools by name
+    ///    ([`Self::auto_candidates`](Allocator)).
+    ///
+    /// On success the previous allocation of `svc` is replaced; on error it is kept.
     pub fn allocate(&mut self, svc: &ServiceRequest) -> Result<Allocation, AllocError> {
+        svc.check_cluster_ips()?;
         if !svc.requested_ips.is_empty() {
-            let wanted: BTreeSet<Family> = svc.families.iter().copied().collect();
-            let given: Vec<Family> = svc.requested_ips.iter().map(|ip| Family::of(*ip)).collect();
-            if given.iter().any(|f| !wanted.contains(f)) {
+            let mut wanted = svc.cluster_families();
+            wanted.sort();
+            let mut given: Vec<Family> =
+                svc.requested_ips.iter().map(|ip| Family::of(*ip)).collect();
+            given.sort();
+            if given != wanted {
                 return Err(AllocError::FamilyMismatch(svc.requested_ips.clone()));
             }
-            return self.assign(svc, &svc.requested_ips.clone());
+            return self.assign(svc, &svc.requested_ips);
         }
+        let current = self.holdings.get(&svc.key).cloned();
         if let Some(name) = &svc.requested_pool {
             let pool = self
                 .pools
@@ -247,115 +343,65 @@ impl Allocator {
             if !pool.compatible(svc) {
                 return Err(AllocError::Incompatible(name.clone()));
             }
-            if let Some(current) = self
-                .holdings
-                .get(&svc.key)
-                .filter(|h| h.pool == *name)
-                .cloned()
+            let fresh = self.best_in(&[pool], svc);
+            if let Some(current) = current.filter(|h| h.pool == *name && svc.fits_families(&h.ips))
+                && let Ok(allocation) = self.assign(svc, &current.ips)
             {
-                return self.assign(svc, &current.ips);
+                return Ok(allocation);
             }
-            let ips = self
-                .best_in(std::slice::from_ref(name), svc)
-                .ok_or(AllocError::NoAvailableIps)?;
+            let ips = fresh.ok_or_else(|| AllocError::PoolExhausted(name.clone()))?;
             return self.assign(svc, &ips);
         }
-        let current = self.holdings.get(&svc.key).map(|h| h.ips.clone());
-        if let Some(Ok(allocation)) = current.map(|ips| self.assign(svc, &ips)) {
+        if let Some(current) = current.filter(|h| svc.fits_families(&h.ips))
+            && let Ok(allocation) = self.assign(svc, &current.ips)
+        {
             return Ok(allocation);
         }
-        let mut pinned: Vec<&Pool> = self
-            .pools
-            .values()
-            .filter(|p| p.auto_assign && p.allocation.is_some() && p.compatible(svc))
-            .filter(|p| {
-                p.allocation.as_ref().is_some_and(|a| {
-                    !a.namespace_restricted || a.namespaces.contains(&svc.namespace)
-                })
-            })
-            .collect();
-        pinned.sort_by_key(|p| {
-            let priority = p.allocation.as_ref().map_or(0, |a| a.priority);
-            (priority <= 0, priority, p.name.clone())
-        });
-        let pinned: Vec<String> = pinned.iter().map(|p| p.name.clone()).collect();
-        let open: Vec<String> = self
-            .pools
-            .values()
-            .filter(|p| p.auto_assign && p.allocation.is_none())
-            .map(|p| p.name.clone())
-            .collect();
-        for candidates in [pinned, open] {
-            if let Some(ips) = self.best_in(&candidates, svc) {
-                return self.assign(svc, &ips);
-            }
-        }
-        Err(AllocError::NoAvailableIps)
-    }
-
-    /// The addresses `svc` would get from the first suitable pool among `candidates` (§3.3 family
-    /// logic): both families from one pool when wanted, else (PreferDualStack) the primary, else
-    /// the secondary.
-    fn best_in(&self, candidates: &[String], svc: &ServiceRequest) -> Option<Vec<IpAddr>> {
-        let wanted = svc.wanted_families();
-        let free: Vec<(Option<IpAddr>, Option<IpAddr>)> = candidates
+        let found = self
+            .auto_candidates(svc)
             .iter()
-            .filter_map(|name| self.pools.get(name))
-            .map(|p| {
-                (
-                    self.first_free(p, Family::V4, svc),
-                    self.first_free(p, Family::V6, svc),
-                )
-            })
-            .collect();
-        let pick = |f: Family, pair: &(Option<IpAddr>, Option<IpAddr>)| match f {
-            Family::V4 => pair.0,
-            Family::V6 => pair.1,
-        };
-        match wanted.as_slice() {
-            [single] => free
-                .iter()
-                .find_map(|pair| pick(*single, pair))
-                .map(|ip| vec![ip]),
-            [primary, secondary] => {
-                let both = free.iter().find_map(|pair| {
-                    let (a, b) = (pick(*primary, pair)?, pick(*secondary, pair)?);
-                    // Fresh dual-stack allocations are IPv4 first.
-                    Some(if a.is_ipv4() { vec![a, b] } else { vec![b, a] })
-                });
-                match (both, svc.policy) {
-                    (Some(ips), _) => Some(ips),
-                    (None, FamilyPolicy::PreferDualStack) => free
-                        .iter()
-                        .find_map(|pair| pick(*primary, pair))
-                        .or_else(|| free.iter().find_map(|pair| pick(*secondary, pair)))
-                        .map(|ip| vec![ip]),
-                    (None, _) => None,
-                }
-            }
-            _ => None,
+            .find_map(|candidates| self.best_in(candidates, svc));
+        match found {
+            Some(ips) => self.assign(svc, &ips),
+            None => Err(AllocError::NoAvailableIps),
         }
     }
 
-    /// The lowest address of `family` in `pool` that `svc` may use (§3.4).
-    fn first_free(&self, pool: &Pool, family: Family, svc: &ServiceRequest) -> Option<IpAddr> {
-        for range in pool
-            .ranges
-            .iter()
-            .filter(|r| Family::of(r.first()) == family)
+    /// For a PreferDualStack Service over dual-stack cluster IPs that holds one address: adds
+    /// the missing family from the **same** pool (§2.4, §3.2 step 9), appended after the held
+    /// address. `Ok(None)` when nothing applies (other policy, single-stack cluster IPs,
+    /// requested IPs, nothing or two held); an error (upstream event `AdditionalAssignFailed`)
+    /// leaves the held address in place.
+    ///
+    /// Guard for upstream issue #2724 / PR #2726: upstream did not check the cluster-IP families
+    /// here, so a single-stack Service in a dual-stack pool got a second address and lost both
+    /// on the next reconcile.
+    pub fn add_missing_family(
+        &mut self,
+        svc: &ServiceRequest,
+    ) -> Result<Option<Allocation>, AllocError> {
+        if svc.policy != FamilyPolicy::PreferDualStack
+            || !svc.is_dual_stack()
+            || !svc.requested_ips.is_empty()
         {
-            let (mut n, last) = (to_u128(range.first()), to_u128(range.last()));
-            loop {
-                let ip = from_u128(range.first(), n);
-                if !pool.is_buggy(ip) && self.may_use(ip, svc) {
-                    return Some(ip);
-                }
-                if n >= last {
-                    break;
-                }
-                n += 1;
-            }
+            return Ok(None);
         }
-        None
+        let Some(holding) = self.holdings.get(&svc.key) else {
+            return Ok(None);
+        };
+        let [held] = holding.ips.as_slice() else {
+            return Ok(None);
+        };
+        let held = *held;
+        let Some(pool) = self.pools.get(&holding.pool) else {
+            return Ok(None);
+        };
+        if !pool.compatible(svc) {
+            return Err(AllocError::Incompatible(pool.name.clone()));
+        }
+        let extra = self
+            .first_free(pool, Family::of(held).other(), svc)
+            .ok_or_else(|| AllocError::PoolExhausted(pool.name.clone()))?;
+        self.assign_checked(svc, &[held, extra], false).map(Some)
     }
 }

@@ -1,0 +1,11 @@
+//! The allocator against the rules of the behaviour reference §3, and properties over random
+//! operation sequences.
+
+mod common;
+mod dual_stack;
+mod pools;
+mod properties;
+mod requests;
+mod restore;
+mod selection;
+mod sharing;
