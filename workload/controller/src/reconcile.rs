@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use metallb_api::annotations;
-use metallb_core::allocator::{Allocator, Family};
+use metallb_core::allocator::Allocator;
 
 use crate::convert::{current_ips, handled, key, request};
 
@@ -82,22 +82,22 @@ pub fn pass(
                 continue;
             }
         };
+        // Services holding addresses re-claim them (restart safety); a held address that is no
+        // longer valid (family, requested IPs or pool changed, pool shrunk) is released here.
         let mut kept = None;
         if !current.is_empty() {
-            let families_fit = current
-                .iter()
-                .all(|ip| req.families.contains(&Family::of(*ip)));
-            let request_fits = req.requested_ips.is_empty()
-                || req.requested_ips.iter().collect::<BTreeSet<_>>()
-                    == current.iter().collect::<BTreeSet<_>>();
-            if families_fit && request_fits {
-                match allocator.assign(&req, &current) {
-                    Ok(allocation) => kept = Some(allocation),
-                    Err(err) => tracing::info!(service = %req.key, "clearing assignment: {err}"),
-                }
+            match allocator.restore(&req, &current) {
+                Ok(allocation) => kept = Some(allocation),
+                Err(err) => tracing::info!(service = %req.key, "clearing assignment: {err}"),
             }
-            if kept.is_none() {
-                allocator.release(&req.key);
+        }
+        // PreferDualStack Services holding one family get the other from the same pool when it
+        // has one.
+        if kept.is_some() {
+            match allocator.add_missing_family(&req) {
+                Ok(Some(upgraded)) => kept = Some(upgraded),
+                Ok(None) => {}
+                Err(err) => tracing::debug!(service = %req.key, "no additional family: {err}"),
             }
         }
         let (allocation, reason) = match kept {
@@ -194,6 +194,50 @@ mod tests {
         let changes = pass(&mut a, &[Arc::new(changed)], None);
         assert_eq!(changes.len(), 1);
         assert!(changes[0].ips.is_empty() && changes[0].pool.is_none());
+    }
+
+    #[test]
+    fn prefer_dual_stack_gains_the_missing_family_and_stale_addresses_are_replaced() {
+        let mut a = Allocator::new();
+        a.set_pools(vec![Pool::new(
+            "p",
+            vec![
+                IpRange::parse("198.18.0.0/30").unwrap(),
+                IpRange::parse("2001:db8::/126").unwrap(),
+            ],
+        )]);
+        let mut dual = serde_json::to_value(&*service(
+            "dual",
+            "LoadBalancer",
+            serde_json::json!({"clusterIPs": ["198.19.0.10", "2001:db8:5e::10"], "ipFamilyPolicy": "PreferDualStack"}),
+        ))
+        .unwrap();
+        dual["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": "198.18.0.1"}]}});
+        dual["metadata"]["annotations"] =
+            serde_json::json!({"metallb.io/ip-allocated-from-pool": "p"});
+        let mut stale =
+            serde_json::to_value(&*service("stale", "LoadBalancer", serde_json::json!({})))
+                .unwrap();
+        stale["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": "198.18.9.9"}]}});
+        let services: Vec<Arc<Service>> = vec![
+            Arc::new(serde_json::from_value(dual).unwrap()),
+            Arc::new(serde_json::from_value(stale).unwrap()),
+        ];
+        let changes = pass(&mut a, &services, None);
+        let by_name = |n: &str| changes.iter().find(|c| c.name == n).unwrap().ips.clone();
+        assert_eq!(
+            by_name("dual"),
+            vec![
+                "198.18.0.1".parse::<IpAddr>().unwrap(),
+                "2001:db8::".parse().unwrap()
+            ],
+            "keeps its IPv4 address and gains IPv6 from the same pool"
+        );
+        assert_eq!(
+            by_name("stale"),
+            vec!["198.18.0.0".parse::<IpAddr>().unwrap()],
+            "an address outside every pool is replaced"
+        );
     }
 
     #[test]
