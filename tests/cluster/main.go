@@ -1,14 +1,16 @@
 // Command kcp is the project's test control plane: one multi-call binary built from the official
 // Kubernetes Go modules. `kcp up` supervises embedded etcd plus kube-apiserver,
 // kube-controller-manager, kube-scheduler and the KWOK node/pod simulator, each run as a child
-// process of this same binary (so their global state never collides). `kcp kubectl` is kubectl
-// from the same release; `kcp mint-kubeconfig` writes a kubeconfig for a ServiceAccount.
+// process of this same binary (so their global state never collides). `kcp kubectl` (or the
+// binary invoked through a link named `kubectl`) is kubectl from the same release;
+// `kcp mint-kubeconfig` writes a kubeconfig for a ServiceAccount.
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"k8s.io/component-base/cli"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
@@ -27,6 +29,10 @@ commands:
 `
 
 func main() {
+	// Invoked as `kubectl` (a link to this binary): behave exactly like kubectl.
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		os.Exit(cli.Run(kubectlcmd.NewDefaultKubectlCommand()))
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -26,6 +28,18 @@ func writePEM(path, kind string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600)
 }
 
+func readPEM(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	return block.Bytes, nil
+}
+
 func newKey() (*ecdsa.PrivateKey, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,87 +57,155 @@ func serial() *big.Int {
 	return n
 }
 
-// ensure creates the CA, the API server's serving certificate (for every address it may be
-// reached on), the admin client certificate (group system:masters) and the service-account
-// signing key, unless they exist.
-func (p pki) ensure(addresses []net.IP) error {
-	if _, err := os.Stat(p.path("admin.crt")); err == nil {
-		return nil
-	}
+const validity = 10 * 365 * 24 * time.Hour
+
+// ca is the loaded certificate authority.
+type ca struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// ensure creates, unless they exist, the CA, the admin client certificate (group
+// system:masters) and the service-account signing key; and (re)issues the API server's serving
+// certificate when it does not cover every address it is reached on.
+func (p pki) ensure(address net.IP) error {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
-	now := time.Now().Add(-time.Hour)
-	caKey, caDer, err := newKey()
+	authority, err := p.loadCA()
+	if errors.Is(err, os.ErrNotExist) {
+		authority, err = p.createAll()
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("certificate authority in %s: %w", p.dir, err)
 	}
-	caTemplate := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "metallb-rs test CA"},
-		NotBefore:             now,
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.19.0.1"), net.ParseIP("2001:db8:5e::1"), address}
+	if p.servingCovers(ips) {
+		return nil
 	}
-	caCertDer, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	caCert, err := x509.ParseCertificate(caCertDer)
-	if err != nil {
-		return err
-	}
-	if err := writePEM(p.path("ca.crt"), "CERTIFICATE", caCertDer); err != nil {
-		return err
-	}
-	if err := writePEM(p.path("ca.key"), "EC PRIVATE KEY", caDer); err != nil {
-		return err
-	}
-	issue := func(name string, template *x509.Certificate) error {
-		key, keyDer, err := newKey()
-		if err != nil {
-			return err
-		}
-		template.SerialNumber = serial()
-		template.NotBefore = now
-		template.NotAfter = now.Add(10 * 365 * 24 * time.Hour)
-		template.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
-		der, err := x509.CreateCertificate(rand.Reader, template, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			return fmt.Errorf("issuing %s: %w", name, err)
-		}
-		if err := writePEM(p.path(name+".crt"), "CERTIFICATE", der); err != nil {
-			return err
-		}
-		return writePEM(p.path(name+".key"), "EC PRIVATE KEY", keyDer)
-	}
-	ips := append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.19.0.1")}, addresses...)
-	if err := issue("apiserver", &x509.Certificate{
+	return p.issue(authority, "apiserver", &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		IPAddresses: ips,
-	}); err != nil {
-		return err
+	})
+}
+
+// servingCovers says whether the API server's certificate and key exist, match, and name every
+// one of ips.
+func (p pki) servingCovers(ips []net.IP) bool {
+	pair, err := tls.LoadX509KeyPair(p.path("apiserver.crt"), p.path("apiserver.key"))
+	if err != nil || len(pair.Certificate) == 0 {
+		return false
 	}
-	if err := issue("admin", &x509.Certificate{
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if cert.VerifyHostname(ip.String()) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (p pki) loadCA() (ca, error) {
+	certDer, err := readPEM(p.path("ca.crt"))
+	if err != nil {
+		return ca{}, err
+	}
+	keyDer, err := readPEM(p.path("ca.key"))
+	if err != nil {
+		return ca{}, err
+	}
+	cert, err := x509.ParseCertificate(certDer)
+	if err != nil {
+		return ca{}, err
+	}
+	key, err := x509.ParseECPrivateKey(keyDer)
+	if err != nil {
+		return ca{}, err
+	}
+	for _, name := range []string{"admin.crt", "admin.key", "sa.key", "sa.pub"} {
+		if _, err := os.Stat(p.path(name)); err != nil {
+			return ca{}, err
+		}
+	}
+	return ca{cert: cert, key: key}, nil
+}
+
+// createAll creates the CA, the admin certificate and the service-account key pair.
+func (p pki) createAll() (ca, error) {
+	now := time.Now().Add(-time.Hour)
+	caKey, caKeyDer, err := newKey()
+	if err != nil {
+		return ca{}, err
+	}
+	template := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "metallb-rs test CA"},
+		NotBefore:             now,
+		NotAfter:              now.Add(validity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	certDer, err := x509.CreateCertificate(rand.Reader, template, template, &caKey.PublicKey, caKey)
+	if err != nil {
+		return ca{}, err
+	}
+	cert, err := x509.ParseCertificate(certDer)
+	if err != nil {
+		return ca{}, err
+	}
+	if err := writePEM(p.path("ca.crt"), "CERTIFICATE", certDer); err != nil {
+		return ca{}, err
+	}
+	if err := writePEM(p.path("ca.key"), "EC PRIVATE KEY", caKeyDer); err != nil {
+		return ca{}, err
+	}
+	authority := ca{cert: cert, key: caKey}
+	if err := p.issue(authority, "admin", &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}); err != nil {
-		return err
+		return ca{}, err
 	}
 	saKey, saDer, err := newKey()
 	if err != nil {
-		return err
+		return ca{}, err
 	}
 	pubDer, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
 	if err != nil {
-		return err
+		return ca{}, err
 	}
 	if err := writePEM(p.path("sa.key"), "EC PRIVATE KEY", saDer); err != nil {
+		return ca{}, err
+	}
+	if err := writePEM(p.path("sa.pub"), "PUBLIC KEY", pubDer); err != nil {
+		return ca{}, err
+	}
+	return authority, nil
+}
+
+// issue signs template with the CA and writes name.crt and name.key.
+func (p pki) issue(authority ca, name string, template *x509.Certificate) error {
+	key, keyDer, err := newKey()
+	if err != nil {
 		return err
 	}
-	return writePEM(p.path("sa.pub"), "PUBLIC KEY", pubDer)
+	now := time.Now().Add(-time.Hour)
+	template.SerialNumber = serial()
+	template.NotBefore = now
+	template.NotAfter = now.Add(validity)
+	template.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	der, err := x509.CreateCertificate(rand.Reader, template, authority.cert, &key.PublicKey, authority.key)
+	if err != nil {
+		return fmt.Errorf("issuing %s: %w", name, err)
+	}
+	if err := writePEM(p.path(name+".key"), "EC PRIVATE KEY", keyDer); err != nil {
+		return err
+	}
+	return writePEM(p.path(name+".crt"), "CERTIFICATE", der)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"golang.org/x/sys/unix"
 )
 
 // Ranges from the documentation/benchmark blocks, so that no test ever points at a real network.
@@ -53,7 +57,7 @@ type supervisor struct {
 
 // start runs `kcp <component> args...` as a child that dies with this process.
 func (s *supervisor) start(component string, args ...string) error {
-	logFile, err := os.OpenFile(filepath.Join(s.logs, component+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(s.logPath(component), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -62,6 +66,7 @@ func (s *supervisor) start(component string, args ...string) error {
 	cmd.Env = append(os.Environ(), "HOME="+s.dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		logFile.Close()
 		return fmt.Errorf("starting %s: %w", component, err)
 	}
 	s.children[component] = cmd
@@ -73,29 +78,32 @@ func (s *supervisor) start(component string, args ...string) error {
 	return nil
 }
 
+func (s *supervisor) logPath(component string) string {
+	return filepath.Join(s.logs, component+".log")
+}
+
+// stopAll asks every child to stop, and kills the ones still running after five seconds.
 func (s *supervisor) stopAll() {
 	for _, cmd := range s.children {
-		if cmd.Process != nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 	}
 	deadline := time.After(5 * time.Second)
-	for remaining := len(s.children); remaining > 0; {
+	for len(s.children) > 0 {
 		select {
-		case <-s.exited:
-			remaining--
+		case name := <-s.exited:
+			delete(s.children, name)
 		case <-deadline:
 			for _, cmd := range s.children {
-				if cmd.Process != nil {
-					_ = cmd.Process.Kill()
-				}
+				_ = cmd.Process.Kill()
 			}
-			return
+			for len(s.children) > 0 {
+				delete(s.children, <-s.exited)
+			}
 		}
 	}
 }
 
-func waitReady(server string, p pki, timeout time.Duration) error {
+func waitReady(ctx context.Context, server string, p pki, timeout time.Duration) error {
 	caPEM, err := os.ReadFile(p.path("ca.crt"))
 	if err != nil {
 		return err
@@ -106,10 +114,9 @@ func waitReady(server string, p pki, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}},
-	}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Timeout: 2 * time.Second, Transport: transport}
 	deadline := time.Now().Add(timeout)
 	last := "no answer"
 	for time.Now().Before(deadline) {
@@ -123,13 +130,81 @@ func waitReady(server string, p pki, timeout time.Duration) error {
 		} else {
 			last = err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("API server not ready after %s: %s", timeout, last)
 }
 
-func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
+// errStopped marks a requested stop (signal or parent exit): not a failure.
+var errStopped = errors.New("stopped")
+
+// watchParent cancels ctx when process pid exits (through a pidfd, so a reused pid cannot fool
+// it; by polling on kernels without pidfd_open).
+func watchParent(pid int, cancel context.CancelCauseFunc) error {
+	stop := func() { cancel(fmt.Errorf("%w: parent process %d exited", errStopped, pid)) }
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ENOSYS) {
+		if syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("parent process %d is not running", pid)
+		}
+		go func() {
+			for syscall.Kill(pid, 0) == nil {
+				time.Sleep(250 * time.Millisecond)
+			}
+			stop()
+		}()
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("parent process %d: %w", pid, err)
+	}
+	go func() {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		stop()
+	}()
+	return nil
+}
+
+// lockDir takes an exclusive lock on dir for the life of this process, so two control planes
+// never share one state directory. The lock goes away with the process, even on SIGKILL.
+func lockDir(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "kcp.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		pid, _ := os.ReadFile(filepath.Join(dir, "kcp.pid"))
+		return fmt.Errorf("another control plane (pid %s) is running in %s", bytes.TrimSpace(pid), dir)
+	}
+	dirLock = f
+	return nil
+}
+
+// dirLock keeps the state directory's lock file open (and locked) for the life of the process.
+var dirLock *os.File
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
 }
 
 func runUp(args []string) int {
@@ -146,58 +221,99 @@ func runUp(args []string) int {
 		fmt.Fprintln(os.Stderr, "kcp up: --dir is required")
 		return 2
 	}
-	started := time.Now()
-	code := up(*dir, *address, *port, *parentPID, started)
+	// Whoever reads our output may go away first: a write must not kill us before cleanup.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		sig := <-signals
+		cancel(fmt.Errorf("%w on %s", errStopped, sig))
+	}()
+	if *parentPID > 0 {
+		if err := watchParent(*parentPID, cancel); err != nil {
+			fmt.Fprintf(os.Stderr, "kcp up: %v\n", err)
+			return 1
+		}
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fmt.Fprintf(os.Stderr, "kcp up: %v\n", err)
+		return 1
+	}
+	if err := lockDir(*dir); err != nil {
+		fmt.Fprintf(os.Stderr, "kcp up: %v\n", err)
+		return 1
+	}
+	err := up(ctx, *dir, *address, *port, time.Now())
+	code := 0
+	switch {
+	case errors.Is(err, errStopped):
+		fmt.Printf("%v\n", err)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "kcp up: %v\n", err)
+		code = 1
+	}
+	_ = os.Remove(filepath.Join(*dir, "ready.json"))
+	_ = os.Remove(filepath.Join(*dir, "kcp.pid"))
 	if *removeOnExit {
 		_ = os.RemoveAll(*dir)
 	}
 	return code
 }
 
-func up(dir, address string, port, parentPID int, started time.Time) int {
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(os.Stderr, "kcp up: "+format+"\n", a...)
-		return 1
-	}
+// componentError reports a component failure with the end of its log (the log itself may be
+// removed with the state directory).
+func componentError(s *supervisor, component string, err error) error {
+	return fmt.Errorf("%s: %w; last lines of %s:\n%s", component, err, s.logPath(component), tail(s.logPath(component), 30))
+}
+
+func up(ctx context.Context, dir, address string, port int, started time.Time) error {
 	ip := net.ParseIP(address)
 	if ip == nil {
-		return fail("--address %q is not an IP address", address)
+		return fmt.Errorf("--address %q is not an IP address", address)
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return fail("cannot find own binary: %v", err)
+		return fmt.Errorf("cannot find own binary: %w", err)
 	}
 	s := &supervisor{self: self, dir: dir, logs: filepath.Join(dir, "logs"), children: map[string]*exec.Cmd{}, exited: make(chan string, 8)}
-	for _, d := range []string{dir, s.logs} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fail("%v", err)
-		}
+	if err := os.MkdirAll(s.logs, 0o700); err != nil {
+		return err
 	}
 	_ = os.Remove(filepath.Join(dir, "ready.json"))
 	if err := os.WriteFile(filepath.Join(dir, "kcp.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fail("%v", err)
+		return err
 	}
 	p := pki{dir: filepath.Join(dir, "pki")}
-	if err := p.ensure([]net.IP{ip}); err != nil {
-		return fail("certificates: %v", err)
+	if err := p.ensure(ip); err != nil {
+		return fmt.Errorf("certificates: %w", err)
 	}
 	if port == 0 {
 		if port, err = freePort(address); err != nil {
-			return fail("no free port on %s: %v", address, err)
+			return fmt.Errorf("no free port on %s: %w", address, err)
 		}
 	}
-	etcdClient, err1 := freePort("127.0.0.1")
-	etcdPeer, err2 := freePort("127.0.0.1")
-	if err1 != nil || err2 != nil {
-		return fail("no free port for etcd")
+	// etcd only ever listens on loopback.
+	etcdClient, err := freePort("127.0.0.1")
+	if err != nil {
+		return fmt.Errorf("etcd needs the loopback interface (in a new network namespace: `ip link set lo up`): %w", err)
+	}
+	etcdPeer, err := freePort("127.0.0.1")
+	if err != nil {
+		return fmt.Errorf("no free loopback port for etcd: %w", err)
 	}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "kcp"
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(s.logs, "etcd.log")}
+	cfg.LogOutputs = []string{s.logPath("etcd")}
+	// A throw-away test store: no fsync, small raft log in memory, 1 GiB quota.
 	cfg.UnsafeNoFsync = true
+	cfg.SnapshotCount = 2000
+	cfg.SnapshotCatchUpEntries = 1000
+	cfg.QuotaBackendBytes = 1 << 30
 	client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", etcdClient)}
 	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", etcdPeer)}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
@@ -205,13 +321,17 @@ func up(dir, address string, port, parentPID int, started time.Time) int {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	etcd, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return fail("etcd: %v", err)
+		return fmt.Errorf("etcd: %w; last lines of %s:\n%s", err, s.logPath("etcd"), tail(s.logPath("etcd"), 30))
 	}
 	defer etcd.Close()
 	select {
 	case <-etcd.Server.ReadyNotify():
+	case err := <-etcd.Err():
+		return fmt.Errorf("etcd: %w", err)
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	case <-time.After(30 * time.Second):
-		return fail("etcd did not become ready")
+		return fmt.Errorf("etcd did not become ready in 30s; see %s", s.logPath("etcd"))
 	}
 
 	server := fmt.Sprintf("https://%s", net.JoinHostPort(address, strconv.Itoa(port)))
@@ -236,17 +356,41 @@ func up(dir, address string, port, parentPID int, started time.Time) int {
 		"--profiling=false",
 		"--v=1",
 	); err != nil {
-		return fail("%v", err)
+		return err
 	}
-	if err := waitReady(server, p, 90*time.Second); err != nil {
-		return fail("%v (see %s)", err, filepath.Join(s.logs, "apiserver.log"))
+	// Stop waiting early if the API server exits.
+	readyCtx, stopWaiting := context.WithCancelCause(ctx)
+	consumed := make(chan string, 1)
+	go func() {
+		select {
+		case name := <-s.exited:
+			stopWaiting(componentError(s, name, errors.New("exited during startup")))
+			consumed <- name
+		case <-readyCtx.Done():
+			consumed <- ""
+		}
+	}()
+	err = waitReady(readyCtx, server, p, 90*time.Second)
+	stopWaiting(nil)
+	if name := <-consumed; name != "" {
+		delete(s.children, name)
+		if err == nil {
+			return componentError(s, name, errors.New("exited"))
+		}
+		return err
+	}
+	if err != nil {
+		if errors.Is(err, errStopped) {
+			return err
+		}
+		return componentError(s, "apiserver", err)
 	}
 	if err := writeKubeconfig(kubeconfig, server, p.path("ca.crt"), "admin", p.path("admin.crt"), p.path("admin.key"), "", ""); err != nil {
-		return fail("kubeconfig: %v", err)
+		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	stages := filepath.Join(dir, "kwok-stages.yaml")
 	if err := os.WriteFile(stages, []byte(kwokStages()), 0o644); err != nil {
-		return fail("%v", err)
+		return err
 	}
 	for _, c := range []struct {
 		name string
@@ -284,34 +428,26 @@ func up(dir, address string, port, parentPID int, started time.Time) int {
 		}},
 	} {
 		if err := s.start(c.name, c.args...); err != nil {
-			return fail("%v", err)
+			return err
 		}
 	}
-	info, _ := json.Marshal(readyInfo{Server: server, Kubeconfig: kubeconfig, PID: os.Getpid(), StartedMs: time.Since(started).Milliseconds()})
-	if err := os.WriteFile(filepath.Join(dir, "ready.json"), info, 0o644); err != nil {
-		return fail("%v", err)
+	info, err := json.Marshal(readyInfo{Server: server, Kubeconfig: kubeconfig, PID: os.Getpid(), StartedMs: time.Since(started).Milliseconds()})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready.json.tmp"), info, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(dir, "ready.json.tmp"), filepath.Join(dir, "ready.json")); err != nil {
+		return err
 	}
 	fmt.Printf("ready in %dms: %s (kubeconfig %s)\n", time.Since(started).Milliseconds(), server, kubeconfig)
 
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case sig := <-signals:
-			fmt.Printf("stopping on %s\n", sig)
-			_ = os.Remove(filepath.Join(dir, "ready.json"))
-			return 0
-		case name := <-s.exited:
-			delete(s.children, name)
-			_ = os.Remove(filepath.Join(dir, "ready.json"))
-			return fail("%s exited; see %s", name, filepath.Join(s.logs, name+".log"))
-		case <-tick.C:
-			if parentPID > 0 && !alive(parentPID) {
-				_ = os.Remove(filepath.Join(dir, "ready.json"))
-				return 0
-			}
-		}
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case name := <-s.exited:
+		delete(s.children, name)
+		return componentError(s, name, errors.New("exited"))
 	}
 }

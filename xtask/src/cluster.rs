@@ -1,5 +1,10 @@
 //! `cargo xtask cluster build|up|down|status|kubeconfig`: the local Kubernetes control plane
 //! built from the official Go modules (`tests/cluster`), cached by a hash of its inputs.
+//!
+//! `up` starts `kcp up` detached (it outlives xtask) with its state, logs and admin kubeconfig
+//! in one directory; `down` stops it and removes that directory.
+
+mod build;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -7,8 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use serde::Deserialize;
 
-use crate::paths::{cache_dir, workspace_root};
+pub use build::ensure_built;
+
+use crate::paths::cache_dir;
 
 /// Control-plane sub-commands.
 #[derive(Subcommand)]
@@ -28,7 +36,7 @@ pub enum ClusterCommand {
 /// `--dir`.
 #[derive(Args)]
 pub struct DirArgs {
-    /// State directory of the control plane.
+    /// State directory of the control plane [default: ~/.cache/metallb-rs/cluster-run/default].
     #[arg(long)]
     dir: Option<PathBuf>,
 }
@@ -36,16 +44,16 @@ pub struct DirArgs {
 /// Options of `up`.
 #[derive(Args)]
 pub struct UpArgs {
-    /// State directory of the control plane.
+    /// State directory of the control plane [default: ~/.cache/metallb-rs/cluster-run/default].
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Run inside this network namespace (it must exist).
+    /// Run inside this network namespace (it must exist; its loopback is brought up).
     #[arg(long, requires = "address")]
     netns: Option<String>,
-    /// Address the API server listens on (default 127.0.0.1).
+    /// Address the API server listens on [default: 127.0.0.1].
     #[arg(long)]
-    address: Option<String>,
-    /// API server port (default: a free port).
+    address: Option<std::net::IpAddr>,
+    /// API server port [default: a free port].
     #[arg(long)]
     port: Option<u16>,
 }
@@ -53,7 +61,7 @@ pub struct UpArgs {
 /// Options of `kubeconfig`.
 #[derive(Args)]
 pub struct KubeconfigArgs {
-    /// State directory of the control plane.
+    /// State directory of the control plane [default: ~/.cache/metallb-rs/cluster-run/default].
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Namespace of the ServiceAccount.
@@ -62,10 +70,13 @@ pub struct KubeconfigArgs {
     /// ServiceAccount name.
     #[arg(long)]
     service_account: String,
-    /// Output file (default: DIR/<namespace>-<service-account>.kubeconfig).
+    /// Output file [default: DIR/<namespace>-<service-account>.kubeconfig].
     #[arg(long)]
     out: Option<PathBuf>,
 }
+
+/// How long `up` waits for the API server.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn default_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| cache_dir().join("cluster-run").join("default"))
@@ -81,190 +92,161 @@ pub fn run(cmd: ClusterCommand) -> Result<()> {
         ClusterCommand::Up(args) => up(args),
         ClusterCommand::Down(args) => down(&default_dir(args.dir)),
         ClusterCommand::Status(args) => {
-            let dir = default_dir(args.dir);
-            match running(&dir) {
-                Some(pid) => println!(
-                    "running (pid {pid}), kubeconfig {}",
-                    dir.join("admin.kubeconfig").display()
-                ),
-                None => println!("not running ({})", dir.display()),
-            }
+            status(&default_dir(args.dir));
             Ok(())
         }
-        ClusterCommand::Kubeconfig(args) => {
-            let dir = default_dir(args.dir);
-            if running(&dir).is_none() {
-                bail!(
-                    "the control plane in {} is not running (cargo xtask cluster up)",
-                    dir.display()
-                );
-            }
-            let out = args.out.unwrap_or_else(|| {
-                dir.join(format!(
-                    "{}-{}.kubeconfig",
-                    args.namespace, args.service_account
-                ))
-            });
-            let bin = ensure_built()?;
-            let status = Command::new(bin.join("kcp"))
-                .args(["mint-kubeconfig", "--kubeconfig"])
-                .arg(dir.join("admin.kubeconfig"))
-                .args([
-                    "--namespace",
-                    &args.namespace,
-                    "--service-account",
-                    &args.service_account,
-                    "--out",
-                ])
-                .arg(&out)
-                .status()
-                .context("cannot run kcp")?;
-            if !status.success() {
-                bail!("minting the kubeconfig failed");
-            }
-            println!("{}", out.display());
-            Ok(())
-        }
+        ClusterCommand::Kubeconfig(args) => kubeconfig(args),
     }
 }
 
-/// The Go inputs of the build, sorted.
-fn inputs(src: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(src)
-        .with_context(|| format!("cannot read {}", src.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".go") || name == "go.mod" || name == "go.sum"
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+/// `DIR/ready.json`, written by `kcp up` once the API server answers `/readyz`.
+#[derive(Deserialize)]
+struct ReadyInfo {
+    server: String,
+    kubeconfig: PathBuf,
 }
 
-/// FNV-1a over file names and contents: enough to notice any change of the inputs.
-fn inputs_hash(files: &[PathBuf]) -> Result<String> {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for file in files {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let content =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        for byte in name
-            .as_bytes()
-            .iter()
-            .chain([0u8].iter())
-            .chain(content.iter())
-        {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    Ok(format!("{hash:016x}"))
+/// What runs in a state directory.
+enum State {
+    /// No `kcp up` process.
+    Stopped,
+    /// `kcp up` runs but is not ready yet.
+    Starting(i32),
+    /// Ready.
+    Running(i32, ReadyInfo),
 }
 
-/// Builds `kcp` (and a `kubectl` wrapper) unless a build for the same inputs is cached; returns
-/// the directory holding them.
-pub fn ensure_built() -> Result<PathBuf> {
-    let src = workspace_root().join("tests").join("cluster");
-    let hash = inputs_hash(&inputs(&src)?)?;
-    let out = cache_dir().join("cluster").join(&hash);
-    if out.join("kcp").is_file() {
-        return Ok(out);
-    }
-    let tmp = cache_dir().join("cluster").join(format!("{hash}.partial"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    println!(
-        "==> building the control plane (Kubernetes from the official Go modules; the first build takes a while)"
-    );
-    let start = Instant::now();
-    let mut child = Command::new("go")
-        .args(["build", "-trimpath", "-o"])
-        .arg(tmp.join("kcp"))
-        .arg(".")
-        .current_dir(&src)
-        .env("GOFLAGS", "-mod=readonly")
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot run `go` (is Go installed?)")?;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-        let secs = start.elapsed().as_secs();
-        if secs > 0 && secs.is_multiple_of(60) {
-            println!("    still building the control plane... {secs}s");
-        }
+/// Whether process `pid` is a `kcp up` (and not some other process that got its pid).
+fn is_kcp_up(pid: i32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
     };
-    if !status.success() {
-        bail!("building the control plane failed ({status})");
+    let mut args = cmdline.split(|b| *b == 0);
+    let program = args.next().unwrap_or_default();
+    program.ends_with(b"kcp") && args.next() == Some(b"up".as_slice())
+}
+
+fn state(dir: &Path) -> State {
+    let Some(pid) = std::fs::read_to_string(dir.join("kcp.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .filter(|pid| is_kcp_up(*pid))
+    else {
+        return State::Stopped;
+    };
+    let ready = std::fs::read_to_string(dir.join("ready.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<ReadyInfo>(&text).ok());
+    match ready {
+        Some(info) => State::Running(pid, info),
+        None => State::Starting(pid),
     }
-    std::fs::write(
-        tmp.join("kubectl"),
-        "#!/bin/sh\nexec \"$(dirname \"$0\")/kcp\" kubectl \"$@\"\n",
-    )?;
-    set_executable(&tmp.join("kubectl"))?;
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::rename(&tmp, &out).context("cannot move the build into the cache")?;
-    println!(
-        "==> control plane built in {}s: {}",
-        start.elapsed().as_secs(),
-        out.display()
-    );
-    Ok(out)
 }
 
-fn set_executable(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot chmod {}", path.display()))
+/// The network namespace the control plane in `dir` runs in, if any.
+fn netns_of(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("netns"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
-/// The pid of a running control plane in `dir`, if any.
-fn running(dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(dir.join("kcp.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let alive = Path::new(&format!("/proc/{pid}")).exists();
-    (alive && dir.join("ready.json").exists()).then_some(pid)
+fn status(dir: &Path) {
+    let netns = netns_of(dir)
+        .map(|ns| format!(" in network namespace {ns}"))
+        .unwrap_or_default();
+    match state(dir) {
+        State::Running(pid, info) => println!(
+            "running (pid {pid}){netns} at {}\nkubeconfig: {}\nlogs: {}",
+            info.server,
+            info.kubeconfig.display(),
+            dir.join("logs").display()
+        ),
+        State::Starting(pid) => println!(
+            "starting (pid {pid}){netns}; logs in {}",
+            dir.join("logs").display()
+        ),
+        State::Stopped => println!("not running ({})", dir.display()),
+    }
+}
+
+/// Sends `signal` (a `kill` signal name) to process `pid`.
+fn kill(signal: &str, pid: i32) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn up(args: UpArgs) -> Result<()> {
     let dir = default_dir(args.dir);
-    if let Some(pid) = running(&dir) {
-        println!(
-            "already running (pid {pid}); kubeconfig {}",
-            dir.join("admin.kubeconfig").display()
-        );
-        return Ok(());
+    match state(&dir) {
+        State::Running(pid, info) => {
+            println!(
+                "the control plane in {} is already running (pid {pid}) at {}; not starting another",
+                dir.display(),
+                info.server
+            );
+            println!("{}", info.kubeconfig.display());
+            return Ok(());
+        }
+        State::Starting(pid) => bail!(
+            "a control plane is already starting in {} (pid {pid}); see {} or run `cargo xtask cluster down`",
+            dir.display(),
+            dir.join("logs").display()
+        ),
+        State::Stopped => {}
+    }
+    if let Some(ns) = &args.netns
+        && !Path::new("/run/netns").join(ns).exists()
+    {
+        bail!("network namespace {ns} does not exist (create it with `ip netns add {ns}`)");
     }
     let bin = ensure_built()?;
-    std::fs::create_dir_all(dir.join("logs"))?;
-    let log = std::fs::File::create(dir.join("logs").join("kcp.log"))?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let netns_file = dir.join("netns");
     let mut cmd = match &args.netns {
         Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns]).arg(bin.join("kcp"));
-            c
+            // etcd listens on loopback, which a new namespace has down.
+            let status = Command::new("ip")
+                .args(["-n", ns, "link", "set", "lo", "up"])
+                .status()
+                .context("cannot run `ip`")?;
+            if !status.success() {
+                bail!("cannot bring up the loopback interface of network namespace {ns}");
+            }
+            std::fs::write(&netns_file, ns)
+                .with_context(|| format!("cannot write {}", netns_file.display()))?;
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns]).arg(bin.join("kcp"));
+            cmd
         }
-        None => Command::new(bin.join("kcp")),
+        None => {
+            let _ = std::fs::remove_file(&netns_file);
+            Command::new(bin.join("kcp"))
+        }
     };
     cmd.arg("up").arg("--dir").arg(&dir);
     if let Some(address) = &args.address {
-        cmd.args(["--address", address]);
+        cmd.args(["--address", &address.to_string()]);
     }
     if let Some(port) = args.port {
         cmd.args(["--port", &port.to_string()]);
     }
+    let log_path = logs.join("kcp.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
     use std::os::unix::process::CommandExt;
     let start = Instant::now();
+    // Its own process group, so that a Ctrl-C at the terminal does not reach it.
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -272,86 +254,122 @@ fn up(args: UpArgs) -> Result<()> {
         .process_group(0)
         .spawn()
         .context("cannot start kcp")?;
-    let deadline = start + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if dir.join("ready.json").exists() {
+    println!("==> starting the control plane in {}", dir.display());
+    loop {
+        if let State::Running(pid, info) = state(&dir) {
             println!(
-                "control plane ready in {:.1}s; kubeconfig {}",
+                "control plane ready in {:.1}s (pid {pid}) at {}; logs in {}\nkubeconfig:\n{}",
                 start.elapsed().as_secs_f64(),
-                dir.join("admin.kubeconfig").display()
+                info.server,
+                logs.display(),
+                info.kubeconfig.display()
             );
             return Ok(());
         }
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = child.try_wait().context("cannot wait for kcp")? {
             bail!(
-                "the control plane exited ({status}); log:\n{}",
-                tail(&dir.join("logs").join("kcp.log"))
+                "the control plane exited ({status}); last lines of {}:\n{}",
+                log_path.display(),
+                tail(&log_path, 40)
             );
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > READY_TIMEOUT {
+            // kcp stops its components on SIGTERM.
+            kill("TERM", child.id() as i32);
+            let _ = child.wait();
+            bail!(
+                "the control plane was not ready after {}s (stopped it); last lines of {}:\n{}",
+                READY_TIMEOUT.as_secs(),
+                log_path.display(),
+                tail(&log_path, 40)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
-    bail!(
-        "the control plane was not ready after 120s; log:\n{}",
-        tail(&dir.join("logs").join("kcp.log"))
-    )
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 fn down(dir: &Path) -> Result<()> {
-    let pid = std::fs::read_to_string(dir.join("kcp.pid"))
-        .ok()
-        .and_then(|p| p.trim().parse::<i32>().ok());
+    let pid = match state(dir) {
+        State::Running(pid, _) | State::Starting(pid) => Some(pid),
+        State::Stopped => None,
+    };
     if let Some(pid) = pid {
-        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-        if proc_dir.exists() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while proc_dir.exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
+        // kcp stops its components (within 5 s), then etcd; its components also die with it.
+        kill("TERM", pid);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while is_kcp_up(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if is_kcp_up(pid) {
+            kill("KILL", pid);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while is_kcp_up(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if proc_dir.exists() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &format!("-{pid}")])
-                    .status();
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+        }
+        if is_kcp_up(pid) {
+            bail!("the control plane (pid {pid}) does not stop");
         }
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
-    println!(
-        "control plane stopped and its state removed ({})",
-        dir.display()
-    );
+    match pid {
+        Some(pid) => println!(
+            "control plane (pid {pid}) stopped and its state removed ({})",
+            dir.display()
+        ),
+        None => println!(
+            "no control plane was running; state removed ({})",
+            dir.display()
+        ),
+    }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_changes_with_content_and_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.go");
-        std::fs::write(&a, "package main").unwrap();
-        let h1 = inputs_hash(std::slice::from_ref(&a)).unwrap();
-        std::fs::write(&a, "package main // changed").unwrap();
-        let h2 = inputs_hash(std::slice::from_ref(&a)).unwrap();
-        assert_ne!(h1, h2);
-        assert_eq!(h2, inputs_hash(std::slice::from_ref(&a)).unwrap());
-        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        assert_eq!(inputs(dir.path()).unwrap(), vec![a]);
+fn kubeconfig(args: KubeconfigArgs) -> Result<()> {
+    let dir = default_dir(args.dir);
+    let State::Running(_, info) = state(&dir) else {
+        bail!(
+            "the control plane in {} is not running (cargo xtask cluster up)",
+            dir.display()
+        );
+    };
+    let out = args.out.unwrap_or_else(|| {
+        dir.join(format!(
+            "{}-{}.kubeconfig",
+            args.namespace, args.service_account
+        ))
+    });
+    let bin = ensure_built()?;
+    let mut cmd = match netns_of(&dir) {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &ns]).arg(bin.join("kcp"));
+            cmd
+        }
+        None => Command::new(bin.join("kcp")),
+    };
+    let status = cmd
+        .args(["mint-kubeconfig", "--kubeconfig"])
+        .arg(&info.kubeconfig)
+        .args([
+            "--namespace",
+            &args.namespace,
+            "--service-account",
+            &args.service_account,
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .context("cannot run kcp mint-kubeconfig")?;
+    if !status.success() {
+        bail!(
+            "minting a kubeconfig for {}/{} failed",
+            args.namespace,
+            args.service_account
+        );
     }
+    println!("{}", out.display());
+    Ok(())
 }

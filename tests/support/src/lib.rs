@@ -4,8 +4,10 @@
 //! found through `METALLB_RS_CLUSTER_BIN`, which `cargo xtask test` sets after building it). The
 //! control plane watches the test process and exits, removing its state, when the test binary
 //! ends, even after a failure. [`TestNamespace`] gives each test a fresh namespace, deleted on
-//! drop. [`create_nodes`] adds simulated (KWOK) nodes. [`wait_for`] polls a condition with a
-//! timeout: tests synchronise on conditions, never on sleeps.
+//! drop. [`create_nodes`] and [`create_simulated_nodes`] add simulated (KWOK) nodes.
+//! [`Cluster::mint_service_account_kubeconfig`] gives a ServiceAccount's kubeconfig (TokenRequest
+//! API). [`wait_for`] polls a condition with a timeout: tests synchronise on conditions, never on
+//! sleeps.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -27,9 +29,9 @@ pub const CLUSTER_BIN_ENV: &str = "METALLB_RS_CLUSTER_BIN";
 /// A running control plane.
 pub struct Cluster {
     bin: PathBuf,
-    _dir: tempfile::TempDir,
     state: PathBuf,
     kubeconfig: PathBuf,
+    server: String,
     _child: Child,
     /// How long the control plane took to become ready.
     pub startup: Duration,
@@ -37,7 +39,13 @@ pub struct Cluster {
 
 static CLUSTER: OnceLock<std::result::Result<Cluster, String>> = OnceLock::new();
 
+/// How long a control plane may take to become ready.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The control plane of this test binary, started on first use.
+///
+/// It runs with its own state directory and a free port, and watches this process: when the
+/// test binary exits (also after a failure or a crash) it stops and removes its state.
 ///
 /// # Panics
 /// When the control plane cannot be started: every test that needs it must fail, loudly.
@@ -48,69 +56,118 @@ pub fn cluster() -> &'static Cluster {
     }
 }
 
-/// The directory with the control-plane binaries.
+/// The directory with the control-plane binaries (`kcp`, `kubectl`), from
+/// `METALLB_RS_CLUSTER_BIN`.
 pub fn cluster_bin() -> Result<PathBuf> {
-    let dir = std::env::var_os(CLUSTER_BIN_ENV).map(PathBuf::from).with_context(|| {
+    cluster_bin_from(std::env::var_os(CLUSTER_BIN_ENV))
+}
+
+fn cluster_bin_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
+    let dir = value.filter(|v| !v.is_empty()).map(PathBuf::from).with_context(|| {
         format!("{CLUSTER_BIN_ENV} is not set: run the tests with `cargo xtask test`, or build the control plane with `cargo xtask cluster build` and set {CLUSTER_BIN_ENV} to the directory it prints")
     })?;
     if !dir.join("kcp").is_file() {
-        bail!("{} has no kcp binary", dir.display());
+        bail!(
+            "{CLUSTER_BIN_ENV}={} has no kcp binary: run `cargo xtask cluster build` and set {CLUSTER_BIN_ENV} to the directory it prints",
+            dir.display()
+        );
     }
     Ok(dir)
+}
+
+/// Reads everything written to `file` so far.
+fn read_back(file: &mut std::fs::File) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = String::new();
+    if file.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = file.read_to_string(&mut text);
+    }
+    text
 }
 
 impl Cluster {
     fn start() -> Result<Self> {
         let bin = cluster_bin()?;
-        let dir = tempfile::Builder::new()
+        // kcp deletes this directory when it stops (--remove-on-exit).
+        let state = tempfile::Builder::new()
             .prefix("metallb-rs-cluster-")
-            .tempdir()?;
-        let state = dir.path().join("state");
-        let log = std::fs::File::create(dir.path().join("kcp.log"))?;
+            .tempdir()
+            .context("cannot create a directory for the control plane")?
+            .keep();
+        let started = Self::start_in(bin, &state);
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&state);
+        }
+        started
+    }
+
+    fn start_in(bin: PathBuf, state: &Path) -> Result<Self> {
+        // kcp's own output goes to an unnamed file: nothing to clean up, readable on failure.
+        let mut output = tempfile::tempfile().context("cannot create a temporary file")?;
         let started = Instant::now();
         let mut child = Command::new(bin.join("kcp"))
             .arg("up")
             .arg("--dir")
-            .arg(&state)
+            .arg(state)
             .args([
                 "--parent-pid",
                 &std::process::id().to_string(),
                 "--remove-on-exit",
             ])
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+            .stdout(output.try_clone()?)
+            .stderr(output.try_clone()?)
             .spawn()
-            .context("cannot start kcp")?;
+            .with_context(|| format!("cannot start {}", bin.join("kcp").display()))?;
         let ready = state.join("ready.json");
-        let deadline = started + Duration::from_secs(120);
-        while !ready.exists() {
-            if let Some(status) = child.try_wait()? {
-                let log = std::fs::read_to_string(dir.path().join("kcp.log")).unwrap_or_default();
-                bail!("kcp exited ({status}):\n{log}");
+        let server = loop {
+            // kcp writes ready.json atomically once /readyz answers.
+            if let Some(server) = std::fs::read_to_string(&ready)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|info| info["server"].as_str().map(String::from))
+            {
+                break server;
             }
-            if Instant::now() > deadline {
+            if let Some(status) = child.try_wait().context("cannot wait for kcp")? {
+                bail!(
+                    "kcp exited ({status}) before the control plane was ready:\n{}",
+                    read_back(&mut output)
+                );
+            }
+            if started.elapsed() > STARTUP_TIMEOUT {
+                // SIGKILL: kcp's components die with it; the caller removes the state.
                 let _ = child.kill();
-                bail!("the control plane was not ready after 120 s");
+                let _ = child.wait();
+                bail!(
+                    "the control plane was not ready after {}s:\n{}",
+                    STARTUP_TIMEOUT.as_secs(),
+                    read_back(&mut output)
+                );
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         Ok(Self {
             bin,
             kubeconfig: state.join("admin.kubeconfig"),
-            state,
-            _dir: dir,
+            state: state.to_path_buf(),
+            server,
             _child: child,
             startup: started.elapsed(),
         })
     }
 
-    /// The admin kubeconfig.
+    /// The admin kubeconfig (client certificate in group `system:masters`).
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
     }
 
-    /// The control plane's state directory (logs are in `logs/`).
+    /// The API server's URL (`https://127.0.0.1:<port>`).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The control plane's state directory (logs are in `logs/`); removed when it stops.
     pub fn state_dir(&self) -> &Path {
         &self.state
     }
@@ -118,6 +175,16 @@ impl Cluster {
     /// The directory with `kcp` and `kubectl`.
     pub fn bin_dir(&self) -> &Path {
         &self.bin
+    }
+
+    /// The `kcp` binary.
+    pub fn kcp_path(&self) -> PathBuf {
+        self.bin.join("kcp")
+    }
+
+    /// The `kubectl` binary (same Kubernetes release as the control plane).
+    pub fn kubectl_path(&self) -> PathBuf {
+        self.bin.join("kubectl")
     }
 
     /// An admin client.
@@ -136,7 +203,8 @@ impl Cluster {
             .context("cannot run kubectl")
     }
 
-    /// Writes a kubeconfig for ServiceAccount `namespace/account` (TokenRequest) into `dir`.
+    /// Writes a kubeconfig for ServiceAccount `namespace/account` (token from the TokenRequest
+    /// API) into `dir`, and returns its path.
     pub fn mint_kubeconfig(&self, namespace: &str, account: &str, dir: &Path) -> Result<PathBuf> {
         let out = dir.join(format!("{namespace}-{account}.kubeconfig"));
         let output = Command::new(self.bin.join("kcp"))
@@ -154,19 +222,62 @@ impl Cluster {
             .context("cannot run kcp mint-kubeconfig")?;
         if !output.status.success() {
             bail!(
-                "mint-kubeconfig failed: {}",
+                "mint-kubeconfig for {namespace}/{account} failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
         Ok(out)
     }
+
+    /// Writes a kubeconfig for ServiceAccount `namespace/account` into the control plane's
+    /// state directory (removed with it), and returns its path.
+    pub fn mint_service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        account: &str,
+    ) -> Result<PathBuf> {
+        let dir = self.state.join("minted");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        self.mint_kubeconfig(namespace, account, &dir)
+    }
+}
+
+/// Spawns `cmd` so that the kernel kills it (SIGKILL) when the calling thread ends: for a test,
+/// when the test ends, passes, fails or crashes. Helper processes (a controller under test, a
+/// speaker) then never outlive their test, even when an early `?` skips their cleanup.
+///
+/// The parent is the calling *thread* (`PR_SET_PDEATHSIG`): call it from the test's own thread
+/// or runtime, not from a short-lived thread such as `spawn_blocking`'s.
+pub fn spawn_tied(cmd: &mut Command) -> Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have gone before prctl took effect.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                return Err(std::io::Error::other("the parent exited"));
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))
 }
 
 /// A client from a kubeconfig file.
 pub async fn client_from(kubeconfig: &Path) -> Result<Client> {
-    let kc = Kubeconfig::read_from(kubeconfig)?;
-    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-    Ok(Client::try_from(config)?)
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("cannot read {}", kubeconfig.display()))?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("invalid kubeconfig {}", kubeconfig.display()))?;
+    Client::try_from(config).context("cannot create a Kubernetes client")
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -195,7 +306,9 @@ impl TestNamespace {
         let api: Api<Namespace> = Api::all(cluster.client().await?);
         let ns: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
-        api.create(&PostParams::default(), &ns).await?;
+        api.create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("cannot create namespace {name}"))?;
         Ok(Self {
             name,
             kubeconfig: cluster.kubeconfig().to_path_buf(),
@@ -267,6 +380,56 @@ pub async fn create_nodes(
     Ok(())
 }
 
+static NODE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Creates `count` simulated (KWOK) nodes named `<prefix>-<n>` with unique InternalIPs from
+/// 198.18.240.0/20 (a benchmarking range: never a real network), waits until every one is Ready,
+/// and returns their names.
+pub async fn create_simulated_nodes(
+    client: &Client,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<String>> {
+    let nodes: Vec<(String, String)> = (0..count)
+        .map(|_| {
+            let n = NODE_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let offset = n % 4094 + 1;
+            (
+                format!("{prefix}-{n}"),
+                format!("198.18.{}.{}", 240 + offset / 256, offset % 256),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = nodes
+        .iter()
+        .map(|(name, ip)| (name.as_str(), ip.as_str()))
+        .collect();
+    create_nodes(client, &refs, &[]).await?;
+    let names: Vec<String> = nodes.into_iter().map(|(name, _)| name).collect();
+    wait_nodes_ready(client, &names, Duration::from_secs(60)).await?;
+    Ok(names)
+}
+
+/// Waits until every node in `names` has condition Ready=True.
+pub async fn wait_nodes_ready(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    wait_for(&format!("nodes {names:?} to be Ready"), timeout, || async {
+        for name in names {
+            let ready = api
+                .get(name)
+                .await?
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            if !ready {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })
+    .await
+}
+
 /// Server-side applies `crds` and waits until every one is established (served).
 pub async fn install_crds(client: &Client, crds: Vec<CustomResourceDefinition>) -> Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -323,5 +486,40 @@ where
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_directory_says_how_to_build_it() {
+        let unset = cluster_bin_from(None).map(|_| ()).unwrap_err().to_string();
+        assert!(unset.contains("cargo xtask cluster build"), "{unset}");
+        assert!(unset.contains(CLUSTER_BIN_ENV), "{unset}");
+        let empty = cluster_bin_from(Some("".into()))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("is not set"), "{empty}");
+        let dir = std::env::temp_dir().join(unique_name("no-kcp"));
+        let missing = cluster_bin_from(Some(dir.clone().into()))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("has no kcp binary"), "{missing}");
+    }
+
+    #[test]
+    fn unique_names_are_unique_and_valid() {
+        let a = unique_name("ns");
+        let b = unique_name("ns");
+        assert_ne!(a, b);
+        assert!(
+            a.len() <= 63
+                && a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 }

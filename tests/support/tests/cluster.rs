@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Node, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Node, Pod, Service, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -27,44 +27,11 @@ fn pod_template(app: &str) -> serde_json::Value {
     })
 }
 
-async fn ensure_nodes(client: &kube::Client) -> Result<Vec<String>> {
-    let names = ["sim-node-a", "sim-node-b", "sim-node-c"];
-    create_nodes(
-        client,
-        &[
-            (names[0], "198.18.10.1"),
-            (names[1], "198.18.10.2"),
-            (names[2], "198.18.10.3"),
-        ],
-        &[],
-    )
-    .await?;
-    let nodes: Api<Node> = Api::all(client.clone());
-    wait_for("simulated nodes to be Ready", WAIT, || async {
-        let list = nodes
-            .list(&ListParams::default().labels("type=kwok"))
-            .await?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|n| {
-                n.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .count();
-        Ok((ready >= names.len()).then_some(()))
-    })
-    .await?;
-    Ok(names.iter().map(|s| s.to_string()).collect())
-}
-
 #[tokio::test]
 async fn a_deployment_on_simulated_nodes_becomes_available() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
-    ensure_nodes(&client).await?;
+    test_support::create_simulated_nodes(&client, &unique_name("deploy"), 2).await?;
     let ns = TestNamespace::create(cluster, "deploy").await?;
     let api: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
     let deployment: Deployment = from_json(serde_json::json!({
@@ -88,27 +55,38 @@ async fn a_deployment_on_simulated_nodes_becomes_available() -> Result<()> {
 async fn a_daemonset_gets_one_ready_pod_per_node() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
-    let nodes = ensure_nodes(&client).await?;
+    // Nodes of its own (other tests add nodes concurrently), selected by a label of its own.
+    let group = unique_name("ds");
+    let names: Vec<String> = (1..=3).map(|i| format!("{group}-{i}")).collect();
+    let ips = ["198.18.11.1", "198.18.11.2", "198.18.11.3"];
+    let nodes: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(ips).collect();
+    create_nodes(&client, &nodes, &[("ds-group", &group)]).await?;
+    test_support::wait_nodes_ready(&client, &names, WAIT).await?;
     let ns = TestNamespace::create(cluster, "ds").await?;
     let api: Api<DaemonSet> = Api::namespaced(client.clone(), &ns.name);
+    let mut template = pod_template("agent");
+    template["spec"]["nodeSelector"] = serde_json::json!({"ds-group": group});
     let ds: DaemonSet = from_json(serde_json::json!({
         "metadata": {"name": "agent"},
-        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template("agent")},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template},
     }));
     api.create(&PostParams::default(), &ds).await?;
-    let all_nodes = Api::<Node>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items
-        .len();
-    assert!(all_nodes >= nodes.len());
     wait_for("one ready daemonset pod per node", WAIT, || async {
         let status = api.get("agent").await?.status.unwrap_or_default();
-        Ok((status.desired_number_scheduled as usize == all_nodes
-            && status.number_ready == status.desired_number_scheduled)
-            .then_some(()))
+        Ok((status.desired_number_scheduled == 3 && status.number_ready == 3).then_some(()))
     })
-    .await
+    .await?;
+    let pods = Api::<Pod>::namespaced(client, &ns.name)
+        .list(&ListParams::default().labels("app=agent"))
+        .await?;
+    let mut on: Vec<String> = pods
+        .items
+        .iter()
+        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+        .collect();
+    on.sort();
+    assert_eq!(on, names, "one pod on each node");
+    Ok(())
 }
 
 #[tokio::test]
@@ -124,9 +102,55 @@ async fn a_service_account_without_rbac_gets_403() -> Result<()> {
     let kubeconfig = cluster.mint_kubeconfig(&ns.name, "nobody", dir.path())?;
     let limited = test_support::client_from(&kubeconfig).await?;
     match Api::<Node>::all(limited).list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 403, "{status:?}");
+            // Authenticated (not 401) as the ServiceAccount, then refused by RBAC.
+            let user = format!("system:serviceaccount:{}:nobody", ns.name);
+            assert!(status.message.contains(&user), "{status:?}");
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // The kubeconfig minted into the control plane's own state works the same way.
+    let minted = cluster.mint_service_account_kubeconfig(&ns.name, "nobody")?;
+    assert!(minted.starts_with(cluster.state_dir()));
+    let limited = test_support::client_from(&minted).await?;
+    match Api::<Node>::all(limited).list(&ListParams::default()).await {
         Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
         other => panic!("expected 403, got {other:?}"),
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn kubectl_is_from_the_same_release_as_the_server() -> Result<()> {
+    let cluster = cluster();
+    let output = std::process::Command::new(cluster.kubectl_path())
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(["version", "-o", "json"])
+        .output()?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let versions: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let client = versions["clientVersion"]["gitVersion"].as_str();
+    let server = versions["serverVersion"]["gitVersion"].as_str();
+    assert_eq!(client, server, "{versions}");
+    // The Kubernetes minor that k8s-openapi is built for (feature v1_36).
+    assert!(
+        server.is_some_and(|v| v.starts_with("v1.36.")),
+        "{versions}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn simulated_nodes_become_ready() -> Result<()> {
+    let client = cluster().client().await?;
+    let names = test_support::create_simulated_nodes(&client, &unique_name("extra"), 2).await?;
+    assert_eq!(names.len(), 2);
     Ok(())
 }
 
