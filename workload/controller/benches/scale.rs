@@ -55,20 +55,21 @@ async fn main() -> Result<()> {
     Api::<IPAddressPool>::namespaced(client.clone(), &metallb.name)
         .create(&PostParams::default(), &pool)
         .await?;
-    let mut controller = Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args([
-            "--namespace",
-            &metallb.name,
-            "--log-level",
-            "warn",
-            "--health-probe-port",
-            "0",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot start the controller")?;
+    let mut controller = test_support::spawn_tied(
+        Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
+            .arg("--kubeconfig")
+            .arg(cluster.kubeconfig())
+            .args([
+                "--namespace",
+                &metallb.name,
+                "--log-level",
+                "warn",
+                "--health-probe-port",
+                "0",
+            ])
+            .stdout(Stdio::null()),
+    )
+    .context("cannot start the controller")?;
     let pid = controller.id();
 
     let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);

@@ -16,15 +16,16 @@ struct Controller(Child);
 
 impl Controller {
     fn start(namespace: &str, probe_port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
-            .arg("--kubeconfig")
-            .arg(cluster().kubeconfig())
-            .args(["--namespace", namespace, "--log-level", "debug"])
-            .args(["--health-probe-port", &probe_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let child = test_support::spawn_tied(
+            Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
+                .arg("--kubeconfig")
+                .arg(cluster().kubeconfig())
+                .args(["--namespace", namespace, "--log-level", "debug"])
+                .args(["--health-probe-port", &probe_port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap();
         Self(child)
     }
 }
