@@ -24,6 +24,7 @@ pub fn run(_args: &TestArgs) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
     let mut totals = Totals::default();
     let outcome = cargo_test(&["test", "--workspace"], &cluster_bin, &mut totals);

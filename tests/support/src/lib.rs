@@ -23,6 +23,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+pub mod netlab;
+
 /// The environment variable naming the directory that holds `kcp` and `kubectl`.
 pub const CLUSTER_BIN_ENV: &str = "METALLB_RS_CLUSTER_BIN";
 
@@ -101,12 +103,52 @@ impl Cluster {
         started
     }
 
+    /// Starts a control plane inside network namespace `netns`, listening on `address` there.
+    /// Its URL ([`Cluster::server`]) is only reachable from that network; connect from this
+    /// process through a [`netlab::forward`] tunnel.
+    pub fn start_in_netns(netns: &str, address: std::net::IpAddr) -> Result<Self> {
+        let bin = cluster_bin()?;
+        let state = tempfile::Builder::new()
+            .prefix("metallb-rs-cluster-")
+            .tempdir()
+            .context("cannot create a directory for the control plane")?
+            .keep();
+        let started = Self::start_with(bin, &state, Some((netns, address)));
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&state);
+        }
+        started
+    }
+
     fn start_in(bin: PathBuf, state: &Path) -> Result<Self> {
+        Self::start_with(bin, state, None)
+    }
+
+    fn start_with(
+        bin: PathBuf,
+        state: &Path,
+        netns: Option<(&str, std::net::IpAddr)>,
+    ) -> Result<Self> {
         // kcp's own output goes to an unnamed file: nothing to clean up, readable on failure.
         let mut output = tempfile::tempfile().context("cannot create a temporary file")?;
         let started = Instant::now();
-        let mut child = Command::new(bin.join("kcp"))
-            .arg("up")
+        let mut command = match netns {
+            Some((ns, address)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns])
+                    .arg(bin.join("kcp"))
+                    .arg("up")
+                    .arg("--address")
+                    .arg(address.to_string());
+                c
+            }
+            None => {
+                let mut c = Command::new(bin.join("kcp"));
+                c.arg("up");
+                c
+            }
+        };
+        let mut child = command
             .arg("--dir")
             .arg(state)
             .args([

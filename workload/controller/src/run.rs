@@ -30,7 +30,26 @@ pub struct Settings {
     pub readiness: crate::health::Readiness,
 }
 
-fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
+/// Starts a reflector over `api` in the background; every change sends on `trigger`.
+pub fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    spawn_reflector_with(api, watcher::Config::default(), trigger)
+}
+
+/// [`spawn_reflector`] with a watch configuration (label or field selectors).
+pub fn spawn_reflector_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    trigger: mpsc::Sender<()>,
+) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -41,7 +60,7 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()));
+    let stream = reflector::reflector(writer, watcher(api, config));
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {

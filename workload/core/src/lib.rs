@@ -6,6 +6,7 @@
 //!
 //! * [`iprange`]: address ranges (`a.b.c.d/n`, `A-B`, IPv4 and IPv6) and the `iprange` list rules.
 //! * [`allocator`]: which address a LoadBalancer Service gets, MetalLB-compatible.
+//! * [`l2`]: the Layer 2 election and the ARP/NDP frames.
 //! * [`selector`]: label selectors evaluated against label maps.
 
 #![forbid(unsafe_code)]
@@ -13,4 +14,5 @@
 
 pub mod allocator;
 pub mod iprange;
+pub mod l2;
 pub mod selector;

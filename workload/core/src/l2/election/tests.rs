@@ -1,0 +1,273 @@
+use super::*;
+
+fn node(name: &str, labels: &[(&str, &str)]) -> NodeView {
+    NodeView {
+        name: name.to_string(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        network_unavailable: false,
+    }
+}
+
+fn selector(key: &str, value: &str) -> Selector {
+    Selector {
+        match_labels: [(key.to_string(), value.to_string())].into(),
+        match_expressions: Vec::new(),
+    }
+}
+
+fn service() -> ServiceView {
+    ServiceView {
+        first_ip: Some("198.18.100.10".parse().unwrap()),
+        has_serving_endpoint: true,
+        ..Default::default()
+    }
+}
+
+fn all_nodes() -> Vec<NodeView> {
+    vec![
+        node("node-a", &[]),
+        node("node-b", &[]),
+        node("node-c", &[]),
+    ]
+}
+
+fn view(nodes: &[NodeView]) -> ClusterView<'_> {
+    ClusterView {
+        nodes,
+        members: None,
+        ignore_exclude_label: false,
+    }
+}
+
+fn every_node() -> Vec<Advertisement> {
+    vec![Advertisement {
+        name: "all".into(),
+        ..Default::default()
+    }]
+}
+
+#[test]
+fn hash_is_sha256_of_node_hash_sign_ip() {
+    // Vectors computed with `echo -n 'node-c#198.18.100.10' | sha256sum`.
+    let ip = "198.18.100.10".parse().unwrap();
+    assert_eq!(
+        node_hash("node-c", ip)[..8],
+        [0x14, 0x09, 0x37, 0xa3, 0x6d, 0xf7, 0x5d, 0x5c]
+    );
+    assert_eq!(node_hash("node-a", ip)[..4], [0x69, 0x52, 0x9d, 0x83]);
+}
+
+#[test]
+fn lowest_hash_wins_and_every_node_agrees() {
+    let nodes = all_nodes();
+    let ranked = ranked_candidates(&service(), &every_node(), view(&nodes));
+    assert_eq!(ranked, ["node-c", "node-b", "node-a"]);
+    assert_eq!(
+        elect("node-c", &service(), &every_node(), view(&nodes)),
+        Outcome::Announce { interfaces: None }
+    );
+    assert_eq!(
+        elect("node-a", &service(), &every_node(), view(&nodes)),
+        Outcome::NotOwner {
+            winner: "node-c".into()
+        }
+    );
+}
+
+#[test]
+fn dead_unavailable_and_excluded_nodes_are_not_candidates() {
+    let mut nodes = all_nodes();
+    let members: BTreeSet<String> = ["node-a".to_string(), "node-b".to_string()].into();
+    let cluster = ClusterView {
+        nodes: &nodes,
+        members: Some(&members),
+        ignore_exclude_label: false,
+    };
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), cluster),
+        ["node-b", "node-a"]
+    );
+
+    nodes[1].network_unavailable = true;
+    nodes[2].labels.insert(EXCLUDE_LABEL.into(), String::new());
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), view(&nodes)),
+        ["node-a"]
+    );
+    let ignoring = ClusterView {
+        ignore_exclude_label: true,
+        ..view(&nodes)
+    };
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), ignoring),
+        ["node-c", "node-a"]
+    );
+}
+
+#[test]
+fn removing_a_loser_never_moves_the_address() {
+    let nodes = all_nodes();
+    for gone in ["node-a", "node-b"] {
+        let members: BTreeSet<String> = nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| n != gone)
+            .collect();
+        let cluster = ClusterView {
+            members: Some(&members),
+            ..view(&nodes)
+        };
+        assert_eq!(
+            ranked_candidates(&service(), &every_node(), cluster)[0],
+            "node-c"
+        );
+    }
+}
+
+#[test]
+fn local_traffic_policy_keeps_only_nodes_with_endpoints() {
+    let nodes = all_nodes();
+    let svc = ServiceView {
+        local_traffic: true,
+        serving_nodes: ["node-a".to_string()].into(),
+        ..service()
+    };
+    assert_eq!(
+        ranked_candidates(&svc, &every_node(), view(&nodes)),
+        ["node-a"]
+    );
+    let none = ServiceView {
+        serving_nodes: BTreeSet::new(),
+        ..svc
+    };
+    assert_eq!(
+        elect("node-a", &none, &every_node(), view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoCandidates)
+    );
+}
+
+#[test]
+fn no_address_no_endpoints_no_advertisement() {
+    let nodes = all_nodes();
+    let no_ip = ServiceView {
+        first_ip: None,
+        ..service()
+    };
+    assert_eq!(
+        elect("node-c", &no_ip, &every_node(), view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoAddress)
+    );
+    let no_ep = ServiceView {
+        has_serving_endpoint: false,
+        ..service()
+    };
+    assert_eq!(
+        elect("node-c", &no_ep, &every_node(), view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoEndpoints)
+    );
+    assert_eq!(
+        elect("node-c", &service(), &[], view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoAdvertisement)
+    );
+}
+
+#[test]
+fn node_selectors_limit_candidates_and_local_eligibility() {
+    let nodes = vec![
+        node("node-a", &[("zone", "x")]),
+        node("node-b", &[]),
+        node("node-c", &[]),
+    ];
+    let ads = vec![Advertisement {
+        node_selectors: vec![selector("zone", "x")],
+        ..Default::default()
+    }];
+    assert_eq!(
+        ranked_candidates(&service(), &ads, view(&nodes)),
+        ["node-a"]
+    );
+    assert_eq!(
+        elect("node-c", &service(), &ads, view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoMatchingAdvertisement)
+    );
+    assert_eq!(
+        elect("node-a", &service(), &ads, view(&nodes)),
+        Outcome::Announce { interfaces: None }
+    );
+}
+
+#[test]
+fn preferences_outrank_the_hash() {
+    let nodes = vec![
+        node("node-a", &[("fast", "yes")]),
+        node("node-b", &[]),
+        node("node-c", &[]),
+    ];
+    let ads = vec![Advertisement {
+        preferred: vec![(50, selector("fast", "yes"))],
+        ..Default::default()
+    }];
+    assert_eq!(
+        ranked_candidates(&service(), &ads, view(&nodes))[0],
+        "node-a"
+    );
+}
+
+#[test]
+fn interfaces_are_the_union_of_local_advertisements() {
+    let nodes = all_nodes();
+    let ads = vec![
+        Advertisement {
+            interfaces: vec!["eth1".into()],
+            ..Default::default()
+        },
+        Advertisement {
+            interfaces: vec!["eth2".into()],
+            ..Default::default()
+        },
+    ];
+    assert_eq!(
+        elect("node-c", &service(), &ads, view(&nodes)),
+        Outcome::Announce {
+            interfaces: Some(["eth1".to_string(), "eth2".to_string()].into())
+        }
+    );
+    let mut with_all = ads.clone();
+    with_all.push(Advertisement::default());
+    assert_eq!(
+        elect("node-c", &service(), &with_all, view(&nodes)),
+        Outcome::Announce { interfaces: None }
+    );
+}
+
+#[test]
+fn service_selectors_and_shared_addresses() {
+    let nodes = all_nodes();
+    let ads = vec![Advertisement {
+        service_selectors: vec![selector("app", "web")],
+        ..Default::default()
+    }];
+    assert_eq!(
+        elect("node-c", &service(), &ads, view(&nodes)),
+        Outcome::Nobody(NobodyReason::NoAdvertisement)
+    );
+    let web = ServiceView {
+        labels: [("app".to_string(), "web".to_string())].into(),
+        ..service()
+    };
+    assert_eq!(
+        elect("node-c", &web, &ads, view(&nodes)),
+        Outcome::Announce { interfaces: None }
+    );
+    let shared = ServiceView {
+        shares_ip: true,
+        ..web
+    };
+    assert_eq!(
+        elect("node-c", &shared, &ads, view(&nodes)),
+        Outcome::Nobody(NobodyReason::SharedIpWithServiceSelectors)
+    );
+}

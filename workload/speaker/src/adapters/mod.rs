@@ -1,0 +1,6 @@
+//! The speaker's edges: each adapter converts between the outside world and plain values.
+
+pub mod interfaces;
+pub mod membership;
+pub mod responder;
+pub mod status;

@@ -1,0 +1,201 @@
+//! The metallb-rs speaker binary.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use metallb_controller::health::{self, Readiness};
+use metallb_speaker::adapters::interfaces::EXCLUDE_FILE;
+use metallb_speaker::adapters::membership::{self, Timings};
+use metallb_speaker::metrics::{self, Metrics};
+use metallb_speaker::run::{MembershipSettings, Settings, run};
+
+/// Announces LoadBalancer addresses with ARP and NDP (MetalLB Layer 2 mode).
+#[derive(Parser)]
+#[command(name = "metallb-speaker", version)]
+struct Flags {
+    /// Name of the node this speaker runs on.
+    #[arg(long, env = "METALLB_NODE_NAME")]
+    node_name: String,
+    /// Name of this pod (for logs).
+    #[arg(long, env = "METALLB_POD_NAME")]
+    pod_name: Option<String>,
+    /// Namespace of the MetalLB configuration.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    namespace: String,
+    /// Address of the membership socket (the host address); empty disables membership.
+    #[arg(long, env = "METALLB_ML_BIND_ADDR")]
+    ml_bindaddr: Option<String>,
+    /// Port of the membership socket.
+    #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = 7946)]
+    ml_bindport: u16,
+    /// Label selector of the speaker pods, used to find peers; empty disables membership.
+    #[arg(long, env = "METALLB_ML_LABELS")]
+    ml_labels: Option<String>,
+    /// Directory holding the membership secret (file `secretkey`).
+    #[arg(
+        long,
+        env = "METALLB_ML_SECRET_KEY_PATH",
+        default_value = "/etc/ml_secret_key"
+    )]
+    ml_secret_key_path: PathBuf,
+    /// Membership probe period.
+    #[arg(long, env = "METALLB_ML_PROBE_PERIOD", value_parser = parse_millis, default_value = "300ms")]
+    ml_probe_period: Duration,
+    /// Membership probe timeout.
+    #[arg(long, env = "METALLB_ML_PROBE_TIMEOUT", value_parser = parse_millis, default_value = "120ms")]
+    ml_probe_timeout: Duration,
+    /// How long a suspected speaker may refute before it is declared down.
+    #[arg(long, env = "METALLB_ML_SUSPICION_TIMEOUT", value_parser = parse_millis, default_value = "400ms")]
+    ml_suspicion_timeout: Duration,
+    /// Metrics port (0 disables metrics).
+    #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
+    port: u16,
+    /// Health probe port on 127.0.0.1 (0 disables the probes).
+    #[arg(long, default_value_t = 17472)]
+    health_probe_port: u16,
+    /// Only handle Services of this loadBalancerClass.
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
+    #[arg(long)]
+    ignore_exclude_lb: bool,
+    /// Interface exclude list (YAML with announcedInterfacesToExclude).
+    #[arg(long, default_value = EXCLUDE_FILE)]
+    exclude_l2_file: PathBuf,
+    /// Log level: error, warn, info, debug.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Kubeconfig file (default: in-cluster service account).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+}
+
+/// Parses `300ms`, `2s` or a plain number of milliseconds.
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 300ms or 2s");
+    if let Some(ms) = text.strip_suffix("ms") {
+        ms.parse().map(Duration::from_millis).map_err(|_| bad())
+    } else if let Some(s) = text.strip_suffix('s') {
+        s.parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(bad)
+    } else {
+        text.parse().map(Duration::from_millis).map_err(|_| bad())
+    }
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?
+        }
+        None => Config::infer().await?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+fn membership_settings(flags: &Flags) -> Result<Option<MembershipSettings>> {
+    let (Some(addr), Some(labels)) = (
+        flags.ml_bindaddr.as_deref().filter(|a| !a.is_empty()),
+        flags.ml_labels.as_deref().filter(|l| !l.is_empty()),
+    ) else {
+        return Ok(None);
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .with_context(|| format!("--ml-bindaddr {addr:?} is not an IP address"))?;
+    let secret_file = flags.ml_secret_key_path.join("secretkey");
+    let secret = match std::fs::read(&secret_file) {
+        Ok(bytes) => Some(bytes.trim_ascii().to_vec()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", secret_file.display()));
+        }
+    };
+    Ok(Some(MembershipSettings {
+        gossip: membership::Settings {
+            node: flags.node_name.clone(),
+            addr: SocketAddr::new(ip, flags.ml_bindport),
+            secret,
+            timings: Timings {
+                probe_period: flags.ml_probe_period,
+                probe_rtt: flags.ml_probe_timeout,
+                suspect_to_down_after: flags.ml_suspicion_timeout,
+                ..Timings::default()
+            },
+        },
+        pod_labels: labels.to_string(),
+    }))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "{},hyper=info,kube=info,tower=info,rustls=info",
+            flags.log_level
+        )))
+        .init();
+    let readiness = Readiness::default();
+    let metrics = Metrics::default();
+    if flags.health_probe_port != 0 {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", flags.health_probe_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on the health probe port {}",
+                    flags.health_probe_port
+                )
+            })?;
+        tokio::spawn(health::serve(listener, readiness.clone()));
+    }
+    if flags.port != 0 {
+        let listener = tokio::net::TcpListener::bind(("0.0.0.0", flags.port))
+            .await
+            .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
+    let membership = membership_settings(&flags)?;
+    let client = client(flags.kubeconfig.as_ref()).await?;
+    tracing::info!(node = %flags.node_name, pod = ?flags.pod_name, "speaker starting");
+    run(
+        client,
+        Settings {
+            node: flags.node_name,
+            namespace: flags.namespace,
+            lb_class: flags.lb_class,
+            ignore_exclude_label: flags.ignore_exclude_lb,
+            membership,
+            exclude_file: flags.exclude_l2_file,
+            readiness,
+            metrics,
+        },
+        shutdown_signal(),
+    )
+    .await
+}

@@ -1,0 +1,250 @@
+//! Kubernetes objects in, this node's Layer 2 decisions out: for every LoadBalancer Service, the
+//! election outcome seen from this node. No I/O; the run loop feeds it the watch caches.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use metallb_api::annotations::{self, ALLOW_SHARED_IP, IP_ALLOCATED_FROM_POOL};
+use metallb_api::{IPAddressPool, L2Advertisement};
+use metallb_controller::convert::{current_ips, handled, selector};
+use metallb_core::iprange::IpRange;
+use metallb_core::l2::election::{
+    self, Advertisement, ClusterView, NodeView, Outcome, ServiceView,
+};
+use metallb_core::selector::any_matches;
+
+use crate::table::Table;
+
+/// The label EndpointSlices carry with their Service's name.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// What the decisions are computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// This node.
+    pub local_node: &'a str,
+    /// Only Services of this loadBalancerClass (`None`: Services without a class).
+    pub lb_class: Option<&'a str>,
+    /// Every Service.
+    pub services: &'a [Arc<Service>],
+    /// Every EndpointSlice.
+    pub slices: &'a [Arc<EndpointSlice>],
+    /// Every Node.
+    pub nodes: &'a [Arc<Node>],
+    /// The IPAddressPools of the MetalLB namespace.
+    pub pools: &'a [Arc<IPAddressPool>],
+    /// The L2Advertisements of the MetalLB namespace.
+    pub advertisements: &'a [Arc<L2Advertisement>],
+    /// Live speakers (`None`: membership disabled, every Node counts).
+    pub members: Option<&'a BTreeSet<String>>,
+    /// Ignore the exclude-from-external-load-balancers label.
+    pub ignore_exclude_label: bool,
+}
+
+/// The decision for one Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Service namespace.
+    pub namespace: String,
+    /// Service name.
+    pub name: String,
+    /// The Service's addresses.
+    pub ips: Vec<IpAddr>,
+    /// The election outcome on this node.
+    pub outcome: Outcome,
+}
+
+impl Decision {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A Node as the election sees it.
+pub fn node_view(node: &Node) -> NodeView {
+    let network_unavailable = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True");
+    NodeView {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        labels: node.metadata.labels.clone().unwrap_or_default(),
+        network_unavailable,
+    }
+}
+
+/// An L2Advertisement as the election sees it; `None` when a selector cannot be understood.
+pub fn advertisement(object: &L2Advertisement) -> Option<Advertisement> {
+    let convert =
+        |list: &[metallb_api::LabelSelector]| list.iter().map(selector).collect::<Option<Vec<_>>>();
+    let preferred = object
+        .spec
+        .preferred_node_selectors
+        .iter()
+        .map(|p| Some((p.weight, selector(&p.preference)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Advertisement {
+        name: object.metadata.name.clone().unwrap_or_default(),
+        node_selectors: convert(&object.spec.node_selectors)?,
+        service_selectors: convert(&object.spec.service_selectors)?,
+        interfaces: object.spec.interfaces.clone(),
+        preferred,
+    })
+}
+
+/// Whether `ad` applies to `pool` (by name, by pool selector, or to every pool when it names none).
+fn selects_pool(ad: &L2Advertisement, pool: &IPAddressPool) -> bool {
+    let names = &ad.spec.ip_address_pools;
+    let selectors = &ad.spec.ip_address_pool_selectors;
+    if names.is_empty() && selectors.is_empty() {
+        return true;
+    }
+    let name = pool.metadata.name.as_deref().unwrap_or_default();
+    let labels = pool.metadata.labels.clone().unwrap_or_default();
+    names.iter().any(|n| n == name)
+        || selectors
+            .iter()
+            .filter_map(selector)
+            .any(|s| any_matches(std::slice::from_ref(&s), &labels))
+}
+
+/// The pool an address came from: the controller's annotation, else the pool containing it.
+fn pool_of<'a>(
+    service: &Service,
+    ip: IpAddr,
+    pools: &'a [Arc<IPAddressPool>],
+) -> Option<&'a IPAddressPool> {
+    let named = annotations::get(
+        service.metadata.annotations.as_ref(),
+        IP_ALLOCATED_FROM_POOL,
+    );
+    if let Some(name) = named
+        && let Some(pool) = pools
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name))
+    {
+        return Some(pool);
+    }
+    pools
+        .iter()
+        .find(|p| {
+            p.spec
+                .addresses
+                .iter()
+                .any(|a| IpRange::parse(a).is_ok_and(|r| r.contains(ip)))
+        })
+        .map(|p| &**p)
+}
+
+/// Endpoints of a Service: (some endpoint can serve, nodes hosting a serving endpoint).
+fn serving(service: &Service, slices: &[Arc<EndpointSlice>]) -> (bool, BTreeSet<String>) {
+    let mut any = false;
+    let mut nodes = BTreeSet::new();
+    let namespace = service.metadata.namespace.as_deref();
+    let name = service.metadata.name.as_deref();
+    for slice in slices {
+        let labels = slice.metadata.labels.as_ref();
+        if slice.metadata.namespace.as_deref() != namespace
+            || labels
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                .map(String::as_str)
+                != name
+        {
+            continue;
+        }
+        for endpoint in slice.endpoints.iter().flatten() {
+            let conditions = endpoint.conditions.as_ref();
+            // `serving` when reported, else `ready`; both default to true when absent.
+            let ok = conditions
+                .and_then(|c| c.serving.or(c.ready))
+                .unwrap_or(true);
+            if ok {
+                any = true;
+                if let Some(node) = &endpoint.node_name {
+                    nodes.insert(node.clone());
+                }
+            }
+        }
+    }
+    (any, nodes)
+}
+
+/// The decision for every LoadBalancer Service this speaker handles.
+pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
+    let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
+    let cluster = ClusterView {
+        nodes: &nodes,
+        members: inputs.members,
+        ignore_exclude_label: inputs.ignore_exclude_label,
+    };
+    let mut decisions = Vec::new();
+    for service in inputs.services {
+        if !handled(service, inputs.lb_class) {
+            continue;
+        }
+        let ips = current_ips(service);
+        let Some(first) = ips.first().copied() else {
+            continue;
+        };
+        let ads: Vec<Advertisement> = match pool_of(service, first, inputs.pools) {
+            Some(pool) => inputs
+                .advertisements
+                .iter()
+                .filter(|a| selects_pool(a, pool))
+                .filter_map(|a| advertisement(a))
+                .collect(),
+            None => Vec::new(),
+        };
+        let (has_serving_endpoint, serving_nodes) = serving(service, inputs.slices);
+        let spec = service.spec.as_ref();
+        let view = ServiceView {
+            labels: service.metadata.labels.clone().unwrap_or_default(),
+            first_ip: Some(first),
+            shares_ip: annotations::get(service.metadata.annotations.as_ref(), ALLOW_SHARED_IP)
+                .is_some(),
+            local_traffic: spec.and_then(|s| s.external_traffic_policy.as_deref()) == Some("Local"),
+            serving_nodes,
+            has_serving_endpoint,
+        };
+        decisions.push(Decision {
+            namespace: service.metadata.namespace.clone().unwrap_or_default(),
+            name: service.metadata.name.clone().unwrap_or_default(),
+            ips,
+            outcome: election::elect(inputs.local_node, &view, &ads, cluster),
+        });
+    }
+    decisions
+}
+
+/// The announcement table for `decisions`: the addresses of the Services this node announces.
+pub fn table(decisions: &[Decision]) -> Table {
+    Table::from_entries(decisions.iter().flat_map(|d| match &d.outcome {
+        Outcome::Announce { interfaces } => {
+            d.ips.iter().map(|ip| (*ip, interfaces.clone())).collect()
+        }
+        _ => Vec::new(),
+    }))
+}
+
+/// Services announced by this node, by key, with their interface filter.
+pub fn announced(
+    decisions: &[Decision],
+) -> BTreeMap<String, (&Decision, Option<&BTreeSet<String>>)> {
+    decisions
+        .iter()
+        .filter_map(|d| match &d.outcome {
+            Outcome::Announce { interfaces } => Some((d.key(), (d, interfaces.as_ref()))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+//! The Debian packages the network tests and the lab need, installed on first use.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// (program, Debian package) pairs for Layer 2 tests and the lab.
+pub const NETWORK_TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("arping", "arping"),
+    ("ndisc6", "ndisc6"),
+    ("curl", "curl"),
+];
+
+fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].iter().map(Into::into))
+        .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
+}
+
+/// Installs the packages of the programs in `tools` that are missing (with apt-get, as root).
+pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("==> installing Debian packages: {}", missing.join(" "));
+    let status = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .status()
+        .context("cannot run apt-get (the network tests need a Debian-like system)")?;
+    if !status.success() {
+        bail!(
+            "apt-get update failed (root is needed to install {})",
+            missing.join(" ")
+        );
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("cannot run apt-get install")?;
+    if !status.success() {
+        bail!("apt-get install {} failed", missing.join(" "));
+    }
+    Ok(())
+}
