@@ -29,6 +29,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         services: usize,
     },
+    /// Layer 2 failover on network namespaces with the release speaker: kill -9 and SIGTERM
+    /// the announcer, time to the first reply from the new node (min/median/p90/max).
+    Failover {
+        /// Trials per kind of stop.
+        #[arg(long, default_value_t = 20)]
+        trials: u32,
+        /// Then watch an idle cluster this long for spurious failovers.
+        #[arg(long, default_value_t = 0)]
+        idle_seconds: u64,
+    },
 }
 
 /// Runs a benchmark.
@@ -36,6 +46,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Hooks { changes } => hooks(changes),
         BenchCommand::Controller { services } => controller(services),
+        BenchCommand::Failover {
+            trials,
+            idle_seconds,
+        } => failover(trials, idle_seconds),
     }
 }
 
@@ -50,6 +64,23 @@ fn controller(services: usize) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("the controller benchmark failed");
+    }
+    Ok(())
+}
+
+fn failover(trials: u32, idle_seconds: u64) -> Result<()> {
+    crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
+    let bin = crate::cluster::ensure_built()?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["bench", "-p", "metallb-speaker", "--bench", "failover"])
+        .env("METALLB_RS_CLUSTER_BIN", bin)
+        .env("BENCH_TRIALS", trials.to_string())
+        .env("BENCH_IDLE_SECONDS", idle_seconds.to_string())
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("the failover benchmark failed");
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod cluster;
 mod crds;
+mod lab;
 mod packages;
 mod paths;
 mod test;
@@ -30,8 +31,9 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Regenerate workload/api/crds/metallb.io.yaml from the API types.
     Crds,
-    /// Start the local lab (not available yet).
-    Lab,
+    /// Start the local lab (a real control plane, the charm through juju-sim, controller and
+    /// speakers on network-namespace nodes); `lab down` removes it.
+    Lab(lab::LabArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,12 +52,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cluster(cmd) => cluster::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Crds => crds::run(),
-        Command::Lab => {
-            println!(
-                "The lab is not available yet: it comes with the lab issue. \
-                 Run `cargo xtask test` to run the tests."
-            );
-            Ok(())
-        }
+        Command::Lab(args) => lab::run(&args),
     }
 }

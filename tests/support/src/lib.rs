@@ -248,8 +248,32 @@ impl Cluster {
     /// Writes a kubeconfig for ServiceAccount `namespace/account` (token from the TokenRequest
     /// API) into `dir`, and returns its path.
     pub fn mint_kubeconfig(&self, namespace: &str, account: &str, dir: &Path) -> Result<PathBuf> {
+        self.mint_kubeconfig_via(Command::new(self.bin.join("kcp")), namespace, account, dir)
+    }
+
+    /// [`Cluster::mint_kubeconfig`] for a control plane in network namespace `netns` (the
+    /// token request is made from there).
+    pub fn mint_kubeconfig_in_netns(
+        &self,
+        netns: &str,
+        namespace: &str,
+        account: &str,
+        dir: &Path,
+    ) -> Result<PathBuf> {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(self.bin.join("kcp"));
+        self.mint_kubeconfig_via(cmd, namespace, account, dir)
+    }
+
+    fn mint_kubeconfig_via(
+        &self,
+        mut kcp: Command,
+        namespace: &str,
+        account: &str,
+        dir: &Path,
+    ) -> Result<PathBuf> {
         let out = dir.join(format!("{namespace}-{account}.kubeconfig"));
-        let output = Command::new(self.bin.join("kcp"))
+        let output = kcp
             .args(["mint-kubeconfig", "--kubeconfig"])
             .arg(&self.kubeconfig)
             .args([

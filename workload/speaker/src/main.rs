@@ -44,13 +44,13 @@ struct Flags {
     )]
     ml_secret_key_path: PathBuf,
     /// Membership probe period.
-    #[arg(long, env = "METALLB_ML_PROBE_PERIOD", value_parser = parse_millis, default_value = "300ms")]
+    #[arg(long, env = "METALLB_ML_PROBE_PERIOD", value_parser = parse_millis, default_value = "250ms")]
     ml_probe_period: Duration,
     /// Membership probe timeout.
-    #[arg(long, env = "METALLB_ML_PROBE_TIMEOUT", value_parser = parse_millis, default_value = "120ms")]
+    #[arg(long, env = "METALLB_ML_PROBE_TIMEOUT", value_parser = parse_millis, default_value = "100ms")]
     ml_probe_timeout: Duration,
     /// How long a suspected speaker may refute before it is declared down.
-    #[arg(long, env = "METALLB_ML_SUSPICION_TIMEOUT", value_parser = parse_millis, default_value = "400ms")]
+    #[arg(long, env = "METALLB_ML_SUSPICION_TIMEOUT", value_parser = parse_millis, default_value = "300ms")]
     ml_suspicion_timeout: Duration,
     /// Metrics port (0 disables metrics).
     #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
@@ -137,24 +137,24 @@ fn membership_settings(flags: &Flags) -> Result<Option<MembershipSettings>> {
     }))
 }
 
-async fn shutdown_signal() {
+/// Registers SIGTERM and SIGINT handling now (a signal before the first poll must not kill the
+/// process without leaving the membership) and resolves when either arrives.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let flags = Flags::parse();
+    let shutdown = shutdown_signal()?;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
             "{},hyper=info,kube=info,tower=info,rustls=info",
@@ -195,7 +195,7 @@ async fn main() -> Result<()> {
             readiness,
             metrics,
         },
-        shutdown_signal(),
+        shutdown,
     )
     .await
 }

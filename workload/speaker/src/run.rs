@@ -36,6 +36,8 @@ use crate::table::{SharedTable, Table};
 const GRATUITOUS_WINDOW: Duration = Duration::from_secs(5);
 /// Interval between gratuitous announcements of an address.
 const GRATUITOUS_INTERVAL: Duration = Duration::from_millis(1100);
+/// How long a starting speaker waits to join its peers before the first election.
+const JOIN_WAIT: Duration = Duration::from_secs(2);
 /// How often interfaces are scanned.
 const INTERFACE_SCAN: Duration = Duration::from_secs(2);
 
@@ -196,7 +198,24 @@ pub async fn run(
             None
         }
     };
-    caches.wait_ready().await?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    tokio::select! {
+        ready = caches.wait_ready() => ready?,
+        _ = &mut shutdown => return Ok(()),
+    }
+    if let (Some((m, port)), Some(pods)) = (&membership, &caches.pods) {
+        // Join before the first election, so a (re)starting speaker does not briefly announce
+        // everything as if it were alone.
+        let peers = peer_addresses(&pods.state(), &caches.nodes.state(), *port);
+        let others = peers.iter().filter(|a| a.ip() != m.address().ip()).count();
+        m.set_peers(peers);
+        let mut members = m.members.clone();
+        let joined = members.wait_for(|names| others == 0 || names.len() > 1);
+        tokio::select! {
+            _ = tokio::time::timeout(JOIN_WAIT, joined) => {}
+            _ = &mut shutdown => return Ok(()),
+        }
+    }
     settings.readiness.set_ready();
     tracing::info!(node = %settings.node, "caches synced; announcing");
 
@@ -208,7 +227,6 @@ pub async fn run(
     let mut announced_before: BTreeSet<String> = BTreeSet::new();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
-    let mut shutdown = std::pin::pin!(shutdown);
     let mut recently_created = BTreeMap::new();
     let mut retry = false;
     loop {
@@ -254,6 +272,11 @@ pub async fn run(
             newly
         };
         responders.sync_groups();
+        // An address this node stopped announcing starts a fresh burst when it comes back.
+        {
+            let current = table.read().unwrap_or_else(PoisonError::into_inner);
+            windows.retain(|ip, _| current.contains(*ip));
+        }
         for ip in &newly {
             tracing::info!(%ip, "announcing");
         }

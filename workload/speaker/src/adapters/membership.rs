@@ -78,9 +78,9 @@ impl Default for Timings {
     /// `probe_period + 2 * probe_rtt + suspect_to_down_after` at worst for a small cluster.
     fn default() -> Self {
         Timings {
-            probe_period: Duration::from_millis(300),
-            probe_rtt: Duration::from_millis(120),
-            suspect_to_down_after: Duration::from_millis(400),
+            probe_period: Duration::from_millis(250),
+            probe_rtt: Duration::from_millis(100),
+            suspect_to_down_after: Duration::from_millis(300),
             gossip_interval: Duration::from_millis(100),
         }
     }
@@ -103,6 +103,7 @@ pub struct Settings {
 pub struct Membership {
     /// Names of the live members, this node included.
     pub members: watch::Receiver<BTreeSet<String>>,
+    address: SocketAddr,
     peers: watch::Sender<Vec<SocketAddr>>,
     leave: mpsc::Sender<oneshot::Sender<()>>,
 }
@@ -220,9 +221,15 @@ impl Membership {
         tokio::spawn(task.run(peers_rx, leave_rx));
         Ok(Membership {
             members,
+            address: settings.addr,
             peers,
             leave,
         })
+    }
+
+    /// The address this speaker is reached at.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Sets the addresses of the speakers to join (discovered from pods or Nodes).

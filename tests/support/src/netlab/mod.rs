@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -19,6 +19,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+mod clients;
+mod cluster;
+mod objects;
+mod speakers;
+
+pub use clients::{arping, curl, first_reply_from, http_get, http_get_from, http_get_path, ndisc6};
+pub use cluster::NetCluster;
+pub use objects::{apply_metallb, endpoints, lb_service};
+pub use speakers::Speakers;
 
 /// IPv4 addresses for LoadBalancer pools (on-link on the test network).
 pub const POOL_V4: &str = "198.18.100.0/24";
@@ -236,41 +246,6 @@ fn pipe(a: TcpStream, b: TcpStream) {
     let _ = upstream.join();
 }
 
-/// One HTTP GET of `path` at `addr:port` from namespace `ns`; the body, or an error.
-pub fn http_get_from(
-    ns: &str,
-    addr: IpAddr,
-    port: u16,
-    path: &str,
-    timeout: Duration,
-) -> Result<String> {
-    let path = path.to_string();
-    in_netns(ns, move || {
-        http_get_path(SocketAddr::new(addr, port), &path, timeout)
-    })?
-}
-
-/// One HTTP GET of `/` at `target` from the calling thread's namespace.
-pub fn http_get(target: SocketAddr, timeout: Duration) -> Result<String> {
-    http_get_path(target, "/", timeout)
-}
-
-/// One HTTP GET of `path` at `target` from the calling thread's namespace.
-pub fn http_get_path(target: SocketAddr, path: &str, timeout: Duration) -> Result<String> {
-    let mut stream = TcpStream::connect_timeout(&target, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(
-        format!("GET {path} HTTP/1.1\r\nhost: {target}\r\nconnection: close\r\n\r\n").as_bytes(),
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    match response.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => bail!("unexpected response from {target}: {response:?}"),
-    }
-}
-
 fn host(prefix: &str, name: &str, index: u8) -> Host {
     Host {
         name: name.to_string(),
@@ -416,56 +391,34 @@ impl Drop for Network {
     }
 }
 
-/// A control plane running in the network's api namespace, reachable from this process through
-/// a loopback tunnel.
-pub struct NetCluster {
-    /// The control plane; its admin kubeconfig points at the api namespace's address (use it
-    /// from node namespaces).
-    pub cluster: crate::Cluster,
-    /// An admin kubeconfig for this process (through the tunnel).
-    pub local_kubeconfig: std::path::PathBuf,
-    _tunnel: StopOnDrop,
-    _dir: tempfile::TempDir,
-}
-
-impl NetCluster {
-    /// Starts the control plane in `network`'s api namespace.
-    pub fn start(network: &Network) -> Result<Self> {
-        let cluster =
-            crate::Cluster::start_in_netns(&network.api.netns, IpAddr::V4(network.api.ipv4))?;
-        let port = cluster
-            .server()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
-            .with_context(|| format!("no port in the API server URL {}", cluster.server()))?;
-        let (local, tunnel) = forward(
-            &network.api.netns,
-            SocketAddr::new(IpAddr::V4(network.api.ipv4), port),
-        )?;
-        let dir = tempfile::tempdir().context("cannot create a directory for the kubeconfig")?;
-        let mut kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig())
-            .context("cannot read the admin kubeconfig")?;
-        for named in &mut kubeconfig.clusters {
-            if let Some(c) = named.cluster.as_mut() {
-                c.server = Some(format!("https://{local}"));
-            }
-        }
-        let local_kubeconfig = dir.path().join("admin-local.kubeconfig");
-        std::fs::write(&local_kubeconfig, serde_json::to_vec(&kubeconfig)?)
-            .context("cannot write the local kubeconfig")?;
-        Ok(NetCluster {
-            cluster,
-            local_kubeconfig,
-            _tunnel: tunnel,
-            _dir: dir,
+/// The node that announces `ip` when the speakers of `alive` (among `nodes`) run, every node
+/// eligible: the first in the upstream election order.
+pub fn expected_winner(ip: &str, nodes: &[&str], alive: &[&str]) -> String {
+    use metallb_core::l2::election::{
+        Advertisement, ClusterView, NodeView, ServiceView, ranked_candidates,
+    };
+    let views: Vec<NodeView> = nodes
+        .iter()
+        .map(|n| NodeView {
+            name: n.to_string(),
+            ..Default::default()
         })
-    }
-
-    /// An admin client for this process.
-    pub async fn client(&self) -> Result<kube::Client> {
-        crate::client_from(&self.local_kubeconfig).await
-    }
+        .collect();
+    let members: std::collections::BTreeSet<String> = alive.iter().map(|s| s.to_string()).collect();
+    let service = ServiceView {
+        first_ip: ip.parse().ok(),
+        has_serving_endpoint: true,
+        ..Default::default()
+    };
+    let cluster = ClusterView {
+        nodes: &views,
+        members: Some(&members),
+        ignore_exclude_label: false,
+    };
+    ranked_candidates(&service, &[Advertisement::default()], cluster)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// Whether this process may create network namespaces (root with `ip`).
@@ -476,4 +429,105 @@ pub fn available() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// A ready Layer 2 scenario: the network, the control plane with the metallb.io CRDs, Node
+/// objects for the node namespaces, the MetalLB namespace, an HTTP server answering with the
+/// node's name on port 80 of every node, and a speaker per node.
+pub struct SpeakerLab {
+    /// The test network.
+    pub network: Network,
+    /// The control plane.
+    pub cluster: NetCluster,
+    /// An admin client.
+    pub client: kube::Client,
+    /// The speakers.
+    pub speakers: Speakers,
+    /// The MetalLB namespace.
+    pub namespace: String,
+    _http: Vec<StopOnDrop>,
+}
+
+impl SpeakerLab {
+    /// Starts everything; `speaker` is the speaker binary, `extra` flags go to every speaker.
+    pub async fn start(
+        prefix: &str,
+        nodes: &[&str],
+        speaker: &std::path::Path,
+        extra: &[&str],
+    ) -> Result<Self> {
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::api::{Api, PostParams};
+        let namespace = "metallb-system".to_string();
+        let network = Network::create(prefix, nodes)?;
+        let cluster = NetCluster::start(&network)?;
+        let client = cluster.client().await?;
+        crate::install_crds(&client, metallb_api_crds()?).await?;
+        let addresses: Vec<(String, String)> = network
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.ipv4.to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = addresses
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        crate::create_nodes(&client, &refs, &[]).await?;
+        let object = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &object)
+            .await
+            .context("cannot create the MetalLB namespace")?;
+        let http = network
+            .nodes
+            .iter()
+            .map(|node| serve_http(&node.netns, 80, &node.name))
+            .collect::<Result<Vec<_>>>()?;
+        let mut speakers = Speakers::new(speaker, cluster.cluster.kubeconfig(), &namespace, extra)?;
+        for node in &network.nodes {
+            speakers.start(&network, &node.name)?;
+        }
+        Ok(SpeakerLab {
+            network,
+            cluster,
+            client,
+            speakers,
+            namespace,
+            _http: http,
+        })
+    }
+
+    /// The MAC address of node `name`.
+    pub fn mac_of(&self, name: &str) -> String {
+        self.network
+            .node(name)
+            .map(|n| n.mac.clone())
+            .unwrap_or_default()
+    }
+
+    /// (node, address) pairs for [`endpoints`].
+    pub fn endpoints_on<'a>(&self, nodes: &[&'a str]) -> Vec<(&'a str, Ipv4Addr)> {
+        nodes
+            .iter()
+            .filter_map(|n| self.node(n).map(|h| (*n, h.ipv4)))
+            .collect()
+    }
+
+    fn node(&self, name: &str) -> Option<&Host> {
+        self.network.node(name)
+    }
+}
+
+/// The metallb.io CRDs, read from the committed YAML (test-support does not depend on the API
+/// crate).
+fn metallb_api_crds() -> Result<Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>>{
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../workload/api/crds/metallb.io.yaml"
+    );
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    text.split("\n---")
+        .filter(|doc| doc.contains("kind: CustomResourceDefinition"))
+        .map(|doc| serde_yaml::from_str(doc).context("cannot parse a CRD"))
+        .collect()
 }

@@ -1,0 +1,59 @@
+//! `metallb-lab down`: stops the lab process and removes its namespaces and files.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use test_support::netlab;
+
+use crate::PREFIX;
+
+/// The pid of a running lab recorded in `state`, if that process still runs `metallb-lab`.
+pub fn running_lab(state: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(state.join("lab.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    (program.ends_with(b"metallb-lab") && pid != std::process::id() as i32).then_some(pid)
+}
+
+/// Stops a running lab (SIGTERM, then SIGKILL after 15 s) and removes every lab namespace.
+pub fn stop_and_clean(state: &Path) {
+    if let Some(pid) = running_lab(state) {
+        println!("==> stopping the running lab (pid {pid})");
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            if started.elapsed() > Duration::from_secs(15) {
+                // SAFETY: as above.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for ns in netlab::namespaces_with_prefix(&format!("{PREFIX}-")) {
+        println!("==> removing network namespace {ns}");
+        netlab::remove_namespace(&ns);
+    }
+}
+
+/// `down`: stop, clean, and remove the state directory.
+pub fn run(state: &Path) -> Result<()> {
+    stop_and_clean(state);
+    if state.exists() {
+        std::fs::remove_dir_all(state)
+            .with_context(|| format!("cannot remove {}", state.display()))?;
+        println!("==> removed {}", state.display());
+    }
+    println!("The lab is down.");
+    Ok(())
+}

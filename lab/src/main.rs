@@ -1,0 +1,52 @@
+//! `metallb-lab`: the local lab behind `cargo xtask lab`.
+//!
+//! `up` builds a small network of namespaces, starts the control plane in one of them, deploys
+//! the compiled charm through `juju-sim deploy --trust`, runs the controller and a speaker per
+//! node with the identities the charm created, creates a sample LoadBalancer Service, shows it
+//! answering, and stays up until Ctrl-C. `down` removes everything a lab created, also after a
+//! crash.
+
+mod down;
+mod up;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Prefix of every network namespace the lab creates.
+pub const PREFIX: &str = "mlab";
+
+/// The local MetalLB lab.
+#[derive(Parser)]
+#[command(name = "metallb-lab")]
+struct Cli {
+    /// State directory (kubeconfig, juju-sim state, logs, pid file).
+    #[arg(long, global = true, default_value = "/root/.cache/metallb-rs/lab")]
+    state: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the lab (replacing a running one) and stay up until Ctrl-C.
+    Up(up::UpArgs),
+    /// Stop a running lab and remove its namespaces, processes and files.
+    Down,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Up(args) => up::run(&cli.state, args),
+        Command::Down => down::run(&cli.state),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

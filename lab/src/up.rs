@@ -1,0 +1,414 @@
+//! `metallb-lab up`: the whole lab, step by step, with what each step did printed as it goes.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use metallb_api::ServiceL2Status;
+use serde_json::json;
+use test_support::netlab::{self, NetCluster, Network, Speakers, StopOnDrop};
+use test_support::{create_nodes, spawn_tied, wait_for};
+
+use crate::PREFIX;
+use crate::down::stop_and_clean;
+
+/// The lab's nodes.
+const NODES: [&str; 3] = ["lab-node-1", "lab-node-2", "lab-node-3"];
+/// The charm's `iprange` in the lab (on-link on the lab network).
+const IPRANGE: &str = "198.18.100.240-198.18.100.250";
+/// The MetalLB namespace (the charm's default).
+const NAMESPACE: &str = "metallb-system";
+/// The speakers' pod labels in the charm's DaemonSet.
+const SPEAKER_LABELS: &str = "app=metallb,component=speaker";
+/// How long any one step may take.
+const STEP: Duration = Duration::from_secs(120);
+
+/// Options of `up`.
+#[derive(Args)]
+pub struct UpArgs {
+    /// Directory with the built binaries (metallb-charm, juju-sim, metallb-controller,
+    /// metallb-speaker).
+    #[arg(long)]
+    bin_dir: PathBuf,
+    /// The charm's source directory (metadata.yaml, config.yaml, actions.yaml).
+    #[arg(long)]
+    charm_src: PathBuf,
+    /// Stop after showing the Service answering, instead of waiting for Ctrl-C (for tests).
+    #[arg(long)]
+    no_wait: bool,
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n==> [{n}/7] {text}");
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Everything that must stay alive while the lab runs (dropped in reverse order at the end).
+struct Running {
+    _http: Vec<StopOnDrop>,
+    _controller: Child,
+    speakers: Speakers,
+    cluster: NetCluster,
+    network: Network,
+}
+
+/// Runs `juju-sim` with the lab's state directory.
+fn juju_sim(bin_dir: &Path, state: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(bin_dir.join("juju-sim"))
+        .arg("--state")
+        .arg(state.join("juju-sim"))
+        .args(args)
+        .output()
+        .context("cannot run juju-sim")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        bail!("juju-sim {} failed:\n{text}", args.join(" "));
+    }
+    Ok(text)
+}
+
+fn charm_dir(args: &UpArgs, state: &Path) -> Result<PathBuf> {
+    let dir = state.join("charm");
+    std::fs::create_dir_all(&dir)?;
+    for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
+        std::fs::copy(args.charm_src.join(file), dir.join(file))
+            .with_context(|| format!("cannot copy {file}"))?;
+    }
+    std::fs::copy(args.bin_dir.join("metallb-charm"), dir.join("dispatch"))
+        .context("cannot copy the charm binary (build it first)")?;
+    Ok(dir)
+}
+
+async fn memberlist_secret(client: &Client) -> Result<Vec<u8>> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    wait_for("the memberlist Secret", STEP, || async {
+        let secret = secrets.get_opt("memberlist").await?;
+        Ok(secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get("secretkey").map(|v| v.0.clone())))
+    })
+    .await
+}
+
+/// Creates `default/hello`: a LoadBalancer Service whose endpoints are the HTTP servers on the
+/// three nodes.
+async fn sample_service(client: &Client, network: &Network) -> Result<()> {
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let service = serde_json::from_value::<Service>(json!({
+        "metadata": {"name": "hello"},
+        "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false,
+                 "ports": [{"port": 80, "protocol": "TCP"}]},
+    }))?;
+    services
+        .patch(
+            "hello",
+            &PatchParams::apply("metallb-lab").force(),
+            &Patch::Apply(&service),
+        )
+        .await
+        .context("cannot create the sample Service")?;
+    let endpoints: Vec<(&str, std::net::Ipv4Addr)> = network
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.ipv4))
+        .collect();
+    netlab::endpoints(client, "default", "hello", &endpoints).await
+}
+
+async fn external_ip(client: &Client) -> Result<String> {
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    wait_for("an external IP for default/hello", STEP, || async {
+        let service = services.get("hello").await?;
+        Ok(service
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .and_then(|i| i.into_iter().find_map(|i| i.ip)))
+    })
+    .await
+}
+
+async fn announcer(client: &Client) -> Result<String> {
+    let statuses: Api<ServiceL2Status> = Api::namespaced(client.clone(), NAMESPACE);
+    wait_for("the ServiceL2Status of default/hello", STEP, || async {
+        let list = statuses.list(&Default::default()).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|s| s.status)
+            .find(|s| s.service_name.as_deref() == Some("hello"))
+            .and_then(|s| s.node))
+    })
+    .await
+}
+
+fn run_in_client(network: &Network, args: &[&str]) -> Result<String> {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &network.client.netns])
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", args[0]))?;
+    if !output.status.success() {
+        bail!(
+            "`{}` failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+async fn start(args: &UpArgs, state: &Path) -> Result<Running> {
+    step(
+        1,
+        "test network: a bridge, the api, client and three node namespaces (198.18.0.0/16)",
+    );
+    let network = Network::create(PREFIX, &NODES)?;
+    for host in network.hosts() {
+        println!(
+            "    {:<12} {:<14} {:<13} {}",
+            host.name, host.netns, host.ipv4, host.ipv6
+        );
+    }
+
+    step(
+        2,
+        "Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, KWOK)",
+    );
+    let started = Instant::now();
+    let cluster = NetCluster::start(&network)?;
+    let kubeconfig = state.join("kubeconfig");
+    std::fs::copy(&cluster.local_kubeconfig, &kubeconfig)?;
+    let client = cluster.client().await?;
+    println!(
+        "    ready in {:.1} s at {} (from here: {})",
+        started.elapsed().as_secs_f64(),
+        cluster.cluster.server(),
+        kubeconfig.display()
+    );
+    let nodes: Vec<(String, String)> = network
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.ipv4.to_string()))
+        .collect();
+    let refs: Vec<(&str, &str)> = nodes
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    create_nodes(&client, &refs, &[]).await?;
+    println!(
+        "    Node objects {} with their namespace addresses as InternalIP",
+        NODES.join(", ")
+    );
+
+    step(
+        3,
+        &format!("juju-sim deploy metallb --trust --config iprange={IPRANGE}"),
+    );
+    let charm = charm_dir(args, state)?;
+    let charm_arg = charm.to_string_lossy().into_owned();
+    let kubeconfig_arg = kubeconfig.to_string_lossy().into_owned();
+    let iprange = format!("iprange={IPRANGE}");
+    juju_sim(
+        &args.bin_dir,
+        state,
+        &[
+            "deploy",
+            &charm_arg,
+            "--trust",
+            "--kubeconfig",
+            &kubeconfig_arg,
+            "--config",
+            &iprange,
+        ],
+    )?;
+    print!("{}", indent(&juju_sim(&args.bin_dir, state, &["status"])?));
+
+    step(
+        4,
+        "controller and speakers, with the ServiceAccounts the charm created",
+    );
+    let identities = state.join("identities");
+    std::fs::create_dir_all(&identities)?;
+    let api_ns = network.api.netns.as_str();
+    let controller_kc =
+        cluster
+            .cluster
+            .mint_kubeconfig_in_netns(api_ns, NAMESPACE, "controller", &identities)?;
+    let speaker_kc =
+        cluster
+            .cluster
+            .mint_kubeconfig_in_netns(api_ns, NAMESPACE, "speaker", &identities)?;
+    let log = std::fs::File::create(state.join("controller.log"))?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &network.api.netns])
+        .arg(args.bin_dir.join("metallb-controller"))
+        .args(["--namespace", NAMESPACE])
+        .arg("--kubeconfig")
+        .arg(&controller_kc)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let controller = spawn_tied(&mut cmd)?;
+    println!(
+        "    metallb-controller in {} (logs: {})",
+        network.api.netns,
+        state.join("controller.log").display()
+    );
+    let secret = memberlist_secret(&client).await?;
+    let mut speakers = Speakers::new(
+        &args.bin_dir.join("metallb-speaker"),
+        &speaker_kc,
+        NAMESPACE,
+        &[],
+    )?
+    .in_dir(&state.join("speakers"))?
+    .with_membership(SPEAKER_LABELS, &secret)?;
+    for node in &network.nodes {
+        speakers.start(&network, &node.name)?;
+        println!(
+            "    metallb-speaker in {} (membership on {}:7946, logs: {})",
+            node.netns,
+            node.ipv4,
+            speakers.log_path(&node.name).display()
+        );
+    }
+    let http = network
+        .nodes
+        .iter()
+        .map(|node| netlab::serve_http(&node.netns, 80, &format!("hello from {}\n", node.name)))
+        .collect::<Result<Vec<_>>>()?;
+    println!("    an HTTP server on port 80 of every node answers with the node's name");
+
+    step(
+        5,
+        "sample LoadBalancer Service default/hello (endpoints: the three nodes)",
+    );
+    sample_service(&client, &network).await?;
+    let ip = external_ip(&client).await?;
+    println!("    external IP {ip} (assigned by metallb-controller from the charm's pool)");
+    let kubectl = Command::new(cluster.cluster.kcp_path())
+        .arg("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "service", "hello", "-n", "default", "-o", "wide"])
+        .output()
+        .context("cannot run kubectl")?;
+    print!("{}", indent(&String::from_utf8_lossy(&kubectl.stdout)));
+    let node = announcer(&client).await?;
+    println!("    announced by {node} (ServiceL2Status)");
+
+    step(6, &format!("from the client namespace: arping -c 3 {ip}"));
+    let arping = run_in_client(&network, &["arping", "-c", "3", "-i", "eth0", &ip])?;
+    print!("{}", indent(&arping));
+    let mac = network.node(&node).map(|n| n.mac.as_str()).unwrap_or("?");
+    println!("    ({node} has MAC {mac})");
+
+    step(7, &format!("from the client namespace: curl http://{ip}/"));
+    let parsed: IpAddr = ip.parse()?;
+    let url = format!("http://{parsed}/");
+    print!(
+        "{}",
+        indent(&run_in_client(
+            &network,
+            &["curl", "-sS", "--max-time", "3", &url]
+        )?)
+    );
+    println!("\n==> juju-sim status (after update-status)");
+    let settled = wait_for("the charm to report active", STEP, || async {
+        juju_sim(&args.bin_dir, state, &["update-status"])?;
+        let status = juju_sim(&args.bin_dir, state, &["status"])?;
+        Ok(status.contains(" active ").then_some(status))
+    })
+    .await;
+    match settled {
+        Ok(status) => print!("{}", indent(&status)),
+        Err(err) => {
+            println!("    {err:#}");
+            print!("{}", indent(&juju_sim(&args.bin_dir, state, &["status"])?));
+        }
+    }
+    Ok(Running {
+        _http: http,
+        _controller: controller,
+        speakers,
+        cluster,
+        network,
+    })
+}
+
+fn usage(state: &Path, bin_dir: &Path, running: &Running) {
+    let kubectl = running.cluster.cluster.kubectl_path().display().to_string();
+    let kcp = running.cluster.cluster.kcp_path().display().to_string();
+    let sim = bin_dir.join("juju-sim").display().to_string();
+    let juju_state = state.join("juju-sim");
+    let client = &running.network.client.netns;
+    println!(
+        "\nThe lab is up. Meanwhile, in another terminal:
+    {kcp} kubectl --kubeconfig {kc} get svc,nodes,ipaddresspools -A
+    {sim} --state {js} status
+    {sim} --state {js} config iprange=198.18.100.200-198.18.100.210
+    {sim} --state {js} run metallb/0 list-allocations
+    ip netns exec {client} curl http://<external-ip>/
+    ip netns exec {client} arping -c 3 -i eth0 <external-ip>
+(kubectl is also at {kubectl}.) Speaker and controller logs are in {st}.
+Ctrl-C stops the lab; `cargo xtask lab down` cleans up after a crash.",
+        kc = state.join("kubeconfig").display(),
+        js = juju_state.display(),
+        st = state.display(),
+    );
+    let _ = &running.speakers;
+}
+
+/// `up`: replaces a running lab, starts a new one, and waits for Ctrl-C.
+pub fn run(state: &Path, args: UpArgs) -> Result<()> {
+    if !netlab::available() {
+        bail!("the lab needs root (network namespaces) and iproute2");
+    }
+    stop_and_clean(state);
+    if state.exists() {
+        std::fs::remove_dir_all(state)
+            .with_context(|| format!("cannot clean {}", state.display()))?;
+    }
+    std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
+    std::fs::write(state.join("lab.pid"), std::process::id().to_string())?;
+    // One thread: the processes the lab starts are tied to it (they die with the lab).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let running = start(&args, state).await?;
+        usage(state, &args.bin_dir, &running);
+        if !args.no_wait {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        println!("\n==> stopping the lab");
+        drop(running);
+        Ok::<(), anyhow::Error>(())
+    });
+    let _ = std::fs::remove_file(state.join("lab.pid"));
+    for ns in netlab::namespaces_with_prefix(&format!("{PREFIX}-")) {
+        netlab::remove_namespace(&ns);
+    }
+    result
+}

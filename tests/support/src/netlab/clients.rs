@@ -1,0 +1,119 @@
+//! Real clients in the client namespace: `arping`, `ndisc6`, `curl`, and a plain HTTP GET.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::{Network, in_netns};
+
+/// One HTTP GET of `path` at `addr:port` from namespace `ns`; the body, or an error.
+pub fn http_get_from(
+    ns: &str,
+    addr: IpAddr,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<String> {
+    let path = path.to_string();
+    in_netns(ns, move || {
+        http_get_path(SocketAddr::new(addr, port), &path, timeout)
+    })?
+}
+
+/// One HTTP GET of `/` at `target` from the calling thread's namespace.
+pub fn http_get(target: SocketAddr, timeout: Duration) -> Result<String> {
+    http_get_path(target, "/", timeout)
+}
+
+/// One HTTP GET of `path` at `target` from the calling thread's namespace.
+pub fn http_get_path(target: SocketAddr, path: &str, timeout: Duration) -> Result<String> {
+    let mut stream = TcpStream::connect_timeout(&target, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: {target}\r\nconnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => bail!("unexpected response from {target}: {response:?}"),
+    }
+}
+
+/// MACs (lowercase) that answered `arping` for `ip` from the client, one per reply.
+pub fn arping(network: &Network, ip: &str) -> Result<Vec<String>> {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &network.client.netns])
+        .args(["arping", "-c", "3", "-W", "0.2", "-r", "-i", "eth0", ip])
+        .output()
+        .context("cannot run arping (is the arping package installed?)")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// MACs (lowercase) in the `ndisc6` answers for `ip` from the client.
+pub fn ndisc6(network: &Network, ip: &str) -> Result<Vec<String>> {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &network.client.netns])
+        .args(["ndisc6", "-m", "-n", "-r", "2", "-w", "500", ip, "eth0"])
+        .output()
+        .context("cannot run ndisc6 (is the ndisc6 package installed?)")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.split_once("Target link-layer address:"))
+        .map(|(_, mac)| mac.trim().to_lowercase())
+        .collect())
+}
+
+/// `curl` from the client to `http://ip/`: the body.
+pub fn curl(network: &Network, ip: &str) -> Result<String> {
+    let url = if ip.contains(':') {
+        format!("http://[{ip}]/")
+    } else {
+        format!("http://{ip}/")
+    };
+    let output = Command::new("ip")
+        .args(["netns", "exec", &network.client.netns])
+        .args(["curl", "-sS", "-g", "--max-time", "2", &url])
+        .output()
+        .context("cannot run curl")?;
+    if !output.status.success() {
+        bail!(
+            "curl {url}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Sends HTTP requests from the client to `ip` (port 80) back to back, each with a 200 ms
+/// timeout, until one is answered with `body`; returns the time since `since`. Fails after
+/// `timeout`.
+pub fn first_reply_from(
+    network: &Network,
+    ip: IpAddr,
+    body: &str,
+    since: Instant,
+    timeout: Duration,
+) -> Result<Duration> {
+    let body = body.to_string();
+    in_netns(&network.client.netns, move || -> Result<Duration> {
+        loop {
+            if let Ok(answer) = http_get((ip, 80).into(), Duration::from_millis(200))
+                && answer == body
+            {
+                return Ok(since.elapsed());
+            }
+            if since.elapsed() > timeout {
+                bail!("no reply from {body} within {timeout:?}");
+            }
+        }
+    })?
+}

@@ -1,0 +1,150 @@
+//! `cargo xtask bench failover`: Layer 2 failover on a network of namespaces with the release
+//! speaker. Each trial kills (`kill -9`) or stops (SIGTERM) the announcing speaker while the
+//! client sends HTTP requests back to back (200 ms timeout each), and measures from the kill to
+//! the first reply served by the new node; the speaker then restarts and the address returns.
+//! With `BENCH_IDLE_SECONDS`, it also watches an idle cluster for announcer changes.
+//!
+//! Environment: `BENCH_TRIALS` (default 20), `BENCH_IDLE_SECONDS` (default 0),
+//! `METALLB_RS_CLUSTER_BIN` (set by xtask). Needs root.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use test_support::netlab::{self, SpeakerLab};
+
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+const SERVICE: &str = "198.18.100.10";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// How a trial stops the announcer.
+#[derive(Clone, Copy)]
+enum Stop {
+    Kill,
+    Terminate,
+}
+
+async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
+    let ip: IpAddr = SERVICE.parse()?;
+    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    // The address is at the winner before the trial starts.
+    netlab::first_reply_from(&lab.network, ip, &winner, Instant::now(), WAIT)?;
+    let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
+    let next = netlab::expected_winner(SERVICE, &NODES, &survivors);
+    let started = Instant::now();
+    match stop {
+        Stop::Kill => lab.speakers.kill(&winner)?,
+        Stop::Terminate => lab.speakers.terminate(&winner)?,
+    }
+    let took = netlab::first_reply_from(&lab.network, ip, &next, started, WAIT)
+        .with_context(|| format!("failover from {winner} to {next}"))?;
+    lab.speakers.start(&lab.network, &winner)?;
+    netlab::first_reply_from(&lab.network, ip, &winner, Instant::now(), WAIT)
+        .with_context(|| format!("the address did not return to {winner}"))?;
+    Ok(took)
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what}: n={} min={:.0} ms median={:.0} ms p90={:.0} ms max={:.0} ms",
+        samples.len(),
+        ms(samples[0]),
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(samples[samples.len() - 1])
+    );
+}
+
+/// Polls the service every 100 ms for `seconds`; returns how many replies came from another
+/// node than the elected one.
+fn idle(lab: &SpeakerLab, seconds: u64) -> Result<(u64, u64)> {
+    let ip: IpAddr = SERVICE.parse()?;
+    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    netlab::in_netns(&lab.network.client.netns, move || {
+        let (mut total, mut wrong) = (0, 0);
+        while Instant::now() < deadline {
+            let asked = Instant::now();
+            total += 1;
+            match netlab::http_get((ip, 80).into(), Duration::from_millis(500)) {
+                Ok(body) if body == winner => {}
+                _ => wrong += 1,
+            }
+            std::thread::sleep(Duration::from_millis(100).saturating_sub(asked.elapsed()));
+        }
+        (total, wrong)
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    if !netlab::available() {
+        bail!("the failover benchmark needs root and iproute2");
+    }
+    let trials = env_number("BENCH_TRIALS", 20).max(1) as usize;
+    let idle_seconds = env_number("BENCH_IDLE_SECONDS", 0);
+    let prefix = format!("mlfo{}", std::process::id() % 100_000);
+    let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
+    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
+    let pools = json!({"addresses": [netlab::POOL_V4]});
+    netlab::apply_metallb(
+        &lab.client,
+        &lab.namespace,
+        "IPAddressPool",
+        "ipaddresspools",
+        "bench",
+        pools,
+    )
+    .await?;
+    netlab::apply_metallb(
+        &lab.client,
+        &lab.namespace,
+        "L2Advertisement",
+        "l2advertisements",
+        "bench",
+        json!({}),
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    let endpoints = lab.endpoints_on(&NODES);
+    netlab::endpoints(&lab.client, "default", "web", &endpoints).await?;
+    println!(
+        "failover benchmark: 3 nodes, release speaker with default timings, {trials} trials each"
+    );
+    for (what, stop) in [("kill -9", Stop::Kill), ("SIGTERM", Stop::Terminate)] {
+        let mut samples = Vec::new();
+        for _ in 0..trials {
+            match trial(&mut lab, stop).await {
+                Ok(took) => {
+                    if std::env::var_os("BENCH_VERBOSE").is_some() {
+                        println!("  {what}: {took:?}");
+                    }
+                    samples.push(took)
+                }
+                Err(err) => bail!("{err:#}\n{}", lab.speakers.diagnostics(&lab.network)),
+            }
+        }
+        report(what, samples);
+    }
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        println!("{}", lab.speakers.diagnostics(&lab.network));
+    }
+    if idle_seconds > 0 {
+        let (total, wrong) = idle(&lab, idle_seconds)?;
+        println!(
+            "idle {idle_seconds} s: {total} requests, {wrong} not answered by the elected node"
+        );
+    }
+    Ok(())
+}
