@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use test_support::netlab;
 
-use crate::PREFIX;
-
 /// The pid of a running lab recorded in `state`, if that process still runs `metallb-lab`.
 pub fn running_lab(state: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(state.join("lab.pid"))
@@ -21,7 +19,7 @@ pub fn running_lab(state: &Path) -> Option<i32> {
 }
 
 /// Stops a running lab (SIGTERM, then SIGKILL after 15 s) and removes every lab namespace.
-pub fn stop_and_clean(state: &Path) {
+pub fn stop_and_clean(state: &Path, prefix: &str) {
     if let Some(pid) = running_lab(state) {
         println!("==> stopping the running lab (pid {pid})");
         // SAFETY: kill has no memory-safety preconditions.
@@ -40,15 +38,15 @@ pub fn stop_and_clean(state: &Path) {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    for ns in netlab::namespaces_with_prefix(&format!("{PREFIX}-")) {
+    for ns in netlab::namespaces_with_prefix(&format!("{prefix}-")) {
         println!("==> removing network namespace {ns}");
         netlab::remove_namespace(&ns);
     }
 }
 
 /// `down`: stop, clean, and remove the state directory.
-pub fn run(state: &Path) -> Result<()> {
-    stop_and_clean(state);
+pub fn run(state: &Path, prefix: &str) -> Result<()> {
+    stop_and_clean(state, prefix);
     if state.exists() {
         std::fs::remove_dir_all(state)
             .with_context(|| format!("cannot remove {}", state.display()))?;

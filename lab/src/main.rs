@@ -14,9 +14,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-/// Prefix of every network namespace the lab creates.
-pub const PREFIX: &str = "mlab";
-
 /// The local MetalLB lab.
 #[derive(Parser)]
 #[command(name = "metallb-lab")]
@@ -24,6 +21,9 @@ struct Cli {
     /// State directory (kubeconfig, juju-sim state, logs, pid file).
     #[arg(long, global = true, default_value = "/root/.cache/metallb-rs/lab")]
     state: PathBuf,
+    /// Prefix of every network namespace the lab creates.
+    #[arg(long, global = true, default_value = "mlab", hide = true)]
+    prefix: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,8 +39,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
-        Command::Up(args) => up::run(&cli.state, args),
-        Command::Down => down::run(&cli.state),
+        Command::Up(args) => up::run(&cli.state, &cli.prefix, args),
+        Command::Down => down::run(&cli.state, &cli.prefix),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,7 +15,6 @@ use serde_json::json;
 use test_support::netlab::{self, NetCluster, Network, Speakers, StopOnDrop};
 use test_support::{create_nodes, spawn_tied, wait_for};
 
-use crate::PREFIX;
 use crate::down::stop_and_clean;
 
 /// The lab's nodes.
@@ -172,12 +171,12 @@ fn run_in_client(network: &Network, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-async fn start(args: &UpArgs, state: &Path) -> Result<Running> {
+async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     step(
         1,
         "test network: a bridge, the api, client and three node namespaces (198.18.0.0/16)",
     );
-    let network = Network::create(PREFIX, &NODES)?;
+    let network = Network::create(prefix, &NODES)?;
     for host in network.hosts() {
         println!(
             "    {:<12} {:<14} {:<13} {}",
@@ -375,11 +374,11 @@ Ctrl-C stops the lab; `cargo xtask lab down` cleans up after a crash.",
 }
 
 /// `up`: replaces a running lab, starts a new one, and waits for Ctrl-C.
-pub fn run(state: &Path, args: UpArgs) -> Result<()> {
+pub fn run(state: &Path, prefix: &str, args: UpArgs) -> Result<()> {
     if !netlab::available() {
         bail!("the lab needs root (network namespaces) and iproute2");
     }
-    stop_and_clean(state);
+    stop_and_clean(state, prefix);
     if state.exists() {
         std::fs::remove_dir_all(state)
             .with_context(|| format!("cannot clean {}", state.display()))?;
@@ -392,7 +391,7 @@ pub fn run(state: &Path, args: UpArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let running = start(&args, state).await?;
+        let running = start(&args, state, prefix).await?;
         usage(state, &args.bin_dir, &running);
         if !args.no_wait {
             let mut term =
@@ -407,7 +406,7 @@ pub fn run(state: &Path, args: UpArgs) -> Result<()> {
         Ok::<(), anyhow::Error>(())
     });
     let _ = std::fs::remove_file(state.join("lab.pid"));
-    for ns in netlab::namespaces_with_prefix(&format!("{PREFIX}-")) {
+    for ns in netlab::namespaces_with_prefix(&format!("{prefix}-")) {
         netlab::remove_namespace(&ns);
     }
     result
