@@ -233,6 +233,25 @@ pub fn table(decisions: &[Decision]) -> Table {
     }))
 }
 
+/// Services this node won but cannot announce: none of the interfaces their advertisements
+/// name is available here (upstream's `announceFailed`). Keys with the requested names.
+pub fn missing_interfaces(
+    decisions: &[Decision],
+    available: &[String],
+) -> BTreeMap<String, Vec<String>> {
+    decisions
+        .iter()
+        .filter_map(|d| match &d.outcome {
+            Outcome::Announce {
+                interfaces: Some(names),
+            } if !names.iter().any(|n| available.contains(n)) => {
+                Some((d.key(), names.iter().cloned().collect()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Services announced by this node, by key, with their interface filter.
 pub fn announced(
     decisions: &[Decision],

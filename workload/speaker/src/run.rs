@@ -228,6 +228,7 @@ pub async fn run(
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
     let mut recently_created = BTreeMap::new();
+    let mut failed_before: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut retry = false;
     loop {
         tokio::select! {
@@ -260,6 +261,13 @@ pub async fn run(
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
         });
+        let failed = reconcile::missing_interfaces(&decisions, &responders.interfaces());
+        report_failures(&failed, &failed_before, &decisions, &recorder).await;
+        let decisions: Vec<Decision> = decisions
+            .into_iter()
+            .filter(|d| !failed.contains_key(&d.key()))
+            .collect();
+        failed_before = failed;
         let new_table = reconcile::table(&decisions);
         let newly: Vec<IpAddr> = {
             let mut current = table.write().unwrap_or_else(PoisonError::into_inner);
@@ -333,6 +341,38 @@ fn send_gratuitous(
                     responders.gratuitous(*ip, &filter);
                 }
             }
+        }
+    }
+}
+
+/// A Warning `announceFailed` event for every Service that newly cannot be announced.
+async fn report_failures(
+    failed: &BTreeMap<String, Vec<String>>,
+    before: &BTreeMap<String, Vec<String>>,
+    decisions: &[Decision],
+    recorder: &Recorder,
+) {
+    for decision in decisions {
+        let key = decision.key();
+        let Some(names) = failed.get(&key) else {
+            continue;
+        };
+        if before.contains_key(&key) {
+            continue;
+        }
+        tracing::warn!(service = %key, interfaces = ?names, "cannot announce: none of the interfaces exists here");
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "announceFailed".into(),
+            note: Some(format!(
+                "none of the interfaces {names:?} of its L2Advertisements can announce on this node"
+            )),
+            action: "Announce".into(),
+            secondary: None,
+        };
+        let reference = Service::object_ref_from_key(&decision.namespace, &decision.name);
+        if let Err(err) = recorder.publish(&event, &reference).await {
+            tracing::debug!(service = %key, "cannot record the announceFailed event: {err}");
         }
     }
 }

@@ -17,6 +17,7 @@ const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE_V4: &str = "198.18.100.10";
 const SERVICE_V6: &str = "2001:db8::64:a";
 const LOCAL_V4: &str = "198.18.100.20";
+const PINNED_V4: &str = "198.18.100.130";
 const NOT_ANNOUNCED: &str = "198.18.100.99";
 const NAMESPACE: &str = "metallb-system";
 const WAIT: Duration = Duration::from_secs(30);
@@ -50,23 +51,25 @@ async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -
 }
 
 async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
-    let pools = json!({"addresses": [netlab::POOL_V4, netlab::POOL_V6]});
+    let ns = lab.namespace.clone();
+    let pools = json!({"addresses": ["198.18.100.0/25", netlab::POOL_V6]});
     netlab::apply_metallb(
         &lab.client,
-        NAMESPACE,
+        &ns,
         "IPAddressPool",
         "ipaddresspools",
         "lab",
         pools,
     )
     .await?;
+    let ad = json!({"ipAddressPools": ["lab"]});
     netlab::apply_metallb(
         &lab.client,
-        NAMESPACE,
+        &ns,
         "L2Advertisement",
         "l2advertisements",
         "lab",
-        json!({}),
+        ad,
     )
     .await?;
     netlab::lb_service(
@@ -101,6 +104,8 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         macs.is_empty(),
         "{NOT_ANNOUNCED} is not announced but got ARP answers from {macs:?}"
     );
+
+    interfaces(lab).await?;
 
     // kill -9 the announcer: the next node in the election order takes over.
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
@@ -147,6 +152,96 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, &second).await?;
     Ok(())
+}
+
+/// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
+/// speaker's exclude list, nobody does and the speaker reports `announceFailed`.
+async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
+    let ns = lab.namespace.clone();
+    lab.network.add_second_segment()?;
+    let pool = json!({"addresses": ["198.18.100.128/25"]});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "IPAddressPool",
+        "ipaddresspools",
+        "pinned",
+        pool,
+    )
+    .await?;
+    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "L2Advertisement",
+        "l2advertisements",
+        "pinned",
+        ad,
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
+    netlab::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
+    let winner = netlab::expected_winner(PINNED_V4, &NODES, &NODES);
+    let host = lab.network.node(&winner).context("winner")?.clone();
+    let output = netlab::netns_exec(&host.netns, &["cat", "/sys/class/net/eth1/address"])?;
+    let eth1_mac = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .to_lowercase();
+    wait_for(
+        &format!("only {winner}'s eth1 to answer for {PINNED_V4}"),
+        WAIT,
+        || async {
+            let macs = netlab::arping_on(&lab.network, "eth1", PINNED_V4)?;
+            Ok((!macs.is_empty() && macs.iter().all(|m| *m == eth1_mac)).then_some(()))
+        },
+    )
+    .await?;
+    let macs = netlab::arping(&lab.network, PINNED_V4)?;
+    ensure!(
+        macs.is_empty(),
+        "{PINNED_V4} is announced on eth1 only, but eth0 answers came from {macs:?}"
+    );
+
+    // The exclude list wins over the advertisement.
+    let dir = tempfile::tempdir()?;
+    let exclude = dir.path().join("excludel2.yaml");
+    std::fs::write(&exclude, "announcedInterfacesToExclude: ['^eth1$']\n")?;
+    let exclude_arg = exclude.to_string_lossy().into_owned();
+    lab.speakers
+        .start_with(&lab.network, &winner, &["--exclude-l2-file", &exclude_arg])?;
+    wait_for(
+        &format!("nobody to answer for {PINNED_V4}"),
+        WAIT,
+        || async {
+            Ok(netlab::arping_on(&lab.network, "eth1", PINNED_V4)?
+                .is_empty()
+                .then_some(()))
+        },
+    )
+    .await?;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(lab.client.clone(), "default");
+    wait_for("an announceFailed event", WAIT, || async {
+        let list = events.list(&Default::default()).await?;
+        Ok(list
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("announceFailed"))
+            .then_some(()))
+    })
+    .await?;
+    lab.speakers.start(&lab.network, &winner)?;
+    wait_for(
+        &format!("{winner}'s eth1 to answer again"),
+        WAIT,
+        || async {
+            let macs = netlab::arping_on(&lab.network, "eth1", PINNED_V4)?;
+            Ok((!macs.is_empty() && macs.iter().all(|m| *m == eth1_mac)).then_some(()))
+        },
+    )
+    .await?;
+    let web_winner = netlab::expected_winner(SERVICE_V4, &NODES, &NODES);
+    wait_announcer(lab, "web", SERVICE_V4, &web_winner).await
 }
 
 #[tokio::test]

@@ -46,9 +46,14 @@ pub fn http_get_path(target: SocketAddr, path: &str, timeout: Duration) -> Resul
 
 /// MACs (lowercase) that answered `arping` for `ip` from the client, one per reply.
 pub fn arping(network: &Network, ip: &str) -> Result<Vec<String>> {
+    arping_on(network, "eth0", ip)
+}
+
+/// [`arping`] from the client's interface `interface`.
+pub fn arping_on(network: &Network, interface: &str, ip: &str) -> Result<Vec<String>> {
     let output = Command::new("ip")
         .args(["netns", "exec", &network.client.netns])
-        .args(["arping", "-c", "3", "-W", "0.2", "-r", "-i", "eth0", ip])
+        .args(["arping", "-c", "3", "-W", "0.2", "-r", "-i", interface, ip])
         .output()
         .context("cannot run arping (is the arping package installed?)")?;
     Ok(String::from_utf8_lossy(&output.stdout)

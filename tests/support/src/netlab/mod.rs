@@ -25,7 +25,9 @@ mod cluster;
 mod objects;
 mod speakers;
 
-pub use clients::{arping, curl, first_reply_from, http_get, http_get_from, http_get_path, ndisc6};
+pub use clients::{
+    arping, arping_on, curl, first_reply_from, http_get, http_get_from, http_get_path, ndisc6,
+};
 pub use cluster::NetCluster;
 pub use objects::{apply_metallb, endpoints, lb_service};
 pub use speakers::Speakers;
@@ -361,22 +363,47 @@ impl Network {
         Ok(())
     }
 
-    /// Adds a second interface `name` to node `node`, on its own bridge port (for interface
-    /// selection tests).
-    pub fn add_node_interface(&self, node: &Host, name: &str, port: &str) -> Result<()> {
-        let ns = node.netns.as_str();
+    /// Adds a second network segment: bridge `br1` with an `eth1` on every node (no address)
+    /// and on the client (198.18.200.3/24), for interface selection tests.
+    pub fn add_second_segment(&self) -> Result<()> {
         netns_exec(
             &self.hub,
             &[
-                "ip", "link", "add", port, "type", "veth", "peer", "name", name, "netns", ns,
+                "ip",
+                "link",
+                "add",
+                "br1",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
             ],
         )?;
+        netns_exec(&self.hub, &["ip", "link", "set", "br1", "up"])?;
+        let hosts: Vec<&Host> = std::iter::once(&self.client)
+            .chain(self.nodes.iter())
+            .collect();
+        for (i, host) in hosts.into_iter().enumerate() {
+            let ns = host.netns.as_str();
+            let port = format!("s{i}");
+            netns_exec(
+                &self.hub,
+                &[
+                    "ip", "link", "add", &port, "type", "veth", "peer", "name", "eth1", "netns", ns,
+                ],
+            )?;
+            netns_exec(
+                &self.hub,
+                &["ip", "link", "set", &port, "master", "br1", "up"],
+            )?;
+            write_sysctl(ns, "net.ipv6.conf.eth1.accept_dad", "0")?;
+            netns_exec(ns, &["ip", "link", "set", "eth1", "up"])?;
+        }
+        // The client needs a source address there for arping.
         netns_exec(
-            &self.hub,
-            &["ip", "link", "set", port, "master", "br0", "up"],
+            &self.client.netns,
+            &["ip", "addr", "add", "198.18.200.3/24", "dev", "eth1"],
         )?;
-        write_sysctl(ns, &format!("net.ipv6.conf.{name}.accept_dad"), "0")?;
-        netns_exec(ns, &["ip", "link", "set", name, "up"])?;
         Ok(())
     }
 }

@@ -67,6 +67,11 @@ impl Speakers {
 
     /// Starts (or restarts) the speaker of node `name`, with membership on its address.
     pub fn start(&mut self, network: &Network, name: &str) -> Result<()> {
+        self.start_with(network, name, &[])
+    }
+
+    /// [`Speakers::start`] with `more` flags for this speaker only.
+    pub fn start_with(&mut self, network: &Network, name: &str, more: &[&str]) -> Result<()> {
         let node = network.node(name).context("no such node")?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -83,6 +88,7 @@ impl Speakers {
             .arg("--ml-secret-key-path")
             .arg(&self.dir)
             .args(&self.extra)
+            .args(more)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
