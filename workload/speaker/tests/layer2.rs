@@ -19,7 +19,6 @@ const SERVICE_V6: &str = "2001:db8::64:a";
 const LOCAL_V4: &str = "198.18.100.20";
 const PINNED_V4: &str = "198.18.100.130";
 const NOT_ANNOUNCED: &str = "198.18.100.99";
-const NAMESPACE: &str = "metallb-system";
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn status_nodes(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
