@@ -7,5 +7,7 @@
 
 pub mod convert;
 pub mod health;
+pub mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod secret;

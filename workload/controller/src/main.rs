@@ -7,6 +7,7 @@ use clap::Parser;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use metallb_controller::health::{Readiness, serve};
+use metallb_controller::metrics::{self, Family, Metrics};
 use metallb_controller::run::{Settings, run};
 
 /// MetalLB-compatible IP allocation for Services of type LoadBalancer.
@@ -28,7 +29,50 @@ struct Flags {
     /// Port of the /healthz and /readyz probes (0 disables them).
     #[arg(long, default_value_t = 17472)]
     health_probe_port: u16,
+    /// Metrics port (0 disables metrics).
+    #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
+    port: u16,
+    /// Name of the memberlist Secret to create when absent (empty: do not create it).
+    #[arg(long, env = "METALLB_ML_SECRET_NAME", default_value = "memberlist")]
+    ml_secret_name: String,
+    /// The controller's Deployment, owner of the memberlist Secret.
+    #[arg(long, env = "METALLB_DEPLOYMENT", default_value = "controller")]
+    deployment: String,
 }
+
+/// The controller's metric families (upstream names; label `pool`).
+const FAMILIES: &[Family] = &[
+    (
+        "metallb_allocator_addresses_total",
+        "gauge",
+        "Number of usable IP addresses, per pool",
+    ),
+    (
+        "metallb_allocator_ipv4_addresses_total",
+        "gauge",
+        "Number of usable IPv4 addresses, per pool",
+    ),
+    (
+        "metallb_allocator_ipv6_addresses_total",
+        "gauge",
+        "Number of usable IPv6 addresses, per pool",
+    ),
+    (
+        "metallb_allocator_addresses_in_use_total",
+        "gauge",
+        "Number of IP addresses in use, per pool",
+    ),
+    (
+        "metallb_allocator_ipv4_addresses_in_use_total",
+        "gauge",
+        "Number of IPv4 addresses in use, per pool",
+    ),
+    (
+        "metallb_allocator_ipv6_addresses_in_use_total",
+        "gauge",
+        "Number of IPv6 addresses in use, per pool",
+    ),
+];
 
 async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
     let config = match kubeconfig {
@@ -63,6 +107,13 @@ async fn main() -> Result<()> {
             })?;
         tokio::spawn(serve(listener, readiness.clone()));
     }
+    let metrics = Metrics::new(FAMILIES);
+    if flags.port != 0 {
+        let listener = tokio::net::TcpListener::bind(("0.0.0.0", flags.port))
+            .await
+            .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
     let client = client(flags.kubeconfig.as_ref()).await?;
     run(
         client,
@@ -70,6 +121,9 @@ async fn main() -> Result<()> {
             namespace: flags.namespace,
             lb_class: flags.lb_class,
             readiness,
+            metrics,
+            memberlist_secret: (!flags.ml_secret_name.is_empty())
+                .then_some((flags.ml_secret_name, Some(flags.deployment))),
         },
     )
     .await

@@ -27,12 +27,38 @@ pub struct Change {
     pub reason: String,
 }
 
+/// An event about a Service (upstream's reasons: `IPAllocated`, `AllocationFailed`,
+/// `ClearAssignment`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEvent {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// A Warning (else Normal).
+    pub warning: bool,
+    /// The event reason.
+    pub reason: &'static str,
+    /// The message.
+    pub note: String,
+}
+
 /// Runs one pass; returns the changes to write.
 pub fn pass(
     allocator: &mut Allocator,
     services: &[Arc<Service>],
     lb_class: Option<&str>,
 ) -> Vec<Change> {
+    pass_with_events(allocator, services, lb_class).0
+}
+
+/// Runs one pass; returns the changes to write and the events to record.
+pub fn pass_with_events(
+    allocator: &mut Allocator,
+    services: &[Arc<Service>],
+    lb_class: Option<&str>,
+) -> (Vec<Change>, Vec<ServiceEvent>) {
+    let mut events = Vec::new();
     let wanted: BTreeSet<String> = services
         .iter()
         .filter(|s| handled(s, lb_class))
@@ -61,6 +87,13 @@ pub fn pass(
             annotations::IP_ALLOCATED_FROM_POOL,
         )
         .map(str::to_string);
+        let event = |warning: bool, reason: &'static str, note: String| ServiceEvent {
+            namespace: service.metadata.namespace.clone().unwrap_or_default(),
+            name: service.metadata.name.clone().unwrap_or_default(),
+            warning,
+            reason,
+            note,
+        };
         let change = |ips: Vec<IpAddr>, pool: Option<String>, reason: String| Change {
             namespace: service.metadata.namespace.clone().unwrap_or_default(),
             name: service.metadata.name.clone().unwrap_or_default(),
@@ -79,6 +112,7 @@ pub fn pass(
             Ok(req) => req,
             Err(reason) => {
                 tracing::warn!(service = %key(service), "{reason}");
+                events.push(event(true, "AllocationFailed", reason));
                 continue;
             }
         };
@@ -88,7 +122,12 @@ pub fn pass(
         if !current.is_empty() {
             match allocator.restore(&req, &current) {
                 Ok(allocation) => kept = Some(allocation),
-                Err(err) => tracing::info!(service = %req.key, "clearing assignment: {err}"),
+                Err(err) => {
+                    tracing::info!(service = %req.key, "clearing assignment: {err}");
+                    let reason = err.event_reason();
+                    let note = format!("current IP not allowed by config, clearing: {err}");
+                    events.push(event(reason != "ClearAssignment", reason, note));
+                }
             }
         }
         // PreferDualStack Services holding one family get the other from the same pool when it
@@ -108,9 +147,14 @@ pub fn pass(
                         "Assigned IP {:?}",
                         a.ips.iter().map(ToString::to_string).collect::<Vec<_>>()
                     );
+                    events.push(event(false, "IPAllocated", reason.clone()));
                     (Some(a), reason)
                 }
-                Err(err) => (None, format!("AllocationFailed: {err}")),
+                Err(err) => {
+                    let note = format!("Failed to allocate IP for {:?}: {err}", req.key);
+                    events.push(event(true, err.event_reason(), note));
+                    (None, format!("AllocationFailed: {err}"))
+                }
             },
         };
         let (ips, pool) = match allocation {
@@ -121,7 +165,7 @@ pub fn pass(
             changes.push(change(ips, pool, reason));
         }
     }
-    changes
+    (changes, events)
 }
 
 #[cfg(test)]

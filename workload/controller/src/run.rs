@@ -1,13 +1,15 @@
 //! The controller's I/O: reflectors over Services, IPAddressPools and Namespaces; one allocation
 //! pass per batch of changes; status writes only for Services whose addresses changed.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference, Service};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use metallb_api::IPAddressPool;
@@ -17,7 +19,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::convert;
-use crate::reconcile::{Change, pass};
+use crate::metrics::Metrics;
+use crate::reconcile::{Change, ServiceEvent, pass_with_events};
+use crate::secret::ensure_memberlist_secret;
 
 /// Settings of a controller run.
 #[derive(Debug, Clone)]
@@ -28,6 +32,10 @@ pub struct Settings {
     pub lb_class: Option<String>,
     /// Set once the caches are synced and the first pass ran.
     pub readiness: crate::health::Readiness,
+    /// Allocator gauges per pool.
+    pub metrics: Metrics,
+    /// The memberlist Secret to create when absent, and the Deployment that owns it.
+    pub memberlist_secret: Option<(String, Option<String>)>,
 }
 
 /// Starts a reflector over `api` in the background; every change sends on `trigger`.
@@ -94,6 +102,15 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
         }
     }
     tracing::info!("caches synced; serving");
+    if let Some((name, deployment)) = &settings.memberlist_secret
+        && let Err(err) =
+            ensure_memberlist_secret(&client, &settings.namespace, name, deployment.as_deref())
+                .await
+    {
+        tracing::warn!("cannot create the memberlist Secret (speakers run unencrypted): {err:#}");
+    }
+    let recorder = Recorder::new(client.clone(), Reporter::from("metallb-controller"));
+    let mut recorded: HashMap<(String, String), (&'static str, String)> = HashMap::new();
     let mut allocator = Allocator::new();
     loop {
         // Let a burst of events settle into one pass.
@@ -111,11 +128,14 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
                 tracing::warn!("invalid pool configuration, keeping the previous one: {err}")
             }
         }
-        let changes = pass(
+        let (changes, events) = pass_with_events(
             &mut allocator,
             &services.state(),
             settings.lb_class.as_deref(),
         );
+        for event in events {
+            record(&recorder, &mut recorded, event).await;
+        }
         for change in changes {
             if let Err(err) = write(&client, &change).await {
                 tracing::warn!(
@@ -138,10 +158,62 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
                 );
             }
         }
+        for object in &pool_objects {
+            let name = object.metadata.name.as_deref().unwrap_or_default();
+            if let Some(counters) = allocator.counters(name) {
+                for (metric, value) in counters.metrics() {
+                    settings
+                        .metrics
+                        .set(metric, &[("pool", name)], value as f64);
+                }
+            }
+        }
         settings.readiness.set_ready();
         if triggered.recv().await.is_none() {
             return Ok(());
         }
+    }
+}
+
+/// Records a Service event unless the same one was the last recorded for that Service.
+async fn record(
+    recorder: &Recorder,
+    recorded: &mut HashMap<(String, String), (&'static str, String)>,
+    event: ServiceEvent,
+) {
+    let key = (event.namespace.clone(), event.name.clone());
+    let what = (event.reason, event.note.clone());
+    if recorded.get(&key) == Some(&what) {
+        return;
+    }
+    let reference = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Service".into()),
+        namespace: Some(event.namespace.clone()),
+        name: Some(event.name.clone()),
+        ..Default::default()
+    };
+    let published = recorder
+        .publish(
+            &Event {
+                type_: if event.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: event.reason.into(),
+                note: Some(event.note),
+                action: "Allocate".into(),
+                secondary: None,
+            },
+            &reference,
+        )
+        .await;
+    match published {
+        Ok(()) => {
+            recorded.insert(key, what);
+        }
+        Err(err) => tracing::debug!("cannot record an event for {}/{}: {err}", key.0, key.1),
     }
 }
 

@@ -11,7 +11,7 @@ use kube::{Client, Config};
 use metallb_controller::health::{self, Readiness};
 use metallb_speaker::adapters::interfaces::EXCLUDE_FILE;
 use metallb_speaker::adapters::membership::{self, Timings};
-use metallb_speaker::metrics::{self, Metrics};
+use metallb_speaker::metrics;
 use metallb_speaker::run::{MembershipSettings, Settings, run};
 
 /// Announces LoadBalancer addresses with ARP and NDP (MetalLB Layer 2 mode).
@@ -162,7 +162,7 @@ async fn main() -> Result<()> {
         )))
         .init();
     let readiness = Readiness::default();
-    let metrics = Metrics::default();
+    let metrics = metrics::speaker_metrics();
     if flags.health_probe_port != 0 {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", flags.health_probe_port))
             .await
