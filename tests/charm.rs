@@ -36,6 +36,23 @@ fn juju_sim() -> PathBuf {
 }
 
 impl Deployed {
+    /// A deployment of the packed `.charm` (from `METALLB_RS_CHARM_FILE`, which `cargo xtask
+    /// test` sets after `cargo xtask pack`), unzipped as Juju does.
+    fn packed() -> Self {
+        let file = std::env::var_os("METALLB_RS_CHARM_FILE").expect(
+            "METALLB_RS_CHARM_FILE is not set: run `cargo xtask test` (it packs the charm)",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let charm = dir.path().join("charm");
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+        archive.extract(&charm).unwrap();
+        Self {
+            dir,
+            model: unique_name("model"),
+            namespace: unique_name("metallb"),
+        }
+    }
+
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let charm = dir.path().join("charm");
@@ -366,5 +383,52 @@ async fn bad_node_selector_blocks_without_touching_the_cluster() -> Result<()> {
     if namespaces.get_opt(&d.namespace).await?.is_some() {
         bail!("nothing may be created while the config is invalid");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_packed_charm_file_deploys_and_reaches_active() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::packed();
+    let charm = d.dir.path().join("charm");
+    for file in [
+        "dispatch",
+        "metadata.yaml",
+        "config.yaml",
+        "actions.yaml",
+        "manifest.yaml",
+        "README.md",
+        "icon.svg",
+    ] {
+        assert!(charm.join(file).is_file(), "{file} missing from the .charm");
+    }
+    let mode = std::fs::metadata(charm.join("dispatch"))?
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755, "dispatch is executable");
+    let manifest: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(charm.join("manifest.yaml"))?)?;
+    assert!(manifest["charmcraft-version"].is_string());
+    assert_eq!(manifest["bases"][0]["name"], "ubuntu");
+    assert_eq!(manifest["bases"][0]["architectures"][0], "amd64");
+    // The static binary asks for no dynamic loader (no PT_INTERP program header).
+    let elf = std::fs::read(charm.join("dispatch"))?;
+    assert_eq!(&elf[..4], b"\x7fELF");
+    let at = |o: usize, n: usize| {
+        elf[o..o + n]
+            .iter()
+            .rev()
+            .fold(0usize, |v, b| v << 8 | usize::from(*b))
+    };
+    let (phoff, phentsize, phnum) = (at(0x20, 8), at(0x36, 2), at(0x38, 2));
+    let interp = (0..phnum).any(|i| at(phoff + i * phentsize, 4) == 3);
+    assert!(!interp, "dispatch is dynamically linked");
+
+    d.nodes().await?;
+    d.deploy(true, &[]);
+    let message = d.wait_active().await?;
+    assert_eq!(message, "16 addresses (198.18.100.0/28), 0 in use");
+    d.ok(&["remove"]);
     Ok(())
 }

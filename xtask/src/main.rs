@@ -1,9 +1,12 @@
 //! `cargo xtask <cmd>`: the one entry point for every project task.
 
+mod artifacts;
 mod bench;
 mod cluster;
 mod crds;
+mod images;
 mod lab;
+mod pack;
 mod packages;
 mod paths;
 mod test;
@@ -29,6 +32,10 @@ enum Command {
     /// Benchmarks that print numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Build the charm statically and write metallb_amd64.charm.
+    Pack(pack::PackArgs),
+    /// Build the controller and speaker images as OCI archives (build/images/*.oci.tar).
+    Images(images::ImagesArgs),
     /// Regenerate workload/api/crds/metallb.io.yaml from the API types.
     Crds,
     /// Start the local lab (a real control plane, the charm through juju-sim, controller and
@@ -52,6 +59,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cluster(cmd) => cluster::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Crds => crds::run(),
+        Command::Pack(args) => pack::run(&args).map(|_| ()),
+        Command::Images(args) => images::run(&args).map(|_| ()),
         Command::Lab(args) => lab::run(&args),
     }
 }

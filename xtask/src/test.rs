@@ -24,10 +24,25 @@ pub fn run(_args: &TestArgs) -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
+    crate::packages::ensure(crate::packages::TEST_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
+    // The shipped artifacts, which the tests check as they are.
+    let build = crate::artifacts::build_dir();
+    let charm_file = crate::pack::run(&crate::pack::PackArgs::to(
+        build.join("metallb_amd64.charm"),
+    ))?;
+    let images_dir = build.join("images");
+    crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
     let mut totals = Totals::default();
-    let outcome = cargo_test(&["test", "--workspace"], &cluster_bin, &mut totals);
+    let outcome = cargo_test(
+        &["test", "--workspace"],
+        &[
+            ("METALLB_RS_CLUSTER_BIN", cluster_bin.as_path()),
+            ("METALLB_RS_CHARM_FILE", charm_file.as_path()),
+            ("METALLB_RS_IMAGES_DIR", images_dir.as_path()),
+        ],
+        &mut totals,
+    );
     println!(
         "summary: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
@@ -86,10 +101,13 @@ fn cargo(args: &[&str]) -> Result<()> {
 
 /// Runs `cargo test` with the control plane's binaries available, echoing its output and
 /// counting results.
-fn cargo_test(args: &[&str], cluster_bin: &std::path::Path, totals: &mut Totals) -> Result<()> {
+fn cargo_test(args: &[&str], env: &[(&str, &std::path::Path)], totals: &mut Totals) -> Result<()> {
     println!("==> cargo {}", args.join(" "));
-    let mut child = command(args)
-        .env("METALLB_RS_CLUSTER_BIN", cluster_bin)
+    let mut cmd = command(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
