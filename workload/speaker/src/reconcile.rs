@@ -73,10 +73,18 @@ pub fn node_view(node: &Node) -> NodeView {
         .into_iter()
         .flatten()
         .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True");
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
     NodeView {
         name: node.metadata.name.clone().unwrap_or_default(),
         labels: node.metadata.labels.clone().unwrap_or_default(),
         network_unavailable,
+        not_ready: !ready,
     }
 }
 
@@ -247,19 +255,6 @@ pub fn missing_interfaces(
             } if !names.iter().any(|n| available.contains(n)) => {
                 Some((d.key(), names.iter().cloned().collect()))
             }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Services announced by this node, by key, with their interface filter.
-pub fn announced(
-    decisions: &[Decision],
-) -> BTreeMap<String, (&Decision, Option<&BTreeSet<String>>)> {
-    decisions
-        .iter()
-        .filter_map(|d| match &d.outcome {
-            Outcome::Announce { interfaces } => Some((d.key(), (d, interfaces.as_ref()))),
             _ => None,
         })
         .collect()

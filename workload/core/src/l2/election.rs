@@ -20,6 +20,8 @@ pub struct NodeView {
     pub labels: BTreeMap<String, String>,
     /// Condition `NetworkUnavailable` is `True`.
     pub network_unavailable: bool,
+    /// Condition `Ready` is not `True` (only consulted when membership is disabled).
+    pub not_ready: bool,
 }
 
 /// An L2Advertisement that applies to the Service's pool.
@@ -69,8 +71,8 @@ pub struct ServiceView {
 pub struct ClusterView<'a> {
     /// Every Node known to the API.
     pub nodes: &'a [NodeView],
-    /// Live members of the speaker membership; `None` when membership is disabled (every Node is
-    /// then assumed to run a speaker).
+    /// Live members of the speaker membership; `None` when membership is disabled (every Ready
+    /// Node is then assumed to run a speaker).
     pub members: Option<&'a BTreeSet<String>>,
     /// Ignore the exclude-from-external-load-balancers label.
     pub ignore_exclude_label: bool,
@@ -147,7 +149,10 @@ pub fn ranked_candidates(
     let mut ranked: Vec<(i64, [u8; 32], &str)> = cluster
         .nodes
         .iter()
-        .filter(|n| cluster.members.is_none_or(|m| m.contains(&n.name)))
+        .filter(|n| match cluster.members {
+            Some(members) => members.contains(&n.name),
+            None => !n.not_ready,
+        })
         .filter(|n| !n.network_unavailable)
         .filter(|n| cluster.ignore_exclude_label || !n.labels.contains_key(EXCLUDE_LABEL))
         .filter(|n| ads.iter().any(|a| a.allows_node(n)))

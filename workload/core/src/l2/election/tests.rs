@@ -8,6 +8,7 @@ fn node(name: &str, labels: &[(&str, &str)]) -> NodeView {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         network_unavailable: false,
+        not_ready: false,
     }
 }
 
@@ -269,5 +270,25 @@ fn service_selectors_and_shared_addresses() {
     assert_eq!(
         elect("node-c", &shared, &ads, view(&nodes)),
         Outcome::Nobody(NobodyReason::SharedIpWithServiceSelectors)
+    );
+}
+
+#[test]
+fn without_membership_only_ready_nodes_are_candidates() {
+    let mut nodes = all_nodes();
+    nodes[2].not_ready = true;
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), view(&nodes)),
+        ["node-b", "node-a"]
+    );
+    // With membership, readiness is not consulted: the membership is the liveness signal.
+    let members: BTreeSet<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let cluster = ClusterView {
+        members: Some(&members),
+        ..view(&nodes)
+    };
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), cluster)[0],
+        "node-c"
     );
 }
