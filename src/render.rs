@@ -220,7 +220,7 @@ pub fn controller_cluster_rules() -> Vec<Value> {
         rule(&[""], &["services", "namespaces"], READ),
         rule(&[""], &["nodes"], &["list", "watch"]),
         rule(&[""], &["services/status"], &["update", "patch"]),
-        rule(&[""], &["events"], &["create", "patch"]),
+        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
         rule(
             &["metallb.io"],
             &["configurationstates"],
@@ -245,7 +245,7 @@ pub fn speaker_cluster_rules() -> Vec<Value> {
             READ,
         ),
         rule(&["discovery.k8s.io"], &["endpointslices"], READ),
-        rule(&[""], &["events"], &["create", "patch"]),
+        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
         rule(
             &["metallb.io"],
             &[
@@ -273,6 +273,8 @@ pub fn controller_namespace_rules() -> Vec<Value> {
             &["ipaddresspools/status"],
             &["update", "patch"],
         ),
+        // The owner of the memberlist Secret the controller creates.
+        rule(&["apps"], &["deployments"], &["get"]),
     ]
 }
 

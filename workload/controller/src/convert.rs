@@ -107,6 +107,27 @@ pub fn pools(objects: &[IPAddressPool], namespaces: &[Namespace]) -> Result<Vec<
     Ok(pools)
 }
 
+/// Advertisements may only name pools that exist.
+pub fn check_advertisements(
+    advertisements: &[metallb_api::L2Advertisement],
+    pools: &[IPAddressPool],
+) -> Result<(), String> {
+    for ad in advertisements {
+        for name in &ad.spec.ip_address_pools {
+            if !pools
+                .iter()
+                .any(|p| p.metadata.name.as_deref() == Some(name))
+            {
+                return Err(format!(
+                    "L2Advertisement {} references unknown IPAddressPool {name}",
+                    ad.metadata.name.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `namespace/name`.
 pub fn key(service: &Service) -> String {
     format!(

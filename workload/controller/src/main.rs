@@ -86,7 +86,7 @@ async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let flags = Flags::parse();
     tracing_subscriber::fmt()

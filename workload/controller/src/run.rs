@@ -7,13 +7,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference, Service};
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher;
-use metallb_api::IPAddressPool;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
 use metallb_api::annotations::{IP_ALLOCATED_FROM_POOL, PREFIX};
+use metallb_api::{IPAddressPool, L2Advertisement};
 use metallb_core::allocator::Allocator;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -68,7 +68,11 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, config));
+    // managedFields are never read: dropping them roughly halves the cache.
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
+    );
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
@@ -92,10 +96,18 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
         trigger.clone(),
     );
     let namespaces = spawn_reflector(Api::<Namespace>::all(client.clone()), trigger.clone());
+    let advertisements = spawn_reflector(
+        Api::<L2Advertisement>::namespaced(client.clone(), &settings.namespace),
+        trigger.clone(),
+    );
     for (what, ready) in [
         ("services", services.wait_until_ready().await.is_ok()),
         ("pools", pools.wait_until_ready().await.is_ok()),
         ("namespaces", namespaces.wait_until_ready().await.is_ok()),
+        (
+            "l2advertisements",
+            advertisements.wait_until_ready().await.is_ok(),
+        ),
     ] {
         if !ready {
             anyhow::bail!("the {what} watch ended before it was ready");
@@ -112,6 +124,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
     let recorder = Recorder::new(client.clone(), Reporter::from("metallb-controller"));
     let mut recorded: HashMap<(String, String), (&'static str, String)> = HashMap::new();
     let mut allocator = Allocator::new();
+    let mut config_state = crate::config_state::Reporter::default();
     loop {
         // Let a burst of events settle into one pass.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -120,13 +133,27 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
             pools.state().iter().map(|p| (**p).clone()).collect();
         let namespace_objects: Vec<Namespace> =
             namespaces.state().iter().map(|n| (**n).clone()).collect();
-        match convert::pools(&pool_objects, &namespace_objects) {
-            Ok(valid) => {
-                allocator.set_pools(valid);
-            }
-            Err(err) => {
-                tracing::warn!("invalid pool configuration, keeping the previous one: {err}")
-            }
+        let ad_objects: Vec<L2Advertisement> = advertisements
+            .state()
+            .iter()
+            .map(|a| (**a).clone())
+            .collect();
+        // Cross-object validation: a bad set keeps the previous configuration in force.
+        let verdict = convert::pools(&pool_objects, &namespace_objects).and_then(|valid| {
+            convert::check_advertisements(&ad_objects, &pool_objects)?;
+            allocator
+                .try_set_pools(valid)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        if let Err(err) = &verdict {
+            tracing::warn!("invalid configuration, keeping the previous one: {err}");
+        }
+        if let Err(err) = config_state
+            .report(&client, &recorder, &settings.namespace, verdict)
+            .await
+        {
+            tracing::warn!("cannot report the configuration state: {err:#}");
         }
         let (changes, events) = pass_with_events(
             &mut allocator,

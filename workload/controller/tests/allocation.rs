@@ -4,6 +4,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Result;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -16,7 +17,9 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Controller(Child);
 
 impl Controller {
-    fn start(namespace: &str, probe_port: u16, metrics_port: u16) -> Self {
+    /// A controller for `namespace`'s pools that handles Services of class `class` only (tests
+    /// share one control plane, and each test's controller must leave the others' Services be).
+    fn start(namespace: &str, class: &str, probe_port: u16, metrics_port: u16) -> Self {
         let child = test_support::spawn_tied(
             Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
                 .arg("--kubeconfig")
@@ -24,6 +27,7 @@ impl Controller {
                 .args(["--namespace", namespace, "--log-level", "debug"])
                 .args(["--health-probe-port", &probe_port.to_string()])
                 .args(["--port", &metrics_port.to_string()])
+                .args(["--lb-class", class])
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit()),
         )
@@ -79,11 +83,14 @@ async fn set_pool(api: &Api<IPAddressPool>, addresses: &[&str]) -> Result<()> {
     Ok(())
 }
 
-async fn create_service(api: &Api<Service>, name: &str, kind: &str) -> Result<()> {
-    let svc: Service = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "spec": {"type": kind, "selector": {"app": name}, "ports": [{"port": 80}]},
-    }))?;
+async fn create_service(api: &Api<Service>, name: &str, kind: &str, class: &str) -> Result<()> {
+    let mut spec =
+        serde_json::json!({"type": kind, "selector": {"app": name}, "ports": [{"port": 80}]});
+    if kind == "LoadBalancer" {
+        spec["loadBalancerClass"] = serde_json::json!(class);
+    }
+    let svc: Service =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "spec": spec}))?;
     api.create(&PostParams::default(), &svc).await?;
     Ok(())
 }
@@ -108,6 +115,7 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     test_support::install_crds(&client, metallb_api::crds()).await?;
     let metallb = TestNamespace::create(cluster, "metallb").await?;
     let apps = TestNamespace::create(cluster, "apps").await?;
+    let class = format!("metallb.test/{}", apps.name);
     let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
     let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
     set_pool(&pools, &["198.18.200.0/30"]).await?;
@@ -118,7 +126,7 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let controller = Controller::start(&metallb.name, port, metrics_port);
+    let controller = Controller::start(&metallb.name, &class, port, metrics_port);
     wait_for("the controller to be ready", WAIT, || async {
         Ok(probe(port, "/readyz")
             .filter(|status| status.contains("200"))
@@ -126,11 +134,11 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     })
     .await?;
     assert!(probe(port, "/healthz").is_some_and(|s| s.contains("200")));
-    create_service(&services, "a", "LoadBalancer").await?;
+    create_service(&services, "a", "LoadBalancer", &class).await?;
     wait_ips(&services, "a", &["198.18.200.0"]).await?;
-    create_service(&services, "b", "LoadBalancer").await?;
+    create_service(&services, "b", "LoadBalancer", &class).await?;
     wait_ips(&services, "b", &["198.18.200.1"]).await?;
-    create_service(&services, "plain", "ClusterIP").await?;
+    create_service(&services, "plain", "ClusterIP", &class).await?;
     let a = services.get("a").await?;
     let pool = a
         .metadata
@@ -175,7 +183,7 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     let events: Api<Event> = Api::namespaced(client.clone(), &apps.name);
     let svc: Service = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "outside", "annotations": {"metallb.io/loadBalancerIPs": "198.18.201.1"}},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        "spec": {"type": "LoadBalancer", "loadBalancerClass": class, "ports": [{"port": 80}]},
     }))?;
     services.create(&PostParams::default(), &svc).await?;
     for (service, reason) in [("a", "IPAllocated"), ("outside", "AllocationFailed")] {
@@ -196,15 +204,15 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
 
     // A restart keeps every address; a Service created meanwhile gets a free one.
     drop(controller);
-    create_service(&services, "c", "LoadBalancer").await?;
-    let controller = Controller::start(&metallb.name, 0, 0);
+    create_service(&services, "c", "LoadBalancer", &class).await?;
+    let controller = Controller::start(&metallb.name, &class, 0, 0);
     wait_ips(&services, "c", &["198.18.200.2"]).await?;
     wait_ips(&services, "a", &["198.18.200.0"]).await?;
     wait_ips(&services, "b", &["198.18.200.1"]).await?;
 
     // A deleted Service's address is reused.
     services.delete("a", &DeleteParams::default()).await?;
-    create_service(&services, "d", "LoadBalancer").await?;
+    create_service(&services, "d", "LoadBalancer", &class).await?;
     wait_ips(&services, "d", &["198.18.200.0"]).await?;
     assert!(metallb_controller::convert::current_ips(&services.get("plain").await?).is_empty());
 
@@ -214,5 +222,234 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
     wait_ips(&services, "c", &["198.18.201.1"]).await?;
     wait_ips(&services, "d", &["198.18.201.2"]).await?;
     drop(controller);
+    Ok(())
+}
+
+/// The controller's ConfigurationState: (result, errorSummary).
+async fn config_state(client: &kube::Client, ns: &str) -> Result<Option<(String, String)>> {
+    let api: Api<metallb_api::ConfigurationState> = Api::namespaced(client.clone(), ns);
+    Ok(api
+        .get_opt("controller")
+        .await?
+        .and_then(|c| c.status)
+        .map(|s| {
+            (
+                serde_json::to_value(s.result)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                s.error_summary.unwrap_or_default(),
+            )
+        }))
+}
+
+async fn wait_config(client: &kube::Client, ns: &str, result: &str, contains: &str) -> Result<()> {
+    wait_for(
+        &format!("ConfigurationState {result} ({contains:?})"),
+        WAIT,
+        || async {
+            Ok(config_state(client, ns)
+                .await?
+                .filter(|(r, e)| r == result && e.contains(contains))
+                .map(|_| ()))
+        },
+    )
+    .await
+}
+
+async fn apply_pool(api: &Api<IPAddressPool>, name: &str, addresses: &[&str]) -> Result<()> {
+    let pool: IPAddressPool = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": name}, "spec": {"addresses": addresses},
+    }))?;
+    api.patch(
+        name,
+        &PatchParams::apply("controller-test").force(),
+        &Patch::Apply(&pool),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn pool_annotation(api: &Api<Service>, name: &str) -> Result<Option<String>> {
+    Ok(api
+        .get(name)
+        .await?
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get("metallb.io/ip-allocated-from-pool")
+        .cloned())
+}
+
+#[tokio::test]
+async fn invalid_configurations_keep_the_previous_pools_and_pools_change_under_live_services()
+-> Result<()> {
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let apps = TestNamespace::create(cluster, "apps").await?;
+    let class = format!("metallb.test/{}", apps.name);
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    apply_pool(&pools, "first", &["198.18.210.0/29"]).await?;
+    let _controller = Controller::start(&metallb.name, &class, 0, 0);
+    for (i, name) in ["s0", "s1", "s2", "s3"].iter().enumerate() {
+        create_service(&services, name, "LoadBalancer", &class).await?;
+        wait_ips(&services, name, &[&format!("198.18.210.{i}")]).await?;
+    }
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+
+    // Overlapping pools: Invalid, the previous pools stay in force.
+    apply_pool(&pools, "overlap", &["198.18.210.4/30"]).await?;
+    wait_config(&client, &metallb.name, "Invalid", "overlaps").await?;
+    create_service(&services, "s4", "LoadBalancer", &class).await?;
+    wait_ips(&services, "s4", &["198.18.210.4"]).await?;
+    assert_eq!(
+        pool_annotation(&services, "s4").await?.as_deref(),
+        Some("first")
+    );
+    pools.delete("overlap", &DeleteParams::default()).await?;
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+
+    // An advertisement naming an unknown pool: Invalid until it is fixed.
+    let ads: Api<metallb_api::L2Advertisement> = Api::namespaced(client.clone(), &metallb.name);
+    let ad: metallb_api::L2Advertisement = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+        "metadata": {"name": "bad"}, "spec": {"ipAddressPools": ["nope"]},
+    }))?;
+    ads.create(&PostParams::default(), &ad).await?;
+    wait_config(
+        &client,
+        &metallb.name,
+        "Invalid",
+        "unknown IPAddressPool nope",
+    )
+    .await?;
+    ads.delete("bad", &DeleteParams::default()).await?;
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+
+    // Split into two pools covering the same addresses, the way users change pools under live
+    // Services: the new pools first (overlapping: the old configuration stays in force), then
+    // the old one goes. Every Service keeps its address; the annotation names the new pool.
+    apply_pool(&pools, "low", &["198.18.210.0/30"]).await?;
+    apply_pool(&pools, "high", &["198.18.210.4/30"]).await?;
+    wait_config(&client, &metallb.name, "Invalid", "overlaps").await?;
+    pools.delete("first", &DeleteParams::default()).await?;
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+    for (i, name) in ["s0", "s1", "s2", "s3", "s4"].iter().enumerate() {
+        wait_ips(&services, name, &[&format!("198.18.210.{i}")]).await?;
+    }
+    wait_for("s4 to be annotated with pool high", WAIT, || async {
+        Ok((pool_annotation(&services, "s4").await?.as_deref() == Some("high")).then_some(()))
+    })
+    .await?;
+
+    // Renamed (same range), the same way: addresses kept.
+    apply_pool(&pools, "renamed", &["198.18.210.0/30"]).await?;
+    wait_config(&client, &metallb.name, "Invalid", "overlaps").await?;
+    pools.delete("low", &DeleteParams::default()).await?;
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+    for (i, name) in ["s0", "s1", "s2", "s3"].iter().enumerate() {
+        wait_ips(&services, name, &[&format!("198.18.210.{i}")]).await?;
+    }
+    wait_for("s0 to be annotated with pool renamed", WAIT, || async {
+        Ok((pool_annotation(&services, "s0").await?.as_deref() == Some("renamed")).then_some(()))
+    })
+    .await?;
+
+    // Shrunk: the Service outside the new range moves to a free address.
+    apply_pool(&pools, "high", &["198.18.210.6/31"]).await?;
+    wait_ips(&services, "s4", &["198.18.210.6"]).await?;
+
+    // Deleted: its Services lose their addresses.
+    pools.delete("high", &DeleteParams::default()).await?;
+    wait_ips(&services, "s4", &[]).await?;
+    wait_ips(&services, "s0", &["198.18.210.0"]).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restart_with_a_thousand_services_keeps_every_address() -> Result<()> {
+    const N: usize = 1000;
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let apps = TestNamespace::create(cluster, "apps").await?;
+    let class = format!("metallb.test/{}", apps.name);
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    apply_pool(&pools, "big", &["198.18.212.0/22"]).await?;
+    let controller = Controller::start(&metallb.name, &class, 0, 0);
+    futures::stream::iter(0..N)
+        .map(|i| {
+            let services = services.clone();
+            let class = class.clone();
+            async move {
+                let svc: Service = serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("s{i}")},
+                    "spec": {"type": "LoadBalancer", "loadBalancerClass": class, "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}]},
+                }))?;
+                services.create(&PostParams::default(), &svc).await?;
+                Ok::<(), anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let snapshot = || async {
+        let list = services.list(&Default::default()).await?;
+        let ips: std::collections::BTreeMap<String, Vec<std::net::IpAddr>> = list
+            .items
+            .iter()
+            .map(|s| {
+                (
+                    s.metadata.name.clone().unwrap_or_default(),
+                    metallb_controller::convert::current_ips(s),
+                )
+            })
+            .collect();
+        Ok::<_, anyhow::Error>(ips)
+    };
+    let before = wait_for(
+        "every Service to have an address",
+        Duration::from_secs(120),
+        || async {
+            let ips = snapshot().await?;
+            Ok((ips.len() == N && ips.values().all(|v| v.len() == 1)).then_some(ips))
+        },
+    )
+    .await?;
+    let distinct: std::collections::BTreeSet<_> = before.values().flatten().collect();
+    assert_eq!(distinct.len(), N, "an address was handed out twice");
+
+    drop(controller);
+    // A Service created while the controller is down must not take anyone's address.
+    create_service(&services, "late", "LoadBalancer", &class).await?;
+    let _controller = Controller::start(&metallb.name, &class, 0, 0);
+    wait_for(
+        "the late Service to get an address",
+        Duration::from_secs(120),
+        || async {
+            Ok(
+                (!metallb_controller::convert::current_ips(&services.get("late").await?)
+                    .is_empty())
+                .then_some(()),
+            )
+        },
+    )
+    .await?;
+    let mut after = snapshot().await?;
+    let late = after.remove("late").unwrap_or_default();
+    assert_eq!(after, before, "a restart moved addresses");
+    assert!(
+        !distinct.contains(&late[0]),
+        "the late Service got a held address"
+    );
     Ok(())
 }
