@@ -8,6 +8,7 @@
 
 mod decode;
 mod encode;
+pub mod fsm;
 mod pack;
 
 pub use decode::{DecodeError, decode};

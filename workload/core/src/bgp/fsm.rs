@@ -1,0 +1,370 @@
+//! The BGP session state machine (RFC 4271 section 8) as pure logic: inputs (TCP events,
+//! received messages, timer expiries) in, actions (connect, send, close, arm timers) out. The
+//! speaker's session adapter performs the actions; the clock lives there.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::{Capability, Message, Notification, Open};
+
+/// Session states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not running, or waiting to reconnect.
+    Idle,
+    /// Connecting.
+    Connect,
+    /// OPEN sent, waiting for the peer's.
+    OpenSent,
+    /// OPENs exchanged, waiting for the first KEEPALIVE.
+    OpenConfirm,
+    /// Routes can be exchanged.
+    Established,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Start the session (or restart it after the reconnect delay).
+    Start,
+    /// The TCP connection is up.
+    Connected,
+    /// Connecting failed or the connection closed.
+    Disconnected,
+    /// A message arrived.
+    Received(Message),
+    /// A received message could not be decoded: this NOTIFICATION must go out.
+    Malformed(Notification),
+    /// The hold timer expired.
+    HoldExpired,
+    /// Time to send a KEEPALIVE.
+    KeepaliveDue,
+    /// Stop the session (configuration removed, or shutdown).
+    Stop,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open the TCP connection.
+    Connect,
+    /// Send a message.
+    Send(Message),
+    /// Close the TCP connection.
+    Close,
+    /// (Re)arm the hold timer (`None`: disarm; a negotiated hold time of 0 means none).
+    HoldTimer(Option<Duration>),
+    /// (Re)arm the keepalive timer.
+    KeepaliveTimer(Option<Duration>),
+    /// Try again after this delay (feed [`Input::Start`] then).
+    RetryAfter(Duration),
+    /// The session is established with this peer OPEN; announce the routes now.
+    Up(Open),
+    /// The session went down for this reason; the peer's routes are gone.
+    Down(String),
+}
+
+/// The local side of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Our AS.
+    pub local_as: u32,
+    /// The peer's expected AS.
+    pub peer_as: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Proposed hold time (0, or at least 3 seconds).
+    pub hold_time: u16,
+    /// Capabilities to offer (4-octet AS is always added).
+    pub capabilities: Vec<Capability>,
+}
+
+/// Reconnect delays: 1 s doubling to 60 s, reset once established.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+/// Hold time while waiting for the peer's OPEN (RFC 4271: "large", 4 minutes suggested).
+const OPEN_HOLD: Duration = Duration::from_secs(240);
+
+/// One BGP session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    config: Config,
+    state: State,
+    retry: Duration,
+    hold: Option<Duration>,
+    peer: Option<Open>,
+}
+
+fn notification(code: u8, subcode: u8, data: Vec<u8>) -> Message {
+    Message::Notification(Notification {
+        code,
+        subcode,
+        data,
+    })
+}
+
+impl Session {
+    /// A session in Idle.
+    pub fn new(config: Config) -> Self {
+        Session {
+            config,
+            state: State::Idle,
+            retry: FIRST_RETRY,
+            hold: None,
+            peer: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The OPEN we send.
+    pub fn open(&self) -> Open {
+        let mut capabilities = self.config.capabilities.clone();
+        capabilities.retain(|c| !matches!(c, Capability::FourOctetAs(_)));
+        capabilities.push(Capability::FourOctetAs(self.config.local_as));
+        Open {
+            asn: self.config.local_as,
+            hold_time: self.config.hold_time,
+            router_id: self.config.router_id,
+            capabilities,
+        }
+    }
+
+    /// Tears the session down: close, forget timers, schedule a reconnect.
+    fn reset(&mut self, reason: String, mut actions: Vec<Action>) -> Vec<Action> {
+        let was_up = self.state == State::Established;
+        self.state = State::Idle;
+        actions.extend([
+            Action::Close,
+            Action::HoldTimer(None),
+            Action::KeepaliveTimer(None),
+        ]);
+        if was_up || !reason.is_empty() {
+            actions.push(Action::Down(reason));
+        }
+        actions.push(Action::RetryAfter(self.retry));
+        self.retry = (self.retry * 2).min(MAX_RETRY);
+        actions
+    }
+
+    /// Checks the peer's OPEN; the NOTIFICATION to send when it is unacceptable.
+    fn check_open(&self, open: &Open) -> Result<Duration, Message> {
+        if open.asn != self.config.peer_as {
+            return Err(notification(2, 2, Vec::new()));
+        }
+        if open.router_id == self.config.router_id && self.config.local_as == self.config.peer_as {
+            return Err(notification(2, 3, Vec::new()));
+        }
+        let hold = self.config.hold_time.min(open.hold_time);
+        Ok(Duration::from_secs(u64::from(hold)))
+    }
+
+    /// Feeds one input; returns the actions to perform, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        match (self.state, input) {
+            (_, Input::Stop) => {
+                let mut actions = Vec::new();
+                if matches!(
+                    self.state,
+                    State::OpenSent | State::OpenConfirm | State::Established
+                ) {
+                    // Cease / administrative shutdown.
+                    actions.push(Action::Send(notification(6, 2, Vec::new())));
+                }
+                let was_up = self.state == State::Established;
+                self.state = State::Idle;
+                actions.extend([
+                    Action::Close,
+                    Action::HoldTimer(None),
+                    Action::KeepaliveTimer(None),
+                ]);
+                if was_up {
+                    actions.push(Action::Down("stopped".into()));
+                }
+                actions
+            }
+            (State::Idle, Input::Start) => {
+                self.state = State::Connect;
+                vec![Action::Connect]
+            }
+            (State::Idle, _) => Vec::new(),
+            (State::Connect, Input::Connected) => {
+                self.state = State::OpenSent;
+                vec![
+                    Action::Send(Message::Open(self.open())),
+                    Action::HoldTimer(Some(OPEN_HOLD)),
+                ]
+            }
+            (_, Input::Disconnected) => self.reset("connection closed".into(), Vec::new()),
+            (_, Input::Malformed(n)) => {
+                let reason = format!(
+                    "malformed message from the peer (error {}/{})",
+                    n.code, n.subcode
+                );
+                self.reset(reason, vec![Action::Send(Message::Notification(n))])
+            }
+            (_, Input::HoldExpired) => self.reset(
+                "hold timer expired".into(),
+                vec![Action::Send(notification(4, 0, Vec::new()))],
+            ),
+            (_, Input::Received(Message::Notification(n))) => self.reset(
+                format!("the peer sent NOTIFICATION {}/{}", n.code, n.subcode),
+                Vec::new(),
+            ),
+            (State::OpenSent, Input::Received(Message::Open(open))) => match self.check_open(&open)
+            {
+                Ok(hold) => {
+                    self.state = State::OpenConfirm;
+                    self.peer = Some(open);
+                    self.hold = (!hold.is_zero()).then_some(hold);
+                    let keepalive = self.hold.map(|h| h / 3);
+                    vec![
+                        Action::Send(Message::Keepalive),
+                        Action::HoldTimer(self.hold),
+                        Action::KeepaliveTimer(keepalive),
+                    ]
+                }
+                Err(n) => self.reset("unacceptable OPEN".into(), vec![Action::Send(n)]),
+            },
+            (State::OpenConfirm, Input::Received(Message::Keepalive)) => {
+                self.state = State::Established;
+                self.retry = FIRST_RETRY;
+                let mut actions = vec![Action::HoldTimer(self.hold)];
+                actions.extend(self.peer.clone().map(Action::Up));
+                actions
+            }
+            (State::OpenConfirm | State::Established, Input::KeepaliveDue) => {
+                vec![
+                    Action::Send(Message::Keepalive),
+                    Action::KeepaliveTimer(self.hold.map(|h| h / 3)),
+                ]
+            }
+            (State::Established, Input::Received(Message::Keepalive | Message::Update(_))) => {
+                vec![Action::HoldTimer(self.hold)]
+            }
+            (state, Input::Received(_)) => {
+                // Finite State Machine Error, with the RFC 6608 subcode of the state.
+                let subcode = match state {
+                    State::OpenSent => 1,
+                    State::OpenConfirm => 2,
+                    State::Established => 3,
+                    _ => 0,
+                };
+                self.reset(
+                    format!("unexpected message in {state:?}"),
+                    vec![Action::Send(notification(5, subcode, Vec::new()))],
+                )
+            }
+            (_, Input::Start | Input::Connected | Input::KeepaliveDue) => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            local_as: 64512,
+            peer_as: 64513,
+            router_id: Ipv4Addr::new(198, 18, 0, 11),
+            hold_time: 9,
+            capabilities: Vec::new(),
+        }
+    }
+
+    fn peer_open(asn: u32, hold: u16) -> Message {
+        Message::Open(Open {
+            asn,
+            hold_time: hold,
+            router_id: Ipv4Addr::new(198, 18, 0, 1),
+            capabilities: vec![Capability::FourOctetAs(asn)],
+        })
+    }
+
+    fn establish(s: &mut Session, peer_hold: u16) -> Vec<Action> {
+        assert_eq!(s.handle(Input::Start), vec![Action::Connect]);
+        let sent = s.handle(Input::Connected);
+        assert!(matches!(&sent[0], Action::Send(Message::Open(o)) if o.asn == 64512));
+        s.handle(Input::Received(peer_open(64513, peer_hold)));
+        s.handle(Input::Received(Message::Keepalive))
+    }
+
+    #[test]
+    fn a_session_establishes_with_the_smaller_hold_time() {
+        let mut s = Session::new(config());
+        let actions = establish(&mut s, 30);
+        assert_eq!(s.state(), State::Established);
+        assert_eq!(actions[0], Action::HoldTimer(Some(Duration::from_secs(9))));
+        assert!(matches!(actions[1], Action::Up(_)));
+        assert_eq!(
+            s.handle(Input::KeepaliveDue),
+            vec![
+                Action::Send(Message::Keepalive),
+                Action::KeepaliveTimer(Some(Duration::from_secs(3)))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrong_peer_as_is_refused_with_bad_peer_as() {
+        let mut s = Session::new(config());
+        s.handle(Input::Start);
+        s.handle(Input::Connected);
+        let actions = s.handle(Input::Received(peer_open(65000, 90)));
+        assert_eq!(actions[0], Action::Send(notification(2, 2, Vec::new())));
+        assert!(actions.contains(&Action::Close));
+        assert_eq!(s.state(), State::Idle);
+    }
+
+    #[test]
+    fn the_hold_timer_is_enforced_and_reconnects_back_off() {
+        let mut s = Session::new(config());
+        establish(&mut s, 90);
+        let actions = s.handle(Input::HoldExpired);
+        assert_eq!(actions[0], Action::Send(notification(4, 0, Vec::new())));
+        assert!(actions.contains(&Action::Down("hold timer expired".into())));
+        assert!(actions.contains(&Action::RetryAfter(Duration::from_secs(1))));
+        s.handle(Input::Start);
+        let again = s.handle(Input::Disconnected);
+        assert!(again.contains(&Action::RetryAfter(Duration::from_secs(2))));
+        // Establishing resets the backoff.
+        establish(&mut s, 90);
+        let down = s.handle(Input::Disconnected);
+        assert!(down.contains(&Action::RetryAfter(Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn unexpected_messages_are_fsm_errors_and_malformed_ones_get_their_notification() {
+        let mut s = Session::new(config());
+        s.handle(Input::Start);
+        s.handle(Input::Connected);
+        let actions = s.handle(Input::Received(Message::Keepalive));
+        assert_eq!(actions[0], Action::Send(notification(5, 1, Vec::new())));
+        let mut s = Session::new(config());
+        establish(&mut s, 90);
+        let bad = Notification {
+            code: 3,
+            subcode: 1,
+            data: Vec::new(),
+        };
+        let actions = s.handle(Input::Malformed(bad.clone()));
+        assert_eq!(actions[0], Action::Send(Message::Notification(bad)));
+        assert_eq!(s.state(), State::Idle);
+    }
+
+    #[test]
+    fn stopping_sends_cease_and_a_zero_hold_time_means_no_timers() {
+        let mut s = Session::new(config());
+        let actions = establish(&mut s, 0);
+        assert_eq!(actions[0], Action::HoldTimer(None));
+        let stop = s.handle(Input::Stop);
+        assert_eq!(stop[0], Action::Send(notification(6, 2, Vec::new())));
+        assert!(stop.contains(&Action::Down("stopped".into())));
+        assert!(!stop.iter().any(|a| matches!(a, Action::RetryAfter(_))));
+    }
+}
