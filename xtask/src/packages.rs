@@ -20,13 +20,15 @@ fn on_path(program: &str) -> bool {
         .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
 }
 
-/// Everything `cargo xtask test` needs: the network tools and `skopeo` (image checks).
+/// Everything `cargo xtask test` needs: the network tools, `skopeo` (image checks) and FRR
+/// (the BGP peer of the BGP tests).
 pub const TEST_TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("arping", "arping"),
     ("ndisc6", "ndisc6"),
     ("curl", "curl"),
     ("skopeo", "skopeo"),
+    ("vtysh", "frr"),
 ];
 
 /// Installs the packages of the programs in `tools` that are missing (with apt-get, as root).

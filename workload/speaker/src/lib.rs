@@ -5,12 +5,14 @@
 //! (`metallb_core::l2::election`) over the live members of a SWIM membership, and the winner
 //! answers ARP and NDP for the Service's addresses and sends gratuitous announcements.
 //!
-//! * [`reconcile`]: Kubernetes objects in, this node's announcements out (no I/O).
+//! * [`reconcile`]: Kubernetes objects in, this node's Layer 2 announcements out (no I/O).
+//! * [`bgp_plan`]: Kubernetes objects in, this node's BGP peers and routes out (no I/O).
 //! * [`table`]: the announcement table shared with the responders.
 //! * [`adapters`]: the edges: raw-socket responders, interface scanning, membership gossip,
 //!   the Kubernetes watches and status writes, metrics and health.
 
 pub mod adapters;
+pub mod bgp_plan;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

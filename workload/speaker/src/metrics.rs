@@ -56,6 +56,21 @@ pub const FAMILIES: &[Family] = &[
         "gauge",
         "Live speakers in the membership, this one included",
     ),
+    (
+        crate::adapters::bgp::SESSION_UP,
+        "gauge",
+        "BGP session state (1 established, 0 not)",
+    ),
+    (
+        crate::adapters::bgp::UPDATES,
+        "counter",
+        "Number of BGP UPDATE messages sent",
+    ),
+    (
+        crate::adapters::bgp::ANNOUNCED,
+        "gauge",
+        "Number of prefixes announced on the BGP session",
+    ),
 ];
 
 /// The speaker's metrics, empty.

@@ -16,7 +16,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use metallb_api::{IPAddressPool, L2Advertisement, ServiceL2Status};
+use metallb_api::{BGPAdvertisement, BGPPeer, IPAddressPool, L2Advertisement, ServiceL2Status};
 use metallb_controller::health::Readiness;
 use metallb_controller::run::{spawn_reflector, spawn_reflector_with};
 use metallb_core::l2::election::Outcome;
@@ -24,10 +24,12 @@ use std::time::Instant as StdInstant;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::adapters::bgp::Sessions;
 use crate::adapters::interfaces;
 use crate::adapters::membership::{self, Membership};
 use crate::adapters::responder::Responders;
 use crate::adapters::status::{self, Announced};
+use crate::bgp_plan::{self, BgpInputs};
 use crate::metrics::{ANNOUNCED, Metrics};
 use crate::reconcile::{self, Decision, Inputs};
 use crate::table::{SharedTable, Table};
@@ -79,6 +81,8 @@ struct Caches {
     advertisements: Store<L2Advertisement>,
     statuses: Store<ServiceL2Status>,
     pods: Option<Store<Pod>>,
+    bgp_peers: Store<BGPPeer>,
+    bgp_advertisements: Store<BGPAdvertisement>,
 }
 
 impl Caches {
@@ -91,6 +95,11 @@ impl Caches {
             pools: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             advertisements: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             statuses: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
+            bgp_peers: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
+            bgp_advertisements: spawn_reflector(
+                Api::namespaced(client.clone(), ns),
+                trigger.clone(),
+            ),
             pods: settings.membership.as_ref().map(|m| {
                 let config = watcher::Config::default().labels(&m.pod_labels);
                 spawn_reflector_with(Api::namespaced(client.clone(), ns), config, trigger.clone())
@@ -117,6 +126,11 @@ impl Caches {
             (
                 "servicel2statuses",
                 self.statuses.wait_until_ready().await.is_ok(),
+            ),
+            ("bgppeers", self.bgp_peers.wait_until_ready().await.is_ok()),
+            (
+                "bgpadvertisements",
+                self.bgp_advertisements.wait_until_ready().await.is_ok(),
             ),
         ];
         if let Some(pods) = &self.pods {
@@ -223,6 +237,7 @@ pub async fn run(
     let mut responders = Responders::new(table.clone(), settings.metrics.clone());
     responders.sync_interfaces(interfaces::scan(&exclude));
     let recorder = Recorder::new(client.clone(), Reporter::from("metallb-speaker"));
+    let mut bgp = Sessions::new(settings.metrics.clone());
     let mut windows: BTreeMap<IpAddr, Instant> = BTreeMap::new();
     let mut announced_before: BTreeSet<String> = BTreeSet::new();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
@@ -261,6 +276,7 @@ pub async fn run(
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
         });
+        sync_bgp(&mut bgp, &settings, &caches);
         let failed = reconcile::missing_interfaces(&decisions, &responders.interfaces());
         report_failures(&failed, &failed_before, &decisions, &recorder).await;
         let decisions: Vec<Decision> = decisions
@@ -303,10 +319,32 @@ pub async fn run(
     }
     tracing::info!("stopping: leaving the membership");
     *table.write().unwrap_or_else(PoisonError::into_inner) = Table::default();
+    bgp.shutdown(Duration::from_secs(1)).await;
     if let Some((m, _)) = &membership {
         m.leave(Duration::from_secs(1)).await;
     }
     Ok(())
+}
+
+/// Brings the BGP sessions in line with the configuration and the Services.
+fn sync_bgp(bgp: &mut Sessions, settings: &Settings, caches: &Caches) {
+    let nodes = caches.nodes.state();
+    let Some(local) = nodes
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some(settings.node.as_str()))
+    else {
+        return;
+    };
+    let plan = bgp_plan::plan(&BgpInputs {
+        local_node: local,
+        lb_class: settings.lb_class.as_deref(),
+        services: &caches.services.state(),
+        slices: &caches.slices.state(),
+        pools: &caches.pools.state(),
+        peers: &caches.bgp_peers.state(),
+        advertisements: &caches.bgp_advertisements.state(),
+    });
+    bgp.sync(&plan);
 }
 
 /// Sends the gratuitous bursts due now; `triggered` addresses start (or extend) their window.

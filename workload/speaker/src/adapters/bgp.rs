@@ -1,0 +1,416 @@
+//! BGP sessions over TCP: one task per peer drives `metallb_core::bgp::fsm` with the
+//! connection, timers and the route set of the plan, and sends UPDATEs for what changed.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use metallb_core::bgp::fsm::{Action, Config, Input, Session};
+use metallb_core::bgp::{
+    AFI_IPV4, AFI_IPV6, Attribute, Capability, DecodeError, Message, Prefix, SAFI_UNICAST, Update,
+    decode, encode, pack_announcements,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::bgp_plan::{Peer, Plan, Route};
+use crate::metrics::Metrics;
+
+/// Metric: 1 while the session with a peer is established (label `peer`).
+pub const SESSION_UP: &str = "metallb_bgp_session_up";
+/// Metric: UPDATE messages sent (label `peer`).
+pub const UPDATES: &str = "metallb_bgp_updates_total";
+/// Metric: prefixes announced to a peer (label `peer`).
+pub const ANNOUNCED: &str = "metallb_bgp_announced_prefixes_total";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Withdrawals per UPDATE, well within 4,096 bytes (5 bytes per IPv4 /32, 17 per IPv6 /128).
+const WITHDRAW_V4: usize = 700;
+const WITHDRAW_V6: usize = 200;
+
+struct Handle {
+    peer: Peer,
+    routes: watch::Sender<BTreeSet<Route>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The BGP sessions of this node.
+pub struct Sessions {
+    running: BTreeMap<String, Handle>,
+    metrics: Metrics,
+}
+
+impl Sessions {
+    /// No sessions yet.
+    pub fn new(metrics: Metrics) -> Self {
+        Sessions {
+            running: BTreeMap::new(),
+            metrics,
+        }
+    }
+
+    /// Starts, stops and updates sessions to match `plan`.
+    pub fn sync(&mut self, plan: &Plan) {
+        let wanted: BTreeMap<&str, &Peer> =
+            plan.peers.iter().map(|p| (p.name.as_str(), p)).collect();
+        let gone: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, h)| wanted.get(name.as_str()) != Some(&&h.peer))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in gone {
+            if let Some(handle) = self.running.remove(&name) {
+                let _ = handle.stop.send(true);
+            }
+        }
+        for peer in &plan.peers {
+            let routes = plan.routes.get(&peer.name).cloned().unwrap_or_default();
+            match self.running.get(&peer.name) {
+                Some(handle) => {
+                    handle.routes.send_if_modified(|current| {
+                        let changed = *current != routes;
+                        *current = routes;
+                        changed
+                    });
+                }
+                None => {
+                    let (routes_tx, routes_rx) = watch::channel(routes);
+                    let (stop_tx, stop_rx) = watch::channel(false);
+                    let task =
+                        tokio::spawn(run(peer.clone(), routes_rx, stop_rx, self.metrics.clone()));
+                    self.running.insert(
+                        peer.name.clone(),
+                        Handle {
+                            peer: peer.clone(),
+                            routes: routes_tx,
+                            stop: stop_tx,
+                            task,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Stops every session (sending Cease), waiting at most `timeout`.
+    pub async fn shutdown(&mut self, timeout: Duration) {
+        let handles: Vec<Handle> = std::mem::take(&mut self.running).into_values().collect();
+        for h in &handles {
+            let _ = h.stop.send(true);
+        }
+        for h in handles {
+            let _ = tokio::time::timeout(timeout, h.task).await;
+        }
+    }
+}
+
+async fn read_some(
+    reader: Option<&mut OwnedReadHalf>,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    match reader {
+        Some(r) => r.read_buf(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The attributes of `route` toward `peer` (next hops are added by the packer).
+fn attributes(peer: &Peer, route: &Route) -> Vec<Attribute> {
+    let ibgp = peer.local_as == peer.peer_as;
+    let mut attrs = vec![
+        Attribute::Origin(0),
+        Attribute::AsPath(if ibgp { vec![] } else { vec![peer.local_as] }),
+    ];
+    if ibgp {
+        attrs.push(Attribute::LocalPref(route.local_pref.unwrap_or(100)));
+    }
+    if !route.communities.is_empty() {
+        attrs.push(Attribute::Communities(route.communities.clone()));
+    }
+    if !route.large_communities.is_empty() {
+        attrs.push(Attribute::LargeCommunities(route.large_communities.clone()));
+    }
+    attrs
+}
+
+/// The UPDATEs that take the peer from `sent` to `wanted`.
+fn updates(
+    peer: &Peer,
+    local: SocketAddr,
+    sent: &BTreeSet<Route>,
+    wanted: &BTreeSet<Route>,
+) -> Vec<Update> {
+    let wanted_prefixes: BTreeSet<Prefix> = wanted.iter().map(|r| r.prefix).collect();
+    let (mut withdraw_v4, mut withdraw_v6) = (Vec::new(), Vec::new());
+    for route in sent.iter().filter(|r| !wanted_prefixes.contains(&r.prefix)) {
+        if route.prefix.addr.is_ipv4() {
+            withdraw_v4.push(route.prefix);
+        } else {
+            withdraw_v6.push(route.prefix);
+        }
+    }
+    let mut out: Vec<Update> = withdraw_v4
+        .chunks(WITHDRAW_V4)
+        .map(|c| Update {
+            withdrawn: c.to_vec(),
+            ..Update::default()
+        })
+        .collect();
+    out.extend(withdraw_v6.chunks(WITHDRAW_V6).map(|c| Update {
+        attributes: vec![Attribute::MpUnreach {
+            afi: AFI_IPV6,
+            safi: SAFI_UNICAST,
+            withdrawn: c.to_vec(),
+        }],
+        ..Update::default()
+    }));
+    // New or changed routes, grouped by attributes.
+    let mut groups: BTreeMap<Vec<u8>, (Vec<Attribute>, Vec<Prefix>)> = BTreeMap::new();
+    for route in wanted.iter().filter(|r| !sent.contains(r)) {
+        let attrs = attributes(peer, route);
+        let key = encode(&Message::Update(Update {
+            attributes: attrs.clone(),
+            ..Update::default()
+        }));
+        groups
+            .entry(key)
+            .or_insert_with(|| (attrs, Vec::new()))
+            .1
+            .push(route.prefix);
+    }
+    let (hop_v4, hops_v6): (Option<std::net::Ipv4Addr>, Vec<IpAddr>) = match local.ip() {
+        IpAddr::V4(v4) => (Some(v4), Vec::new()),
+        IpAddr::V6(v6) => (v6.to_ipv4_mapped(), vec![IpAddr::V6(v6)]),
+    };
+    for (_, (attrs, prefixes)) in groups {
+        out.extend(pack_announcements(&attrs, &prefixes, hop_v4, &hops_v6));
+    }
+    out
+}
+
+/// One session, until `stop` turns true.
+async fn run(
+    peer: Peer,
+    mut routes: watch::Receiver<BTreeSet<Route>>,
+    mut stop: watch::Receiver<bool>,
+    metrics: Metrics,
+) {
+    let label = peer.name.clone();
+    let mut session = Session::new(Config {
+        local_as: peer.local_as,
+        peer_as: peer.peer_as,
+        router_id: peer.router_id,
+        hold_time: peer.hold_time,
+        capabilities: vec![
+            Capability::Multiprotocol {
+                afi: AFI_IPV4,
+                safi: SAFI_UNICAST,
+            },
+            Capability::Multiprotocol {
+                afi: AFI_IPV6,
+                safi: SAFI_UNICAST,
+            },
+        ],
+    });
+    let mut pending: VecDeque<Input> = VecDeque::from([Input::Start]);
+    let mut conn: Option<(OwnedReadHalf, OwnedWriteHalf, SocketAddr)> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let (mut hold, mut keepalive, mut retry): (Option<Instant>, Option<Instant>, Option<Instant>) =
+        (None, None, None);
+    let mut sent: BTreeSet<Route> = BTreeSet::new();
+    let mut established = false;
+    let mut stopping = false;
+    metrics.set(SESSION_UP, &[("peer", &label)], 0.0);
+    loop {
+        while let Some(input) = pending.pop_front() {
+            for action in session.handle(input) {
+                match action {
+                    Action::Connect => {
+                        let target = SocketAddr::new(peer.address, peer.port);
+                        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target))
+                            .await
+                        {
+                            Ok(Ok(stream)) => {
+                                let _ = stream.set_nodelay(true);
+                                let local = stream.local_addr().unwrap_or(target);
+                                let (r, w) = stream.into_split();
+                                conn = Some((r, w, local));
+                                pending.push_back(Input::Connected);
+                            }
+                            _ => pending.push_back(Input::Disconnected),
+                        }
+                    }
+                    Action::Send(message) => {
+                        if let Some((_, w, _)) = conn.as_mut()
+                            && w.write_all(&encode(&message)).await.is_err()
+                        {
+                            pending.push_back(Input::Disconnected);
+                        }
+                    }
+                    Action::Close => {
+                        conn = None;
+                        buf.clear();
+                        established = false;
+                        sent.clear();
+                    }
+                    Action::HoldTimer(d) => hold = d.map(|d| Instant::now() + d),
+                    Action::KeepaliveTimer(d) => keepalive = d.map(|d| Instant::now() + d),
+                    Action::RetryAfter(d) => retry = (!stopping).then(|| Instant::now() + d),
+                    Action::Up(open) => {
+                        tracing::info!(peer = %label, peer_as = open.asn, router_id = %open.router_id, "BGP session established");
+                        established = true;
+                        metrics.set(SESSION_UP, &[("peer", &label)], 1.0);
+                        let wanted = routes.borrow_and_update().clone();
+                        if !send_updates(&peer, &mut conn, &sent, &wanted, &metrics).await {
+                            pending.push_back(Input::Disconnected);
+                        }
+                        sent = wanted;
+                        metrics.set(ANNOUNCED, &[("peer", &label)], sent.len() as f64);
+                    }
+                    Action::Down(reason) => {
+                        tracing::info!(peer = %label, "BGP session down: {reason}");
+                        metrics.set(SESSION_UP, &[("peer", &label)], 0.0);
+                    }
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
+        tokio::select! {
+            read = read_some(conn.as_mut().map(|(r, _, _)| r), &mut buf) => match read {
+                Ok(0) | Err(_) => pending.push_back(Input::Disconnected),
+                Ok(_) => loop {
+                    match decode(&buf) {
+                        Ok((message, used)) => {
+                            buf.drain(..used);
+                            pending.push_back(Input::Received(message));
+                        }
+                        Err(DecodeError::Incomplete) => break,
+                        Err(DecodeError::Malformed(n)) => {
+                            pending.push_back(Input::Malformed(n));
+                            break;
+                        }
+                    }
+                },
+            },
+            _ = sleep_until(hold) => { hold = None; pending.push_back(Input::HoldExpired); }
+            _ = sleep_until(keepalive) => { keepalive = None; pending.push_back(Input::KeepaliveDue); }
+            _ = sleep_until(retry) => { retry = None; pending.push_back(Input::Start); }
+            changed = routes.changed() => {
+                if changed.is_err() {
+                    stopping = true;
+                    pending.push_back(Input::Stop);
+                } else if established {
+                    let wanted = routes.borrow_and_update().clone();
+                    if !send_updates(&peer, &mut conn, &sent, &wanted, &metrics).await {
+                        pending.push_back(Input::Disconnected);
+                    }
+                    sent = wanted;
+                    metrics.set(ANNOUNCED, &[("peer", &label)], sent.len() as f64);
+                }
+            }
+            _ = stop.changed() => {
+                stopping = true;
+                pending.push_back(Input::Stop);
+            }
+        }
+    }
+}
+
+/// Sends the UPDATEs from `sent` to `wanted`; false when the connection failed.
+async fn send_updates(
+    peer: &Peer,
+    conn: &mut Option<(OwnedReadHalf, OwnedWriteHalf, SocketAddr)>,
+    sent: &BTreeSet<Route>,
+    wanted: &BTreeSet<Route>,
+    metrics: &Metrics,
+) -> bool {
+    let Some((_, w, local)) = conn.as_mut() else {
+        return false;
+    };
+    for update in updates(peer, *local, sent, wanted) {
+        if w.write_all(&encode(&Message::Update(update)))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        metrics.inc(UPDATES, &[("peer", &peer.name)]);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn peer(local_as: u32, peer_as: u32) -> Peer {
+        Peer {
+            name: "router".into(),
+            address: "198.18.0.3".parse().unwrap(),
+            port: 179,
+            local_as,
+            peer_as,
+            hold_time: 9,
+            router_id: Ipv4Addr::new(198, 18, 0, 11),
+        }
+    }
+
+    fn route(ip: &str, len: u8, local_pref: Option<u32>) -> Route {
+        Route {
+            prefix: Prefix::new(ip.parse().unwrap(), len).unwrap(),
+            local_pref,
+            communities: vec![(65000 << 16) | 100],
+            large_communities: vec![],
+        }
+    }
+
+    #[test]
+    fn ebgp_routes_carry_our_as_and_no_local_pref_ibgp_the_reverse() {
+        let r = route("198.18.100.10", 32, Some(150));
+        let e = attributes(&peer(64512, 64513), &r);
+        assert!(e.contains(&Attribute::AsPath(vec![64512])));
+        assert!(!e.iter().any(|a| matches!(a, Attribute::LocalPref(_))));
+        let i = attributes(&peer(64512, 64512), &r);
+        assert!(i.contains(&Attribute::AsPath(vec![])));
+        assert!(i.contains(&Attribute::LocalPref(150)));
+    }
+
+    #[test]
+    fn changes_become_withdrawals_and_announcements() {
+        let p = peer(64512, 64513);
+        let local: SocketAddr = "198.18.0.11:40000".parse().unwrap();
+        let a = route("198.18.100.10", 32, None);
+        let b = route("198.18.100.11", 32, None);
+        let v6 = route("2001:db8::64:a", 128, None);
+        let sent = BTreeSet::from([a.clone(), v6.clone()]);
+        let wanted = BTreeSet::from([a.clone(), b.clone()]);
+        let out = updates(&p, local, &sent, &wanted);
+        // Withdraw the IPv6 route (MP_UNREACH), announce b with our address as next hop.
+        assert!(out.iter().any(|u| u.attributes.iter().any(
+            |a| matches!(a, Attribute::MpUnreach { withdrawn, .. } if withdrawn == &vec![v6.prefix])
+        )));
+        let announce = out.iter().find(|u| !u.nlri.is_empty()).unwrap();
+        assert_eq!(announce.nlri, vec![b.prefix]);
+        assert!(
+            announce
+                .attributes
+                .contains(&Attribute::NextHop(Ipv4Addr::new(198, 18, 0, 11)))
+        );
+        assert!(updates(&p, local, &wanted, &wanted).is_empty());
+    }
+}

@@ -1,0 +1,232 @@
+//! BGP against a real router: FRR (Debian package `frr`) in the client namespace peers with the
+//! speakers on three node namespaces. Its RIB must hold the Service prefix with three equal
+//! paths (ECMP) and the configured community, the client must reach the Service through those
+//! routes, and a killed speaker's path must go within the hold time.
+//!
+//! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use test_support::netlab::{self, SpeakerLab};
+use test_support::wait_for;
+
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+const SERVICE: &str = "198.18.100.10";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// FRR (zebra + bgpd) running in a namespace, stopped with it.
+struct Frr {
+    netns: String,
+    instance: String,
+    dir: tempfile::TempDir,
+}
+
+impl Frr {
+    fn start(netns: &str, config: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let instance = format!("t{}", std::process::id() % 100_000);
+        std::fs::write(dir.path().join("frr.conf"), config)?;
+        std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
+        std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
+        netlab::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        for daemon in ["zebra", "bgpd"] {
+            let mut args = vec![
+                format!("/usr/lib/frr/{daemon}"),
+                "-d".into(),
+                "-N".into(),
+                instance.clone(),
+                "-i".into(),
+                path(&format!("{daemon}.pid")),
+                "--vty_socket".into(),
+                path(""),
+                "-z".into(),
+                path("zserv.api"),
+                "-f".into(),
+                path("frr.conf"),
+            ];
+            if daemon == "bgpd" {
+                args.extend(["-p".into(), "179".into()]);
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            netlab::netns_exec(netns, &refs)
+                .with_context(|| format!("cannot start FRR {daemon}"))?;
+        }
+        Ok(Frr {
+            netns: netns.to_string(),
+            instance,
+            dir,
+        })
+    }
+
+    fn vtysh(&self, command: &str) -> Result<String> {
+        let socket = self.dir.path().to_string_lossy().into_owned();
+        let output = netlab::netns_exec(
+            &self.netns,
+            &["vtysh", "--vty_socket", &socket, "-c", command],
+        )?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The paths FRR has for `prefix` (empty when it has none).
+    fn paths(&self, prefix: &str) -> Result<Vec<Value>> {
+        let text = self.vtysh(&format!("show bgp ipv4 unicast {prefix} json"))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(value["paths"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        for daemon in ["bgpd", "zebra"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(format!("{daemon}.pid")))
+            {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(format!("/etc/frr/{}", self.instance));
+    }
+}
+
+fn frr_config(lab: &SpeakerLab) -> String {
+    let mut neighbors = String::new();
+    for node in &lab.network.nodes {
+        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+    }
+    format!(
+        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+        lab.network.client.ipv4
+    )
+}
+
+async fn configure(lab: &SpeakerLab) -> Result<()> {
+    let ns = lab.namespace.clone();
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "IPAddressPool",
+        "ipaddresspools",
+        "lab",
+        json!({"addresses": [netlab::POOL_V4]}),
+    )
+    .await?;
+    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+    let peer = json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "router", "namespace": ns},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": lab.network.client.ipv4.to_string(), "holdTime": "9s"},
+    });
+    peers
+        .patch(
+            "router",
+            &PatchParams::apply("bgp-test").force(),
+            &Patch::Apply(&peer),
+        )
+        .await
+        .context("cannot apply the BGPPeer")?;
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "lab",
+        json!({"ipAddressPools": ["lab"], "communities": ["65000:100"]}),
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+}
+
+async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+    configure(lab).await?;
+    let prefix = format!("{SERVICE}/32");
+    let paths = wait_for("FRR to have three paths to the Service", WAIT, || async {
+        let paths = frr.paths(&prefix)?;
+        Ok((paths.len() == 3).then_some(paths))
+    })
+    .await?;
+    for path in &paths {
+        let community = path["community"]["string"].as_str().unwrap_or_default();
+        ensure!(
+            community == "65000:100",
+            "path without the community: {path}"
+        );
+        ensure!(
+            path["aspath"]["string"] == "64512",
+            "unexpected AS path: {path}"
+        );
+    }
+    ensure!(
+        paths
+            .iter()
+            .filter(|p| p["multipath"] == true || p["bestpath"]["overall"] == true)
+            .count()
+            == 3,
+        "the three paths are not used together (ECMP): {paths:?}"
+    );
+    // The client (behind the router) reaches the Service through the BGP routes.
+    let body = netlab::curl(&lab.network, SERVICE)?;
+    ensure!(NODES.contains(&body.as_str()), "curl reached {body:?}");
+
+    // A killed speaker's path goes within the hold time (9 s).
+    lab.speakers.kill("node-a")?;
+    wait_for(
+        "FRR to drop node-a's path",
+        Duration::from_secs(20),
+        || async {
+            let paths = frr.paths(&prefix)?;
+            let hops: Vec<String> = paths
+                .iter()
+                .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(String::from))
+                .collect();
+            Ok((paths.len() == 2 && !hops.contains(&"198.18.0.11".to_string())).then_some(()))
+        },
+    )
+    .await?;
+
+    // Deleting the Service withdraws it everywhere.
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(lab.client.clone(), "default");
+    services.delete("web", &Default::default()).await?;
+    wait_for(
+        "FRR to withdraw the Service",
+        Duration::from_secs(20),
+        || async { Ok(frr.paths(&prefix)?.is_empty().then_some(())) },
+    )
+    .await?;
+    Ok(())
+}
+
+fn frr_installed() -> bool {
+    Path::new("/usr/lib/frr/bgpd").exists()
+}
+
+#[tokio::test]
+async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    assert!(
+        frr_installed(),
+        "FRR is not installed (cargo xtask test installs the frr package)"
+    );
+    let prefix = format!("mbgp{}", std::process::id() % 100_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    let frr = Frr::start(&lab.network.client.netns, &frr_config(&lab)).expect("cannot start FRR");
+    if let Err(err) = scenario(&mut lab, &frr).await {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+}
