@@ -17,6 +17,7 @@ use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
+const SERVICE_V6: &str = "2001:db8::64:a";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// FRR (zebra + bgpd) running in a namespace, stopped with it.
@@ -75,7 +76,8 @@ impl Frr {
 
     /// The paths FRR has for `prefix` (empty when it has none).
     fn paths(&self, prefix: &str) -> Result<Vec<Value>> {
-        let text = self.vtysh(&format!("show bgp ipv4 unicast {prefix} json"))?;
+        let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+        let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(value["paths"].as_array().cloned().unwrap_or_default())
     }
@@ -95,11 +97,14 @@ impl Drop for Frr {
 
 fn frr_config(lab: &SpeakerLab) -> String {
     let mut neighbors = String::new();
+    let mut activate_v6 = String::new();
     for node in &lab.network.nodes {
         neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv6));
+        activate_v6.push_str(&format!("  neighbor {} activate\n", node.ipv6));
     }
     format!(
-        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate_v6}  maximum-paths 8\n exit-address-family\n!\n",
         lab.network.client.ipv4
     )
 }
@@ -112,23 +117,28 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
         "IPAddressPool",
         "ipaddresspools",
         "lab",
-        json!({"addresses": [netlab::POOL_V4]}),
+        json!({"addresses": [netlab::POOL_V4, netlab::POOL_V6]}),
     )
     .await?;
     let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
-    let peer = json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "router", "namespace": ns},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": lab.network.client.ipv4.to_string(), "holdTime": "9s"},
-    });
-    peers
-        .patch(
-            "router",
-            &PatchParams::apply("bgp-test").force(),
-            &Patch::Apply(&peer),
-        )
-        .await
-        .context("cannot apply the BGPPeer")?;
+    for (name, address) in [
+        ("router", lab.network.client.ipv4.to_string()),
+        ("router6", lab.network.client.ipv6.to_string()),
+    ] {
+        let peer = json!({
+            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": address, "holdTime": "9s"},
+        });
+        peers
+            .patch(
+                name,
+                &PatchParams::apply("bgp-test").force(),
+                &Patch::Apply(&peer),
+            )
+            .await
+            .context("cannot apply the BGPPeer")?;
+    }
     netlab::apply_metallb(
         &lab.client,
         &ns,
@@ -138,7 +148,7 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
         json!({"ipAddressPools": ["lab"], "communities": ["65000:100"]}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    netlab::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
     netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
@@ -169,9 +179,17 @@ async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
             == 3,
         "the three paths are not used together (ECMP): {paths:?}"
     );
+    // IPv6 over the IPv6 sessions (MP-BGP), with the node's address as next hop.
+    let prefix_v6 = format!("{SERVICE_V6}/128");
+    wait_for("FRR to have three IPv6 paths", WAIT, || async {
+        Ok((frr.paths(&prefix_v6)?.len() == 3).then_some(()))
+    })
+    .await?;
     // The client (behind the router) reaches the Service through the BGP routes.
-    let body = netlab::curl(&lab.network, SERVICE)?;
-    ensure!(NODES.contains(&body.as_str()), "curl reached {body:?}");
+    for ip in [SERVICE, SERVICE_V6] {
+        let body = netlab::curl(&lab.network, ip)?;
+        ensure!(NODES.contains(&body.as_str()), "curl {ip} reached {body:?}");
+    }
 
     // A killed speaker's path goes within the hold time (9 s).
     lab.speakers.kill("node-a")?;
