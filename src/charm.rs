@@ -87,6 +87,7 @@ impl MetallbCharm {
             addresses: config.addresses.clone(),
             node_selector: config.node_selector.clone(),
             l2_interfaces: config.l2_interfaces.clone(),
+            bgp: config.bgp.clone(),
             controller_image: image("controller-image", images::CONTROLLER),
             speaker_image: image("speaker-image", images::SPEAKER),
             log_level: config.log_level.clone(),

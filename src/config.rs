@@ -21,6 +21,51 @@ pub struct RawConfig {
     pub log_level: String,
     /// Layer 2 interfaces.
     pub l2_interfaces: String,
+    /// Local AS for BGP (0: BGP off).
+    #[serde(default)]
+    pub bgp_asn: i64,
+    /// BGP routers.
+    #[serde(default)]
+    pub bgp_peers: String,
+    /// Communities of the announced routes.
+    #[serde(default)]
+    pub bgp_communities: String,
+    /// LOCAL_PREF (0: unset).
+    #[serde(default)]
+    pub bgp_local_pref: i64,
+    /// IPv4 aggregation length.
+    #[serde(default = "default_aggregation")]
+    pub bgp_aggregation_length: i64,
+}
+
+fn default_aggregation() -> i64 {
+    32
+}
+
+/// One BGP router from `bgp-peers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpPeerEntry {
+    /// Its address.
+    pub address: std::net::IpAddr,
+    /// Its AS.
+    pub asn: u32,
+    /// Its port (default 179).
+    pub port: Option<u16>,
+}
+
+/// BGP mode, when `bgp-asn` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpConfig {
+    /// Local AS.
+    pub asn: u32,
+    /// Routers.
+    pub peers: Vec<BgpPeerEntry>,
+    /// Communities (as typed, validated).
+    pub communities: Vec<String>,
+    /// LOCAL_PREF.
+    pub local_pref: Option<u32>,
+    /// IPv4 aggregation length.
+    pub aggregation_length: u8,
 }
 
 /// One problem with one option.
@@ -58,6 +103,8 @@ pub struct CharmConfig {
     pub log_level: String,
     /// Layer 2 interfaces (empty: all).
     pub l2_interfaces: Vec<String>,
+    /// BGP mode (None: off).
+    pub bgp: Option<BgpConfig>,
 }
 
 const LOG_LEVELS: [&str; 6] = ["all", "debug", "info", "warn", "error", "none"];
@@ -104,8 +151,127 @@ impl CharmConfig {
             image_registry,
             log_level,
             l2_interfaces: parse_interfaces(&raw.l2_interfaces)?,
+            bgp: parse_bgp(raw)?,
         })
     }
+}
+
+/// `address:asn[:port]`, IPv6 in brackets.
+pub fn parse_bgp_peer(item: &str) -> Result<BgpPeerEntry, ConfigProblem> {
+    let bad = |reason: &str| problem("bgp-peers", item, reason.to_string());
+    let (address, rest) = if let Some(stripped) = item.strip_prefix('[') {
+        let (addr, rest) = stripped
+            .split_once(']')
+            .ok_or_else(|| bad("missing ']' after the IPv6 address"))?;
+        (
+            addr,
+            rest.strip_prefix(':')
+                .ok_or_else(|| bad("expected [address]:asn"))?,
+        )
+    } else {
+        item.split_once(':')
+            .ok_or_else(|| bad("expected address:asn, e.g. 192.168.1.1:64513"))?
+    };
+    let address: std::net::IpAddr = address.parse().map_err(|_| {
+        bad("not an IP address (IPv6 addresses go in brackets: [2001:db8::1]:64513)")
+    })?;
+    let mut parts = rest.split(':');
+    let asn = parts
+        .next()
+        .and_then(|a| a.parse::<u32>().ok())
+        .filter(|a| *a != 0)
+        .ok_or_else(|| bad("the AS number must be 1 to 4294967295"))?;
+    let port = match parts.next() {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("the port must be 1 to 65535"))?,
+        ),
+    };
+    if parts.next().is_some() {
+        return Err(bad(
+            "too many ':' parts: expected address:asn or address:asn:port",
+        ));
+    }
+    Ok(BgpPeerEntry { address, asn, port })
+}
+
+/// `a:b` with 16-bit halves, or `large:a:b:c` with 32-bit parts.
+pub fn valid_community(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts.as_slice() {
+        [a, b] => a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok(),
+        ["large", a, b, c] => [a, b, c].iter().all(|p| p.parse::<u32>().is_ok()),
+        _ => false,
+    }
+}
+
+fn parse_bgp(raw: &RawConfig) -> Result<Option<BgpConfig>, ConfigProblem> {
+    let items = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let peers = items(&raw.bgp_peers)
+        .iter()
+        .map(|p| parse_bgp_peer(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if raw.bgp_asn == 0 {
+        if !peers.is_empty() {
+            return Err(problem(
+                "bgp-asn",
+                "0",
+                "set bgp-asn (the local AS) to peer with bgp-peers",
+            ));
+        }
+        return Ok(None);
+    }
+    let asn = u32::try_from(raw.bgp_asn).ok().ok_or_else(|| {
+        problem(
+            "bgp-asn",
+            &raw.bgp_asn.to_string(),
+            "must be 1 to 4294967295, or 0 for no BGP",
+        )
+    })?;
+    let communities = items(&raw.bgp_communities);
+    if let Some(bad) = communities.iter().find(|c| !valid_community(c)) {
+        return Err(problem(
+            "bgp-communities",
+            bad,
+            "expected 65000:100 or large:64512:1:2",
+        ));
+    }
+    let local_pref = match raw.bgp_local_pref {
+        0 => None,
+        n => Some(u32::try_from(n).map_err(|_| {
+            problem(
+                "bgp-local-pref",
+                &n.to_string(),
+                "must be 0 (unset) to 4294967295",
+            )
+        })?),
+    };
+    let aggregation_length = u8::try_from(raw.bgp_aggregation_length)
+        .ok()
+        .filter(|l| (1..=32).contains(l))
+        .ok_or_else(|| {
+            problem(
+                "bgp-aggregation-length",
+                &raw.bgp_aggregation_length.to_string(),
+                "must be 1 to 32",
+            )
+        })?;
+    Ok(Some(BgpConfig {
+        asn,
+        peers,
+        communities,
+        local_pref,
+        aggregation_length,
+    }))
 }
 
 fn is_dns_label(text: &str) -> bool {
@@ -211,6 +377,11 @@ mod tests {
             image_registry: "ghcr.io/metallb-rs/".into(),
             log_level: "INFO".into(),
             l2_interfaces: " eth0 , eth1 ".into(),
+            bgp_asn: 0,
+            bgp_peers: String::new(),
+            bgp_communities: String::new(),
+            bgp_local_pref: 0,
+            bgp_aggregation_length: 32,
         }
     }
 
@@ -281,6 +452,68 @@ mod tests {
             let mut r = raw();
             change(&mut r);
             let err = CharmConfig::validate(&r, ok_addresses).unwrap_err();
+            assert_eq!((err.option, err.item.as_str()), (option, item), "{err}");
+        }
+    }
+
+    #[test]
+    fn bgp_options_are_validated_and_name_the_bad_entry() {
+        let mut r = raw();
+        assert_eq!(CharmConfig::validate(&r, ok_addresses).unwrap().bgp, None);
+        r.bgp_asn = 64512;
+        r.bgp_peers = "192.168.1.1:64513, [2001:db8::1]:64513:1179".into();
+        r.bgp_communities = "65000:100, large:64512:1:2".into();
+        r.bgp_local_pref = 150;
+        let bgp = CharmConfig::validate(&r, ok_addresses)
+            .unwrap()
+            .bgp
+            .unwrap();
+        assert_eq!(bgp.peers.len(), 2);
+        assert_eq!(bgp.peers[1].port, Some(1179));
+        assert_eq!(bgp.local_pref, Some(150));
+        for (mutate, option, item) in [
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_peers = "192.168.1.1:64513, 10.0.0.1".into())
+                    as Box<dyn Fn(&mut RawConfig)>,
+                "bgp-peers",
+                "10.0.0.1",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_peers = "2001:db8::1:64513".into()),
+                "bgp-peers",
+                "2001:db8::1:64513",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_peers = "192.168.1.1:0".into()),
+                "bgp-peers",
+                "192.168.1.1:0",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_communities = "65000:100, 70000:1".into()),
+                "bgp-communities",
+                "70000:1",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_aggregation_length = 33),
+                "bgp-aggregation-length",
+                "33",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| r.bgp_asn = -1),
+                "bgp-asn",
+                "-1",
+            ),
+            (
+                Box::new(|r: &mut RawConfig| {
+                    r.bgp_asn = 0;
+                }),
+                "bgp-asn",
+                "0",
+            ),
+        ] {
+            let mut bad = r.clone();
+            mutate(&mut bad);
+            let err = CharmConfig::validate(&bad, ok_addresses).unwrap_err();
             assert_eq!((err.option, err.item.as_str()), (option, item), "{err}");
         }
     }

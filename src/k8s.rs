@@ -346,11 +346,16 @@ fn random_key() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The distinct (apiVersion, kind) pairs of `objects`, for pruning.
+/// The distinct (apiVersion, kind) pairs of `objects` and the optional kinds, for pruning.
 pub fn kinds_of(objects: &[Desired]) -> Vec<(String, String)> {
     let set: BTreeSet<(String, String)> = objects
         .iter()
         .map(|o| (o.api_version.clone(), o.kind.clone()))
+        .chain(
+            crate::render::OPTIONAL_KINDS
+                .iter()
+                .map(|(v, k)| (v.to_string(), k.to_string())),
+        )
         .collect();
     set.into_iter().collect()
 }

@@ -39,6 +39,8 @@ pub struct RenderInput {
     pub node_selector: BTreeMap<String, String>,
     /// Interfaces of the L2Advertisement (empty: all).
     pub l2_interfaces: Vec<String>,
+    /// BGP mode (None: off).
+    pub bgp: Option<crate::config::BgpConfig>,
     /// Controller image reference.
     pub controller_image: String,
     /// Speaker image reference.
@@ -161,6 +163,61 @@ pub fn render(input: &RenderInput) -> Vec<Desired> {
     out.push(speaker(input));
     out.push(pool(input));
     out.push(l2_advertisement(input));
+    out.extend(bgp(input));
+    out
+}
+
+/// The kinds the charm may have created and must consider for pruning even when it renders
+/// none of them now (BGP switched off).
+pub const OPTIONAL_KINDS: &[(&str, &str)] = &[
+    ("metallb.io/v1beta2", "BGPPeer"),
+    ("metallb.io/v1beta1", "BGPAdvertisement"),
+];
+
+/// A BGPPeer per router and one BGPAdvertisement for the pool, when BGP is on.
+fn bgp(input: &RenderInput) -> Vec<Desired> {
+    let Some(bgp) = &input.bgp else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, peer) in bgp.peers.iter().enumerate() {
+        let mut spec = json!({
+            "myASN": bgp.asn,
+            "peerASN": peer.asn,
+            "peerAddress": peer.address.to_string(),
+        });
+        if let Some(port) = peer.port {
+            spec["peerPort"] = json!(port);
+        }
+        out.push(object(
+            input,
+            "metallb.io/v1beta2",
+            "BGPPeer",
+            Some(&input.namespace),
+            &format!("{}-peer-{i}", input.pool_name()),
+            &[],
+            json!({"spec": spec}),
+        ));
+    }
+    let mut spec = json!({
+        "ipAddressPools": [input.pool_name()],
+        "aggregationLength": bgp.aggregation_length,
+    });
+    if !bgp.communities.is_empty() {
+        spec["communities"] = json!(bgp.communities);
+    }
+    if let Some(pref) = bgp.local_pref {
+        spec["localPref"] = json!(pref);
+    }
+    out.push(object(
+        input,
+        "metallb.io/v1beta1",
+        "BGPAdvertisement",
+        Some(&input.namespace),
+        &input.pool_name(),
+        &[],
+        json!({"spec": spec}),
+    ));
     out
 }
 
@@ -527,6 +584,7 @@ mod tests {
             addresses: vec!["198.18.0.240/28".into(), "2001:db8::/120".into()],
             node_selector: BTreeMap::from([("kubernetes.io/os".into(), "linux".into())]),
             l2_interfaces: vec![],
+            bgp: None,
             controller_image: "reg/controller:1".into(),
             speaker_image: "reg/speaker:1".into(),
             log_level: "info".into(),
@@ -538,6 +596,33 @@ mod tests {
             .iter()
             .find(|o| o.kind == kind && o.name == name)
             .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    #[test]
+    fn bgp_renders_peers_and_an_advertisement_for_the_pool() {
+        let mut i = input();
+        assert!(!render(&i).iter().any(|o| o.kind.starts_with("BGP")));
+        i.bgp = Some(crate::config::BgpConfig {
+            asn: 64512,
+            peers: vec![crate::config::BgpPeerEntry {
+                address: "192.168.1.1".parse().unwrap(),
+                asn: 64513,
+                port: Some(1179),
+            }],
+            communities: vec!["65000:100".into()],
+            local_pref: Some(150),
+            aggregation_length: 32,
+        });
+        let objects = render(&i);
+        let peer = find(&objects, "BGPPeer", "lab-metallb-peer-0");
+        assert_eq!(peer.api_version, "metallb.io/v1beta2");
+        assert_eq!(peer.body["spec"]["myASN"], 64512);
+        assert_eq!(peer.body["spec"]["peerASN"], 64513);
+        assert_eq!(peer.body["spec"]["peerPort"], 1179);
+        let ad = find(&objects, "BGPAdvertisement", "lab-metallb");
+        assert_eq!(ad.body["spec"]["ipAddressPools"][0], "lab-metallb");
+        assert_eq!(ad.body["spec"]["communities"][0], "65000:100");
+        assert_eq!(ad.body["spec"]["localPref"], 150);
     }
 
     #[test]

@@ -432,3 +432,64 @@ async fn the_packed_charm_file_deploys_and_reaches_active() -> Result<()> {
     d.ok(&["remove"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(
+        true,
+        &[
+            "--config",
+            "bgp-asn=64512",
+            "--config",
+            "bgp-peers=198.18.0.3:64513, [2001:db8::3]:64513:1179",
+            "--config",
+            "bgp-communities=65000:100",
+        ],
+    );
+    d.wait_active().await?;
+    let peers = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metallb.io", "v1beta2", "BGPPeer"),
+        "bgppeers",
+    );
+    let ads = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metallb.io", "v1beta1", "BGPAdvertisement"),
+        "bgpadvertisements",
+    );
+    let peers: Api<DynamicObject> = Api::namespaced_with(client.clone(), &d.namespace, &peers);
+    let ads: Api<DynamicObject> = Api::namespaced_with(client.clone(), &d.namespace, &ads);
+    let listed = peers.list(&ListParams::default()).await?;
+    let mut addresses: Vec<String> = listed
+        .items
+        .iter()
+        .map(|p| {
+            p.data["spec"]["peerAddress"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    addresses.sort();
+    assert_eq!(addresses, ["198.18.0.3", "2001:db8::3"]);
+    let ad = ads.get(&format!("{}-metallb", d.model)).await?;
+    assert_eq!(ad.data["spec"]["communities"][0], "65000:100");
+
+    // A bad entry blocks with a message naming it, and changes nothing.
+    d.ok(&["config", "bgp-peers=198.18.0.3:64513, 10.0.0.1"]);
+    let (status, message) = d.status();
+    assert_eq!(status, "blocked");
+    assert!(
+        message.contains("bgp-peers") && message.contains("10.0.0.1"),
+        "{message}"
+    );
+    assert_eq!(peers.list(&ListParams::default()).await?.items.len(), 2);
+
+    // BGP off: the objects go.
+    d.ok(&["config", "bgp-asn=0", "bgp-peers="]);
+    d.wait_active().await?;
+    assert!(peers.list(&ListParams::default()).await?.items.is_empty());
+    assert!(ads.list(&ListParams::default()).await?.items.is_empty());
+    Ok(())
+}
