@@ -20,8 +20,8 @@ fn on_path(program: &str) -> bool {
         .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
 }
 
-/// Everything `cargo xtask test` needs: the network tools, `skopeo` (image checks) and FRR
-/// (the BGP peer of the BGP tests).
+/// Everything `cargo xtask test` needs: the network tools, `skopeo` (image checks) and the BGP
+/// daemons the BGP tests peer with (FRR, GoBGP, BIRD).
 pub const TEST_TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("arping", "arping"),
@@ -29,6 +29,8 @@ pub const TEST_TOOLS: &[(&str, &str)] = &[
     ("curl", "curl"),
     ("skopeo", "skopeo"),
     ("vtysh", "frr"),
+    ("gobgpd", "gobgpd"),
+    ("bird", "bird2"),
 ];
 
 /// Installs the packages of the programs in `tools` that are missing (with apt-get, as root).

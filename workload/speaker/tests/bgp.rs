@@ -155,9 +155,11 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
 async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     configure(lab).await?;
     let prefix = format!("{SERVICE}/32");
-    let paths = wait_for("FRR to have three paths to the Service", WAIT, || async {
+    // Three paths, all used together (ECMP) once FRR has run its best-path selection.
+    let in_use = |p: &Value| p["multipath"] == true || p["bestpath"]["overall"] == true;
+    let paths = wait_for("FRR to use three paths to the Service", WAIT, || async {
         let paths = frr.paths(&prefix)?;
-        Ok((paths.len() == 3).then_some(paths))
+        Ok((paths.len() == 3 && paths.iter().all(in_use)).then_some(paths))
     })
     .await?;
     for path in &paths {
@@ -171,14 +173,6 @@ async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
             "unexpected AS path: {path}"
         );
     }
-    ensure!(
-        paths
-            .iter()
-            .filter(|p| p["multipath"] == true || p["bestpath"]["overall"] == true)
-            .count()
-            == 3,
-        "the three paths are not used together (ECMP): {paths:?}"
-    );
     // IPv6 over the IPv6 sessions (MP-BGP), with the node's address as next hop.
     let prefix_v6 = format!("{SERVICE_V6}/128");
     wait_for("FRR to have three IPv6 paths", WAIT, || async {
@@ -247,4 +241,120 @@ async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
             lab.speakers.diagnostics(&lab.network)
         );
     }
+}
+
+/// Starts the lab with the BGP configuration and a dual-stack Service on every node, and
+/// returns once `paths(prefix)` reports three paths for both families.
+async fn peer_with(
+    name: &str,
+    start_router: impl FnOnce(&SpeakerLab) -> Result<Box<dyn Fn(&str) -> Result<usize>>>,
+) {
+    let prefix = format!("{name}{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    let paths = start_router(&lab).expect("cannot start the router");
+    let result = async {
+        configure(&lab).await?;
+        for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
+            wait_for(&format!("three paths to {p}"), WAIT, || async {
+                Ok((paths(&p)? == 3).then_some(()))
+            })
+            .await?;
+        }
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    if let Err(err) = result {
+        panic!("{err:#}\n\n{}", lab.speakers.diagnostics(&lab.network));
+    }
+}
+
+#[tokio::test]
+async fn gobgp_accepts_the_routes_of_every_speaker() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    peer_with("mgob", |lab| {
+        let dir = tempfile::tempdir()?;
+        let mut config = format!(
+            "[global.config]\n  as = 64513\n  router-id = \"{}\"\n  port = 179\n",
+            lab.network.client.ipv4
+        );
+        for node in &lab.network.nodes {
+            for (address, family) in [(node.ipv4.to_string(), "ipv4-unicast"), (node.ipv6.to_string(), "ipv6-unicast")] {
+                config.push_str(&format!(
+                    "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    peer-as = 64512\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
+                ));
+            }
+        }
+        let conf = dir.path().join("gobgpd.toml");
+        std::fs::write(&conf, config)?;
+        let netns = lab.network.client.netns.clone();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &netns, "gobgpd", "-f"])
+            .arg(&conf)
+            .args(["--api-hosts", "127.0.0.1:50051", "-p"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = test_support::spawn_tied(&mut cmd)?;
+        Ok(Box::new(move |prefix: &str| {
+            let _keep = (&child, &dir);
+            let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+            let output = netlab::netns_exec(
+                &netns,
+                &["gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", family, prefix, "-j"],
+            )?;
+            let value: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+            Ok(value[prefix].as_array().map(Vec::len).unwrap_or(0))
+        }))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bird_accepts_the_routes_of_every_speaker() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    peer_with("mbrd", |lab| {
+        let dir = tempfile::tempdir()?;
+        let mut config = format!(
+            "router id {};\nprotocol device {{}}\nipv4 table master4;\nipv6 table master6;\n",
+            lab.network.client.ipv4
+        );
+        for (i, node) in lab.network.nodes.iter().enumerate() {
+            config.push_str(&format!(
+                "protocol bgp spk{i} {{ local {} as 64513; neighbor {} as 64512; ipv4 {{ import all; export none; }}; }}\n",
+                lab.network.client.ipv4, node.ipv4
+            ));
+            config.push_str(&format!(
+                "protocol bgp spk{i}v6 {{ local {} as 64513; neighbor {} as 64512; ipv6 {{ import all; export none; }}; }}\n",
+                lab.network.client.ipv6, node.ipv6
+            ));
+        }
+        let conf = dir.path().join("bird.conf");
+        let socket = dir.path().join("bird.ctl");
+        std::fs::write(&conf, config)?;
+        let netns = lab.network.client.netns.clone();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &netns, "bird", "-f", "-c"])
+            .arg(&conf)
+            .arg("-s")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = test_support::spawn_tied(&mut cmd)?;
+        Ok(Box::new(move |prefix: &str| {
+            let _keep = (&child, &dir);
+            let socket = socket.to_string_lossy().into_owned();
+            let output = netlab::netns_exec(&netns, &["birdc", "-s", &socket, "show", "route", prefix])?;
+            let text = String::from_utf8_lossy(&output.stdout);
+            Ok(text.lines().filter(|l| l.contains("[spk")).count())
+        }))
+    })
+    .await;
 }
