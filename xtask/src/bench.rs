@@ -39,6 +39,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         idle_seconds: u64,
     },
+    /// BGP with the release speaker and FRR: Service address to route in FRR (min/median/p90/
+    /// max), and the time to pack and encode 10,000 prefixes.
+    Bgp {
+        /// Services to time.
+        #[arg(long, default_value_t = 20)]
+        trials: u32,
+    },
 }
 
 /// Runs a benchmark.
@@ -50,6 +57,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             trials,
             idle_seconds,
         } => failover(trials, idle_seconds),
+        BenchCommand::Bgp { trials } => bgp(trials),
     }
 }
 
@@ -81,6 +89,22 @@ fn failover(trials: u32, idle_seconds: u64) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("the failover benchmark failed");
+    }
+    Ok(())
+}
+
+fn bgp(trials: u32) -> Result<()> {
+    crate::packages::ensure(crate::packages::TEST_TOOLS)?;
+    let bin = crate::cluster::ensure_built()?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["bench", "-p", "metallb-speaker", "--bench", "bgp"])
+        .env("METALLB_RS_CLUSTER_BIN", bin)
+        .env("BENCH_TRIALS", trials.to_string())
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("the BGP benchmark failed");
     }
     Ok(())
 }

@@ -12,102 +12,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use test_support::netlab::{self, SpeakerLab};
+use test_support::netlab::{self, Frr, SpeakerLab};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
 const SERVICE_V6: &str = "2001:db8::64:a";
 const WAIT: Duration = Duration::from_secs(60);
-
-/// FRR (zebra + bgpd) running in a namespace, stopped with it.
-struct Frr {
-    netns: String,
-    instance: String,
-    dir: tempfile::TempDir,
-}
-
-impl Frr {
-    fn start(netns: &str, config: &str) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let instance = format!("t{}", std::process::id() % 100_000);
-        std::fs::write(dir.path().join("frr.conf"), config)?;
-        std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
-        std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
-        netlab::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
-        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-        for daemon in ["zebra", "bgpd"] {
-            let mut args = vec![
-                format!("/usr/lib/frr/{daemon}"),
-                "-d".into(),
-                "-N".into(),
-                instance.clone(),
-                "-i".into(),
-                path(&format!("{daemon}.pid")),
-                "--vty_socket".into(),
-                path(""),
-                "-z".into(),
-                path("zserv.api"),
-                "-f".into(),
-                path("frr.conf"),
-            ];
-            if daemon == "bgpd" {
-                args.extend(["-p".into(), "179".into()]);
-            }
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            netlab::netns_exec(netns, &refs)
-                .with_context(|| format!("cannot start FRR {daemon}"))?;
-        }
-        Ok(Frr {
-            netns: netns.to_string(),
-            instance,
-            dir,
-        })
-    }
-
-    fn vtysh(&self, command: &str) -> Result<String> {
-        let socket = self.dir.path().to_string_lossy().into_owned();
-        let output = netlab::netns_exec(
-            &self.netns,
-            &["vtysh", "--vty_socket", &socket, "-c", command],
-        )?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    /// The paths FRR has for `prefix` (empty when it has none).
-    fn paths(&self, prefix: &str) -> Result<Vec<Value>> {
-        let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-        let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(value["paths"].as_array().cloned().unwrap_or_default())
-    }
-}
-
-impl Drop for Frr {
-    fn drop(&mut self) {
-        for daemon in ["bgpd", "zebra"] {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(format!("{daemon}.pid")))
-            {
-                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(format!("/etc/frr/{}", self.instance));
-    }
-}
-
-fn frr_config(lab: &SpeakerLab) -> String {
-    let mut neighbors = String::new();
-    let mut activate_v6 = String::new();
-    for node in &lab.network.nodes {
-        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
-        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv6));
-        activate_v6.push_str(&format!("  neighbor {} activate\n", node.ipv6));
-    }
-    format!(
-        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate_v6}  maximum-paths 8\n exit-address-family\n!\n",
-        lab.network.client.ipv4
-    )
-}
 
 async fn configure(lab: &SpeakerLab) -> Result<()> {
     let ns = lab.namespace.clone();
@@ -233,7 +144,8 @@ async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
     let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
         .await
         .expect("cannot start the test network");
-    let frr = Frr::start(&lab.network.client.netns, &frr_config(&lab)).expect("cannot start FRR");
+    let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))
+        .expect("cannot start FRR");
     if let Err(err) = scenario(&mut lab, &frr).await {
         let summary = frr.vtysh("show bgp summary").unwrap_or_default();
         panic!(

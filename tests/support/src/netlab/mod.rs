@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 mod clients;
 mod cluster;
 mod objects;
+mod routers;
 mod speakers;
 
 pub use clients::{
@@ -30,6 +31,7 @@ pub use clients::{
 };
 pub use cluster::NetCluster;
 pub use objects::{apply_metallb, endpoints, lb_service};
+pub use routers::{Frr, frr_config};
 pub use speakers::Speakers;
 
 /// IPv4 addresses for LoadBalancer pools (on-link on the test network).

@@ -1,0 +1,98 @@
+//! Real BGP routers in a namespace, for tests and benchmarks: FRR (zebra + bgpd).
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::process::Command;
+
+/// FRR (zebra + bgpd) running in a namespace, stopped with it.
+pub struct Frr {
+    netns: String,
+    instance: String,
+    dir: tempfile::TempDir,
+}
+
+impl Frr {
+    /// Starts zebra and bgpd in `netns` with `config` (an frr.conf).
+    pub fn start(netns: &str, config: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let instance = format!("t{}", std::process::id() % 100_000);
+        std::fs::write(dir.path().join("frr.conf"), config)?;
+        std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
+        std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
+        super::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        for daemon in ["zebra", "bgpd"] {
+            let mut args = vec![
+                format!("/usr/lib/frr/{daemon}"),
+                "-d".into(),
+                "-N".into(),
+                instance.clone(),
+                "-i".into(),
+                path(&format!("{daemon}.pid")),
+                "--vty_socket".into(),
+                path(""),
+                "-z".into(),
+                path("zserv.api"),
+                "-f".into(),
+                path("frr.conf"),
+            ];
+            if daemon == "bgpd" {
+                args.extend(["-p".into(), "179".into()]);
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            super::netns_exec(netns, &refs)
+                .with_context(|| format!("cannot start FRR {daemon}"))?;
+        }
+        Ok(Frr {
+            netns: netns.to_string(),
+            instance,
+            dir,
+        })
+    }
+
+    /// Runs a vtysh command.
+    pub fn vtysh(&self, command: &str) -> Result<String> {
+        let socket = self.dir.path().to_string_lossy().into_owned();
+        let output = super::netns_exec(
+            &self.netns,
+            &["vtysh", "--vty_socket", &socket, "-c", command],
+        )?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The paths FRR has for `prefix` (empty when it has none).
+    pub fn paths(&self, prefix: &str) -> Result<Vec<Value>> {
+        let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+        let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(value["paths"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        for daemon in ["bgpd", "zebra"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(format!("{daemon}.pid")))
+            {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(format!("/etc/frr/{}", self.instance));
+    }
+}
+
+/// An frr.conf for a router at the client's addresses (AS 64513) peering with every node
+/// (AS 64512) over IPv4 and IPv6, with ECMP over up to 8 paths.
+pub fn frr_config(network: &super::Network) -> String {
+    let mut neighbors = String::new();
+    let mut activate_v6 = String::new();
+    for node in &network.nodes {
+        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv6));
+        activate_v6.push_str(&format!("  neighbor {} activate\n", node.ipv6));
+    }
+    format!(
+        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate_v6}  maximum-paths 8\n exit-address-family\n!\n",
+        network.client.ipv4
+    )
+}

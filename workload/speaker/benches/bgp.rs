@@ -1,0 +1,141 @@
+//! `cargo xtask bench bgp`: BGP with the release speaker and FRR on network namespaces.
+//!
+//! Prints the time from a Service getting its address (status written) to FRR holding the
+//! route from all three speakers, over `BENCH_TRIALS` Services (default 20), and the time the
+//! speaker's encoder takes to pack and encode 10,000 prefixes into UPDATEs.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kube::api::{Api, Patch, PatchParams};
+use metallb_core::bgp::{Attribute, Message, Prefix, encode, pack_announcements};
+use serde_json::json;
+use test_support::netlab::{self, Frr, SpeakerLab};
+
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what}: n={} min={:.0} ms median={:.0} ms p90={:.0} ms max={:.0} ms",
+        samples.len(),
+        ms(samples[0]),
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(samples[samples.len() - 1])
+    );
+}
+
+fn encoding() {
+    let prefixes: Vec<Prefix> = (0..10_000u32)
+        .filter_map(|i| {
+            let [_, b, c, d] = i.to_be_bytes();
+            Prefix::new(IpAddr::V4(Ipv4Addr::new(198, 18 + (b & 1), c, d)), 32)
+        })
+        .collect();
+    let attributes = vec![
+        Attribute::Origin(0),
+        Attribute::AsPath(vec![64512]),
+        Attribute::Communities(vec![1]),
+    ];
+    let started = Instant::now();
+    let mut bytes = 0;
+    let mut messages = 0;
+    for _ in 0..100 {
+        let updates = pack_announcements(
+            &attributes,
+            &prefixes,
+            Some(Ipv4Addr::new(198, 18, 0, 11)),
+            &[],
+        );
+        messages = updates.len();
+        bytes = updates
+            .into_iter()
+            .map(|u| encode(&Message::Update(u)).len())
+            .sum::<usize>();
+    }
+    let each = started.elapsed() / 100;
+    println!(
+        "10,000 IPv4 prefixes: {messages} UPDATEs, {bytes} bytes, packed and encoded in {:.2} ms",
+        each.as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    encoding();
+    if !netlab::available() {
+        bail!("the BGP benchmark needs root and iproute2");
+    }
+    let trials: usize = std::env::var("BENCH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let prefix = format!("mbgb{}", std::process::id() % 100_000);
+    let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
+    let lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
+    let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))?;
+    let ns = lab.namespace.clone();
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "IPAddressPool",
+        "ipaddresspools",
+        "bench",
+        json!({"addresses": [netlab::POOL_V4]}),
+    )
+    .await?;
+    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+    let peer = json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "router", "namespace": ns},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": lab.network.client.ipv4.to_string()},
+    });
+    peers
+        .patch(
+            "router",
+            &PatchParams::apply("bench").force(),
+            &Patch::Apply(&peer),
+        )
+        .await?;
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "bench",
+        json!({}),
+    )
+    .await?;
+    let endpoints = lab.endpoints_on(&NODES);
+    let mut samples = Vec::new();
+    for i in 0..trials {
+        let name = format!("web{i}");
+        let ip = format!("198.18.100.{}", 10 + i);
+        netlab::endpoints(&lab.client, "default", &name, &endpoints).await?;
+        let started = Instant::now();
+        netlab::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
+        let route = format!("{ip}/32");
+        loop {
+            if frr.paths(&route)?.len() == 3 {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "FRR never learned {route}:\n{}",
+                    lab.speakers.diagnostics(&lab.network)
+                );
+            }
+        }
+        samples.push(started.elapsed());
+    }
+    report(
+        "Service address to route in FRR from all 3 speakers",
+        samples,
+    );
+    let _ = frr.vtysh("show bgp summary").context("vtysh")?;
+    Ok(())
+}
