@@ -32,6 +32,8 @@ pub struct Peer {
     pub hold_time: u16,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
+    /// TCP MD5 password.
+    pub password: Option<String>,
 }
 
 /// A route with its attributes.
@@ -206,6 +208,7 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             peer_as,
             hold_time: hold_seconds(spec.hold_time.as_deref()),
             router_id,
+            password: spec.password.clone().filter(|p| !p.is_empty()),
         });
     }
     plan.peers.sort();

@@ -270,3 +270,80 @@ async fn bird_accepts_the_routes_of_every_speaker() {
     })
     .await;
 }
+
+/// Whether any speaker reports an established session.
+fn any_session_up(lab: &SpeakerLab) -> bool {
+    lab.network.nodes.iter().any(|node| {
+        netlab::http_get_from(
+            &node.netns,
+            [127, 0, 0, 1].into(),
+            7472,
+            "/metrics",
+            Duration::from_secs(1),
+        )
+        .is_ok_and(|m| m.contains("metallb_bgp_session_up{peer=\"router\"} 1"))
+    })
+}
+
+#[tokio::test]
+async fn md5_passwords_must_match() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    let prefix = format!("mmd5{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &[])
+        .await
+        .expect("cannot start the test network");
+    let mut passwords = String::new();
+    for node in &lab.network.nodes {
+        passwords.push_str(&format!(" neighbor {} password s3cret\n", node.ipv4));
+    }
+    let config = netlab::frr_config(&lab.network).replacen(
+        " address-family ipv4 unicast",
+        &format!("{passwords} address-family ipv4 unicast"),
+        1,
+    );
+    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
+    let result = async {
+        configure(&lab).await?;
+        let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &lab.namespace);
+        let set_password = |password: &'static str| {
+            let peers = peers.clone();
+            async move {
+                let patch = json!({"spec": {"password": password}});
+                peers
+                    .patch("router", &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+        };
+        // A wrong password: no session comes up in 10 s (the speakers retry meanwhile).
+        set_password("wrong").await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            ensure!(
+                !any_session_up(&lab),
+                "a session came up with the wrong password"
+            );
+            ensure!(
+                frr.paths(&format!("{SERVICE}/32"))?.is_empty(),
+                "routes arrived with the wrong password"
+            );
+        }
+        // The right one: the routes arrive.
+        set_password("s3cret").await?;
+        wait_for("the routes with the right password", WAIT, || async {
+            Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
+        })
+        .await
+    }
+    .await;
+    if let Err(err) = result {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+}

@@ -11,8 +11,8 @@ use metallb_core::bgp::{
     decode, encode, pack_announcements,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -200,6 +200,19 @@ fn updates(
     out
 }
 
+/// Connects to `target`, signing the session with `password` (TCP MD5) when there is one.
+async fn connect(target: SocketAddr, password: Option<&str>) -> std::io::Result<TcpStream> {
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(password) = password {
+        super::md5::set_md5(&socket, target, password)?;
+    }
+    socket.connect(target).await
+}
+
 /// One session, until `stop` turns true.
 async fn run(
     peer: Peer,
@@ -239,9 +252,8 @@ async fn run(
                 match action {
                     Action::Connect => {
                         let target = SocketAddr::new(peer.address, peer.port);
-                        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target))
-                            .await
-                        {
+                        let connecting = connect(target, peer.password.as_deref());
+                        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
                             Ok(Ok(stream)) => {
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().unwrap_or(target);
@@ -367,6 +379,7 @@ mod tests {
             peer_as,
             hold_time: 9,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
+            password: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod bgp;
 pub mod interfaces;
+pub mod md5;
 pub mod membership;
 pub mod responder;
 pub mod status;
