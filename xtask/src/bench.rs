@@ -94,7 +94,8 @@ fn failover(trials: u32, idle_seconds: u64) -> Result<()> {
 }
 
 fn bgp(trials: u32) -> Result<()> {
-    crate::packages::ensure(crate::packages::TEST_TOOLS)?;
+    crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
+    crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
     let bin = crate::cluster::ensure_built()?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["bench", "-p", "metallb-speaker", "--bench", "bgp"])

@@ -20,13 +20,9 @@ fn on_path(program: &str) -> bool {
         .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
 }
 
-/// Everything `cargo xtask test` needs: the network tools, `skopeo` (image checks) and the BGP
-/// daemons the BGP tests peer with (FRR, GoBGP, BIRD).
-pub const TEST_TOOLS: &[(&str, &str)] = &[
-    ("ip", "iproute2"),
-    ("arping", "arping"),
-    ("ndisc6", "ndisc6"),
-    ("curl", "curl"),
+/// What `cargo xtask test` needs besides [`NETWORK_TOOLS`]: `skopeo` (image checks) and the
+/// BGP daemons the BGP tests peer with (FRR, GoBGP, BIRD).
+pub const CHECK_TOOLS: &[(&str, &str)] = &[
     ("skopeo", "skopeo"),
     ("vtysh", "frr"),
     ("gobgpd", "gobgpd"),

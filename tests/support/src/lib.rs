@@ -555,6 +555,25 @@ where
     }
 }
 
+/// Prints `what: n=.. min=.. median=.. p90=.. max=..` (milliseconds) for benchmark samples.
+pub fn report_durations(what: &str, mut samples: Vec<Duration>) {
+    if samples.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what}: n={} min={:.0} ms median={:.0} ms p90={:.0} ms max={:.0} ms",
+        samples.len(),
+        ms(samples[0]),
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(samples[samples.len() - 1])
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 pub mod config_state;
 pub mod convert;
 pub mod health;
+pub mod kube_client;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

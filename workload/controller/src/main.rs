@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use metallb_controller::health::{Readiness, serve};
 use metallb_controller::metrics::{self, Family, Metrics};
 use metallb_controller::run::{Settings, run};
@@ -74,18 +72,6 @@ const FAMILIES: &[Family] = &[
     ),
 ];
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?
-        }
-        None => Config::infer().await?,
-    };
-    Ok(Client::try_from(config)?)
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let flags = Flags::parse();
@@ -114,7 +100,7 @@ async fn main() -> Result<()> {
             .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
-    let client = client(flags.kubeconfig.as_ref()).await?;
+    let client = metallb_controller::kube_client::client(flags.kubeconfig.as_deref()).await?;
     run(
         client,
         Settings {

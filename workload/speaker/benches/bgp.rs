@@ -15,20 +15,6 @@ use test_support::netlab::{self, Frr, SpeakerLab};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{what}: n={} min={:.0} ms median={:.0} ms p90={:.0} ms max={:.0} ms",
-        samples.len(),
-        ms(samples[0]),
-        ms(pick(0.5)),
-        ms(pick(0.9)),
-        ms(samples[samples.len() - 1])
-    );
-}
-
 fn encoding() {
     let prefixes: Vec<Prefix> = (0..10_000u32)
         .filter_map(|i| {
@@ -132,7 +118,7 @@ async fn main() -> Result<()> {
         }
         samples.push(started.elapsed());
     }
-    report(
+    test_support::report_durations(
         "Service address to route in FRR from all 3 speakers",
         samples,
     );

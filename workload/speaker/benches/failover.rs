@@ -52,20 +52,6 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
     Ok(took)
 }
 
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{what}: n={} min={:.0} ms median={:.0} ms p90={:.0} ms max={:.0} ms",
-        samples.len(),
-        ms(samples[0]),
-        ms(pick(0.5)),
-        ms(pick(0.9)),
-        ms(samples[samples.len() - 1])
-    );
-}
-
 /// Polls the service every 100 ms for `seconds`; returns how many replies came from another
 /// node than the elected one.
 fn idle(lab: &SpeakerLab, seconds: u64) -> Result<(u64, u64)> {
@@ -135,7 +121,7 @@ async fn main() -> Result<()> {
                 Err(err) => bail!("{err:#}\n{}", lab.speakers.diagnostics(&lab.network)),
             }
         }
-        report(what, samples);
+        test_support::report_durations(what, samples);
     }
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         println!("{}", lab.speakers.diagnostics(&lab.network));

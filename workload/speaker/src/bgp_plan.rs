@@ -147,32 +147,6 @@ fn matches_all(list: &[metallb_api::LabelSelector], labels: &BTreeMap<String, St
     any_matches(&selectors, labels)
 }
 
-/// (some endpoint serves, one serves on `node`).
-fn serving(service: &Service, slices: &[Arc<EndpointSlice>], node: &str) -> (bool, bool) {
-    let (mut any, mut local) = (false, false);
-    for slice in slices {
-        let labels = slice.metadata.labels.as_ref();
-        if slice.metadata.namespace != service.metadata.namespace
-            || labels.and_then(|l| l.get("kubernetes.io/service-name"))
-                != service.metadata.name.as_ref()
-        {
-            continue;
-        }
-        for endpoint in slice.endpoints.iter().flatten() {
-            let ok = endpoint
-                .conditions
-                .as_ref()
-                .and_then(|c| c.serving.or(c.ready))
-                .unwrap_or(true);
-            if ok {
-                any = true;
-                local |= endpoint.node_name.as_deref() == Some(node);
-            }
-        }
-    }
-    (any, local)
-}
-
 /// The plan for this node.
 pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
     let node_name = inputs.local_node.metadata.name.clone().unwrap_or_default();
@@ -216,7 +190,8 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
         if !handled(service, inputs.lb_class) {
             continue;
         }
-        let (any, local) = serving(service, inputs.slices, &node_name);
+        let (any, nodes) = crate::reconcile::serving(service, inputs.slices);
+        let local = nodes.contains(&node_name);
         let local_policy = service
             .spec
             .as_ref()

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use metallb_controller::health::{self, Readiness};
 use metallb_speaker::adapters::interfaces::EXCLUDE_FILE;
 use metallb_speaker::adapters::membership::{self, Timings};
@@ -91,18 +89,6 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
     }
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?
-        }
-        None => Config::infer().await?,
-    };
-    Ok(Client::try_from(config)?)
-}
-
 fn membership_settings(flags: &Flags) -> Result<Option<MembershipSettings>> {
     let (Some(addr), Some(labels)) = (
         flags.ml_bindaddr.as_deref().filter(|a| !a.is_empty()),
@@ -181,7 +167,7 @@ async fn main() -> Result<()> {
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
     let membership = membership_settings(&flags)?;
-    let client = client(flags.kubeconfig.as_ref()).await?;
+    let client = metallb_controller::kube_client::client(flags.kubeconfig.as_deref()).await?;
     tracing::info!(node = %flags.node_name, pod = ?flags.pod_name, "speaker starting");
     run(
         client,

@@ -152,7 +152,7 @@ fn pool_of<'a>(
 }
 
 /// Endpoints of a Service: (some endpoint can serve, nodes hosting a serving endpoint).
-fn serving(service: &Service, slices: &[Arc<EndpointSlice>]) -> (bool, BTreeSet<String>) {
+pub fn serving(service: &Service, slices: &[Arc<EndpointSlice>]) -> (bool, BTreeSet<String>) {
     let mut any = false;
     let mut nodes = BTreeSet::new();
     let namespace = service.metadata.namespace.as_deref();
