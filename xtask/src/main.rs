@@ -4,6 +4,7 @@ mod artifacts;
 mod bench;
 mod cluster;
 mod crds;
+mod fuzz;
 mod images;
 mod lab;
 mod pack;
@@ -41,6 +42,8 @@ enum Command {
     /// Start the local lab (a real control plane, the charm through juju-sim, controller and
     /// speakers on network-namespace nodes); `lab down` removes it.
     Lab(lab::LabArgs),
+    /// Fuzz a decoder with libFuzzer (default target: bgp_message) for `--seconds`.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,5 +65,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pack(args) => pack::run(&args).map(|_| ()),
         Command::Images(args) => images::run(&args).map(|_| ()),
         Command::Lab(args) => lab::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }

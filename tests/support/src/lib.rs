@@ -574,9 +574,28 @@ pub fn report_durations(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// The sum of every series of metric `name` in a Prometheus text exposition.
+pub fn sum_metric(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_sums_add_every_series_of_one_name_only() {
+        let text = "# TYPE x counter\nx{code=\"200\"} 3\nx{code=\"404\"} 2\nx_other 7\nx 1\n";
+        assert_eq!(sum_metric(text, "x"), 6.0);
+        assert_eq!(sum_metric(text, "missing"), 0.0);
+    }
 
     #[test]
     fn a_missing_binary_directory_says_how_to_build_it() {

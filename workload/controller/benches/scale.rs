@@ -33,6 +33,33 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
+/// The controller's API request count, from its metrics endpoint (once it answers).
+async fn wait_for_requests(port: u16) -> Result<f64> {
+    test_support::wait_for(
+        "the controller's metrics",
+        Duration::from_secs(30),
+        || async move {
+            Ok(scrape(port)
+                .map(|text| test_support::sum_metric(&text, "rest_client_requests_total")))
+        },
+    )
+    .await
+}
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let n: usize = std::env::var("BENCH_SERVICES")
@@ -55,6 +82,9 @@ async fn main() -> Result<()> {
     Api::<IPAddressPool>::namespaced(client.clone(), &metallb.name)
         .create(&PostParams::default(), &pool)
         .await?;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut controller = test_support::spawn_tied(
         Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
             .arg("--kubeconfig")
@@ -66,6 +96,8 @@ async fn main() -> Result<()> {
                 "warn",
                 "--health-probe-port",
                 "0",
+                "--port",
+                &metrics_port.to_string(),
             ])
             .stdout(Stdio::null()),
     )
@@ -95,6 +127,8 @@ async fn main() -> Result<()> {
         (assigned, updates)
     });
 
+    // The controller's own requests (its metrics) before the burst: watches, pool status.
+    let requests_before = wait_for_requests(metrics_port).await?;
     let ticks_before = cpu_ticks(pid).unwrap_or(0);
     let start = Instant::now();
     let created: Vec<(String, Instant)> = futures::stream::iter(0..n)
@@ -121,6 +155,7 @@ async fn main() -> Result<()> {
     let total = start.elapsed();
     let ticks = cpu_ticks(pid).unwrap_or(0).saturating_sub(ticks_before);
     let peak_kib = proc_field(pid, "status", "VmHWM:").unwrap_or(0);
+    let requests = wait_for_requests(metrics_port).await? - requests_before;
     let _ = controller.kill();
     let _ = controller.wait();
 
@@ -154,6 +189,10 @@ async fn main() -> Result<()> {
     println!(
         "service updates observed (creation included): {updates} ({:.2} per service)",
         updates as f64 / n as f64
+    );
+    println!(
+        "controller API requests during the burst: {requests} ({:.2} per service)",
+        requests / n as f64
     );
     println!(
         "controller CPU: {:.2} s total, {:.3} ms per service; peak RSS {:.1} MiB",

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use metallb_controller::health::{Readiness, serve};
+use metallb_controller::kube_client::REST_CLIENT_REQUESTS;
 use metallb_controller::metrics::{self, Family, Metrics};
 use metallb_controller::run::{Settings, run};
 
@@ -40,6 +41,7 @@ struct Flags {
 
 /// The controller's metric families (upstream names; label `pool`).
 const FAMILIES: &[Family] = &[
+    REST_CLIENT_REQUESTS,
     (
         "metallb_allocator_addresses_total",
         "gauge",
@@ -100,7 +102,9 @@ async fn main() -> Result<()> {
             .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
-    let client = metallb_controller::kube_client::client(flags.kubeconfig.as_deref()).await?;
+    let client =
+        metallb_controller::kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics))
+            .await?;
     run(
         client,
         Settings {

@@ -163,6 +163,13 @@ async fn allocates_reuses_survives_restart_and_follows_pool_changes() -> Result<
             .map(|_| ()))
     })
     .await?;
+    // Its own API requests, counted as client-go counts them upstream.
+    let exposition = http_body(metrics_port, "/metrics").unwrap_or_default();
+    assert!(
+        test_support::sum_metric(&exposition, "rest_client_requests_total") >= 3.0
+            && exposition.contains("rest_client_requests_total{code=\"200\",method=\"PATCH\"}"),
+        "API requests counted by method and code: {exposition}"
+    );
     // The memberlist Secret, created once with a 16-byte key.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &metallb.name);
     let secret = wait_for("the memberlist Secret", WAIT, || async {

@@ -1,12 +1,13 @@
 //! The allocation rules against the real API server: requested addresses (annotation with
 //! either prefix, `spec.loadBalancerIP`), `address-pool`, `autoAssign: false`, `avoidBuggyIPs`,
-//! sharing with `allow-shared-ip`, dual stack, and `serviceAllocation` priority and namespaces.
+//! sharing with `allow-shared-ip`, dual stack (PreferDualStack gaining a family), and
+//! `serviceAllocation` priority, namespaces, namespace selectors and service selectors.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use metallb_api::IPAddressPool;
 use serde_json::{Value, json};
@@ -266,5 +267,96 @@ async fn service_allocation_prefers_the_highest_priority_pool_for_its_namespaces
     // Other namespaces cannot use it.
     other.service("theirs", json!({}), json!({})).await?;
     other.wait("theirs", &["198.18.224.0"]).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn namespace_and_service_selectors_and_prefer_dual_stack_hold_against_the_api_server()
+-> Result<()> {
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let blue_ns = TestNamespace::create(cluster, "blue").await?;
+    let plain_ns = TestNamespace::create(cluster, "plain").await?;
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            &blue_ns.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "blue"}}})),
+        )
+        .await?;
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let class = format!("metallb.test/{}", plain_ns.name);
+    pool(
+        &pools,
+        "a-general",
+        json!({"addresses": ["198.18.228.0/30"]}),
+    )
+    .await?;
+    pool(
+        &pools,
+        "z-blue",
+        json!({"addresses": ["198.18.229.0/30"], "serviceAllocation": {"priority": 1,
+            "namespaceSelectors": [{"matchLabels": {"team": "blue"}}]}}),
+    )
+    .await?;
+    pool(
+        &pools,
+        "z-web",
+        json!({"addresses": ["198.18.231.0/30"], "serviceAllocation": {"priority": 1,
+            "serviceSelectors": [{"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}]}}),
+    )
+    .await?;
+    pool(
+        &pools,
+        "growing",
+        json!({"addresses": ["198.18.232.0/30"], "autoAssign": false}),
+    )
+    .await?;
+    let _controller = start(&metallb.name, &class);
+    let blue = Apps {
+        api: Api::namespaced(client.clone(), &blue_ns.name),
+        class: class.clone(),
+    };
+    let plain = Apps {
+        api: Api::namespaced(client.clone(), &plain_ns.name),
+        class: class.clone(),
+    };
+
+    // namespaceSelectors: the labelled namespace gets its pool; others fall back to the general one.
+    blue.service("b", json!({}), json!({})).await?;
+    blue.wait("b", &["198.18.229.0"]).await?;
+    plain.service("p", json!({}), json!({})).await?;
+    plain.wait("p", &["198.18.228.0"]).await?;
+
+    // serviceSelectors: only a Service with matching labels gets the web pool.
+    let web: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web", "labels": {"tier": "web"}},
+        "spec": {"type": "LoadBalancer", "loadBalancerClass": class,
+            "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80, "protocol": "TCP"}]},
+    }))?;
+    plain.api.create(&PostParams::default(), &web).await?;
+    plain.wait("web", &["198.18.231.0"]).await?;
+
+    // PreferDualStack from an IPv4-only pool gets one address; when the pool gains IPv6, the
+    // Service gets the second family from the same pool and keeps its first address.
+    plain
+        .service(
+            "prefer",
+            json!({"metallb.io/address-pool": "growing"}),
+            json!({"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv4", "IPv6"]}),
+        )
+        .await?;
+    plain.wait("prefer", &["198.18.232.0"]).await?;
+    pool(
+        &pools,
+        "growing",
+        json!({"addresses": ["198.18.232.0/30", "2001:db8:232::/126"], "autoAssign": false}),
+    )
+    .await?;
+    plain
+        .wait("prefer", &["198.18.232.0", "2001:db8:232::"])
+        .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //!
 //! * [`iprange`]: address ranges (`a.b.c.d/n`, `A-B`, IPv4 and IPv6) and the `iprange` list rules.
 //! * [`allocator`]: which address a LoadBalancer Service gets, MetalLB-compatible.
+//! * [`bfd`]: BFD control packets and the session state machine.
 //! * [`bgp`]: BGP-4 messages: encoding, strict decoding, packing into UPDATEs.
 //! * [`l2`]: the Layer 2 election and the ARP/NDP frames.
 //! * [`selector`]: label selectors evaluated against label maps.
@@ -14,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod allocator;
+pub mod bfd;
 pub mod bgp;
 pub mod iprange;
 pub mod l2;

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use metallb_api::{BGPAdvertisement, BGPPeer, IPAddressPool};
+use metallb_api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool};
 use metallb_controller::convert::{current_ips, handled, selector};
+use metallb_core::bfd::session::Config as BfdConfig;
 use metallb_core::bgp::Prefix;
 use metallb_core::iprange::IpRange;
 use metallb_core::selector::any_matches;
@@ -32,8 +33,16 @@ pub struct Peer {
     pub hold_time: u16,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
-    /// TCP MD5 password.
+    /// TCP MD5 password (`password`, else the `passwordSecret`'s).
     pub password: Option<String>,
+    /// Local address to connect from.
+    pub source_address: Option<IpAddr>,
+    /// eBGP peer more than one hop away (TTL 255 instead of 1).
+    pub ebgp_multi_hop: bool,
+    /// Graceful restart (RFC 4724): the peer keeps our routes while we restart.
+    pub graceful_restart: bool,
+    /// BFD with the settings of the referenced BFDProfile.
+    pub bfd: Option<BfdConfig>,
 }
 
 /// A route with its attributes.
@@ -49,6 +58,18 @@ pub struct Route {
     pub large_communities: Vec<(u32, u32, u32)>,
 }
 
+/// A Service by namespace and name.
+pub type ServiceKey = (String, String);
+
+/// What this node advertises of one Service, and to which peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Advertised {
+    /// The Service's addresses that are advertised.
+    pub ips: BTreeSet<IpAddr>,
+    /// BGPPeer names they are advertised to.
+    pub peers: BTreeSet<String>,
+}
+
 /// The plan: peers, and the routes for each peer (by peer name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -56,6 +77,8 @@ pub struct Plan {
     pub peers: Vec<Peer>,
     /// Routes per peer name.
     pub routes: BTreeMap<String, BTreeSet<Route>>,
+    /// The Services advertised, for their status objects, events and metrics.
+    pub services: BTreeMap<ServiceKey, Advertised>,
 }
 
 /// What the plan is computed from.
@@ -74,6 +97,65 @@ pub struct BgpInputs<'a> {
     pub peers: &'a [Arc<BGPPeer>],
     /// BGPAdvertisements.
     pub advertisements: &'a [Arc<BGPAdvertisement>],
+    /// Community aliases.
+    pub communities: &'a [Arc<Community>],
+    /// Secrets of the MetalLB namespace (BGPPeer `passwordSecret`).
+    pub secrets: &'a [Arc<Secret>],
+    /// BFDProfiles.
+    pub bfd_profiles: &'a [Arc<BFDProfile>],
+}
+
+/// The key of the password in a `passwordSecret` (of type `kubernetes.io/basic-auth`).
+const PASSWORD_KEY: &str = "password";
+
+/// The password of a `passwordSecret` reference, from the Secrets of the MetalLB namespace.
+fn secret_password(
+    reference: &metallb_api::bgp_peer::v1beta2::SecretReference,
+    secrets: &[Arc<Secret>],
+) -> Option<String> {
+    let name = reference.name.as_deref()?;
+    let secret = secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(name))?;
+    let bytes = secret.data.as_ref()?.get(PASSWORD_KEY)?;
+    String::from_utf8(bytes.0.clone())
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+/// The BFD settings of profile `name` (upstream defaults for unset fields); `None` when there
+/// is no such profile.
+fn bfd_config(name: &str, profiles: &[Arc<BFDProfile>]) -> Option<BfdConfig> {
+    let profile = profiles
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(name))?;
+    let spec = &profile.spec;
+    let defaults = BfdConfig::default();
+    let ms = |v: Option<u32>, default: std::time::Duration| {
+        v.map_or(default, |v| std::time::Duration::from_millis(u64::from(v)))
+    };
+    Some(BfdConfig {
+        desired_min_tx: ms(spec.transmit_interval, defaults.desired_min_tx),
+        required_min_rx: ms(spec.receive_interval, defaults.required_min_rx),
+        detect_mult: spec
+            .detect_multiplier
+            .map_or(defaults.detect_mult, |m| u8::try_from(m).unwrap_or(u8::MAX)),
+        passive: spec.passive_mode.unwrap_or(false),
+    })
+}
+
+/// A community of a BGPAdvertisement: a literal, or the name of an alias in a Community object.
+fn resolve_community(
+    text: &str,
+    aliases: &[Arc<Community>],
+) -> Option<Result<u32, (u32, u32, u32)>> {
+    parse_community(text).or_else(|| {
+        aliases
+            .iter()
+            .flat_map(|c| &c.spec.communities)
+            .find(|alias| alias.name == text)
+            .and_then(|alias| parse_community(&alias.value))
+    })
 }
 
 /// `"65000:100"` as a standard community, `"large:1:2:3"` as a large one.
@@ -182,7 +264,19 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             peer_as,
             hold_time: hold_seconds(spec.hold_time.as_deref()),
             router_id,
-            password: spec.password.clone().filter(|p| !p.is_empty()),
+            password: spec.password.clone().filter(|p| !p.is_empty()).or_else(|| {
+                spec.password_secret
+                    .as_ref()
+                    .and_then(|r| secret_password(r, inputs.secrets))
+            }),
+            source_address: spec.source_address.as_deref().and_then(|a| a.parse().ok()),
+            ebgp_multi_hop: spec.ebgp_multi_hop.unwrap_or(false),
+            graceful_restart: spec.enable_graceful_restart.unwrap_or(false),
+            bfd: spec
+                .bfd_profile
+                .as_deref()
+                .filter(|name| !name.is_empty())
+                .and_then(|name| bfd_config(name, inputs.bfd_profiles)),
         });
     }
     plan.peers.sort();
@@ -235,7 +329,7 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
                 };
                 let (mut communities, mut large) = (Vec::new(), Vec::new());
                 for c in &ad.spec.communities {
-                    match parse_community(c) {
+                    match resolve_community(c, inputs.communities) {
                         Some(Ok(n)) => communities.push(n),
                         Some(Err(l)) => large.push(l),
                         None => {}
@@ -253,6 +347,13 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
                             .entry(peer.name.clone())
                             .or_default()
                             .insert(route.clone());
+                        let key = (
+                            service.metadata.namespace.clone().unwrap_or_default(),
+                            service.metadata.name.clone().unwrap_or_default(),
+                        );
+                        let advertised = plan.services.entry(key).or_default();
+                        advertised.ips.insert(ip);
+                        advertised.peers.insert(peer.name.clone());
                     }
                 }
             }
@@ -264,6 +365,46 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn community_aliases_and_password_secrets_resolve() {
+        let aliases: Vec<Arc<Community>> = vec![Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "metallb.io/v1beta1", "kind": "Community",
+                "metadata": {"name": "aliases"},
+                "spec": {"communities": [{"name": "no-export", "value": "65535:65281"},
+                    {"name": "big", "value": "large:1:2:3"}]},
+            }))
+            .unwrap(),
+        )];
+        assert_eq!(
+            resolve_community("65000:1", &aliases),
+            Some(Ok((65000 << 16) | 1))
+        );
+        assert_eq!(
+            resolve_community("no-export", &aliases),
+            Some(Ok((65535 << 16) | 65281))
+        );
+        assert_eq!(resolve_community("big", &aliases), Some(Err((1, 2, 3))));
+        assert_eq!(resolve_community("unknown", &aliases), None);
+
+        let secrets: Vec<Arc<Secret>> = vec![Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "bgp-auth"}, "type": "kubernetes.io/basic-auth",
+                "data": {"password": "czNjcmV0"},
+            }))
+            .unwrap(),
+        )];
+        let reference = |name: &str| metallb_api::bgp_peer::v1beta2::SecretReference {
+            name: Some(name.into()),
+            namespace: None,
+        };
+        assert_eq!(
+            secret_password(&reference("bgp-auth"), &secrets).as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(secret_password(&reference("missing"), &secrets), None);
+    }
 
     #[test]
     fn communities_and_hold_times_parse() {

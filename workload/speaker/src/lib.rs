@@ -13,6 +13,7 @@
 
 pub mod adapters;
 pub mod bgp_plan;
+pub mod effects;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

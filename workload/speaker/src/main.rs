@@ -167,7 +167,9 @@ async fn main() -> Result<()> {
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
     let membership = membership_settings(&flags)?;
-    let client = metallb_controller::kube_client::client(flags.kubeconfig.as_deref()).await?;
+    let client =
+        metallb_controller::kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics))
+            .await?;
     tracing::info!(node = %flags.node_name, pod = ?flags.pod_name, "speaker starting");
     run(
         client,

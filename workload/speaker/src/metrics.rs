@@ -1,6 +1,7 @@
 //! The speaker's Prometheus metrics, with upstream MetalLB's names (`metallb_layer2_*`,
 //! `metallb_speaker_announced`); the exposition is `metallb_controller::metrics`.
 
+use metallb_controller::kube_client::REST_CLIENT_REQUESTS;
 use metallb_controller::metrics::Family;
 pub use metallb_controller::metrics::{Metrics, serve};
 
@@ -21,6 +22,7 @@ pub const MEMBERS: &str = "metallb_speaker_members";
 
 /// The speaker's metric families.
 pub const FAMILIES: &[Family] = &[
+    REST_CLIENT_REQUESTS,
     (
         REQUESTS_RECEIVED,
         "counter",
@@ -70,6 +72,31 @@ pub const FAMILIES: &[Family] = &[
         crate::adapters::bgp::ANNOUNCED,
         "gauge",
         "Number of prefixes announced on the BGP session",
+    ),
+    (
+        crate::adapters::bfd::SESSION_UP,
+        "gauge",
+        "BFD session state (1 up, 0 not)",
+    ),
+    (
+        crate::adapters::bfd::PACKETS_IN,
+        "counter",
+        "Number of received BFD control packets",
+    ),
+    (
+        crate::adapters::bfd::PACKETS_OUT,
+        "counter",
+        "Number of sent BFD control packets",
+    ),
+    (
+        crate::adapters::bfd::DOWN_EVENTS,
+        "counter",
+        "Number of times a BFD session went down",
+    ),
+    (
+        crate::adapters::bfd::DROPPED,
+        "counter",
+        "Number of received BFD packets dropped (malformed, or for no session)",
     ),
 ];
 

@@ -1,26 +1,27 @@
 //! The speaker's loop: watch caches and membership in, one reconcile per batch of changes out
 //! (announcement table, multicast groups, gratuitous bursts, ServiceL2Status, events, metrics).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
 use kube::api::Api;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use kube::{Client, Resource};
-use metallb_api::{BGPAdvertisement, BGPPeer, IPAddressPool, L2Advertisement, ServiceL2Status};
+use metallb_api::{
+    BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement,
+    ServiceBGPStatus, ServiceL2Status,
+};
 use metallb_controller::health::Readiness;
 use metallb_controller::run::{spawn_reflector, spawn_reflector_with};
-use metallb_core::l2::election::Outcome;
-use std::time::Instant as StdInstant;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -28,9 +29,9 @@ use crate::adapters::bgp::Sessions;
 use crate::adapters::interfaces;
 use crate::adapters::membership::{self, Membership};
 use crate::adapters::responder::Responders;
-use crate::adapters::status::{self, Announced};
-use crate::bgp_plan::{self, BgpInputs};
-use crate::metrics::{ANNOUNCED, Metrics};
+use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
+use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches};
+use crate::metrics::Metrics;
 use crate::reconcile::{self, Decision, Inputs};
 use crate::table::{SharedTable, Table};
 
@@ -80,9 +81,13 @@ struct Caches {
     pools: Store<IPAddressPool>,
     advertisements: Store<L2Advertisement>,
     statuses: Store<ServiceL2Status>,
+    bgp_statuses: Store<ServiceBGPStatus>,
     pods: Option<Store<Pod>>,
     bgp_peers: Store<BGPPeer>,
     bgp_advertisements: Store<BGPAdvertisement>,
+    communities: Store<Community>,
+    secrets: Store<Secret>,
+    bfd_profiles: Store<BFDProfile>,
 }
 
 impl Caches {
@@ -95,11 +100,15 @@ impl Caches {
             pools: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             advertisements: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             statuses: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
+            bgp_statuses: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             bgp_peers: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             bgp_advertisements: spawn_reflector(
                 Api::namespaced(client.clone(), ns),
                 trigger.clone(),
             ),
+            communities: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
+            secrets: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
+            bfd_profiles: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
             pods: settings.membership.as_ref().map(|m| {
                 let config = watcher::Config::default().labels(&m.pod_labels);
                 spawn_reflector_with(Api::namespaced(client.clone(), ns), config, trigger.clone())
@@ -127,10 +136,23 @@ impl Caches {
                 "servicel2statuses",
                 self.statuses.wait_until_ready().await.is_ok(),
             ),
+            (
+                "servicebgpstatuses",
+                self.bgp_statuses.wait_until_ready().await.is_ok(),
+            ),
             ("bgppeers", self.bgp_peers.wait_until_ready().await.is_ok()),
             (
                 "bgpadvertisements",
                 self.bgp_advertisements.wait_until_ready().await.is_ok(),
+            ),
+            (
+                "communities",
+                self.communities.wait_until_ready().await.is_ok(),
+            ),
+            ("secrets", self.secrets.wait_until_ready().await.is_ok()),
+            (
+                "bfdprofiles",
+                self.bfd_profiles.wait_until_ready().await.is_ok(),
             ),
         ];
         if let Some(pods) = &self.pods {
@@ -195,13 +217,18 @@ pub async fn run(
     let exclude = interfaces::exclude_regex(&settings.exclude_file)?;
     let (trigger, mut triggered) = mpsc::channel::<()>(1);
     let caches = Caches::start(&client, &settings, &trigger);
+    // Counts membership changes, so a pass knows whether any happened since the previous one
+    // (a member can come and go between two passes).
+    let member_changes = Arc::new(AtomicU64::new(0));
     let membership = match &settings.membership {
         Some(m) => {
             let started = Membership::start(m.gossip.clone(), settings.metrics.clone()).await?;
             let mut members = started.members.clone();
             let trigger = trigger.clone();
+            let changes = member_changes.clone();
             tokio::spawn(async move {
                 while members.changed().await.is_ok() {
+                    changes.fetch_add(1, Ordering::Relaxed);
                     let _ = trigger.try_send(());
                 }
             });
@@ -236,22 +263,30 @@ pub async fn run(
     let table: SharedTable = Arc::new(RwLock::new(Table::default()));
     let mut responders = Responders::new(table.clone(), settings.metrics.clone());
     responders.sync_interfaces(interfaces::scan(&exclude));
-    let recorder = Recorder::new(client.clone(), Reporter::from("metallb-speaker"));
+    let effects = effects::spawn(
+        client.clone(),
+        EffectsSettings {
+            node: settings.node.clone(),
+            namespace: settings.namespace.clone(),
+            metrics: settings.metrics.clone(),
+        },
+        StatusCaches {
+            l2: caches.statuses.clone(),
+            bgp: caches.bgp_statuses.clone(),
+        },
+    );
     let mut bgp = Sessions::new(settings.metrics.clone());
     let mut windows: BTreeMap<IpAddr, Instant> = BTreeMap::new();
-    let mut announced_before: BTreeSet<String> = BTreeSet::new();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
-    let mut recently_created = BTreeMap::new();
-    let mut failed_before: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut retry = false;
+    let mut member_changes_seen = 0;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             _ = scan.tick() => {
                 let before = responders.interfaces();
                 responders.sync_interfaces(interfaces::scan(&exclude));
-                if responders.interfaces() == before && !retry {
+                if responders.interfaces() == before {
                     continue;
                 }
             }
@@ -261,6 +296,9 @@ pub async fn run(
             }
             Some(()) = triggered.recv() => {}
         }
+        let changes = member_changes.load(Ordering::Relaxed);
+        let members_moved = changes != member_changes_seen;
+        member_changes_seen = changes;
         let members = membership.as_ref().map(|(m, _)| m.members.borrow().clone());
         if let (Some((m, port)), Some(pods)) = (&membership, &caches.pods) {
             m.set_peers(peer_addresses(&pods.state(), &caches.nodes.state(), *port));
@@ -276,15 +314,14 @@ pub async fn run(
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
         });
-        sync_bgp(&mut bgp, &settings, &caches);
+        let advertised = sync_bgp(&mut bgp, &settings, &caches);
         let failed = reconcile::missing_interfaces(&decisions, &responders.interfaces());
-        report_failures(&failed, &failed_before, &decisions, &recorder).await;
-        let decisions: Vec<Decision> = decisions
-            .into_iter()
+        let announceable: Vec<Decision> = decisions
+            .iter()
             .filter(|d| !failed.contains_key(&d.key()))
+            .cloned()
             .collect();
-        failed_before = failed;
-        let new_table = reconcile::table(&decisions);
+        let new_table = reconcile::table(&announceable);
         let newly: Vec<IpAddr> = {
             let mut current = table.write().unwrap_or_else(PoisonError::into_inner);
             let newly = new_table
@@ -304,18 +341,26 @@ pub async fn run(
         for ip in &newly {
             tracing::info!(%ip, "announcing");
         }
-        send_gratuitous(&responders, &table, &mut windows, Some(&newly));
-        announced_before =
-            announce_effects(&decisions, &settings, &recorder, &announced_before).await;
-        // After an API error, the next interface scan runs a pass again.
-        retry = sync_statuses(
-            &client,
-            &settings,
-            &decisions,
-            &caches,
-            &mut recently_created,
-        )
-        .await;
+        // After a membership change, every address this node announces is announced afresh:
+        // the previous winner may have come and gone between two passes, leaving clients with
+        // its MAC although this node never stopped announcing.
+        let fresh: Vec<IpAddr> = if members_moved {
+            windows.clear();
+            table
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entries()
+                .map(|(ip, _)| *ip)
+                .collect()
+        } else {
+            newly
+        };
+        send_gratuitous(&responders, &table, &mut windows, Some(&fresh));
+        effects.send_replace(Arc::new(PassOutcome {
+            decisions,
+            failed,
+            bgp: advertised,
+        }));
     }
     tracing::info!("stopping: leaving the membership");
     *table.write().unwrap_or_else(PoisonError::into_inner) = Table::default();
@@ -327,13 +372,18 @@ pub async fn run(
 }
 
 /// Brings the BGP sessions in line with the configuration and the Services.
-fn sync_bgp(bgp: &mut Sessions, settings: &Settings, caches: &Caches) {
+/// Returns what this node advertises.
+fn sync_bgp(
+    bgp: &mut Sessions,
+    settings: &Settings,
+    caches: &Caches,
+) -> BTreeMap<ServiceKey, Advertised> {
     let nodes = caches.nodes.state();
     let Some(local) = nodes
         .iter()
         .find(|n| n.metadata.name.as_deref() == Some(settings.node.as_str()))
     else {
-        return;
+        return BTreeMap::new();
     };
     let plan = bgp_plan::plan(&BgpInputs {
         local_node: local,
@@ -343,8 +393,12 @@ fn sync_bgp(bgp: &mut Sessions, settings: &Settings, caches: &Caches) {
         pools: &caches.pools.state(),
         peers: &caches.bgp_peers.state(),
         advertisements: &caches.bgp_advertisements.state(),
+        communities: &caches.communities.state(),
+        secrets: &caches.secrets.state(),
+        bfd_profiles: &caches.bfd_profiles.state(),
     });
     bgp.sync(&plan);
+    plan.services
 }
 
 /// Sends the gratuitous bursts due now; `triggered` addresses start (or extend) their window.
@@ -379,146 +433,6 @@ fn send_gratuitous(
                     responders.gratuitous(*ip, &filter);
                 }
             }
-        }
-    }
-}
-
-/// A Warning `announceFailed` event for every Service that newly cannot be announced.
-async fn report_failures(
-    failed: &BTreeMap<String, Vec<String>>,
-    before: &BTreeMap<String, Vec<String>>,
-    decisions: &[Decision],
-    recorder: &Recorder,
-) {
-    for decision in decisions {
-        let key = decision.key();
-        let Some(names) = failed.get(&key) else {
-            continue;
-        };
-        if before.contains_key(&key) {
-            continue;
-        }
-        tracing::warn!(service = %key, interfaces = ?names, "cannot announce: none of the interfaces exists here");
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "announceFailed".into(),
-            note: Some(format!(
-                "none of the interfaces {names:?} of its L2Advertisements can announce on this node"
-            )),
-            action: "Announce".into(),
-            secondary: None,
-        };
-        let reference = Service::object_ref_from_key(&decision.namespace, &decision.name);
-        if let Err(err) = recorder.publish(&event, &reference).await {
-            tracing::debug!(service = %key, "cannot record the announceFailed event: {err}");
-        }
-    }
-}
-
-/// Metrics and `nodeAssigned` events; returns the keys of the Services announced now.
-async fn announce_effects(
-    decisions: &[Decision],
-    settings: &Settings,
-    recorder: &Recorder,
-    before: &BTreeSet<String>,
-) -> BTreeSet<String> {
-    let mut now = BTreeSet::new();
-    settings.metrics.clear(ANNOUNCED);
-    for decision in decisions {
-        if !matches!(decision.outcome, Outcome::Announce { .. }) {
-            continue;
-        }
-        let key = decision.key();
-        for ip in &decision.ips {
-            let ip = ip.to_string();
-            settings.metrics.set(
-                ANNOUNCED,
-                &[
-                    ("ip", &ip),
-                    ("node", &settings.node),
-                    ("protocol", "layer2"),
-                    ("service", &key),
-                ],
-                1.0,
-            );
-        }
-        if !before.contains(&key) {
-            let reference = Service::object_ref_from_key(&decision.namespace, &decision.name);
-            let event = Event {
-                type_: EventType::Normal,
-                reason: "nodeAssigned".into(),
-                note: Some(format!(
-                    "announcing from node \"{}\" with protocol \"layer2\"",
-                    settings.node
-                )),
-                action: "Announce".into(),
-                secondary: None,
-            };
-            if let Err(err) = recorder.publish(&event, &reference).await {
-                tracing::debug!(service = %key, "cannot record the nodeAssigned event: {err}");
-            }
-        }
-        now.insert(key);
-    }
-    now
-}
-
-/// Writes the ServiceL2Status objects; returns whether they still need work (after an error).
-async fn sync_statuses(
-    client: &Client,
-    settings: &Settings,
-    decisions: &[Decision],
-    caches: &Caches,
-    recently_created: &mut BTreeMap<String, StdInstant>,
-) -> bool {
-    let announced: Vec<Announced<'_>> = decisions
-        .iter()
-        .filter_map(|d| match &d.outcome {
-            Outcome::Announce { interfaces } => Some(Announced {
-                namespace: &d.namespace,
-                name: &d.name,
-                interfaces: interfaces.as_ref(),
-            }),
-            _ => None,
-        })
-        .collect();
-    match status::sync(
-        client,
-        &settings.namespace,
-        &settings.node,
-        &announced,
-        &caches.statuses.state(),
-        recently_created,
-    )
-    .await
-    {
-        Ok(_) => false,
-        Err(err) => {
-            tracing::warn!("ServiceL2Status: {err:#}");
-            true
-        }
-    }
-}
-
-/// A Service reference from its namespace and name.
-trait ObjectRefFromKey {
-    fn object_ref_from_key(
-        namespace: &str,
-        name: &str,
-    ) -> k8s_openapi::api::core::v1::ObjectReference;
-}
-
-impl ObjectRefFromKey for Service {
-    fn object_ref_from_key(
-        namespace: &str,
-        name: &str,
-    ) -> k8s_openapi::api::core::v1::ObjectReference {
-        k8s_openapi::api::core::v1::ObjectReference {
-            api_version: Some(Service::api_version(&()).into_owned()),
-            kind: Some(Service::kind(&()).into_owned()),
-            namespace: Some(namespace.to_string()),
-            name: Some(name.to_string()),
-            ..Default::default()
         }
     }
 }

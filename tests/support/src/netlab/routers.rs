@@ -3,25 +3,48 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// FRR (zebra + bgpd) running in a namespace, stopped with it.
 pub struct Frr {
     netns: String,
     instance: String,
     dir: tempfile::TempDir,
+    daemons: Vec<&'static str>,
 }
 
 impl Frr {
     /// Starts zebra and bgpd in `netns` with `config` (an frr.conf).
     pub fn start(netns: &str, config: &str) -> Result<Self> {
+        Self::start_daemons(netns, config, &["zebra", "bgpd"])
+    }
+
+    /// Starts zebra, bfdd and bgpd (for `neighbor ... bfd`).
+    pub fn start_with_bfd(netns: &str, config: &str) -> Result<Self> {
+        Self::start_daemons(netns, config, &["zebra", "bfdd", "bgpd"])
+    }
+
+    fn start_daemons(netns: &str, config: &str, daemons: &[&'static str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let instance = format!("t{}", std::process::id() % 100_000);
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let instance = format!(
+            "t{}-{}",
+            std::process::id() % 100_000,
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        );
         std::fs::write(dir.path().join("frr.conf"), config)?;
         std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
         std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
         super::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
-        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-        for daemon in ["zebra", "bgpd"] {
+        let mut started = Frr {
+            netns: netns.to_string(),
+            instance: instance.clone(),
+            dir,
+            daemons: Vec::new(),
+        };
+        let dir = started.dir.path().to_path_buf();
+        let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        for daemon in daemons.iter().copied() {
             let mut args = vec![
                 format!("/usr/lib/frr/{daemon}"),
                 "-d".into(),
@@ -39,15 +62,15 @@ impl Frr {
             if daemon == "bgpd" {
                 args.extend(["-p".into(), "179".into()]);
             }
+            if daemon == "bfdd" {
+                args.extend(["--bfdctl".into(), path("bfdd.sock")]);
+            }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             super::netns_exec(netns, &refs)
                 .with_context(|| format!("cannot start FRR {daemon}"))?;
+            started.daemons.push(daemon);
         }
-        Ok(Frr {
-            netns: netns.to_string(),
-            instance,
-            dir,
-        })
+        Ok(started)
     }
 
     /// Runs a vtysh command.
@@ -71,7 +94,7 @@ impl Frr {
 
 impl Drop for Frr {
     fn drop(&mut self) {
-        for daemon in ["bgpd", "zebra"] {
+        for daemon in self.daemons.iter().rev() {
             if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(format!("{daemon}.pid")))
             {
                 let _ = Command::new("kill").args(["-9", pid.trim()]).status();

@@ -133,6 +133,20 @@ impl Speakers {
         Ok(())
     }
 
+    /// Sends `signal` (for example `libc::SIGSTOP` to freeze a speaker without closing its
+    /// connections, `libc::SIGCONT` to resume it) to the speaker of node `name`.
+    pub fn signal(&mut self, name: &str, signal: i32) -> Result<()> {
+        let (_, child) = self
+            .running
+            .iter()
+            .find(|(n, _)| n == name)
+            .context("no such speaker")?;
+        // SAFETY: kill has no memory-safety preconditions.
+        let sent = unsafe { libc::kill(child.id() as i32, signal) };
+        anyhow::ensure!(sent == 0, "cannot signal the speaker of {name}");
+        Ok(())
+    }
+
     /// The last lines of every speaker's log and its metrics, for failure messages.
     pub fn diagnostics(&self, network: &Network) -> String {
         let mut out = String::new();

@@ -30,6 +30,10 @@ fn malformed(code: u8, subcode: u8, data: &[u8]) -> DecodeError {
 const HEADER: u8 = 1;
 const OPEN: u8 = 2;
 const UPDATE: u8 = 3;
+/// Attribute flag bits (RFC 4271 §4.3).
+const OPTIONAL: u8 = 0x80;
+const TRANSITIVE: u8 = 0x40;
+const PARTIAL: u8 = 0x20;
 
 /// A cursor over a message body; running out of bytes is the given error.
 struct Reader<'a> {
@@ -336,8 +340,12 @@ fn attribute(flags: u8, code: u8, value: &[u8], whole: &[u8]) -> Result<Attribut
                 withdrawn: prefixes(r.bytes, ipv6)?,
             }
         }
+        // An attribute we do not know must be optional (RFC 4271 §6.3).
+        _ if flags & OPTIONAL == 0 => return Err(malformed(UPDATE, 2, whole)),
+        // Only the optional, transitive and partial bits mean anything once decoded: the
+        // length form is the encoder's choice and the low four bits are ignored on receipt.
         _ => Attribute::Unknown {
-            flags,
+            flags: flags & (OPTIONAL | TRANSITIVE | PARTIAL),
             code,
             value: value.to_vec(),
         },

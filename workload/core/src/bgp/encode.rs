@@ -108,6 +108,7 @@ pub(super) fn attribute(out: &mut Vec<u8>, attribute: &Attribute) {
     }
 }
 
+/// The capability's code, length and value (without the optional parameter header).
 fn capability(out: &mut Vec<u8>, capability: &Capability) {
     let (code, value): (u8, Vec<u8>) = match capability {
         Capability::Multiprotocol { afi, safi } => {
@@ -133,12 +134,36 @@ fn capability(out: &mut Vec<u8>, capability: &Capability) {
         Capability::FourOctetAs(asn) => (65, asn.to_be_bytes().to_vec()),
         Capability::Unknown { code, value } => (*code, value.clone()),
     };
-    // One optional parameter (type 2) per capability, as most implementations send them.
-    out.push(2);
-    out.push((value.len() + 2) as u8);
     out.push(code);
     out.push(value.len() as u8);
     out.extend_from_slice(&value);
+}
+
+/// The optional parameters of an OPEN: one parameter (type 2) per capability, as most
+/// implementations send them, unless that would not fit the 255-byte field; then all of them
+/// in one parameter (RFC 5492 allows either).
+fn optional_parameters(capabilities: &[Capability]) -> Vec<u8> {
+    let encoded: Vec<Vec<u8>> = capabilities
+        .iter()
+        .map(|c| {
+            let mut bytes = Vec::new();
+            capability(&mut bytes, c);
+            bytes
+        })
+        .collect();
+    let one_each: usize = encoded.iter().map(|c| c.len() + 2).sum();
+    let mut params = Vec::new();
+    if one_each <= usize::from(u8::MAX) {
+        for c in &encoded {
+            params.extend_from_slice(&[2, c.len() as u8]);
+            params.extend_from_slice(c);
+        }
+    } else {
+        let all = encoded.concat();
+        params.extend_from_slice(&[2, all.len() as u8]);
+        params.extend_from_slice(&all);
+    }
+    params
 }
 
 /// Encodes `message` (header included).
@@ -151,10 +176,7 @@ pub fn encode(message: &Message) -> Vec<u8> {
             body.extend_from_slice(&two_octet.to_be_bytes());
             body.extend_from_slice(&open.hold_time.to_be_bytes());
             body.extend_from_slice(&open.router_id.octets());
-            let mut params = Vec::new();
-            for c in &open.capabilities {
-                capability(&mut params, c);
-            }
+            let params = optional_parameters(&open.capabilities);
             body.push(params.len() as u8);
             body.extend_from_slice(&params);
             1

@@ -115,6 +115,12 @@ impl Session {
         }
     }
 
+    /// Replaces the configuration; it applies from the next OPEN on (for example, the graceful
+    /// restart state bit is set only in the first session after a restart).
+    pub fn reconfigure(&mut self, config: Config) {
+        self.config = config;
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.state

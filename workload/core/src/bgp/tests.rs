@@ -226,6 +226,66 @@ fn update_errors_get_the_rfc_notifications() {
 }
 
 #[test]
+fn capabilities_that_do_not_fit_one_parameter_each_share_one() {
+    // Found by the fuzz target: 2 + 240 + 2 x (2 + 2) bytes as one parameter each would
+    // overflow the 255-byte field.
+    let mut open = open(65001);
+    open.capabilities = vec![
+        Capability::Unknown {
+            code: 200,
+            value: vec![7; 240],
+        },
+        Capability::RouteRefresh,
+        Capability::RouteRefresh,
+    ];
+    let message = Message::Open(open);
+    assert_eq!(decode(&encode(&message)).map(|(m, _)| m), Ok(message));
+}
+
+#[test]
+fn unknown_attributes_must_be_optional_and_keep_only_meaningful_flags() {
+    // Found by the fuzz target: a well-known attribute we do not know is an error...
+    let unknown_well_known = Update {
+        attributes: vec![Attribute::Unknown {
+            flags: 0x40,
+            code: 66,
+            value: vec![],
+        }],
+        ..Update::default()
+    };
+    assert!(matches!(
+        decode(&encode(&Message::Update(unknown_well_known))),
+        Err(DecodeError::Malformed(Notification {
+            code: 3,
+            subcode: 2,
+            ..
+        }))
+    ));
+    // ...and an optional one keeps its optional/transitive/partial bits, not the length form
+    // or the unused low bits, so re-encoding gives the same message.
+    let mut bytes = encode(&Message::Update(Update {
+        attributes: vec![Attribute::Unknown {
+            flags: 0xc0,
+            code: 99,
+            value: vec![1, 2],
+        }],
+        ..Update::default()
+    }));
+    bytes[23] |= 0x0f; // the attribute's flags: set the unused bits
+    let (message, _) = decode(&bytes).unwrap();
+    let expected = Message::Update(Update {
+        attributes: vec![Attribute::Unknown {
+            flags: 0xc0,
+            code: 99,
+            value: vec![1, 2],
+        }],
+        ..Update::default()
+    });
+    assert_eq!(message, expected);
+    assert_eq!(decode(&encode(&message)).map(|(m, _)| m), Ok(expected));
+}
+
+#[test]
 fn every_truncation_and_corruption_is_rejected_without_panic() {
     for message in [
         Message::Open(open(4_200_000_001)),

@@ -16,8 +16,10 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::bfd::{Bfd, SessionHandle};
 use crate::bgp_plan::{Peer, Plan, Route};
 use crate::metrics::Metrics;
+use metallb_core::bfd::State as BfdState;
 
 /// Metric: 1 while the session with a peer is established (label `peer`).
 pub const SESSION_UP: &str = "metallb_bgp_session_up";
@@ -27,6 +29,23 @@ pub const UPDATES: &str = "metallb_bgp_updates_total";
 pub const ANNOUNCED: &str = "metallb_bgp_announced_prefixes_total";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a peer keeps our routes while we restart (graceful restart), in seconds.
+const RESTART_TIME: u16 = 120;
+/// TTL of eBGP sessions to directly connected peers, and of every other session.
+const TTL_SINGLE_HOP: u32 = 1;
+const TTL_MULTI_HOP: u32 = 255;
+
+/// Why a session stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// It runs.
+    No,
+    /// The peer goes from the plan: Cease, the peer withdraws our routes.
+    Withdraw,
+    /// The speaker stops: with graceful restart, close without Cease so the peer keeps our
+    /// routes until we are back; else as `Withdraw`.
+    Restart,
+}
 /// Withdrawals per UPDATE, well within 4,096 bytes (5 bytes per IPv4 /32, 17 per IPv6 /128).
 const WITHDRAW_V4: usize = 700;
 const WITHDRAW_V6: usize = 200;
@@ -34,7 +53,7 @@ const WITHDRAW_V6: usize = 200;
 struct Handle {
     peer: Peer,
     routes: watch::Sender<BTreeSet<Route>>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,6 +61,7 @@ struct Handle {
 pub struct Sessions {
     running: BTreeMap<String, Handle>,
     metrics: Metrics,
+    bfd: Bfd,
 }
 
 impl Sessions {
@@ -49,6 +69,7 @@ impl Sessions {
     pub fn new(metrics: Metrics) -> Self {
         Sessions {
             running: BTreeMap::new(),
+            bfd: Bfd::new(metrics.clone()),
             metrics,
         }
     }
@@ -65,7 +86,7 @@ impl Sessions {
             .collect();
         for name in gone {
             if let Some(handle) = self.running.remove(&name) {
-                let _ = handle.stop.send(true);
+                let _ = handle.stop.send(Stop::Withdraw);
             }
         }
         for peer in &plan.peers {
@@ -80,9 +101,18 @@ impl Sessions {
                 }
                 None => {
                     let (routes_tx, routes_rx) = watch::channel(routes);
-                    let (stop_tx, stop_rx) = watch::channel(false);
-                    let task =
-                        tokio::spawn(run(peer.clone(), routes_rx, stop_rx, self.metrics.clone()));
+                    let (stop_tx, stop_rx) = watch::channel(Stop::No);
+                    let bfd = peer.bfd.map(|config| {
+                        self.bfd
+                            .start(&peer.name, peer.address, peer.source_address, config)
+                    });
+                    let task = tokio::spawn(run(
+                        peer.clone(),
+                        routes_rx,
+                        stop_rx,
+                        bfd,
+                        self.metrics.clone(),
+                    ));
                     self.running.insert(
                         peer.name.clone(),
                         Handle {
@@ -97,11 +127,12 @@ impl Sessions {
         }
     }
 
-    /// Stops every session (sending Cease), waiting at most `timeout`.
+    /// Stops every session, waiting at most `timeout`: Cease, except toward peers with
+    /// graceful restart, which keep our routes until the speaker is back.
     pub async fn shutdown(&mut self, timeout: Duration) {
         let handles: Vec<Handle> = std::mem::take(&mut self.running).into_values().collect();
         for h in &handles {
-            let _ = h.stop.send(true);
+            let _ = h.stop.send(Stop::Restart);
         }
         for h in handles {
             let _ = tokio::time::timeout(timeout, h.task).await;
@@ -116,6 +147,24 @@ async fn read_some(
     match reader {
         Some(r) => r.read_buf(buf).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the BFD session goes from Up to another state.
+async fn bfd_down(handle: Option<&mut SessionHandle>) {
+    let Some(handle) = handle else {
+        return std::future::pending().await;
+    };
+    let mut was_up = *handle.state.borrow_and_update() == BfdState::Up;
+    loop {
+        if handle.state.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let up = *handle.state.borrow_and_update() == BfdState::Up;
+        if was_up && !up {
+            return;
+        }
+        was_up = up;
     }
 }
 
@@ -200,43 +249,100 @@ fn updates(
     out
 }
 
-/// Connects to `target`, signing the session with `password` (TCP MD5) when there is one.
-async fn connect(target: SocketAddr, password: Option<&str>) -> std::io::Result<TcpStream> {
+/// The TTL (hop limit) of a session's packets: 1 toward a directly connected eBGP peer (as
+/// routers do by default), 255 for iBGP and multi-hop eBGP.
+fn ttl(peer: &Peer) -> u32 {
+    if peer.local_as != peer.peer_as && !peer.ebgp_multi_hop {
+        TTL_SINGLE_HOP
+    } else {
+        TTL_MULTI_HOP
+    }
+}
+
+/// Connects to `peer`: from its source address when set, with its TTL, signing the session
+/// with its password (TCP MD5) when there is one.
+async fn connect(peer: &Peer) -> std::io::Result<TcpStream> {
+    let target = SocketAddr::new(peer.address, peer.port);
     let socket = if target.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
-    if let Some(password) = password {
+    let options = socket2::SockRef::from(&socket);
+    if target.is_ipv4() {
+        options.set_ttl_v4(ttl(peer))?;
+    } else {
+        options.set_unicast_hops_v6(ttl(peer))?;
+    }
+    if let Some(source) = peer.source_address {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
+    if let Some(password) = &peer.password {
         super::md5::set_md5(&socket, target, password)?;
     }
     socket.connect(target).await
+}
+
+/// The capabilities we offer `peer`: IPv4 and IPv6 unicast, and graceful restart when enabled
+/// (`restarted`: this process has not had a session with the peer yet, so the peer may still
+/// hold routes from a previous run; forwarding survives a speaker restart, as the data plane is
+/// the kernel's).
+fn capabilities(peer: &Peer, restarted: bool) -> Vec<Capability> {
+    let mut capabilities = vec![
+        Capability::Multiprotocol {
+            afi: AFI_IPV4,
+            safi: SAFI_UNICAST,
+        },
+        Capability::Multiprotocol {
+            afi: AFI_IPV6,
+            safi: SAFI_UNICAST,
+        },
+    ];
+    if peer.graceful_restart {
+        capabilities.push(Capability::GracefulRestart {
+            restarting: restarted,
+            restart_time: RESTART_TIME,
+            families: vec![
+                (AFI_IPV4, SAFI_UNICAST, true),
+                (AFI_IPV6, SAFI_UNICAST, true),
+            ],
+        });
+    }
+    capabilities
+}
+
+/// The End-of-RIB markers (RFC 4724): an empty UPDATE for IPv4, an empty MP_UNREACH for IPv6.
+fn end_of_rib() -> [Update; 2] {
+    [
+        Update::default(),
+        Update {
+            attributes: vec![Attribute::MpUnreach {
+                afi: AFI_IPV6,
+                safi: SAFI_UNICAST,
+                withdrawn: vec![],
+            }],
+            ..Update::default()
+        },
+    ]
 }
 
 /// One session, until `stop` turns true.
 async fn run(
     peer: Peer,
     mut routes: watch::Receiver<BTreeSet<Route>>,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Stop>,
+    mut bfd: Option<SessionHandle>,
     metrics: Metrics,
 ) {
     let label = peer.name.clone();
-    let mut session = Session::new(Config {
+    let config = |restarted| Config {
         local_as: peer.local_as,
         peer_as: peer.peer_as,
         router_id: peer.router_id,
         hold_time: peer.hold_time,
-        capabilities: vec![
-            Capability::Multiprotocol {
-                afi: AFI_IPV4,
-                safi: SAFI_UNICAST,
-            },
-            Capability::Multiprotocol {
-                afi: AFI_IPV6,
-                safi: SAFI_UNICAST,
-            },
-        ],
-    });
+        capabilities: capabilities(&peer, restarted),
+    };
+    let mut session = Session::new(config(true));
     let mut pending: VecDeque<Input> = VecDeque::from([Input::Start]);
     let mut conn: Option<(OwnedReadHalf, OwnedWriteHalf, SocketAddr)> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
@@ -244,7 +350,7 @@ async fn run(
         (None, None, None);
     let mut sent: BTreeSet<Route> = BTreeSet::new();
     let mut established = false;
-    let mut stopping = false;
+    let mut stopping = Stop::No;
     metrics.set(SESSION_UP, &[("peer", &label)], 0.0);
     loop {
         while let Some(input) = pending.pop_front() {
@@ -252,8 +358,7 @@ async fn run(
                 match action {
                     Action::Connect => {
                         let target = SocketAddr::new(peer.address, peer.port);
-                        let connecting = connect(target, peer.password.as_deref());
-                        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                        match tokio::time::timeout(CONNECT_TIMEOUT, connect(&peer)).await {
                             Ok(Ok(stream)) => {
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().unwrap_or(target);
@@ -264,6 +369,10 @@ async fn run(
                             _ => pending.push_back(Input::Disconnected),
                         }
                     }
+                    // Keep-routes stop: no Cease, the peer treats the closed connection as
+                    // a restart.
+                    Action::Send(Message::Notification(_))
+                        if stopping == Stop::Restart && peer.graceful_restart => {}
                     Action::Send(message) => {
                         if let Some((_, w, _)) = conn.as_mut()
                             && w.write_all(&encode(&message)).await.is_err()
@@ -279,17 +388,23 @@ async fn run(
                     }
                     Action::HoldTimer(d) => hold = d.map(|d| Instant::now() + d),
                     Action::KeepaliveTimer(d) => keepalive = d.map(|d| Instant::now() + d),
-                    Action::RetryAfter(d) => retry = (!stopping).then(|| Instant::now() + d),
+                    Action::RetryAfter(d) => {
+                        retry = (stopping == Stop::No).then(|| Instant::now() + d);
+                    }
                     Action::Up(open) => {
                         tracing::info!(peer = %label, peer_as = open.asn, router_id = %open.router_id, "BGP session established");
                         established = true;
                         metrics.set(SESSION_UP, &[("peer", &label)], 1.0);
                         let wanted = routes.borrow_and_update().clone();
-                        if !send_updates(&peer, &mut conn, &sent, &wanted, &metrics).await {
+                        if !send_updates(&peer, &mut conn, &sent, &wanted, &metrics).await
+                            || (peer.graceful_restart && !send_end_of_rib(&mut conn).await)
+                        {
                             pending.push_back(Input::Disconnected);
                         }
                         sent = wanted;
                         metrics.set(ANNOUNCED, &[("peer", &label)], sent.len() as f64);
+                        // Later sessions of this process are not restarts.
+                        session.reconfigure(config(false));
                     }
                     Action::Down(reason) => {
                         tracing::info!(peer = %label, "BGP session down: {reason}");
@@ -298,7 +413,7 @@ async fn run(
                 }
             }
         }
-        if stopping {
+        if stopping != Stop::No {
             return;
         }
         tokio::select! {
@@ -323,7 +438,7 @@ async fn run(
             _ = sleep_until(retry) => { retry = None; pending.push_back(Input::Start); }
             changed = routes.changed() => {
                 if changed.is_err() {
-                    stopping = true;
+                    stopping = Stop::Withdraw;
                     pending.push_back(Input::Stop);
                 } else if established {
                     let wanted = routes.borrow_and_update().clone();
@@ -334,12 +449,38 @@ async fn run(
                     metrics.set(ANNOUNCED, &[("peer", &label)], sent.len() as f64);
                 }
             }
+            // BFD declared the peer down: the session goes at once, not after the hold time.
+            _ = bfd_down(bfd.as_mut()) => {
+                if established {
+                    tracing::info!(peer = %label, "BFD: peer down, closing the BGP session");
+                    pending.push_back(Input::Disconnected);
+                }
+            }
             _ = stop.changed() => {
-                stopping = true;
+                stopping = *stop.borrow_and_update();
+                if stopping == Stop::No {
+                    stopping = Stop::Withdraw;
+                }
                 pending.push_back(Input::Stop);
             }
         }
     }
+}
+
+/// Sends the End-of-RIB markers; false when the connection failed.
+async fn send_end_of_rib(conn: &mut Option<(OwnedReadHalf, OwnedWriteHalf, SocketAddr)>) -> bool {
+    let Some((_, w, _)) = conn.as_mut() else {
+        return false;
+    };
+    for marker in end_of_rib() {
+        if w.write_all(&encode(&Message::Update(marker)))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// Sends the UPDATEs from `sent` to `wanted`; false when the connection failed.
@@ -380,6 +521,10 @@ mod tests {
             hold_time: 9,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
             password: None,
+            source_address: None,
+            ebgp_multi_hop: false,
+            graceful_restart: false,
+            bfd: None,
         }
     }
 
@@ -389,6 +534,39 @@ mod tests {
             local_pref,
             communities: vec![(65000 << 16) | 100],
             large_communities: vec![],
+        }
+    }
+
+    #[test]
+    fn single_hop_ebgp_uses_ttl_one_and_the_rest_ttl_255() {
+        let mut p = peer(64512, 64513);
+        assert_eq!(ttl(&p), 1);
+        p.ebgp_multi_hop = true;
+        assert_eq!(ttl(&p), 255);
+        assert_eq!(ttl(&peer(64512, 64512)), 255);
+    }
+
+    #[test]
+    fn graceful_restart_is_offered_only_when_enabled_with_the_restart_bit_first() {
+        let mut p = peer(64512, 64513);
+        let gr = |caps: &[Capability]| {
+            caps.iter().find_map(|c| match c {
+                Capability::GracefulRestart {
+                    restarting,
+                    restart_time,
+                    families,
+                } => Some((*restarting, *restart_time, families.len())),
+                _ => None,
+            })
+        };
+        assert_eq!(gr(&capabilities(&p, true)), None);
+        p.graceful_restart = true;
+        assert_eq!(gr(&capabilities(&p, true)), Some((true, RESTART_TIME, 2)));
+        assert_eq!(gr(&capabilities(&p, false)), Some((false, RESTART_TIME, 2)));
+        // The markers are valid UPDATEs: nothing withdrawn or announced.
+        for marker in end_of_rib() {
+            let bytes = encode(&Message::Update(marker.clone()));
+            assert_eq!(decode(&bytes).map(|(m, _)| m), Ok(Message::Update(marker)));
         }
     }
 

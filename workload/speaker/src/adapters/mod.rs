@@ -1,5 +1,6 @@
 //! The speaker's edges: each adapter converts between the outside world and plain values.
 
+pub mod bfd;
 pub mod bgp;
 pub mod interfaces;
 pub mod md5;

@@ -1,0 +1,315 @@
+//! BFD over UDP (RFC 5881, single hop): one listener per address family on port 3784 hands
+//! each received packet to its session (by discriminator, else by the sender's address); each
+//! session is a task driving `metallb_core::bfd::session` with its own sending socket (source
+//! port 49152-65535, TTL 255) and publishing its state.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use metallb_core::bfd::session::{Config, Session};
+use metallb_core::bfd::{CONTROL_PORT, Diagnostic, Packet, State};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::metrics::Metrics;
+
+/// Gauge: 1 while the BFD session with a peer is up (label `peer`).
+pub const SESSION_UP: &str = "metallb_bfd_session_up";
+/// Counter: control packets received on a session (label `peer`).
+pub const PACKETS_IN: &str = "metallb_bfd_control_packet_input";
+/// Counter: control packets sent on a session (label `peer`).
+pub const PACKETS_OUT: &str = "metallb_bfd_control_packet_output";
+/// Counter: times a session went down after being up (label `peer`).
+pub const DOWN_EVENTS: &str = "metallb_bfd_session_down_events";
+/// Counter: received packets dropped (label `reason`).
+pub const DROPPED: &str = "metallb_bfd_packets_dropped";
+
+/// TTL of every packet sent (RFC 5881 §5).
+const TTL: u32 = 255;
+/// Source ports of single-hop sessions (RFC 5881 §4).
+const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+#[derive(Default)]
+struct Routes {
+    by_discriminator: HashMap<u32, mpsc::Sender<Packet>>,
+    by_peer: HashMap<IpAddr, u32>,
+}
+
+/// The BFD sessions of this node and the listeners that feed them.
+#[derive(Clone)]
+pub struct Bfd {
+    routes: Arc<Mutex<Routes>>,
+    metrics: Metrics,
+    listening: Arc<Mutex<bool>>,
+}
+
+/// A running session; it stops (sending AdminDown) when dropped.
+pub struct SessionHandle {
+    /// The session state.
+    pub state: watch::Receiver<State>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Bfd {
+    /// No sessions; listeners start with the first session.
+    pub fn new(metrics: Metrics) -> Self {
+        Bfd {
+            routes: Arc::default(),
+            metrics,
+            listening: Arc::default(),
+        }
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn listen(&self) {
+        let mut listening = self
+            .listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *listening {
+            return;
+        }
+        *listening = true;
+        for any in [
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ] {
+            match bind_listener(any) {
+                Ok(socket) => {
+                    tokio::spawn(receive(socket, self.clone()));
+                }
+                Err(err) => {
+                    tracing::warn!("BFD: cannot listen on {any} port {CONTROL_PORT}: {err}")
+                }
+            }
+        }
+    }
+
+    /// Starts a session with `peer` (named `label` in metrics) from `source`.
+    pub fn start(
+        &self,
+        label: &str,
+        peer: IpAddr,
+        source: Option<IpAddr>,
+        config: Config,
+    ) -> SessionHandle {
+        self.listen();
+        let (packets_tx, packets_rx) = mpsc::channel(64);
+        let discriminator = {
+            let mut routes = self.routes();
+            let mut discriminator = rand::random::<u32>().max(1);
+            while routes.by_discriminator.contains_key(&discriminator) {
+                discriminator = rand::random::<u32>().max(1);
+            }
+            routes.by_discriminator.insert(discriminator, packets_tx);
+            routes.by_peer.insert(peer, discriminator);
+            discriminator
+        };
+        let (state_tx, state) = watch::channel(State::Down);
+        let (stop, stopped) = watch::channel(false);
+        let task = SessionTask {
+            label: label.to_string(),
+            peer,
+            source,
+            session: Session::new(config, discriminator),
+            metrics: self.metrics.clone(),
+        };
+        let bfd = self.clone();
+        tokio::spawn(async move {
+            task.run(packets_rx, state_tx, stopped).await;
+            let mut routes = bfd.routes();
+            routes.by_discriminator.remove(&discriminator);
+            if routes.by_peer.get(&peer) == Some(&discriminator) {
+                routes.by_peer.remove(&peer);
+            }
+        });
+        SessionHandle { state, _stop: stop }
+    }
+
+    fn dispatch(&self, packet: Packet, from: IpAddr) {
+        let routes = self.routes();
+        let discriminator = match packet.your_discriminator {
+            0 => routes.by_peer.get(&from).copied(),
+            d => Some(d),
+        };
+        match discriminator.and_then(|d| routes.by_discriminator.get(&d)) {
+            Some(tx) => {
+                let _ = tx.try_send(packet);
+            }
+            None => self.metrics.inc(DROPPED, &[("reason", "no session")]),
+        }
+    }
+}
+
+fn bind_listener(any: IpAddr) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(SocketAddr::new(any, 0));
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
+    if any.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(any, CONTROL_PORT).into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Receives control packets and hands them to their sessions; bad ones are dropped and counted.
+async fn receive(socket: UdpSocket, bfd: Bfd) {
+    let mut buf = [0u8; 512];
+    loop {
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => received,
+            Err(err) => {
+                tracing::debug!("BFD receive error: {err}");
+                continue;
+            }
+        };
+        match Packet::decode(&buf[..len]) {
+            Ok(packet) => bfd.dispatch(packet, from.ip().to_canonical()),
+            Err(err) => {
+                tracing::debug!(%from, "BFD packet dropped: {err}");
+                bfd.metrics.inc(DROPPED, &[("reason", "malformed")]);
+            }
+        }
+    }
+}
+
+/// A socket to send a session's packets from: `source` (or any address), a port in
+/// 49152-65535, TTL 255.
+fn bind_sender(peer: IpAddr, source: Option<IpAddr>) -> std::io::Result<UdpSocket> {
+    let local = source.unwrap_or(match peer {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let domain = socket2::Domain::for_address(SocketAddr::new(local, 0));
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
+    if peer.is_ipv4() {
+        socket.set_ttl_v4(TTL)?;
+    } else {
+        socket.set_unicast_hops_v6(TTL)?;
+    }
+    socket.set_nonblocking(true)?;
+    let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
+    let first = rand::random::<u32>() % span;
+    let mut last_error = None;
+    for offset in 0..64 {
+        let port = *SOURCE_PORTS.start() + ((first + offset * 977) % span) as u16;
+        match socket.bind(&SocketAddr::new(local, port).into()) {
+            Ok(()) => {
+                socket.connect(&SocketAddr::new(peer, CONTROL_PORT).into())?;
+                return UdpSocket::from_std(socket.into());
+            }
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no free BFD source port")))
+}
+
+/// `interval` reduced by a random 0-25 % (RFC 5880 §6.8.7), so peers do not synchronise.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::random_range(0.75..=1.0))
+}
+
+struct SessionTask {
+    label: String,
+    peer: IpAddr,
+    source: Option<IpAddr>,
+    session: Session,
+    metrics: Metrics,
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl SessionTask {
+    async fn send(&self, socket: Option<&UdpSocket>, packet: &Packet) {
+        if let Some(socket) = socket
+            && socket.send(&packet.encode()).await.is_ok()
+        {
+            self.metrics.inc(PACKETS_OUT, &[("peer", &self.label)]);
+        }
+    }
+
+    fn transition(&self, from: State, to: State) {
+        tracing::info!(peer = %self.label, "BFD session {from:?} -> {to:?} ({:?})", self.session.diagnostic());
+        self.metrics.set(
+            SESSION_UP,
+            &[("peer", &self.label)],
+            if to == State::Up { 1.0 } else { 0.0 },
+        );
+        if from == State::Up {
+            self.metrics.inc(DOWN_EVENTS, &[("peer", &self.label)]);
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut packets: mpsc::Receiver<Packet>,
+        state: watch::Sender<State>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let origin = Instant::now();
+        let mut socket = None;
+        let mut next_send = Some(Instant::now());
+        self.metrics.set(SESSION_UP, &[("peer", &self.label)], 0.0);
+        loop {
+            if socket.is_none() {
+                match bind_sender(self.peer, self.source) {
+                    Ok(s) => socket = Some(s),
+                    Err(err) => {
+                        tracing::warn!(peer = %self.label, "BFD: cannot open a socket: {err}");
+                    }
+                }
+            }
+            let detection = self.session.detection_deadline().map(|d| origin + d);
+            let sending = next_send.filter(|_| self.session.tx_interval().is_some());
+            let changed = tokio::select! {
+                packet = packets.recv() => {
+                    let Some(packet) = packet else { break };
+                    self.metrics.inc(PACKETS_IN, &[("peer", &self.label)]);
+                    let change = self.session.receive(&packet, origin.elapsed());
+                    if let Some(answer) = self.session.take_final() {
+                        self.send(socket.as_ref(), &answer).await;
+                    }
+                    change
+                }
+                _ = sleep_until(sending) => {
+                    self.send(socket.as_ref(), &self.session.periodic()).await;
+                    next_send = self
+                        .session
+                        .tx_interval()
+                        .map(|i| Instant::now() + jittered(i));
+                    None
+                }
+                _ = sleep_until(detection) => self.session.expire(origin.elapsed()),
+                _ = stop.changed() => break,
+            };
+            if next_send.is_none() {
+                next_send = Some(Instant::now());
+            }
+            if let Some((from, to)) = changed {
+                self.transition(from, to);
+                let _ = state.send(to);
+                // The pace changes with the state: send now (with a Poll when going Up).
+                next_send = Some(Instant::now());
+            }
+        }
+        // Stopping: tell the peer this is administrative, not a failure.
+        let mut goodbye = self.session.periodic();
+        goodbye.state = State::AdminDown;
+        goodbye.diagnostic = Diagnostic::AdminDown as u8;
+        goodbye.poll = false;
+        self.send(socket.as_ref(), &goodbye).await;
+        self.metrics.set(SESSION_UP, &[("peer", &self.label)], 0.0);
+    }
+}

@@ -1,0 +1,513 @@
+//! BGPPeer and BGPAdvertisement options against a real FRR: `passwordSecret` (TCP MD5 from a
+//! Secret), Community aliases, `sourceAddress`, graceful restart (the router keeps forwarding
+//! while a speaker restarts, after kill -9 and after SIGTERM), ServiceBGPStatus objects and
+//! `nodeAssigned` events, `ebgpMultiHop` (a router two hops away is reached only with it), and
+//! BFD (FRR's bfdd drops a frozen speaker's path long before the hold time).
+//!
+//! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use test_support::netlab::{self, Frr, SpeakerLab};
+use test_support::wait_for;
+
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+const SERVICE: &str = "198.18.100.20";
+const WAIT: Duration = Duration::from_secs(60);
+/// node-a's second address, the `sourceAddress` of its session.
+const NODE_A_SOURCE: &str = "198.18.0.21";
+
+fn frr_installed() -> bool {
+    Path::new("/usr/lib/frr/bgpd").exists()
+}
+
+async fn apply(lab: &SpeakerLab, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
+    netlab::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
+}
+
+/// A BGPPeer (v1beta2) to the router at `address` from the nodes in `nodes`.
+async fn peer(lab: &SpeakerLab, name: &str, nodes: &[&str], spec: Value) -> Result<()> {
+    let mut full = json!({
+        "myASN": 64512, "peerASN": 64513, "holdTime": "9s",
+        "nodeSelectors": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": nodes}]}],
+    });
+    if let (Some(target), Value::Object(extra)) = (full.as_object_mut(), spec) {
+        target.extend(extra);
+    }
+    let object = json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": name, "namespace": lab.namespace}, "spec": full,
+    });
+    Api::<metallb_api::BGPPeer>::namespaced(lab.client.clone(), &lab.namespace)
+        .patch(
+            name,
+            &PatchParams::apply("bgp-options-test").force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .context("cannot apply the BGPPeer")?;
+    Ok(())
+}
+
+/// The pool, an advertisement with `communities`, and the Service on every node.
+async fn service(lab: &SpeakerLab, communities: &[&str]) -> Result<()> {
+    apply(
+        lab,
+        "IPAddressPool",
+        "ipaddresspools",
+        "lab",
+        json!({"addresses": [netlab::POOL_V4]}),
+    )
+    .await?;
+    apply(
+        lab,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "lab",
+        json!({"ipAddressPools": ["lab"], "communities": communities}),
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+}
+
+/// The next hops FRR has for the Service, with whether each path is stale.
+fn hops(frr: &Frr) -> Result<Vec<(String, bool)>> {
+    Ok(frr
+        .paths(&format!("{SERVICE}/32"))?
+        .iter()
+        .map(|p| {
+            (
+                p["nexthops"][0]["ip"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                p["stale"] == true,
+            )
+        })
+        .collect())
+}
+
+/// FRR's state of the session with `neighbor`.
+fn session_state(frr: &Frr, neighbor: &str) -> Result<String> {
+    let text = frr.vtysh(&format!("show bgp neighbors {neighbor} json"))?;
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(value[neighbor]["bgpState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Stops a speaker with `stop`, checks that FRR keeps its path (stale) once the session is
+/// down and that the client still reaches the Service, then restarts it and waits for the
+/// path to be fresh again.
+async fn restart_keeps_forwarding(
+    lab: &mut SpeakerLab,
+    frr: &Frr,
+    node: &str,
+    stop: fn(&mut netlab::Speakers, &str) -> Result<()>,
+) -> Result<()> {
+    let address = lab
+        .network
+        .node(node)
+        .map(|n| n.ipv4.to_string())
+        .context("no such node")?;
+    stop(&mut lab.speakers, node)?;
+    wait_for(
+        &format!("FRR to see {node}'s session go down"),
+        WAIT,
+        || async { Ok((session_state(frr, &address)? != "Established").then_some(())) },
+    )
+    .await?;
+    let now = hops(frr)?;
+    ensure!(
+        now.contains(&(address.clone(), true)) && now.len() == 3,
+        "FRR did not keep {node}'s path as stale while it restarts: {now:?}"
+    );
+    for _ in 0..3 {
+        let body = netlab::curl(&lab.network, SERVICE)?;
+        ensure!(
+            NODES.contains(&body.as_str()),
+            "curl reached {body:?} during the restart"
+        );
+    }
+    lab.speakers.start(&lab.network, node)?;
+    wait_for(
+        &format!("{node}'s path to be fresh again"),
+        WAIT,
+        || async {
+            let now = hops(frr)?;
+            Ok((now.len() == 3 && now.iter().all(|(_, stale)| !stale)).then_some(()))
+        },
+    )
+    .await
+}
+
+async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+    // node-a connects from a second address of its own.
+    let node_a = lab
+        .network
+        .node("node-a")
+        .context("no node-a")?
+        .netns
+        .clone();
+    netlab::netns_exec(
+        &node_a,
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{NODE_A_SOURCE}/24"),
+            "dev",
+            "eth0",
+        ],
+    )?;
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "bgp-auth"}, "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": "metallb", "password": "s3cret"},
+    }))?;
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(lab.client.clone(), &lab.namespace)
+        .create(&Default::default(), &secret)
+        .await?;
+    apply(
+        lab,
+        "Community",
+        "communities",
+        "aliases",
+        json!({"communities": [{"name": "web", "value": "65000:300"},
+            {"name": "big", "value": "large:64512:1:2"}]}),
+    )
+    .await?;
+    let router = lab.network.client.ipv4.to_string();
+    let common = json!({"peerAddress": router, "passwordSecret": {"name": "bgp-auth"},
+        "enableGracefulRestart": true});
+    peer(lab, "router", &["node-b", "node-c"], common.clone()).await?;
+    let mut from_a = common;
+    from_a["sourceAddress"] = json!(NODE_A_SOURCE);
+    peer(lab, "router-a", &["node-a"], from_a).await?;
+    service(lab, &["web", "big"]).await?;
+
+    // Three paths; node-a's next hop is its source address; the aliases became communities.
+    let paths = wait_for("FRR to have three paths", WAIT, || async {
+        let paths = frr.paths(&format!("{SERVICE}/32"))?;
+        Ok((paths.len() == 3).then_some(paths))
+    })
+    .await?;
+    let next_hops: Vec<&str> = paths
+        .iter()
+        .filter_map(|p| p["nexthops"][0]["ip"].as_str())
+        .collect();
+    ensure!(
+        next_hops.contains(&NODE_A_SOURCE),
+        "node-a's path does not come from its source address: {next_hops:?}"
+    );
+    for path in &paths {
+        ensure!(
+            path["community"]["string"] == "65000:300",
+            "path without the aliased community: {path}"
+        );
+        ensure!(
+            path["largeCommunity"]["string"] == "64512:1:2",
+            "path without the aliased large community: {path}"
+        );
+    }
+
+    // Each advertising node has its ServiceBGPStatus listing its peers, and said so in an event.
+    let statuses: Api<metallb_api::ServiceBGPStatus> =
+        Api::namespaced(lab.client.clone(), &lab.namespace);
+    wait_for("a ServiceBGPStatus per node", WAIT, || async {
+        let mut seen: Vec<(String, Vec<String>)> = statuses
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|o| o.status)
+            .filter(|s| s.service_name.as_deref() == Some("web"))
+            .map(|s| (s.node.unwrap_or_default(), s.peers))
+            .collect();
+        seen.sort();
+        let router = vec!["router".to_string()];
+        let expected = vec![
+            ("node-a".to_string(), vec!["router-a".to_string()]),
+            ("node-b".to_string(), router.clone()),
+            ("node-c".to_string(), router),
+        ];
+        Ok((seen == expected).then_some(()))
+    })
+    .await?;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(lab.client.clone(), "default");
+    wait_for("nodeAssigned events for BGP", WAIT, || async {
+        let bgp_events = events
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("nodeAssigned")
+                    && e.note.as_deref().is_some_and(|n| n.contains("\"bgp\""))
+            })
+            .count();
+        Ok((bgp_events >= 3).then_some(()))
+    })
+    .await?;
+
+    // Graceful restart: after kill -9, and after SIGTERM, the router keeps the path.
+    restart_keeps_forwarding(lab, frr, "node-b", netlab::Speakers::kill).await?;
+    restart_keeps_forwarding(lab, frr, "node-c", netlab::Speakers::terminate).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn password_secret_aliases_source_address_and_graceful_restart_work_with_frr() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    assert!(
+        frr_installed(),
+        "FRR is not installed (cargo xtask test installs the frr package)"
+    );
+    let prefix = format!("mopt{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    let mut neighbors = String::new();
+    for address in ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE] {
+        neighbors.push_str(&format!(
+            " neighbor {address} remote-as 64512\n neighbor {address} password s3cret\n"
+        ));
+    }
+    let config = format!(
+        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n bgp graceful-restart\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+        lab.network.client.ipv4
+    );
+    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
+    if let Err(err) = options_scenario(&mut lab, &frr).await {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+}
+
+/// A namespace removed when dropped.
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        netlab::remove_namespace(&self.0);
+    }
+}
+
+/// A router namespace behind the client, which routes between the two: the nodes reach the
+/// router (198.19.5.2) through the client (one hop in between).
+fn far_router(lab: &SpeakerLab) -> Result<Namespace> {
+    let far = Namespace(format!("{}-far", lab.network.prefix));
+    let client = lab.network.client.netns.as_str();
+    netlab::run("ip", &["netns", "add", &far.0])?;
+    netlab::netns_exec(
+        client,
+        &[
+            "ip", "link", "add", "ethf", "type", "veth", "peer", "name", "eth0", "netns", &far.0,
+        ],
+    )?;
+    netlab::netns_exec(
+        client,
+        &["ip", "addr", "add", "198.19.5.1/24", "dev", "ethf"],
+    )?;
+    netlab::netns_exec(client, &["ip", "link", "set", "ethf", "up"])?;
+    netlab::netns_exec(
+        client,
+        &["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"],
+    )?;
+    netlab::netns_exec(
+        &far.0,
+        &["ip", "addr", "add", "198.19.5.2/24", "dev", "eth0"],
+    )?;
+    netlab::netns_exec(&far.0, &["ip", "link", "set", "eth0", "up"])?;
+    netlab::netns_exec(&far.0, &["ip", "link", "set", "lo", "up"])?;
+    netlab::netns_exec(
+        &far.0,
+        &["ip", "route", "add", "default", "via", "198.19.5.1"],
+    )?;
+    for node in &lab.network.nodes {
+        netlab::netns_exec(
+            &node.netns,
+            &["ip", "route", "add", "198.19.5.0/24", "via", "198.18.0.3"],
+        )?;
+    }
+    Ok(far)
+}
+
+async fn multi_hop_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+    peer(
+        lab,
+        "far",
+        &NODES,
+        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": false}),
+    )
+    .await?;
+    service(lab, &[]).await?;
+    // Single hop (TTL 1): the packets die at the router in between; no session in 8 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < deadline {
+        ensure!(
+            frr.paths(&format!("{SERVICE}/32"))?.is_empty(),
+            "a single-hop eBGP session reached a router two hops away"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    peer(
+        lab,
+        "far",
+        &NODES,
+        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": true}),
+    )
+    .await?;
+    wait_for("three paths over multi-hop sessions", WAIT, || async {
+        Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    assert!(
+        frr_installed(),
+        "FRR is not installed (cargo xtask test installs the frr package)"
+    );
+    let prefix = format!("mhop{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    let far = far_router(&lab).expect("cannot build the two-hop network");
+    let mut neighbors = String::new();
+    for node in &lab.network.nodes {
+        neighbors.push_str(&format!(
+            " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n",
+            node.ipv4
+        ));
+    }
+    let config = format!(
+        "frr defaults traditional\nhostname far\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
+    );
+    let frr = Frr::start(&far.0, &config).expect("cannot start FRR");
+    if let Err(err) = multi_hop_scenario(&lab, &frr).await {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+    drop(frr);
+}
+
+async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+    apply(
+        lab,
+        "BFDProfile",
+        "bfdprofiles",
+        "fast",
+        json!({"receiveInterval": 100, "transmitInterval": 100, "detectMultiplier": 3}),
+    )
+    .await?;
+    let router = lab.network.client.ipv4.to_string();
+    peer(
+        lab,
+        "router",
+        &NODES,
+        json!({"peerAddress": router, "bfdProfile": "fast"}),
+    )
+    .await?;
+    service(lab, &[]).await?;
+    wait_for("FRR to have three paths", WAIT, || async {
+        Ok((hops(frr)?.len() == 3).then_some(()))
+    })
+    .await?;
+    wait_for("three BFD sessions up in FRR", WAIT, || async {
+        let text = frr.vtysh("show bfd peers json")?;
+        let peers: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let up = peers
+            .as_array()
+            .map(|list| list.iter().filter(|p| p["status"] == "up").count())
+            .unwrap_or(0);
+        Ok((up == 3).then_some(()))
+    })
+    .await?;
+    // Freeze node-a's speaker: its TCP connection stays open, so without BFD the router would
+    // keep the path for the 9 s hold time; BFD (3 x 100 ms) drops it well before.
+    let frozen = std::time::Instant::now();
+    lab.speakers.signal("node-a", libc::SIGSTOP)?;
+    let dropped = wait_for(
+        "FRR to drop the frozen node's path through BFD",
+        Duration::from_secs(4),
+        || async {
+            let now = hops(frr)?;
+            Ok(
+                (now.len() == 2 && !now.iter().any(|(hop, _)| hop == "198.18.0.11"))
+                    .then_some(frozen.elapsed()),
+            )
+        },
+    )
+    .await;
+    lab.speakers.signal("node-a", libc::SIGCONT)?;
+    let dropped = dropped?;
+    println!(
+        "path dropped {} ms after the speaker froze",
+        dropped.as_millis()
+    );
+    wait_for("node-a's path to come back", WAIT, || async {
+        Ok((hops(frr)?.len() == 3).then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    assert!(
+        frr_installed(),
+        "FRR is not installed (cargo xtask test installs the frr package)"
+    );
+    let prefix = format!("mbfd{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    let mut neighbors = String::new();
+    for node in &lab.network.nodes {
+        neighbors.push_str(&format!(
+            " neighbor {0} remote-as 64512\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
+            node.ipv4
+        ));
+    }
+    let config = format!(
+        "frr defaults traditional\nhostname router\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+        lab.network.client.ipv4
+    );
+    let frr = Frr::start_with_bfd(&lab.network.client.netns, &config).expect("cannot start FRR");
+    if let Err(err) = bfd_scenario(&mut lab, &frr).await {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        let bfd = frr.vtysh("show bfd peers").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{bfd}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+}
