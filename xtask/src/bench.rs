@@ -63,9 +63,15 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 
 fn controller(services: usize) -> Result<()> {
     let bin = crate::cluster::ensure_built()?;
+    // Measure the binary that ships (static, as in the image), not the bench's own build.
+    let shipped = crate::artifacts::build_static(&[("metallb-controller", "metallb-controller")])?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["bench", "-p", "metallb-controller", "--bench", "scale"])
         .env("METALLB_RS_CLUSTER_BIN", bin)
+        .env(
+            "BENCH_CONTROLLER_BIN",
+            shipped.first().context("no controller binary was built")?,
+        )
         .env("BENCH_SERVICES", services.to_string())
         .current_dir(workspace_root())
         .status()

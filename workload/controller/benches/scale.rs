@@ -1,7 +1,8 @@
 //! `cargo xtask bench controller --services N`: creates N LoadBalancer Services at once against
 //! a real control plane with the release controller running, and prints the time until all have
 //! an address, per-Service latency (p50/p99), the writes the controller made, its CPU time per
-//! Service and its peak RSS.
+//! Service and its peak RSS. `BENCH_CONTROLLER_BIN` selects the controller binary
+//! (`cargo xtask bench controller` passes the static build that ships in the image).
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -86,20 +87,23 @@ async fn main() -> Result<()> {
         .local_addr()?
         .port();
     let mut controller = test_support::spawn_tied(
-        Command::new(env!("CARGO_BIN_EXE_metallb-controller"))
-            .arg("--kubeconfig")
-            .arg(cluster.kubeconfig())
-            .args([
-                "--namespace",
-                &metallb.name,
-                "--log-level",
-                "warn",
-                "--health-probe-port",
-                "0",
-                "--port",
-                &metrics_port.to_string(),
-            ])
-            .stdout(Stdio::null()),
+        Command::new(
+            std::env::var_os("BENCH_CONTROLLER_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_metallb-controller").into()),
+        )
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args([
+            "--namespace",
+            &metallb.name,
+            "--log-level",
+            "warn",
+            "--health-probe-port",
+            "0",
+            "--port",
+            &metrics_port.to_string(),
+        ])
+        .stdout(Stdio::null()),
     )
     .context("cannot start the controller")?;
     let pid = controller.id();
@@ -155,6 +159,8 @@ async fn main() -> Result<()> {
     let total = start.elapsed();
     let ticks = cpu_ticks(pid).unwrap_or(0).saturating_sub(ticks_before);
     let peak_kib = proc_field(pid, "status", "VmHWM:").unwrap_or(0);
+    let anon_kib = proc_field(pid, "status", "RssAnon:").unwrap_or(0);
+    let file_kib = proc_field(pid, "status", "RssFile:").unwrap_or(0);
     let requests = wait_for_requests(metrics_port).await? - requests_before;
     let _ = controller.kill();
     let _ = controller.wait();
@@ -199,6 +205,11 @@ async fn main() -> Result<()> {
         ticks as f64 / ticks_per_second,
         ticks as f64 / ticks_per_second * 1e3 / n as f64,
         peak_kib as f64 / 1024.0
+    );
+    println!(
+        "controller RSS after the burst: {:.1} MiB anonymous (heap, caches) + {:.1} MiB file-backed (its code)",
+        anon_kib as f64 / 1024.0,
+        file_kib as f64 / 1024.0
     );
     Ok(())
 }

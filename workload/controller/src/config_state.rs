@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
 use metallb_api::ConfigurationState;
 use metallb_api::configuration_state::{ConfigResult, ConfigurationStateStatus};
 use serde_json::json;
@@ -51,7 +50,7 @@ impl Reporter {
     pub async fn report(
         &mut self,
         client: &Client,
-        recorder: &Recorder,
+        events: &crate::events::Reporter,
         namespace: &str,
         verdict: Result<(), String>,
     ) -> Result<()> {
@@ -77,15 +76,14 @@ impl Reporter {
             .await
             .context("cannot write the ConfigurationState status")?;
         if let Err(message) = &verdict {
-            let event = Event {
-                type_: EventType::Warning,
-                reason: "ConfigurationError".into(),
-                note: Some(message.clone()),
-                action: "Validate".into(),
-                secondary: None,
+            let note = crate::events::Note {
+                warning: true,
+                reason: "ConfigurationError",
+                note: message,
+                action: "Validate",
             };
             let reference = kube::Resource::object_ref(&created, &());
-            if let Err(err) = recorder.publish(&event, &reference).await {
+            if let Err(err) = crate::events::publish(client, events, &reference, &note).await {
                 tracing::debug!("cannot record the ConfigurationError event: {err}");
             }
         }

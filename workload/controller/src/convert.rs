@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use metallb_api::IPAddressPool;
 use metallb_api::annotations;
@@ -150,6 +150,51 @@ pub fn current_ips(service: &Service) -> Vec<IpAddr> {
         .collect()
 }
 
+/// Drops from a cached Service what allocation never reads (identity and bookkeeping fields,
+/// other tools' annotations, port details, status conditions), so a thousand Services cost
+/// little memory. What [`handled`], [`request`] and [`current_ips`] read is kept.
+pub fn slim(service: &mut Service) {
+    let meta = &mut service.metadata;
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.generate_name = None;
+    meta.managed_fields = None;
+    if let Some(map) = meta.annotations.as_mut() {
+        map.retain(|key, _| {
+            key.starts_with(annotations::PREFIX) || key.starts_with(annotations::LEGACY_PREFIX)
+        });
+    }
+    if let Some(spec) = service.spec.as_mut() {
+        spec.session_affinity = None;
+        spec.session_affinity_config = None;
+        spec.external_ips = None;
+        spec.external_name = None;
+        spec.health_check_node_port = None;
+        spec.internal_traffic_policy = None;
+        spec.load_balancer_source_ranges = None;
+        spec.publish_not_ready_addresses = None;
+        spec.traffic_distribution = None;
+        spec.allocate_load_balancer_node_ports = None;
+        // `clusterIPs`, when set, is what is read; `clusterIP` only stands in without it.
+        if spec.cluster_ips.is_some() {
+            spec.cluster_ip = None;
+        }
+        for port in spec.ports.iter_mut().flatten() {
+            port.name = None;
+            port.app_protocol = None;
+            port.node_port = None;
+            port.target_port = None;
+        }
+    }
+    if let Some(status) = service.status.as_mut() {
+        status.conditions = None;
+    }
+}
+
 /// Whether this controller handles the Service (type LoadBalancer and the class filter).
 pub fn handled(service: &Service, lb_class: Option<&str>) -> bool {
     let spec = service.spec.as_ref();
@@ -159,15 +204,17 @@ pub fn handled(service: &Service, lb_class: Option<&str>) -> bool {
 
 /// The allocator's view of a Service; an error explains a request that cannot be parsed.
 pub fn request(service: &Service) -> Result<ServiceRequest, String> {
-    let spec = service.spec.clone().unwrap_or_default();
+    let default_spec = ServiceSpec::default();
+    let spec = service.spec.as_ref().unwrap_or(&default_spec);
     let anns = service.metadata.annotations.as_ref();
-    let cluster_ips: Vec<IpAddr> = spec
-        .cluster_ips
-        .clone()
-        .unwrap_or_else(|| spec.cluster_ip.clone().into_iter().collect())
-        .iter()
-        .filter_map(|ip| ip.parse().ok())
-        .collect();
+    let cluster_ips: Vec<IpAddr> = match &spec.cluster_ips {
+        Some(ips) => ips.iter().filter_map(|ip| ip.parse().ok()).collect(),
+        None => spec
+            .cluster_ip
+            .iter()
+            .filter_map(|ip| ip.parse().ok())
+            .collect(),
+    };
     let families: Vec<Family> = cluster_ips.iter().map(|ip| Family::of(*ip)).collect();
     if families.is_empty() {
         return Err("the service has no cluster IP".into());
@@ -178,7 +225,7 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
         _ => FamilyPolicy::SingleStack,
     };
     let requested_annotation = annotations::get(anns, annotations::LOAD_BALANCER_IPS);
-    let requested_spec = spec.load_balancer_ip.clone().filter(|s| !s.is_empty());
+    let requested_spec = spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty());
     let requested_ips =
         match (requested_annotation, requested_spec) {
             (Some(_), Some(_)) => return Err(
@@ -202,8 +249,8 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
         };
     let backend_key = if spec.external_traffic_policy.as_deref() == Some("Local") {
         spec.selector
-            .unwrap_or_default()
             .iter()
+            .flatten()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(",")
@@ -218,8 +265,8 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
         policy,
         ports: spec
             .ports
-            .unwrap_or_default()
             .iter()
+            .flatten()
             .map(|p| Port {
                 protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                 port: p.port,
@@ -230,4 +277,36 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
         requested_ips,
         requested_pool: annotations::get(anns, annotations::ADDRESS_POOL).map(str::to_string),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slimmed_service_asks_for_the_same_allocation() {
+        let full: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "apps", "uid": "1234", "resourceVersion": "7",
+                "labels": {"tier": "web"},
+                "annotations": {"metallb.io/allow-shared-ip": "k",
+                    "metallb.universe.tf/address-pool": "p",
+                    "kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
+                "ipFamilyPolicy": "SingleStack", "externalTrafficPolicy": "Local",
+                "selector": {"app": "web"}, "sessionAffinity": "None",
+                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.18.0.1"}]}},
+        }))
+        .unwrap();
+        let mut slimmed = full.clone();
+        slim(&mut slimmed);
+        assert_eq!(
+            format!("{:?}", request(&slimmed)),
+            format!("{:?}", request(&full))
+        );
+        assert_eq!(current_ips(&slimmed), current_ips(&full));
+        assert!(handled(&slimmed, None));
+        assert_eq!(slimmed.metadata.uid, None);
+        assert_eq!(slimmed.metadata.annotations.map(|a| a.len()), Some(2));
+    }
 }

@@ -7,8 +7,10 @@
 
 pub mod config_state;
 pub mod convert;
+pub mod events;
 pub mod health;
 pub mod kube_client;
+pub mod memory;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

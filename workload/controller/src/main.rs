@@ -37,6 +37,9 @@ struct Flags {
     /// The controller's Deployment, owner of the memberlist Secret.
     #[arg(long, env = "METALLB_DEPLOYMENT", default_value = "controller")]
     deployment: String,
+    /// This pod's name (the reporting instance of its events).
+    #[arg(long, env = "METALLB_POD_NAME", default_value = "metallb-controller")]
+    pod_name: String,
 }
 
 /// The controller's metric families (upstream names; label `pool`).
@@ -76,6 +79,7 @@ const FAMILIES: &[Family] = &[
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
+    metallb_controller::memory::tune_allocator();
     let flags = Flags::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
@@ -114,6 +118,7 @@ async fn main() -> Result<()> {
             metrics,
             memberlist_secret: (!flags.ml_secret_name.is_empty())
                 .then_some((flags.ml_secret_name, Some(flags.deployment))),
+            instance: flags.pod_name,
         },
     )
     .await

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference, Service};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -36,7 +35,12 @@ pub struct Settings {
     pub metrics: Metrics,
     /// The memberlist Secret to create when absent, and the Deployment that owns it.
     pub memberlist_secret: Option<(String, Option<String>)>,
+    /// This instance's name in the events it writes (the pod, else the host).
+    pub instance: String,
 }
+
+/// kubectl's copy of the last applied object, kept in an annotation.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Starts a reflector over `api` in the background; every change sends on `trigger`.
 pub fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
@@ -67,11 +71,38 @@ where
         + Sync
         + 'static,
 {
+    spawn_trimmed_reflector(api, config, trigger, |_| {})
+}
+
+/// [`spawn_reflector_with`] that also applies `trim` to every object before caching it.
+pub fn spawn_trimmed_reflector<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    trigger: mpsc::Sender<()>,
+    trim: fn(&mut K),
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let (reader, writer) = reflector::store();
-    // managedFields are never read: dropping them roughly halves the cache.
+    // managedFields and kubectl's last-applied copy are never read: dropping them roughly
+    // halves the cache.
     let stream = reflector::reflector(
         writer,
-        watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
+        // Errors (an API server away, a CRD not installed yet) are retried with backoff.
+        watcher(api, config)
+            .default_backoff()
+            .modify(move |object| {
+                object.managed_fields_mut().clear();
+                object.annotations_mut().remove(LAST_APPLIED);
+                trim(object);
+            }),
     );
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
@@ -90,7 +121,12 @@ where
 /// Runs the controller until the process is stopped.
 pub async fn run(client: Client, settings: Settings) -> Result<()> {
     let (trigger, mut triggered) = mpsc::channel::<()>(1);
-    let services = spawn_reflector(Api::<Service>::all(client.clone()), trigger.clone());
+    let services = spawn_trimmed_reflector(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+        trigger.clone(),
+        convert::slim,
+    );
     let pools = spawn_reflector(
         Api::<IPAddressPool>::namespaced(client.clone(), &settings.namespace),
         trigger.clone(),
@@ -121,7 +157,10 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
     {
         tracing::warn!("cannot create the memberlist Secret (speakers run unencrypted): {err:#}");
     }
-    let recorder = Recorder::new(client.clone(), Reporter::from("metallb-controller"));
+    let reporter = crate::events::Reporter {
+        controller: "metallb-controller".into(),
+        instance: settings.instance.clone(),
+    };
     let mut recorded: HashMap<(String, String), (&'static str, String)> = HashMap::new();
     let mut allocator = Allocator::new();
     let mut config_state = crate::config_state::Reporter::default();
@@ -150,7 +189,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
             tracing::warn!("invalid configuration, keeping the previous one: {err}");
         }
         if let Err(err) = config_state
-            .report(&client, &recorder, &settings.namespace, verdict)
+            .report(&client, &reporter, &settings.namespace, verdict)
             .await
         {
             tracing::warn!("cannot report the configuration state: {err:#}");
@@ -161,7 +200,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
             settings.lb_class.as_deref(),
         );
         for event in events {
-            record(&recorder, &mut recorded, event).await;
+            record(&client, &reporter, &mut recorded, event).await;
         }
         for change in changes {
             if let Err(err) = write(&client, &change).await {
@@ -204,7 +243,8 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
 
 /// Records a Service event unless the same one was the last recorded for that Service.
 async fn record(
-    recorder: &Recorder,
+    client: &Client,
+    reporter: &crate::events::Reporter,
     recorded: &mut HashMap<(String, String), (&'static str, String)>,
     event: ServiceEvent,
 ) {
@@ -220,22 +260,13 @@ async fn record(
         name: Some(event.name.clone()),
         ..Default::default()
     };
-    let published = recorder
-        .publish(
-            &Event {
-                type_: if event.warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: event.reason.into(),
-                note: Some(event.note),
-                action: "Allocate".into(),
-                secondary: None,
-            },
-            &reference,
-        )
-        .await;
+    let note = crate::events::Note {
+        warning: event.warning,
+        reason: event.reason,
+        note: &event.note,
+        action: "Allocate",
+    };
+    let published = crate::events::publish(client, reporter, &reference, &note).await;
     match published {
         Ok(()) => {
             recorded.insert(key, what);

@@ -31,6 +31,8 @@ pub struct Peer {
     pub peer_as: u32,
     /// Proposed hold time in seconds.
     pub hold_time: u16,
+    /// Keepalive interval in seconds (default: a third of the hold time).
+    pub keepalive_time: Option<u16>,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
     /// TCP MD5 password (`password`, else the `passwordSecret`'s).
@@ -171,8 +173,11 @@ pub fn parse_community(text: &str) -> Option<Result<u32, (u32, u32, u32)>> {
 }
 
 fn hold_seconds(text: Option<&str>) -> u16 {
-    // Go durations as upstream writes them ("90s", "1m30s"); default 90 s.
-    let Some(text) = text else { return 90 };
+    text.map_or(Some(90), duration_seconds).unwrap_or(90)
+}
+
+/// A Go duration as upstream writes them ("90s", "1m30s"), in seconds; `None` if malformed.
+fn duration_seconds(text: &str) -> Option<u16> {
     let mut total = 0u64;
     let mut number = String::new();
     for ch in text.chars() {
@@ -187,10 +192,13 @@ fn hold_seconds(text: Option<&str>) -> u16 {
                 };
                 number.clear();
             }
-            _ => return 90,
+            _ => return None,
         }
     }
-    u16::try_from(total).unwrap_or(u16::MAX)
+    if !number.is_empty() {
+        return None;
+    }
+    Some(u16::try_from(total).unwrap_or(u16::MAX))
 }
 
 fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
@@ -263,6 +271,7 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             local_as: spec.my_asn,
             peer_as,
             hold_time: hold_seconds(spec.hold_time.as_deref()),
+            keepalive_time: spec.keepalive_time.as_deref().and_then(duration_seconds),
             router_id,
             password: spec.password.clone().filter(|p| !p.is_empty()).or_else(|| {
                 spec.password_secret
@@ -418,5 +427,8 @@ mod tests {
         assert_eq!(hold_seconds(Some("1m30s")), 90);
         assert_eq!(hold_seconds(Some("3s")), 3);
         assert_eq!(hold_seconds(None), 90);
+        assert_eq!(hold_seconds(Some("bad")), 90);
+        assert_eq!(duration_seconds("30s"), Some(30));
+        assert_eq!(duration_seconds("30"), None);
     }
 }

@@ -75,6 +75,8 @@ pub struct Config {
     pub router_id: Ipv4Addr,
     /// Proposed hold time (0, or at least 3 seconds).
     pub hold_time: u16,
+    /// Keepalive interval; at most a third of the negotiated hold time (the default).
+    pub keepalive: Option<Duration>,
     /// Capabilities to offer (4-octet AS is always added).
     pub capabilities: Vec<Capability>,
 }
@@ -119,6 +121,14 @@ impl Session {
     /// restart state bit is set only in the first session after a restart).
     pub fn reconfigure(&mut self, config: Config) {
         self.config = config;
+    }
+
+    /// The keepalive interval for the negotiated hold time (none when it is 0).
+    fn keepalive_interval(&self) -> Option<Duration> {
+        self.hold.map(|hold| {
+            let third = hold / 3;
+            self.config.keepalive.map_or(third, |k| k.min(third))
+        })
     }
 
     /// The current state.
@@ -226,7 +236,7 @@ impl Session {
                     self.state = State::OpenConfirm;
                     self.peer = Some(open);
                     self.hold = (!hold.is_zero()).then_some(hold);
-                    let keepalive = self.hold.map(|h| h / 3);
+                    let keepalive = self.keepalive_interval();
                     vec![
                         Action::Send(Message::Keepalive),
                         Action::HoldTimer(self.hold),
@@ -245,7 +255,7 @@ impl Session {
             (State::OpenConfirm | State::Established, Input::KeepaliveDue) => {
                 vec![
                     Action::Send(Message::Keepalive),
-                    Action::KeepaliveTimer(self.hold.map(|h| h / 3)),
+                    Action::KeepaliveTimer(self.keepalive_interval()),
                 ]
             }
             (State::Established, Input::Received(Message::Keepalive | Message::Update(_))) => {
@@ -279,8 +289,23 @@ mod tests {
             peer_as: 64513,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
             hold_time: 9,
+            keepalive: None,
             capabilities: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_configured_keepalive_applies_up_to_a_third_of_the_hold_time() {
+        let mut s = Session::new(Config {
+            keepalive: Some(Duration::from_secs(1)),
+            ..config()
+        });
+        s.hold = Some(Duration::from_secs(9));
+        assert_eq!(s.keepalive_interval(), Some(Duration::from_secs(1)));
+        s.config.keepalive = Some(Duration::from_secs(30));
+        assert_eq!(s.keepalive_interval(), Some(Duration::from_secs(3)));
+        s.hold = None;
+        assert_eq!(s.keepalive_interval(), None);
     }
 
     fn peer_open(asn: u32, hold: u16) -> Message {

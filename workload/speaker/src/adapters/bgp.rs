@@ -340,6 +340,9 @@ async fn run(
         peer_as: peer.peer_as,
         router_id: peer.router_id,
         hold_time: peer.hold_time,
+        keepalive: peer
+            .keepalive_time
+            .map(|s| Duration::from_secs(u64::from(s))),
         capabilities: capabilities(&peer, restarted),
     };
     let mut session = Session::new(config(true));
@@ -519,6 +522,7 @@ mod tests {
             local_as,
             peer_as,
             hold_time: 9,
+            keepalive_time: None,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
             password: None,
             source_address: None,
