@@ -2,7 +2,8 @@
 //! Secret), Community aliases, `sourceAddress`, graceful restart (the router keeps forwarding
 //! while a speaker restarts, after kill -9 and after SIGTERM), ServiceBGPStatus objects and
 //! `nodeAssigned` events, `ebgpMultiHop` (a router two hops away is reached only with it), and
-//! BFD (FRR's bfdd drops a frozen speaker's path long before the hold time).
+//! BFD (FRR's bfdd drops a frozen speaker's path long before the hold time; a packet without
+//! TTL 255 is ignored), and LOCAL_PREF on iBGP routes.
 //!
 //! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
 
@@ -192,10 +193,15 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     peer(lab, "router-a", &["node-a"], from_a).await?;
     service(lab, &["web", "big"]).await?;
 
-    // Three paths; node-a's next hop is its source address; the aliases became communities.
-    let paths = wait_for("FRR to have three paths", WAIT, || async {
+    // Three paths; node-a's next hop is its source address; the aliases became communities
+    // (a speaker that saw the advertisement before the Community object re-sends its route
+    // once it has both).
+    let aliased = |p: &Value| {
+        p["community"]["string"] == "65000:300" && p["largeCommunity"]["string"] == "64512:1:2"
+    };
+    let paths = wait_for("FRR to have three paths with the aliases", WAIT, || async {
         let paths = frr.paths(&format!("{SERVICE}/32"))?;
-        Ok((paths.len() == 3).then_some(paths))
+        Ok((paths.len() == 3 && paths.iter().all(aliased)).then_some(paths))
     })
     .await?;
     let next_hops: Vec<&str> = paths
@@ -447,6 +453,31 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
         Ok((up == 3).then_some(()))
     })
     .await?;
+    // RFC 5881 §5: a packet that did not come with TTL 255 is dropped. A forged "Down" from
+    // the router's address with TTL 64 would otherwise bring node-a's session down.
+    let node_a = lab.network.node("node-a").context("no node-a")?.clone();
+    let forged = metallb_core::bfd::session::Session::new(Default::default(), 4242).periodic();
+    let target = std::net::SocketAddr::new(node_a.ipv4.into(), metallb_core::bfd::CONTROL_PORT);
+    netlab::in_netns(&lab.network.client.netns, move || -> std::io::Result<()> {
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+        socket.set_ttl(64)?;
+        socket.send_to(&forged.encode(), target)?;
+        Ok(())
+    })??;
+    wait_for("node-a to drop the TTL-64 packet", WAIT, || async {
+        let metrics = netlab::http_get_from(
+            &node_a.netns,
+            [127, 0, 0, 1].into(),
+            7472,
+            "/metrics",
+            Duration::from_secs(1),
+        )?;
+        Ok(metrics
+            .contains("metallb_bfd_packets_dropped{reason=\"ttl\"} 1")
+            .then_some(()))
+    })
+    .await?;
+    ensure!(hops(frr)?.len() == 3, "the forged packet took a path down");
     // Freeze node-a's speaker: its TCP connection stays open, so without BFD the router would
     // keep the path for the 9 s hold time; BFD (3 x 100 ms) drops it well before.
     let frozen = std::time::Instant::now();
@@ -507,6 +538,82 @@ async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
         let bfd = frr.vtysh("show bfd peers").unwrap_or_default();
         panic!(
             "{err:#}\n\nFRR:\n{summary}\n{bfd}\n{}",
+            lab.speakers.diagnostics(&lab.network)
+        );
+    }
+}
+
+async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+    let router = lab.network.client.ipv4.to_string();
+    peer(
+        lab,
+        "router",
+        &NODES,
+        json!({"peerAddress": router, "peerASN": 64512}),
+    )
+    .await?;
+    apply(
+        lab,
+        "IPAddressPool",
+        "ipaddresspools",
+        "lab",
+        json!({"addresses": [netlab::POOL_V4]}),
+    )
+    .await?;
+    apply(
+        lab,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "lab",
+        json!({"ipAddressPools": ["lab"], "localPref": 150}),
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    let in_use = |p: &Value| p["multipath"] == true || p["bestpath"]["overall"] == true;
+    let paths = wait_for("FRR to use three iBGP paths", WAIT, || async {
+        let paths = frr.paths(&format!("{SERVICE}/32"))?;
+        Ok((paths.len() == 3 && paths.iter().all(in_use)).then_some(paths))
+    })
+    .await?;
+    for path in &paths {
+        ensure!(path["locPrf"] == 150, "path without LOCAL_PREF 150: {path}");
+        ensure!(
+            path["aspath"]["length"] == 0,
+            "an iBGP path carries no AS: {path}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn ibgp_routes_carry_the_advertisements_local_preference() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    assert!(
+        frr_installed(),
+        "FRR is not installed (cargo xtask test installs the frr package)"
+    );
+    let prefix = format!("mibg{}", std::process::id() % 10_000);
+    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
+    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &[])
+        .await
+        .expect("cannot start the test network");
+    let mut neighbors = String::new();
+    for node in &lab.network.nodes {
+        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+    }
+    let config = format!(
+        "frr defaults traditional\nhostname router\n!\nrouter bgp 64512\n bgp router-id {}\n{neighbors} address-family ipv4 unicast\n  maximum-paths ibgp 8\n exit-address-family\n!\n",
+        lab.network.client.ipv4
+    );
+    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
+    if let Err(err) = ibgp_scenario(&lab, &frr).await {
+        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
+        panic!(
+            "{err:#}\n\nFRR:\n{summary}\n{}",
             lab.speakers.diagnostics(&lab.network)
         );
     }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use metallb_core::bfd::session::{Config, Session};
 use metallb_core::bfd::{CONTROL_PORT, Diagnostic, Packet, State};
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -153,18 +156,30 @@ fn bind_listener(any: IpAddr) -> std::io::Result<UdpSocket> {
     if any.is_ipv6() {
         socket.set_only_v6(true)?;
     }
+    report_ttl(&socket, any.is_ipv6())?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::new(any, CONTROL_PORT).into())?;
     UdpSocket::from_std(socket.into())
 }
 
-/// Receives control packets and hands them to their sessions; bad ones are dropped and counted.
+/// Receives control packets and hands them to their sessions; bad ones, and those that did not
+/// arrive with TTL 255 (RFC 5881 §5: they cannot come from a directly connected peer), are
+/// dropped and counted.
 async fn receive(socket: UdpSocket, bfd: Bfd) {
     let mut buf = [0u8; 512];
+    let fd = socket.as_raw_fd();
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
-            Ok(received) => received,
+        let received = socket
+            .async_io(Interest::READABLE, || receive_with_ttl(fd, &mut buf))
+            .await;
+        let (len, from) = match received {
+            Ok((len, from, ttl)) if ttl == Some(TTL as u8) => (len, from),
+            Ok((_, from, ttl)) => {
+                tracing::debug!(%from, ?ttl, "BFD packet dropped: TTL is not 255");
+                bfd.metrics.inc(DROPPED, &[("reason", "ttl")]);
+                continue;
+            }
             Err(err) => {
                 tracing::debug!("BFD receive error: {err}");
                 continue;
@@ -177,6 +192,81 @@ async fn receive(socket: UdpSocket, bfd: Bfd) {
                 bfd.metrics.inc(DROPPED, &[("reason", "malformed")]);
             }
         }
+    }
+}
+
+/// Asks the kernel to report the TTL (IPv4) or hop limit (IPv6) of received packets.
+fn report_ttl(socket: &socket2::Socket, ipv6: bool) -> std::io::Result<()> {
+    let (level, option) = if ipv6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_RECVTTL)
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: the option value is a c_int that lives for the call.
+    let done = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            option,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Receives one datagram on `fd`: its length, sender and the TTL (hop limit) it arrived with.
+fn receive_with_ttl(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<u8>)> {
+    // SAFETY: zeroed sockaddr_storage and msghdr are valid; every pointer in `msg` points to
+    // a buffer that outlives the call, with its true length; the control messages are read
+    // only through the CMSG macros within msg_controllen.
+    unsafe {
+        let mut address: libc::sockaddr_storage = std::mem::zeroed();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 8];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut address as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let len = libc::recvmsg(fd, &mut msg, 0);
+        if len < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut ttl = None;
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let header = &*cmsg;
+            let is_ttl = (header.cmsg_level == libc::IPPROTO_IP
+                && header.cmsg_type == libc::IP_TTL)
+                || (header.cmsg_level == libc::IPPROTO_IPV6
+                    && header.cmsg_type == libc::IPV6_HOPLIMIT);
+            if is_ttl {
+                let value: libc::c_int =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                ttl = u8::try_from(value).ok();
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        *storage.view_as::<libc::sockaddr_storage>() = address;
+        let from = socket2::SockAddr::new(storage, msg.msg_namelen)
+            .as_socket()
+            .ok_or_else(|| std::io::Error::other("a datagram from a non-IP address"))?;
+        Ok((len as usize, from, ttl))
     }
 }
 
