@@ -264,8 +264,36 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             .and_then(|r| r.parse().ok())
             .or_else(|| node_ipv4(inputs.local_node))
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let name = peer.metadata.name.clone().unwrap_or_default();
+        // A referenced Secret or BFDProfile not (yet) in the cache: wait for it rather than
+        // open the session without it and reset it a moment later (upstream treats both as
+        // transient errors too).
+        let password = match (
+            spec.password.as_deref().filter(|p| !p.is_empty()),
+            &spec.password_secret,
+        ) {
+            (Some(password), _) => Some(password.to_string()),
+            (None, Some(reference)) => match secret_password(reference, inputs.secrets) {
+                Some(password) => Some(password),
+                None => {
+                    tracing::debug!(peer = %name, "waiting for its passwordSecret");
+                    continue;
+                }
+            },
+            (None, None) => None,
+        };
+        let bfd = match spec.bfd_profile.as_deref().filter(|n| !n.is_empty()) {
+            Some(profile) => match bfd_config(profile, inputs.bfd_profiles) {
+                Some(config) => Some(config),
+                None => {
+                    tracing::debug!(peer = %name, %profile, "waiting for its BFDProfile");
+                    continue;
+                }
+            },
+            None => None,
+        };
         plan.peers.push(Peer {
-            name: peer.metadata.name.clone().unwrap_or_default(),
+            name,
             address,
             port: spec.peer_port.unwrap_or(179),
             local_as: spec.my_asn,
@@ -273,19 +301,11 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             hold_time: hold_seconds(spec.hold_time.as_deref()),
             keepalive_time: spec.keepalive_time.as_deref().and_then(duration_seconds),
             router_id,
-            password: spec.password.clone().filter(|p| !p.is_empty()).or_else(|| {
-                spec.password_secret
-                    .as_ref()
-                    .and_then(|r| secret_password(r, inputs.secrets))
-            }),
+            password,
             source_address: spec.source_address.as_deref().and_then(|a| a.parse().ok()),
             ebgp_multi_hop: spec.ebgp_multi_hop.unwrap_or(false),
             graceful_restart: spec.enable_graceful_restart.unwrap_or(false),
-            bfd: spec
-                .bfd_profile
-                .as_deref()
-                .filter(|name| !name.is_empty())
-                .and_then(|name| bfd_config(name, inputs.bfd_profiles)),
+            bfd,
         });
     }
     plan.peers.sort();

@@ -477,7 +477,10 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
             .then_some(()))
     })
     .await?;
-    ensure!(hops(frr)?.len() == 3, "the forged packet took a path down");
+    wait_for("three paths before the freeze", WAIT, || async {
+        Ok((hops(frr)?.len() == 3).then_some(()))
+    })
+    .await?;
     // Freeze node-a's speaker: its TCP connection stays open, so without BFD the router would
     // keep the path for the 9 s hold time; BFD (3 x 100 ms) drops it well before.
     let frozen = std::time::Instant::now();
