@@ -371,6 +371,15 @@ impl SessionTask {
                     if let Some(answer) = self.session.take_final() {
                         self.send(socket.as_ref(), &answer).await;
                     }
+                    // The peer may now accept packets more often than when the next one was
+                    // scheduled (its slow pre-Up interval): bring it forward, or the peer's
+                    // detection time runs out first.
+                    if let (Some(at), Some(interval)) = (next_send, self.session.tx_interval()) {
+                        let sooner = Instant::now() + jittered(interval);
+                        if sooner < at {
+                            next_send = Some(sooner);
+                        }
+                    }
                     change
                 }
                 _ = sleep_until(sending) => {
