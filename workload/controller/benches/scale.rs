@@ -40,25 +40,14 @@ async fn wait_for_requests(port: u16) -> Result<f64> {
         "the controller's metrics",
         Duration::from_secs(30),
         || async move {
-            Ok(scrape(port)
-                .map(|text| test_support::sum_metric(&text, "rest_client_requests_total")))
+            let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let metrics =
+                test_support::netlab::http_get_path(target, "/metrics", Duration::from_secs(2))
+                    .ok();
+            Ok(metrics.map(|text| test_support::sum_metric(&text, "rest_client_requests_total")))
         },
     )
     .await
-}
-
-/// The body of `GET /metrics` on 127.0.0.1:`port`.
-fn scrape(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
 }
 
 #[tokio::main]
