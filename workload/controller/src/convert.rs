@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use litemap::LiteMap;
 use metallb_api::IPAddressPool;
 use metallb_api::annotations;
 use metallb_core::allocator::{Family, FamilyPolicy, Pool, PoolAllocation, Port, ServiceRequest};
@@ -150,51 +151,6 @@ pub fn current_ips(service: &Service) -> Vec<IpAddr> {
         .collect()
 }
 
-/// Drops from a cached Service what allocation never reads (identity and bookkeeping fields,
-/// other tools' annotations, port details, status conditions), so a thousand Services cost
-/// little memory. What [`handled`], [`request`] and [`current_ips`] read is kept.
-pub fn slim(service: &mut Service) {
-    let meta = &mut service.metadata;
-    meta.uid = None;
-    meta.resource_version = None;
-    meta.creation_timestamp = None;
-    meta.generation = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    meta.generate_name = None;
-    meta.managed_fields = None;
-    if let Some(map) = meta.annotations.as_mut() {
-        map.retain(|key, _| {
-            key.starts_with(annotations::PREFIX) || key.starts_with(annotations::LEGACY_PREFIX)
-        });
-    }
-    if let Some(spec) = service.spec.as_mut() {
-        spec.session_affinity = None;
-        spec.session_affinity_config = None;
-        spec.external_ips = None;
-        spec.external_name = None;
-        spec.health_check_node_port = None;
-        spec.internal_traffic_policy = None;
-        spec.load_balancer_source_ranges = None;
-        spec.publish_not_ready_addresses = None;
-        spec.traffic_distribution = None;
-        spec.allocate_load_balancer_node_ports = None;
-        // `clusterIPs`, when set, is what is read; `clusterIP` only stands in without it.
-        if spec.cluster_ips.is_some() {
-            spec.cluster_ip = None;
-        }
-        for port in spec.ports.iter_mut().flatten() {
-            port.name = None;
-            port.app_protocol = None;
-            port.node_port = None;
-            port.target_port = None;
-        }
-    }
-    if let Some(status) = service.status.as_mut() {
-        status.conditions = None;
-    }
-}
-
 /// Whether this controller handles the Service (type LoadBalancer and the class filter).
 pub fn handled(service: &Service, lb_class: Option<&str>) -> bool {
     let spec = service.spec.as_ref();
@@ -260,7 +216,16 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
     Ok(ServiceRequest {
         key: key(service),
         namespace: service.metadata.namespace.clone().unwrap_or_default(),
-        labels: service.metadata.labels.clone().unwrap_or_default(),
+        // Already sorted and unique (a BTreeMap's order): stored as an exactly sized vector.
+        labels: LiteMap::from_sorted_store_unchecked(
+            service
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         families,
         policy,
         ports: spec
@@ -277,36 +242,4 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
         requested_ips,
         requested_pool: annotations::get(anns, annotations::ADDRESS_POOL).map(str::to_string),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_slimmed_service_asks_for_the_same_allocation() {
-        let full: Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "web", "namespace": "apps", "uid": "1234", "resourceVersion": "7",
-                "labels": {"tier": "web"},
-                "annotations": {"metallb.io/allow-shared-ip": "k",
-                    "metallb.universe.tf/address-pool": "p",
-                    "kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
-            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
-                "ipFamilyPolicy": "SingleStack", "externalTrafficPolicy": "Local",
-                "selector": {"app": "web"}, "sessionAffinity": "None",
-                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]},
-            "status": {"loadBalancer": {"ingress": [{"ip": "198.18.0.1"}]}},
-        }))
-        .unwrap();
-        let mut slimmed = full.clone();
-        slim(&mut slimmed);
-        assert_eq!(
-            format!("{:?}", request(&slimmed)),
-            format!("{:?}", request(&full))
-        );
-        assert_eq!(current_ips(&slimmed), current_ips(&full));
-        assert!(handled(&slimmed, None));
-        assert_eq!(slimmed.metadata.uid, None);
-        assert_eq!(slimmed.metadata.annotations.map(|a| a.len()), Some(2));
-    }
 }

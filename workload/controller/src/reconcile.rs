@@ -1,16 +1,23 @@
-//! One allocation pass over every Service (behaviour reference §3.2, §3.9): Services that
-//! already hold addresses are processed first, so they re-claim them before any pending Service
-//! is served; the result is the list of Services whose status must change.
+//! Allocation decisions for Services (behaviour reference §3.2, §3.9), made incrementally.
+//!
+//! The [`Reconciler`] keeps, per Service, only what allocation reads (a few hundred bytes, not
+//! the Service object) and remembers which Services changed since the last pass. A pass looks at
+//! the changed Services only, and at every Service when the pools changed or the watch was
+//! re-listed, so a burst of N new Services costs O(N log N), not a full pass per batch.
+//! Services that already hold addresses are processed first, so they re-claim them before any
+//! pending Service is served. Services whose allocation failed are retried when addresses may
+//! have become free (a Service released or changed what it holds).
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use metallb_api::annotations;
-use metallb_core::allocator::Allocator;
+use metallb_core::allocator::{Allocator, Pool, PoolsError, ServiceRequest};
 
-use crate::convert::{current_ips, handled, key, request};
+use crate::convert::{current_ips, key, request};
 
 /// A status change for one Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,139 +50,362 @@ pub struct ServiceEvent {
     pub note: String,
 }
 
-/// Runs one pass; returns the changes to write.
-pub fn pass(
-    allocator: &mut Allocator,
-    services: &[Arc<Service>],
-    lb_class: Option<&str>,
-) -> Vec<Change> {
-    pass_with_events(allocator, services, lb_class).0
+impl ServiceEvent {
+    /// `namespace/name` of the Service.
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// A fingerprint of what the event says, to record the same thing only once.
+    fn fingerprint(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        (self.warning, self.reason, &self.note).hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
-/// Runs one pass; returns the changes to write and the events to record.
-pub fn pass_with_events(
-    allocator: &mut Allocator,
-    services: &[Arc<Service>],
-    lb_class: Option<&str>,
-) -> (Vec<Change>, Vec<ServiceEvent>) {
-    let mut events = Vec::new();
-    let wanted: BTreeSet<String> = services
-        .iter()
-        .filter(|s| handled(s, lb_class))
-        .map(|s| key(s))
-        .collect();
-    for holder in allocator.holders() {
-        if !wanted.contains(&holder) {
-            allocator.release(&holder);
+/// What is kept of one Service of this controller's class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tracked {
+    /// The allocation request of a LoadBalancer Service (an error explains a request that cannot
+    /// be parsed); `None` for a Service that is no longer a LoadBalancer but still carries
+    /// addresses or the pool annotation, which are cleared.
+    request: Option<Result<ServiceRequest, String>>,
+    /// The addresses in its `status.loadBalancer.ingress`.
+    current_ips: Vec<IpAddr>,
+    /// Its `ip-allocated-from-pool` annotation.
+    current_pool: Option<String>,
+    /// The fingerprint of the last event recorded for it.
+    last_event: Option<u64>,
+}
+
+/// The controller's allocation state: the allocator, the Services it handles and what changed
+/// since the last pass. Pure: fed with watch events, it returns the writes to make.
+#[derive(Debug)]
+pub struct Reconciler {
+    allocator: Allocator,
+    lb_class: Option<String>,
+    /// Boxed: the map's spare slots then cost a pointer, not a whole entry.
+    services: HashMap<String, Box<Tracked>>,
+    /// Changed since the last pass.
+    dirty: BTreeSet<String>,
+    /// Handled Services left without addresses by a failed allocation.
+    failed: BTreeSet<String>,
+    /// Addresses may have become free: retry the failed Services.
+    retry_failed: bool,
+    /// The next pass looks at every Service (first pass, pools changed, re-list).
+    everything: bool,
+    /// The keys seen since a re-list started.
+    relist: Option<HashSet<String>>,
+    /// Services processed by all passes so far.
+    processed: u64,
+}
+
+impl Reconciler {
+    /// A reconciler for Services of `lb_class` (None: Services without a class), with no pools.
+    pub fn new(lb_class: Option<String>) -> Self {
+        Self {
+            allocator: Allocator::new(),
+            lb_class,
+            services: HashMap::new(),
+            dirty: BTreeSet::new(),
+            failed: BTreeSet::new(),
+            retry_failed: false,
+            everything: true,
+            relist: None,
+            processed: 0,
         }
     }
-    let mut ordered: Vec<&Arc<Service>> = services.iter().collect();
-    ordered.sort_by_key(|s| (std::cmp::Reverse(current_ips(s).len()), key(s)));
-    let mut changes = Vec::new();
-    for service in ordered {
-        let class_matches = service
-            .spec
-            .as_ref()
-            .and_then(|s| s.load_balancer_class.as_deref())
-            == lb_class;
-        if !class_matches {
-            continue;
+
+    /// The allocator (pools, counters, holdings).
+    pub fn allocator(&self) -> &Allocator {
+        &self.allocator
+    }
+
+    /// How many Services all passes so far have processed (a Service counts once per pass that
+    /// looked at it).
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// How many Services of this controller's class are tracked.
+    pub fn tracked(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Installs `pools` when they differ from the ones in force; invalid pools leave the
+    /// previous ones in force. A change makes the next pass look at every Service.
+    pub fn set_pools(&mut self, pools: Vec<Pool>) -> Result<(), PoolsError> {
+        if self.allocator.pools().eq(pools.iter()) {
+            return Ok(());
         }
-        let current = current_ips(service);
+        self.allocator.try_set_pools(pools)?;
+        self.everything = true;
+        Ok(())
+    }
+
+    /// A Service was added or changed (or listed during a re-list).
+    pub fn service_applied(&mut self, service: &Service) {
+        let key = key(service);
+        if let Some(seen) = self.relist.as_mut() {
+            seen.insert(key.clone());
+        }
+        let spec = service.spec.as_ref();
+        let ours = spec.and_then(|s| s.load_balancer_class.as_deref()) == self.lb_class.as_deref();
+        let load_balancer = spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+        let current_ips = current_ips(service);
         let current_pool = annotations::get(
             service.metadata.annotations.as_ref(),
             annotations::IP_ALLOCATED_FROM_POOL,
         )
         .map(str::to_string);
-        let event = |warning: bool, reason: &'static str, note: String| ServiceEvent {
-            namespace: service.metadata.namespace.clone().unwrap_or_default(),
-            name: service.metadata.name.clone().unwrap_or_default(),
-            warning,
-            reason,
-            note,
+        let request = if ours && load_balancer {
+            Some(request(service))
+        } else if ours && (!current_ips.is_empty() || current_pool.is_some()) {
+            None
+        } else {
+            // Not ours (another class), or nothing of ours on it: nothing to keep.
+            self.forget(&key);
+            return;
         };
-        let change = |ips: Vec<IpAddr>, pool: Option<String>, reason: String| Change {
-            namespace: service.metadata.namespace.clone().unwrap_or_default(),
-            name: service.metadata.name.clone().unwrap_or_default(),
-            ips,
-            pool,
-            reason,
-        };
-        if !handled(service, lb_class) {
-            allocator.release(&key(service));
-            if !current.is_empty() || current_pool.is_some() {
-                changes.push(change(vec![], None, "not a LoadBalancer any more".into()));
+        let previous = self.services.get(&key);
+        if let Some(previous) = previous {
+            if previous.request == request
+                && previous.current_ips == current_ips
+                && previous.current_pool == current_pool
+            {
+                return;
             }
-            continue;
-        }
-        let req = match request(service) {
-            Ok(req) => req,
-            Err(reason) => {
-                tracing::warn!(service = %key(service), "{reason}");
-                events.push(event(true, "AllocationFailed", reason));
-                continue;
-            }
-        };
-        // Services holding addresses re-claim them (restart safety); a held address that is no
-        // longer valid (family, requested IPs or pool changed, pool shrunk) is released here.
-        let mut kept = None;
-        if !current.is_empty() {
-            match allocator.restore(&req, &current) {
-                Ok(allocation) => kept = Some(allocation),
-                Err(err) => {
-                    tracing::info!(service = %req.key, "clearing assignment: {err}");
-                    let reason = err.event_reason();
-                    let note = format!("current IP not allowed by config, clearing: {err}");
-                    events.push(event(reason != "ClearAssignment", reason, note));
-                }
+            // A holder whose request changed (ports, sharing key, type) may free addresses or
+            // end a sharing conflict.
+            if previous.request != request && self.allocator.allocation(&key).is_some() {
+                self.retry_failed = true;
             }
         }
-        // PreferDualStack Services holding one family get the other from the same pool when it
-        // has one.
-        if kept.is_some() {
-            match allocator.add_missing_family(&req) {
-                Ok(Some(upgraded)) => kept = Some(upgraded),
-                Ok(None) => {}
-                Err(err) => tracing::debug!(service = %req.key, "no additional family: {err}"),
+        let last_event = previous.and_then(|p| p.last_event);
+        self.services.insert(
+            key.clone(),
+            Box::new(Tracked {
+                request,
+                current_ips,
+                current_pool,
+                last_event,
+            }),
+        );
+        self.dirty.insert(key);
+    }
+
+    /// A Service was deleted: what it held is free again.
+    pub fn service_deleted(&mut self, service: &Service) {
+        self.forget(&key(service));
+    }
+
+    /// The Service watch restarted: the Services applied until [`Self::relist_done`] replace
+    /// every known one.
+    pub fn relist_started(&mut self) {
+        self.relist = Some(HashSet::new());
+    }
+
+    /// The re-list is complete: Services not listed are gone; the next pass looks at every
+    /// Service.
+    pub fn relist_done(&mut self) {
+        let Some(seen) = self.relist.take() else {
+            return;
+        };
+        let gone: Vec<String> = self
+            .services
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.forget(&key);
+        }
+        // A holder that vanished while the watch was down is not in `services` any more.
+        for holder in self.allocator.holders() {
+            if !seen.contains(&holder) {
+                self.allocator.release(&holder);
             }
         }
-        let (allocation, reason) = match kept {
-            Some(a) => (Some(a), String::new()),
-            None => match allocator.allocate(&req) {
-                Ok(a) => {
-                    let reason = format!(
-                        "Assigned IP {:?}",
-                        a.ips.iter().map(ToString::to_string).collect::<Vec<_>>()
-                    );
-                    events.push(event(false, "IPAllocated", reason.clone()));
-                    (Some(a), reason)
-                }
-                Err(err) => {
-                    let note = format!("Failed to allocate IP for {:?}: {err}", req.key);
-                    events.push(event(true, err.event_reason(), note));
-                    (None, format!("AllocationFailed: {err}"))
-                }
-            },
-        };
-        let (ips, pool) = match allocation {
-            Some(a) => (a.ips, Some(a.pool)),
-            None => (vec![], None),
-        };
-        if ips != current || pool != current_pool {
-            changes.push(change(ips, pool, reason));
+        self.everything = true;
+    }
+
+    /// Whether `event` says something new for its Service (not what was recorded last).
+    pub fn is_news(&self, event: &ServiceEvent) -> bool {
+        self.services
+            .get(&event.key())
+            .is_none_or(|t| t.last_event != Some(event.fingerprint()))
+    }
+
+    /// Notes that `event` was recorded.
+    pub fn recorded(&mut self, event: &ServiceEvent) {
+        if let Some(tracked) = self.services.get_mut(&event.key()) {
+            tracked.last_event = Some(event.fingerprint());
         }
     }
-    (changes, events)
+
+    /// Looks at a Service again in the next pass (its last write failed).
+    pub fn retry(&mut self, namespace: &str, name: &str) {
+        let key = format!("{namespace}/{name}");
+        if self.services.contains_key(&key) {
+            self.dirty.insert(key);
+        }
+    }
+
+    /// Drops a Service: releases what it held.
+    fn forget(&mut self, key: &str) {
+        self.services.remove(key);
+        self.dirty.remove(key);
+        self.failed.remove(key);
+        if self.allocator.release(key) {
+            self.retry_failed = true;
+        }
+    }
+
+    /// Runs one pass over the Services that need it; returns the status changes to write and
+    /// the events to record (see [`Self::is_news`]).
+    pub fn pass(&mut self) -> (Vec<Change>, Vec<ServiceEvent>) {
+        let mut work = std::mem::take(&mut self.dirty);
+        if std::mem::take(&mut self.everything) {
+            work = self.services.keys().cloned().collect();
+        }
+        let mut changes = Vec::new();
+        let mut events = Vec::new();
+        // At most two rounds: the second serves failed Services with what the first freed
+        // (a round of allocations alone frees nothing).
+        for _ in 0..2 {
+            if std::mem::take(&mut self.retry_failed) {
+                work.extend(self.failed.iter().cloned());
+            }
+            if work.is_empty() {
+                break;
+            }
+            self.process(std::mem::take(&mut work), &mut changes, &mut events);
+        }
+        // A Service looked at in both rounds is written once, with the later decision.
+        let mut last: HashMap<(String, String), usize> = HashMap::new();
+        for (i, c) in changes.iter().enumerate() {
+            last.insert((c.namespace.clone(), c.name.clone()), i);
+        }
+        let mut i = 0;
+        changes.retain(|c| {
+            i += 1;
+            last.get(&(c.namespace.clone(), c.name.clone())) == Some(&(i - 1))
+        });
+        (changes, events)
+    }
+
+    /// Processes `work`, holders first.
+    fn process(
+        &mut self,
+        work: BTreeSet<String>,
+        changes: &mut Vec<Change>,
+        events: &mut Vec<ServiceEvent>,
+    ) {
+        let mut ordered: Vec<(&String, &Tracked)> = work
+            .iter()
+            .filter_map(|k| Some((k, &**self.services.get(k)?)))
+            .collect();
+        ordered.sort_by_key(|(k, t)| (std::cmp::Reverse(t.current_ips.len()), *k));
+        self.processed += ordered.len() as u64;
+        for (key, tracked) in ordered {
+            let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+            let event = |warning: bool, reason: &'static str, note: String| ServiceEvent {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                warning,
+                reason,
+                note,
+            };
+            let change = |ips: Vec<IpAddr>, pool: Option<String>, reason: String| Change {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                ips,
+                pool,
+                reason,
+            };
+            let current = &tracked.current_ips;
+            let req = match &tracked.request {
+                None => {
+                    if self.allocator.release(key) {
+                        self.retry_failed = true;
+                    }
+                    changes.push(change(vec![], None, "not a LoadBalancer any more".into()));
+                    continue;
+                }
+                Some(Err(reason)) => {
+                    tracing::warn!(service = %key, "{reason}");
+                    events.push(event(true, "AllocationFailed", reason.clone()));
+                    continue;
+                }
+                Some(Ok(req)) => req,
+            };
+            // Services holding addresses re-claim them (restart safety); a held address that is
+            // no longer valid (family, requested IPs or pool changed, pool shrunk) is released.
+            let mut kept = None;
+            if !current.is_empty() {
+                match self.allocator.restore(req, current) {
+                    Ok(allocation) => kept = Some(allocation),
+                    Err(err) => {
+                        tracing::info!(service = %key, "clearing assignment: {err}");
+                        self.retry_failed = true;
+                        let reason = err.event_reason();
+                        let note = format!("current IP not allowed by config, clearing: {err}");
+                        events.push(event(reason != "ClearAssignment", reason, note));
+                    }
+                }
+            }
+            // PreferDualStack Services holding one family get the other from the same pool
+            // when it has one.
+            if kept.is_some() {
+                match self.allocator.add_missing_family(req) {
+                    Ok(Some(upgraded)) => kept = Some(upgraded),
+                    Ok(None) => {}
+                    Err(err) => tracing::debug!(service = %key, "no additional family: {err}"),
+                }
+            }
+            let (allocation, reason) = match kept {
+                Some(a) => (Some(a), String::new()),
+                None => match self.allocator.allocate(req) {
+                    Ok(a) => {
+                        let reason = format!(
+                            "Assigned IP {:?}",
+                            a.ips.iter().map(ToString::to_string).collect::<Vec<_>>()
+                        );
+                        events.push(event(false, "IPAllocated", reason.clone()));
+                        (Some(a), reason)
+                    }
+                    Err(err) => {
+                        let note = format!("Failed to allocate IP for {:?}: {err}", req.key);
+                        events.push(event(true, err.event_reason(), note));
+                        (None, format!("AllocationFailed: {err}"))
+                    }
+                },
+            };
+            if allocation.is_some() {
+                self.failed.remove(key);
+            } else {
+                self.failed.insert(key.clone());
+            }
+            let (ips, pool) = match allocation {
+                Some(a) => (a.ips, Some(a.pool)),
+                None => (vec![], None),
+            };
+            if ips != *current || pool != tracked.current_pool {
+                changes.push(change(ips, pool, reason));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use metallb_core::allocator::Pool;
     use metallb_core::iprange::IpRange;
+    use serde_json::json;
 
-    fn service(name: &str, kind: &str, extra: serde_json::Value) -> Arc<Service> {
-        let mut value = serde_json::json!({
+    fn service(name: &str, kind: &str, extra: serde_json::Value) -> Service {
+        let mut value = json!({
             "metadata": {"name": name, "namespace": "apps"},
             "spec": {"type": kind, "clusterIPs": ["198.19.224.10"], "ports": [{"port": 80}]},
         });
@@ -184,121 +414,257 @@ mod tests {
         {
             target.extend(fields);
         }
-        Arc::new(serde_json::from_value(value).unwrap())
+        serde_json::from_value(value).unwrap()
     }
 
-    fn allocator() -> Allocator {
-        let mut a = Allocator::new();
-        a.set_pools(vec![Pool::new(
-            "p",
-            vec![IpRange::parse("198.18.0.0/30").unwrap()],
-        )]);
-        a
+    /// `service` as the API server returns it after the controller wrote `change`.
+    fn written(service: &Service, change: &Change) -> Service {
+        let mut value = serde_json::to_value(service).unwrap();
+        let ingress: Vec<_> = change.ips.iter().map(|ip| json!({"ip": ip})).collect();
+        value["status"] = json!({"loadBalancer": {"ingress": ingress}});
+        value["metadata"]["annotations"] = match &change.pool {
+            Some(pool) => json!({"metallb.io/ip-allocated-from-pool": pool}),
+            None => json!({}),
+        };
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn pool(name: &str, ranges: &[&str]) -> Pool {
+        Pool::new(
+            name,
+            ranges.iter().map(|r| IpRange::parse(r).unwrap()).collect(),
+        )
+    }
+
+    fn reconciler(ranges: &[&str]) -> Reconciler {
+        let mut r = Reconciler::new(None);
+        r.set_pools(vec![pool("p", ranges)]).unwrap();
+        r
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn names(changes: &[Change]) -> Vec<&str> {
+        changes.iter().map(|c| c.name.as_str()).collect()
     }
 
     #[test]
     fn allocates_and_skips_other_types_and_classes() {
-        let mut a = allocator();
-        let services = vec![
-            service("lb", "LoadBalancer", serde_json::json!({})),
-            service("plain", "ClusterIP", serde_json::json!({})),
-            service(
-                "other-class",
-                "LoadBalancer",
-                serde_json::json!({"loadBalancerClass": "other"}),
-            ),
-        ];
-        let changes = pass(&mut a, &services, None);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].name, "lb");
-        assert_eq!(
-            changes[0].ips,
-            vec!["198.18.0.0".parse::<IpAddr>().unwrap()]
-        );
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        r.service_applied(&service("lb", "LoadBalancer", json!({})));
+        r.service_applied(&service("plain", "ClusterIP", json!({})));
+        r.service_applied(&service(
+            "other-class",
+            "LoadBalancer",
+            json!({"loadBalancerClass": "other"}),
+        ));
+        let (changes, events) = r.pass();
+        assert_eq!(names(&changes), ["lb"]);
+        assert_eq!(changes[0].ips, vec![ip("198.18.0.0")]);
         assert_eq!(changes[0].pool.as_deref(), Some("p"));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason, "IPAllocated");
+        assert_eq!(
+            r.tracked(),
+            1,
+            "Services of other types and classes are not kept"
+        );
     }
 
     #[test]
     fn unchanged_services_are_not_written_and_type_changes_clear() {
-        let mut a = allocator();
-        let mut held =
-            serde_json::to_value(&*service("lb", "LoadBalancer", serde_json::json!({}))).unwrap();
-        held["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": "198.18.0.2"}]}});
-        held["metadata"]["annotations"] =
-            serde_json::json!({"metallb.io/ip-allocated-from-pool": "p"});
-        let held: Arc<Service> = Arc::new(serde_json::from_value(held.clone()).unwrap());
-        assert!(
-            pass(&mut a, std::slice::from_ref(&held), None).is_empty(),
-            "kept as is: no write"
-        );
-        let mut changed = (*held).clone();
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let lb = service("lb", "LoadBalancer", json!({}));
+        r.service_applied(&lb);
+        let (changes, _) = r.pass();
+        let held = written(&lb, &changes[0]);
+        r.service_applied(&held);
+        assert_eq!(r.pass(), (vec![], vec![]), "kept as is: no write");
+        let mut changed = held.clone();
         if let Some(spec) = changed.spec.as_mut() {
             spec.type_ = Some("ClusterIP".into());
         }
-        let changes = pass(&mut a, &[Arc::new(changed)], None);
-        assert_eq!(changes.len(), 1);
+        r.service_applied(&changed);
+        let (changes, _) = r.pass();
+        assert_eq!(names(&changes), ["lb"]);
         assert!(changes[0].ips.is_empty() && changes[0].pool.is_none());
+        assert!(r.allocator().holders().is_empty());
+        r.service_applied(&written(&changed, &changes[0]));
+        assert_eq!(r.tracked(), 0, "a cleared ClusterIP Service is not kept");
+    }
+
+    #[test]
+    fn a_restart_keeps_every_held_address() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let pending = service("a-pending", "LoadBalancer", json!({}));
+        let held = written(
+            &service("z-held", "LoadBalancer", json!({})),
+            &Change {
+                namespace: "apps".into(),
+                name: "z-held".into(),
+                ips: vec![ip("198.18.0.0")],
+                pool: Some("p".into()),
+                reason: String::new(),
+            },
+        );
+        r.relist_started();
+        r.service_applied(&pending);
+        r.service_applied(&held);
+        r.relist_done();
+        let (changes, _) = r.pass();
+        assert_eq!(names(&changes), ["a-pending"]);
+        assert_eq!(
+            changes[0].ips,
+            vec![ip("198.18.0.1")],
+            "the held address is not handed out again"
+        );
     }
 
     #[test]
     fn prefer_dual_stack_gains_the_missing_family_and_stale_addresses_are_replaced() {
-        let mut a = Allocator::new();
-        a.set_pools(vec![Pool::new(
-            "p",
-            vec![
-                IpRange::parse("198.18.0.0/30").unwrap(),
-                IpRange::parse("2001:db8::/126").unwrap(),
-            ],
-        )]);
-        let mut dual = serde_json::to_value(&*service(
+        let mut r = reconciler(&["198.18.0.0/30", "2001:db8::/126"]);
+        let dual = service(
             "dual",
             "LoadBalancer",
-            serde_json::json!({"clusterIPs": ["198.19.0.10", "2001:db8:5e::10"], "ipFamilyPolicy": "PreferDualStack"}),
-        ))
-        .unwrap();
-        dual["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": "198.18.0.1"}]}});
-        dual["metadata"]["annotations"] =
-            serde_json::json!({"metallb.io/ip-allocated-from-pool": "p"});
-        let mut stale =
-            serde_json::to_value(&*service("stale", "LoadBalancer", serde_json::json!({})))
-                .unwrap();
-        stale["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": "198.18.9.9"}]}});
-        let services: Vec<Arc<Service>> = vec![
-            Arc::new(serde_json::from_value(dual).unwrap()),
-            Arc::new(serde_json::from_value(stale).unwrap()),
-        ];
-        let changes = pass(&mut a, &services, None);
+            json!({"clusterIPs": ["198.19.0.10", "2001:db8:5e::10"], "ipFamilyPolicy": "PreferDualStack"}),
+        );
+        let holding = |s: &Service, ips: &[&str], pool: Option<&str>| {
+            written(
+                s,
+                &Change {
+                    namespace: "apps".into(),
+                    name: String::new(),
+                    ips: ips.iter().map(|s| ip(s)).collect(),
+                    pool: pool.map(str::to_string),
+                    reason: String::new(),
+                },
+            )
+        };
+        r.service_applied(&holding(&dual, &["198.18.0.1"], Some("p")));
+        let stale = service("stale", "LoadBalancer", json!({}));
+        r.service_applied(&holding(&stale, &["198.18.9.9"], None));
+        let (changes, _) = r.pass();
         let by_name = |n: &str| changes.iter().find(|c| c.name == n).unwrap().ips.clone();
         assert_eq!(
             by_name("dual"),
-            vec![
-                "198.18.0.1".parse::<IpAddr>().unwrap(),
-                "2001:db8::".parse().unwrap()
-            ],
+            vec![ip("198.18.0.1"), ip("2001:db8::")],
             "keeps its IPv4 address and gains IPv6 from the same pool"
         );
         assert_eq!(
             by_name("stale"),
-            vec!["198.18.0.0".parse::<IpAddr>().unwrap()],
+            vec![ip("198.18.0.0")],
             "an address outside every pool is replaced"
         );
     }
 
     #[test]
     fn a_bad_request_is_skipped_not_fatal() {
-        let mut a = allocator();
-        let services = vec![
-            service(
-                "bad",
-                "LoadBalancer",
-                serde_json::json!({"loadBalancerIP": "not-an-ip"}),
-            ),
-            service("good", "LoadBalancer", serde_json::json!({})),
-        ];
-        let changes = pass(&mut a, &services, None);
-        assert_eq!(
-            changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-            ["good"]
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        r.service_applied(&service(
+            "bad",
+            "LoadBalancer",
+            json!({"loadBalancerIP": "not-an-ip"}),
+        ));
+        r.service_applied(&service("good", "LoadBalancer", json!({})));
+        let (changes, events) = r.pass();
+        assert_eq!(names(&changes), ["good"]);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.name == "bad" && e.reason == "AllocationFailed" && e.warning)
         );
+    }
+
+    #[test]
+    fn a_pass_looks_only_at_what_changed() {
+        let mut r = reconciler(&["198.18.0.0/22"]);
+        let mut looked_at = 0;
+        for i in 0..100 {
+            let s = service(&format!("s{i:03}"), "LoadBalancer", json!({}));
+            r.service_applied(&s);
+            let (changes, _) = r.pass();
+            assert_eq!(names(&changes), [format!("s{i:03}")]);
+            looked_at += changes.len();
+            // The status echo is looked at once and needs no write.
+            r.service_applied(&written(&s, &changes[0]));
+            assert_eq!(r.pass().0, vec![]);
+        }
+        assert_eq!(looked_at, 100);
+        assert_eq!(r.allocator().holders().len(), 100);
+        assert_eq!(
+            r.processed(),
+            200,
+            "each Service was processed twice (creation, status echo), never once per pass"
+        );
+    }
+
+    #[test]
+    fn a_freed_address_goes_to_a_service_that_failed() {
+        let mut r = reconciler(&["198.18.0.7/32"]);
+        let first = service("first", "LoadBalancer", json!({}));
+        r.service_applied(&first);
+        let (changes, _) = r.pass();
+        r.service_applied(&written(&first, &changes[0]));
+        r.service_applied(&service("second", "LoadBalancer", json!({})));
+        let (changes, events) = r.pass();
+        assert!(changes.is_empty(), "nothing to write: it had nothing");
+        assert_eq!(events[0].reason, "AllocationFailed");
+        r.service_deleted(&first);
+        let (changes, _) = r.pass();
+        assert_eq!(names(&changes), ["second"]);
+        assert_eq!(changes[0].ips, vec![ip("198.18.0.7")]);
+    }
+
+    #[test]
+    fn a_shrunk_pool_reallocates_and_a_relist_forgets_the_vanished() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let a = service("a", "LoadBalancer", json!({"loadBalancerIP": "198.18.0.3"}));
+        let b = service("b", "LoadBalancer", json!({}));
+        for s in [&a, &b] {
+            r.service_applied(s);
+        }
+        let (changes, _) = r.pass();
+        for c in &changes {
+            let s = if c.name == "a" { &a } else { &b };
+            r.service_applied(&written(s, c));
+        }
+        r.pass();
+        r.set_pools(vec![pool("p", &["198.18.0.0/31"])]).unwrap();
+        let (changes, events) = r.pass();
+        assert_eq!(
+            names(&changes),
+            ["a"],
+            "b's 198.18.0.0 is still in the pool"
+        );
+        assert!(changes[0].ips.is_empty());
+        assert!(events.iter().any(|e| e.name == "a" && e.warning));
+        r.relist_started();
+        r.service_applied(&b);
+        r.relist_done();
+        assert_eq!(r.tracked(), 1);
+        assert_eq!(r.allocator().holders(), ["apps/b"]);
+    }
+
+    #[test]
+    fn an_event_is_news_once() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        r.service_applied(&service(
+            "bad",
+            "LoadBalancer",
+            json!({"loadBalancerIP": "x"}),
+        ));
+        let (_, events) = r.pass();
+        assert!(r.is_news(&events[0]));
+        r.recorded(&events[0]);
+        assert!(!r.is_news(&events[0]));
+        r.service_applied(&service(
+            "bad",
+            "LoadBalancer",
+            json!({"loadBalancerIP": "y"}),
+        ));
+        let (_, events) = r.pass();
+        assert!(r.is_news(&events[0]), "a different message is news again");
     }
 }

@@ -1,7 +1,7 @@
-//! The controller's I/O: reflectors over Services, IPAddressPools and Namespaces; one allocation
-//! pass per batch of changes; status writes only for Services whose addresses changed.
+//! The controller's I/O: a watch over Services feeding the [`Reconciler`], reflectors over
+//! IPAddressPools, Namespaces and L2Advertisements; one pass per settled batch of changes;
+//! status writes only for Services whose addresses changed.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::convert;
 use crate::metrics::Metrics;
-use crate::reconcile::{Change, ServiceEvent, pass_with_events};
+use crate::reconcile::{Change, Reconciler, ServiceEvent};
 use crate::secret::ensure_memberlist_secret;
+use tokio::time::Instant;
 
 /// Settings of a controller run.
 #[derive(Debug, Clone)]
@@ -42,54 +43,53 @@ pub struct Settings {
 /// kubectl's copy of the last applied object, kept in an annotation.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Starts a reflector over `api` in the background; every change sends on `trigger`.
-pub fn spawn_reflector<K>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K>
-where
+/// How long a burst of changes may settle before a pass.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// The shortest time between two writes of the pools' status counters: during a burst of
+/// Services they change with every pass.
+const POOL_STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many writes (status updates, events) a pass keeps in flight.
+const IN_FLIGHT: usize = 4;
+
+/// How long after a failed write the Service is looked at again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A kind that can be watched and cached.
+pub trait Watched:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+/// Starts a reflector over `api` in the background; every change sends on `trigger`.
+pub fn spawn_reflector<K: Watched>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K> {
     spawn_reflector_with(api, watcher::Config::default(), trigger)
 }
 
 /// [`spawn_reflector`] with a watch configuration (label or field selectors).
-pub fn spawn_reflector_with<K>(
+pub fn spawn_reflector_with<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
     trigger: mpsc::Sender<()>,
-) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    spawn_trimmed_reflector(api, config, trigger, |_| {})
-}
-
-/// [`spawn_reflector_with`] that also applies `trim` to every object before caching it.
-pub fn spawn_trimmed_reflector<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    trigger: mpsc::Sender<()>,
-    trim: fn(&mut K),
-) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Store<K> {
     let (reader, writer) = reflector::store();
     // managedFields and kubectl's last-applied copy are never read: dropping them roughly
     // halves the cache.
@@ -101,7 +101,6 @@ where
             .modify(move |object| {
                 object.managed_fields_mut().clear();
                 object.annotations_mut().remove(LAST_APPLIED);
-                trim(object);
             }),
     );
     tokio::spawn(async move {
@@ -118,15 +117,34 @@ where
     reader
 }
 
+/// Feeds one Service watch event to the reconciler; returns whether the Services are listed
+/// completely (a pass may run).
+fn apply(reconciler: &mut Reconciler, event: watcher::Event<Service>) -> bool {
+    match event {
+        watcher::Event::Apply(service) | watcher::Event::InitApply(service) => {
+            reconciler.service_applied(&service)
+        }
+        watcher::Event::Delete(service) => reconciler.service_deleted(&service),
+        watcher::Event::Init => reconciler.relist_started(),
+        watcher::Event::InitDone => {
+            reconciler.relist_done();
+            return true;
+        }
+    }
+    false
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs the controller until the process is stopped.
 pub async fn run(client: Client, settings: Settings) -> Result<()> {
     let (trigger, mut triggered) = mpsc::channel::<()>(1);
-    let services = spawn_trimmed_reflector(
-        Api::<Service>::all(client.clone()),
-        watcher::Config::default(),
-        trigger.clone(),
-        convert::slim,
-    );
     let pools = spawn_reflector(
         Api::<IPAddressPool>::namespaced(client.clone(), &settings.namespace),
         trigger.clone(),
@@ -136,8 +154,15 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
         Api::<L2Advertisement>::namespaced(client.clone(), &settings.namespace),
         trigger.clone(),
     );
+    // Services are not cached as objects: each is reduced to what allocation reads as it
+    // arrives (see `Reconciler`).
+    let services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff();
+    let mut services = std::pin::pin!(services);
     for (what, ready) in [
-        ("services", services.wait_until_ready().await.is_ok()),
         ("pools", pools.wait_until_ready().await.is_ok()),
         ("namespaces", namespaces.wait_until_ready().await.is_ok()),
         (
@@ -149,7 +174,6 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
             anyhow::bail!("the {what} watch ended before it was ready");
         }
     }
-    tracing::info!("caches synced; serving");
     if let Some((name, deployment)) = &settings.memberlist_secret
         && let Err(err) =
             ensure_memberlist_secret(&client, &settings.namespace, name, deployment.as_deref())
@@ -161,98 +185,189 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
         controller: "metallb-controller".into(),
         instance: settings.instance.clone(),
     };
-    let mut recorded: HashMap<(String, String), (&'static str, String)> = HashMap::new();
-    let mut allocator = Allocator::new();
+    let mut reconciler = Reconciler::new(settings.lb_class.clone());
     let mut config_state = crate::config_state::Reporter::default();
+    // No pass before the Services are listed completely: Services holding addresses re-claim
+    // them before any pending Service is served (restart safety).
+    let mut listed = false;
+    let mut settle_until: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = None;
+    let mut pools_written_at: Option<Instant> = None;
+    let mut pools_due: Option<Instant> = None;
     loop {
-        // Let a burst of events settle into one pass.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        while triggered.try_recv().is_ok() {}
-        let pool_objects: Vec<IPAddressPool> =
-            pools.state().iter().map(|p| (**p).clone()).collect();
-        let namespace_objects: Vec<Namespace> =
-            namespaces.state().iter().map(|n| (**n).clone()).collect();
-        let ad_objects: Vec<L2Advertisement> = advertisements
-            .state()
-            .iter()
-            .map(|a| (**a).clone())
-            .collect();
-        // Cross-object validation: a bad set keeps the previous configuration in force.
-        let verdict = convert::pools(&pool_objects, &namespace_objects).and_then(|valid| {
-            convert::check_advertisements(&ad_objects, &pool_objects)?;
-            allocator
-                .try_set_pools(valid)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
-        if let Err(err) = &verdict {
-            tracing::warn!("invalid configuration, keeping the previous one: {err}");
+        let wake = [settle_until, retry_at, pools_due]
+            .into_iter()
+            .flatten()
+            .min();
+        tokio::select! {
+            event = services.next() => {
+                match event {
+                    Some(Ok(event)) => {
+                        if apply(&mut reconciler, event) && !listed {
+                            listed = true;
+                            tracing::info!("caches synced; serving");
+                        }
+                    }
+                    Some(Err(err)) => tracing::warn!("Service watch error (retrying): {err}"),
+                    None => anyhow::bail!("the Service watch ended"),
+                }
+                settle_until.get_or_insert_with(|| Instant::now() + SETTLE);
+                continue;
+            }
+            got = triggered.recv() => {
+                if got.is_none() {
+                    return Ok(());
+                }
+                settle_until.get_or_insert_with(|| Instant::now() + SETTLE);
+                continue;
+            }
+            () = sleep_until(wake) => {}
         }
-        if let Err(err) = config_state
-            .report(&client, &reporter, &settings.namespace, verdict)
-            .await
+        settle_until = None;
+        retry_at = None;
+        if !listed {
+            continue;
+        }
+        let now = Instant::now();
+        let pool_status_due = pools_written_at.is_none_or(|t| now >= t + POOL_STATUS_INTERVAL);
+        if pool_status_due {
+            pools_written_at = Some(now);
+            pools_due = None;
+        } else {
+            pools_due = pools_written_at.map(|t| t + POOL_STATUS_INTERVAL);
+        }
+        if pass(
+            &client,
+            &settings,
+            &reporter,
+            &mut reconciler,
+            &mut config_state,
+            &pools,
+            &namespaces,
+            &advertisements,
+            pool_status_due,
+        )
+        .await
+        .is_err()
         {
-            tracing::warn!("cannot report the configuration state: {err:#}");
+            retry_at = Some(Instant::now() + RETRY_AFTER);
         }
-        let (changes, events) = pass_with_events(
-            &mut allocator,
-            &services.state(),
-            settings.lb_class.as_deref(),
-        );
-        for event in events {
-            record(&client, &reporter, &mut recorded, event).await;
+        settings.readiness.set_ready();
+    }
+}
+
+/// One pass: installs the pools (a bad set keeps the previous configuration in force), runs the
+/// reconciler and writes what it decided, the pools' status counters only when
+/// `pool_status_due`. Errs when a write failed (it is retried).
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    client: &Client,
+    settings: &Settings,
+    reporter: &crate::events::Reporter,
+    reconciler: &mut Reconciler,
+    config_state: &mut crate::config_state::Reporter,
+    pools: &Store<IPAddressPool>,
+    namespaces: &Store<Namespace>,
+    advertisements: &Store<L2Advertisement>,
+    pool_status_due: bool,
+) -> Result<(), ()> {
+    let mut outcome = Ok(());
+    let pool_objects: Vec<IPAddressPool> = pools.state().iter().map(|p| (**p).clone()).collect();
+    let namespace_objects: Vec<Namespace> =
+        namespaces.state().iter().map(|n| (**n).clone()).collect();
+    let ad_objects: Vec<L2Advertisement> = advertisements
+        .state()
+        .iter()
+        .map(|a| (**a).clone())
+        .collect();
+    // Cross-object validation: a bad set keeps the previous configuration in force.
+    let verdict = convert::pools(&pool_objects, &namespace_objects).and_then(|valid| {
+        convert::check_advertisements(&ad_objects, &pool_objects)?;
+        reconciler.set_pools(valid).map_err(|e| e.to_string())
+    });
+    if let Err(err) = &verdict {
+        tracing::warn!("invalid configuration, keeping the previous one: {err}");
+    }
+    if let Err(err) = config_state
+        .report(client, reporter, &settings.namespace, verdict)
+        .await
+    {
+        tracing::warn!("cannot report the configuration state: {err:#}");
+        outcome = Err(());
+    }
+    let (changes, events) = reconciler.pass();
+    // Writes go out concurrently: one at a time, a burst of Services would wait on the round
+    // trips rather than on the API server.
+    let news: Vec<ServiceEvent> = events
+        .into_iter()
+        .filter(|e| reconciler.is_news(e))
+        .collect();
+    let recorded: Vec<(ServiceEvent, bool)> = futures::stream::iter(news)
+        .map(|event| async move {
+            let ok = record(client, reporter, &event).await;
+            (event, ok)
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    for (event, ok) in recorded {
+        if ok {
+            reconciler.recorded(&event);
         }
-        for change in changes {
-            if let Err(err) = write(&client, &change).await {
+    }
+    let written: Vec<(Change, Result<()>)> = futures::stream::iter(changes)
+        .map(|change| async move {
+            let result = write(client, &change).await;
+            (change, result)
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    for (change, result) in written {
+        match result {
+            Ok(()) => tracing::info!(
+                service = %format!("{}/{}", change.namespace, change.name),
+                ips = ?change.ips,
+                "{}",
+                change.reason
+            ),
+            Err(err) => {
                 tracing::warn!(
                     "cannot update {}/{}: {err:#}",
                     change.namespace,
                     change.name
                 );
-                let _ = trigger.try_send(());
-            } else {
-                tracing::info!(service = %format!("{}/{}", change.namespace, change.name), ips = ?change.ips, "{}", change.reason);
+                reconciler.retry(&change.namespace, &change.name);
+                outcome = Err(());
             }
-        }
-        for object in &pool_objects {
-            if let Err(err) =
-                write_pool_status(&client, &settings.namespace, object, &allocator).await
-            {
-                tracing::warn!(
-                    "cannot update the status of pool {:?}: {err:#}",
-                    object.metadata.name
-                );
-            }
-        }
-        for object in &pool_objects {
-            let name = object.metadata.name.as_deref().unwrap_or_default();
-            if let Some(counters) = allocator.counters(name) {
-                for (metric, value) in counters.metrics() {
-                    settings
-                        .metrics
-                        .set(metric, &[("pool", name)], value as f64);
-                }
-            }
-        }
-        settings.readiness.set_ready();
-        if triggered.recv().await.is_none() {
-            return Ok(());
         }
     }
+    let allocator = reconciler.allocator();
+    for object in &pool_objects {
+        if pool_status_due
+            && let Err(err) =
+                write_pool_status(client, &settings.namespace, object, allocator).await
+        {
+            tracing::warn!(
+                "cannot update the status of pool {:?}: {err:#}",
+                object.metadata.name
+            );
+            outcome = Err(());
+        }
+        let name = object.metadata.name.as_deref().unwrap_or_default();
+        if let Some(counters) = allocator.counters(name) {
+            for (metric, value) in counters.metrics() {
+                settings
+                    .metrics
+                    .set(metric, &[("pool", name)], value as f64);
+            }
+        }
+    }
+    outcome
 }
 
-/// Records a Service event unless the same one was the last recorded for that Service.
-async fn record(
-    client: &Client,
-    reporter: &crate::events::Reporter,
-    recorded: &mut HashMap<(String, String), (&'static str, String)>,
-    event: ServiceEvent,
-) {
-    let key = (event.namespace.clone(), event.name.clone());
-    let what = (event.reason, event.note.clone());
-    if recorded.get(&key) == Some(&what) {
-        return;
-    }
+/// Records a Service event; returns whether it was written.
+async fn record(client: &Client, reporter: &crate::events::Reporter, event: &ServiceEvent) -> bool {
     let reference = ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("Service".into()),
@@ -266,12 +381,16 @@ async fn record(
         note: &event.note,
         action: "Allocate",
     };
-    let published = crate::events::publish(client, reporter, &reference, &note).await;
-    match published {
-        Ok(()) => {
-            recorded.insert(key, what);
+    match crate::events::publish(client, reporter, &reference, &note).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::debug!(
+                "cannot record an event for {}/{}: {err}",
+                event.namespace,
+                event.name
+            );
+            false
         }
-        Err(err) => tracing::debug!("cannot record an event for {}/{}: {err}", key.0, key.1),
     }
 }
 

@@ -1,7 +1,8 @@
 //! What the allocator needs to know about a Service.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use litemap::LiteMap;
 
 use super::AllocError;
 
@@ -63,8 +64,8 @@ pub struct ServiceRequest {
     pub key: String,
     /// Namespace (for pools' `namespaces` / resolved `namespaceSelectors`).
     pub namespace: String,
-    /// Labels (for pools' `serviceSelectors`).
-    pub labels: BTreeMap<String, String>,
+    /// Labels (for pools' `serviceSelectors`), as a sorted vector.
+    pub labels: LiteMap<String, String>,
     /// Families of the cluster IPs, primary first (`spec.ipFamilies` order; one or two).
     pub families: Vec<Family>,
     /// IP family policy.

@@ -1,7 +1,8 @@
 //! The IP sharing rules (§3.5): who uses an address, and whether one more Service may.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use litemap::LiteMap;
 
 use super::SharingConflict;
 use super::request::{Port, ServiceRequest};
@@ -13,8 +14,8 @@ pub(super) struct AddressUse {
     pub(super) sharing_key: Option<String>,
     /// The backend key in force.
     pub(super) backend_key: String,
-    /// Service key -> its ports.
-    pub(super) users: BTreeMap<String, Vec<Port>>,
+    /// Service key -> its ports (a sorted vector: an address has one user or a few).
+    pub(super) users: LiteMap<String, Vec<Port>>,
 }
 
 impl AddressUse {
@@ -23,7 +24,7 @@ impl AddressUse {
         Self {
             sharing_key: svc.shares().map(str::to_string),
             backend_key: svc.backend_key.clone(),
-            users: BTreeMap::new(),
+            users: LiteMap::with_capacity(1),
         }
     }
 
