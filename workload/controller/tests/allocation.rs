@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use metallb_api::IPAddressPool;
+use test_support::netlab::{http_get_any, http_get_path};
 use test_support::{TestNamespace, cluster, wait_for};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -43,30 +44,16 @@ impl Drop for Controller {
     }
 }
 
-/// The body of a GET, if the port answers.
+/// The body of a GET of `path` on the controller's port, if it answers 200.
 fn http_body(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
+    http_get_path(([127, 0, 0, 1], port).into(), path, Duration::from_secs(2)).ok()
 }
 
 /// The status line of a probe, if the port answers.
 fn probe(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer.lines().next().map(str::to_string)
+    http_get_any(([127, 0, 0, 1], port).into(), path, Duration::from_secs(2))
+        .ok()
+        .map(|(status, _)| status)
 }
 
 async fn set_pool(api: &Api<IPAddressPool>, addresses: &[&str]) -> Result<()> {

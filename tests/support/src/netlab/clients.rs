@@ -28,8 +28,19 @@ pub fn http_get(target: SocketAddr, timeout: Duration) -> Result<String> {
     http_get_path(target, "/", timeout)
 }
 
-/// One HTTP GET of `path` at `target` from the calling thread's namespace.
+/// One HTTP GET of `path` at `target` from the calling thread's namespace; errs unless the
+/// answer is 200 OK.
 pub fn http_get_path(target: SocketAddr, path: &str, timeout: Duration) -> Result<String> {
+    let (status, body) = http_get_any(target, path, timeout)?;
+    if status.starts_with("HTTP/1.1 200") {
+        Ok(body)
+    } else {
+        bail!("unexpected answer from {target}{path}: {status:?}");
+    }
+}
+
+/// One HTTP GET of `path` at `target`: the status line and the body, whatever the status.
+pub fn http_get_any(target: SocketAddr, path: &str, timeout: Duration) -> Result<(String, String)> {
     let mut stream = TcpStream::connect_timeout(&target, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -39,8 +50,11 @@ pub fn http_get_path(target: SocketAddr, path: &str, timeout: Duration) -> Resul
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     match response.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => bail!("unexpected response from {target}: {response:?}"),
+        Some((head, body)) => Ok((
+            head.lines().next().unwrap_or_default().to_string(),
+            body.to_string(),
+        )),
+        None => bail!("unexpected response from {target}: {response:?}"),
     }
 }
 

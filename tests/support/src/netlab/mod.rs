@@ -27,7 +27,8 @@ mod routers;
 mod speakers;
 
 pub use clients::{
-    arping, arping_on, curl, first_reply_from, http_get, http_get_from, http_get_path, ndisc6,
+    arping, arping_on, curl, first_reply_from, http_get, http_get_any, http_get_from,
+    http_get_path, ndisc6,
 };
 pub use cluster::NetCluster;
 pub use objects::{apply_metallb, endpoints, lb_service};
