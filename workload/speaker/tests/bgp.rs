@@ -5,14 +5,14 @@
 //!
 //! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, SpeakerLab};
+use test_support::netlab::{self, Frr, LabSpec, Router, SpeakerLab, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -125,70 +125,63 @@ async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     Ok(())
 }
 
-fn frr_installed() -> bool {
-    Path::new("/usr/lib/frr/bgpd").exists()
+/// Speaker flags of the tests that print the speakers' debug logs on failure.
+const DEBUG: &[&str] = &["--log-level", "debug"];
+
+/// The lab of a test: three nodes running this crate's speaker with `flags`.
+fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
+    LabSpec {
+        tag,
+        nodes: &NODES,
+        speaker: Path::new(env!("CARGO_BIN_EXE_metallb-speaker")),
+        flags,
+    }
 }
 
 #[tokio::test]
 async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    assert!(
-        frr_installed(),
-        "FRR is not installed (cargo xtask test installs the frr package)"
-    );
-    let prefix = format!("mbgp{}", std::process::id() % 100_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
-        .await
-        .expect("cannot start the test network");
-    let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))
-        .expect("cannot start FRR");
-    if let Err(err) = scenario(&mut lab, &frr).await {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{}",
-            lab.speakers.diagnostics(&lab.network)
-        );
+    run_with_router(
+        lab("mbgp", DEBUG),
+        |lab: &SpeakerLab| Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network)),
+        scenario,
+    )
+    .await;
+}
+
+/// Counts the paths a router holds to a prefix.
+type PathCount = dyn Fn(&str) -> Result<usize>;
+
+/// A router's RIB, as the number of paths it holds to a prefix.
+struct Rib(Box<PathCount>);
+
+impl Router for Rib {
+    fn diagnostics(&self) -> String {
+        String::new()
     }
 }
 
 /// Starts the lab with the BGP configuration and a dual-stack Service on every node, and
-/// returns once `paths(prefix)` reports three paths for both families.
-async fn peer_with(
-    name: &str,
-    start_router: impl FnOnce(&SpeakerLab) -> Result<Box<dyn Fn(&str) -> Result<usize>>>,
-) {
-    let prefix = format!("{name}{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
-        .await
-        .expect("cannot start the test network");
-    let paths = start_router(&lab).expect("cannot start the router");
-    let result = async {
-        configure(&lab).await?;
-        for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
-            wait_for(&format!("three paths to {p}"), WAIT, || async {
-                Ok((paths(&p)? == 3).then_some(()))
-            })
-            .await?;
-        }
-        Ok::<(), anyhow::Error>(())
-    }
+/// returns once the router's RIB holds three paths for both families.
+async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<Rib>) {
+    run_with_router(
+        lab(tag, DEBUG),
+        start_router,
+        async |lab: &mut SpeakerLab, rib: &Rib| {
+            configure(lab).await?;
+            for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
+                wait_for(&format!("three paths to {p}"), WAIT, || async {
+                    Ok((rib.0(&p)? == 3).then_some(()))
+                })
+                .await?;
+            }
+            Ok(())
+        },
+    )
     .await;
-    if let Err(err) = result {
-        panic!("{err:#}\n\n{}", lab.speakers.diagnostics(&lab.network));
-    }
 }
 
 #[tokio::test]
 async fn gobgp_accepts_the_routes_of_every_speaker() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
     peer_with("mgob", |lab| {
         let dir = tempfile::tempdir()?;
         let mut config = format!(
@@ -212,7 +205,7 @@ async fn gobgp_accepts_the_routes_of_every_speaker() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Box::new(move |prefix: &str| {
+        Ok(Rib(Box::new(move |prefix: &str| {
             let _keep = (&child, &dir);
             let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
             let output = netlab::netns_exec(
@@ -221,17 +214,13 @@ async fn gobgp_accepts_the_routes_of_every_speaker() {
             )?;
             let value: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
             Ok(value[prefix].as_array().map(Vec::len).unwrap_or(0))
-        }))
+        })))
     })
     .await;
 }
 
 #[tokio::test]
 async fn bird_accepts_the_routes_of_every_speaker() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
     peer_with("mbrd", |lab| {
         let dir = tempfile::tempdir()?;
         let mut config = format!(
@@ -260,13 +249,13 @@ async fn bird_accepts_the_routes_of_every_speaker() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Box::new(move |prefix: &str| {
+        Ok(Rib(Box::new(move |prefix: &str| {
             let _keep = (&child, &dir);
             let socket = socket.to_string_lossy().into_owned();
             let output = netlab::netns_exec(&netns, &["birdc", "-s", &socket, "show", "route", prefix])?;
             let text = String::from_utf8_lossy(&output.stdout);
             Ok(text.lines().filter(|l| l.contains("[spk")).count())
-        }))
+        })))
     })
     .await;
 }
@@ -287,63 +276,54 @@ fn any_session_up(lab: &SpeakerLab) -> bool {
 
 #[tokio::test]
 async fn md5_passwords_must_match() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    let prefix = format!("mmd5{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &[])
-        .await
-        .expect("cannot start the test network");
-    let mut passwords = String::new();
-    for node in &lab.network.nodes {
-        passwords.push_str(&format!(" neighbor {} password s3cret\n", node.ipv4));
-    }
-    let config = netlab::frr_config(&lab.network).replacen(
-        " address-family ipv4 unicast",
-        &format!("{passwords} address-family ipv4 unicast"),
-        1,
-    );
-    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
-    let result = async {
-        configure(&lab).await?;
-        let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &lab.namespace);
-        let set_password = |password: &'static str| {
-            let peers = peers.clone();
-            async move {
-                let patch = json!({"spec": {"password": password}});
-                peers
-                    .patch("router", &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-            }
-        };
-        // A wrong password: no session comes up in 10 s (the speakers retry meanwhile).
-        set_password("wrong").await?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            ensure!(
-                !any_session_up(&lab),
-                "a session came up with the wrong password"
-            );
-            ensure!(
-                frr.paths(&format!("{SERVICE}/32"))?.is_empty(),
-                "routes arrived with the wrong password"
-            );
+    let start_frr = |lab: &SpeakerLab| {
+        let mut passwords = String::new();
+        for node in &lab.network.nodes {
+            passwords.push_str(&format!(" neighbor {} password s3cret\n", node.ipv4));
         }
-        // The right one: the routes arrive.
-        set_password("s3cret").await?;
-        wait_for("the routes with the right password", WAIT, || async {
-            Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
-        })
-        .await
-    }
-    .await;
-    if let Err(err) = result {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{}",
-            lab.speakers.diagnostics(&lab.network)
+        let config = netlab::frr_config(&lab.network).replacen(
+            " address-family ipv4 unicast",
+            &format!("{passwords} address-family ipv4 unicast"),
+            1,
         );
-    }
+        Frr::start(&lab.network.client.netns, &config)
+    };
+    run_with_router(
+        lab("mmd5", &[]),
+        start_frr,
+        async |lab: &mut SpeakerLab, frr: &Frr| {
+            configure(lab).await?;
+            let peers: Api<metallb_api::BGPPeer> =
+                Api::namespaced(lab.client.clone(), &lab.namespace);
+            let set_password = |password: &'static str| {
+                let peers = peers.clone();
+                async move {
+                    let patch = json!({"spec": {"password": password}});
+                    peers
+                        .patch("router", &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                }
+            };
+            // A wrong password: no session comes up in 10 s (the speakers retry meanwhile).
+            set_password("wrong").await?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                ensure!(
+                    !any_session_up(lab),
+                    "a session came up with the wrong password"
+                );
+                ensure!(
+                    frr.paths(&format!("{SERVICE}/32"))?.is_empty(),
+                    "routes arrived with the wrong password"
+                );
+            }
+            // The right one: the routes arrive.
+            set_password("s3cret").await?;
+            wait_for("the routes with the right password", WAIT, || async {
+                Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
+            })
+            .await
+        },
+    )
+    .await;
 }

@@ -7,13 +7,13 @@
 //!
 //! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, SpeakerLab};
+use test_support::netlab::{self, Frr, LabSpec, Router, SpeakerLab, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -22,8 +22,17 @@ const WAIT: Duration = Duration::from_secs(60);
 /// node-a's second address, the `sourceAddress` of its session.
 const NODE_A_SOURCE: &str = "198.18.0.21";
 
-fn frr_installed() -> bool {
-    Path::new("/usr/lib/frr/bgpd").exists()
+/// Speaker flags of the tests that print the speakers' debug logs on failure.
+const DEBUG: &[&str] = &["--log-level", "debug"];
+
+/// The lab of a test: three nodes running this crate's speaker with `flags`.
+fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
+    LabSpec {
+        tag,
+        nodes: &NODES,
+        speaker: Path::new(env!("CARGO_BIN_EXE_metallb-speaker")),
+        flags,
+    }
 }
 
 async fn apply(lab: &SpeakerLab, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
@@ -271,37 +280,20 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 
 #[tokio::test]
 async fn password_secret_aliases_source_address_and_graceful_restart_work_with_frr() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    assert!(
-        frr_installed(),
-        "FRR is not installed (cargo xtask test installs the frr package)"
-    );
-    let prefix = format!("mopt{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
-        .await
-        .expect("cannot start the test network");
-    let mut neighbors = String::new();
-    for address in ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE] {
-        neighbors.push_str(&format!(
-            " neighbor {address} remote-as 64512\n neighbor {address} password s3cret\n"
-        ));
-    }
-    let config = format!(
-        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n bgp graceful-restart\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-        lab.network.client.ipv4
-    );
-    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
-    if let Err(err) = options_scenario(&mut lab, &frr).await {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{}",
-            lab.speakers.diagnostics(&lab.network)
+    let start_frr = |lab: &SpeakerLab| {
+        let mut neighbors = String::new();
+        for address in ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE] {
+            neighbors.push_str(&format!(
+                " neighbor {address} remote-as 64512\n neighbor {address} password s3cret\n"
+            ));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n bgp graceful-restart\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+            lab.network.client.ipv4
         );
-    }
+        Frr::start(&lab.network.client.netns, &config)
+    };
+    run_with_router(lab("mopt", DEBUG), start_frr, options_scenario).await;
 }
 
 /// A namespace removed when dropped.
@@ -384,41 +376,41 @@ async fn multi_hop_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
     .await
 }
 
+/// FRR in the far router's namespace (dropped before the namespace).
+struct FarFrr {
+    frr: Frr,
+    _far: Namespace,
+}
+
+impl Router for FarFrr {
+    fn diagnostics(&self) -> String {
+        self.frr.diagnostics()
+    }
+}
+
 #[tokio::test]
 async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    assert!(
-        frr_installed(),
-        "FRR is not installed (cargo xtask test installs the frr package)"
-    );
-    let prefix = format!("mhop{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
-        .await
-        .expect("cannot start the test network");
-    let far = far_router(&lab).expect("cannot build the two-hop network");
-    let mut neighbors = String::new();
-    for node in &lab.network.nodes {
-        neighbors.push_str(&format!(
-            " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n",
-            node.ipv4
-        ));
-    }
-    let config = format!(
-        "frr defaults traditional\nhostname far\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
-    );
-    let frr = Frr::start(&far.0, &config).expect("cannot start FRR");
-    if let Err(err) = multi_hop_scenario(&lab, &frr).await {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{}",
-            lab.speakers.diagnostics(&lab.network)
+    let start_far_frr = |lab: &SpeakerLab| {
+        let far = far_router(lab).context("building the two-hop network")?;
+        let mut neighbors = String::new();
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(
+                " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n",
+                node.ipv4
+            ));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname far\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
         );
-    }
-    drop(frr);
+        let frr = Frr::start(&far.0, &config)?;
+        Ok(FarFrr { frr, _far: far })
+    };
+    run_with_router(
+        lab("mhop", DEBUG),
+        start_far_frr,
+        async |lab: &mut SpeakerLab, far: &FarFrr| multi_hop_scenario(lab, &far.frr).await,
+    )
+    .await;
 }
 
 async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
@@ -511,39 +503,21 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 
 #[tokio::test]
 async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    assert!(
-        frr_installed(),
-        "FRR is not installed (cargo xtask test installs the frr package)"
-    );
-    let prefix = format!("mbfd{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, &speaker, &["--log-level", "debug"])
-        .await
-        .expect("cannot start the test network");
-    let mut neighbors = String::new();
-    for node in &lab.network.nodes {
-        neighbors.push_str(&format!(
-            " neighbor {0} remote-as 64512\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
-            node.ipv4
-        ));
-    }
-    let config = format!(
-        "frr defaults traditional\nhostname router\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-        lab.network.client.ipv4
-    );
-    let frr = Frr::start_with_bfd(&lab.network.client.netns, &config).expect("cannot start FRR");
-    if let Err(err) = bfd_scenario(&mut lab, &frr).await {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        let bfd = frr.vtysh("show bfd peers").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{bfd}\n{}",
-            lab.speakers.diagnostics(&lab.network)
+    let start_frr = |lab: &SpeakerLab| {
+        let mut neighbors = String::new();
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(
+                " neighbor {0} remote-as 64512\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
+                node.ipv4
+            ));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname router\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+            lab.network.client.ipv4
         );
-    }
+        Frr::start_with_bfd(&lab.network.client.netns, &config)
+    };
+    run_with_router(lab("mbfd", DEBUG), start_frr, bfd_scenario).await;
 }
 
 async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
@@ -591,33 +565,21 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 
 #[tokio::test]
 async fn ibgp_routes_carry_the_advertisements_local_preference() {
-    assert!(
-        netlab::available(),
-        "this test needs root and iproute2 (run it with `cargo xtask test`)"
-    );
-    assert!(
-        frr_installed(),
-        "FRR is not installed (cargo xtask test installs the frr package)"
-    );
-    let prefix = format!("mibg{}", std::process::id() % 10_000);
-    let speaker: PathBuf = env!("CARGO_BIN_EXE_metallb-speaker").into();
-    let lab = SpeakerLab::start(&prefix, &NODES, &speaker, &[])
-        .await
-        .expect("cannot start the test network");
-    let mut neighbors = String::new();
-    for node in &lab.network.nodes {
-        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
-    }
-    let config = format!(
-        "frr defaults traditional\nhostname router\n!\nrouter bgp 64512\n bgp router-id {}\n{neighbors} address-family ipv4 unicast\n  maximum-paths ibgp 8\n exit-address-family\n!\n",
-        lab.network.client.ipv4
-    );
-    let frr = Frr::start(&lab.network.client.netns, &config).expect("cannot start FRR");
-    if let Err(err) = ibgp_scenario(&lab, &frr).await {
-        let summary = frr.vtysh("show bgp summary").unwrap_or_default();
-        panic!(
-            "{err:#}\n\nFRR:\n{summary}\n{}",
-            lab.speakers.diagnostics(&lab.network)
+    let start_frr = |lab: &SpeakerLab| {
+        let mut neighbors = String::new();
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname router\n!\nrouter bgp 64512\n bgp router-id {}\n{neighbors} address-family ipv4 unicast\n  maximum-paths ibgp 8\n exit-address-family\n!\n",
+            lab.network.client.ipv4
         );
-    }
+        Frr::start(&lab.network.client.netns, &config)
+    };
+    run_with_router(
+        lab("mibg", &[]),
+        start_frr,
+        async |lab: &mut SpeakerLab, frr: &Frr| ibgp_scenario(lab, frr).await,
+    )
+    .await;
 }

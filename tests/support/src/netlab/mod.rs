@@ -24,6 +24,7 @@ mod clients;
 mod cluster;
 mod objects;
 mod routers;
+mod scenario;
 mod speakers;
 
 pub use clients::{
@@ -33,6 +34,7 @@ pub use clients::{
 pub use cluster::NetCluster;
 pub use objects::{apply_metallb, endpoints, lb_service};
 pub use routers::{Frr, frr_config};
+pub use scenario::{LabSpec, Router, run_with_router};
 pub use speakers::Speakers;
 
 /// IPv4 addresses for LoadBalancer pools (on-link on the test network).

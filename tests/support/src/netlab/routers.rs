@@ -1,6 +1,6 @@
 //! Real BGP routers in a namespace, for tests and benchmarks: FRR (zebra + bgpd).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -19,12 +19,20 @@ impl Frr {
         Self::start_daemons(netns, config, &["zebra", "bgpd"])
     }
 
+    /// Whether `daemon` (e.g. `bfdd`) was started.
+    pub fn runs(&self, daemon: &str) -> bool {
+        self.daemons.contains(&daemon)
+    }
+
     /// Starts zebra, bfdd and bgpd (for `neighbor ... bfd`).
     pub fn start_with_bfd(netns: &str, config: &str) -> Result<Self> {
         Self::start_daemons(netns, config, &["zebra", "bfdd", "bgpd"])
     }
 
     fn start_daemons(netns: &str, config: &str, daemons: &[&'static str]) -> Result<Self> {
+        if !std::path::Path::new("/usr/lib/frr/bgpd").exists() {
+            bail!("FRR is not installed (cargo xtask test installs the frr package)");
+        }
         let dir = tempfile::tempdir()?;
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let instance = format!(
