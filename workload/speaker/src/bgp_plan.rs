@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use metallb_api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool};
+use metallb_api::bgp_peer::v1beta2::DynamicAsn;
+use metallb_api::{BFDProfile, BGPAdvertisement, BGPPeer, BGPPeerSpec, Community, IPAddressPool};
 use metallb_controller::convert::{current_ips, handled, selector};
 use metallb_core::bfd::session::Config as BfdConfig;
 use metallb_core::bgp::Prefix;
+use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::iprange::IpRange;
 use metallb_core::selector::any_matches;
 
@@ -25,10 +27,11 @@ pub struct Peer {
     pub address: IpAddr,
     /// The peer's port.
     pub port: u16,
-    /// Our AS.
+    /// Our AS on this session (`localASN`, else `myASN`).
     pub local_as: u32,
-    /// The peer's AS.
-    pub peer_as: u32,
+    /// The AS the peer must open with (`peerASN`, or any internal/external AS with
+    /// `dynamicASN`).
+    pub peer_as: PeerAs,
     /// Proposed hold time in seconds.
     pub hold_time: u16,
     /// Keepalive interval in seconds (default: a third of the hold time).
@@ -252,10 +255,10 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
         if !matches_all(&spec.node_selectors, &node_labels) {
             continue;
         }
-        let (Some(address), Some(peer_as)) = (
-            spec.peer_address.as_deref().and_then(|a| a.parse().ok()),
-            spec.peer_asn,
-        ) else {
+        let Some(peer_as) = peer_as(spec) else {
+            continue;
+        };
+        let Some(address) = spec.peer_address.as_deref().and_then(|a| a.parse().ok()) else {
             continue;
         };
         let router_id = spec
@@ -296,7 +299,9 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             name,
             address,
             port: spec.peer_port.unwrap_or(179),
-            local_as: spec.my_asn,
+            // `localASN` replaces myASN on this session (FRR's `local-as N no-prepend
+            // replace-as`): the peer sees only it, in the OPEN and the AS path.
+            local_as: spec.local_asn.unwrap_or(spec.my_asn),
             peer_as,
             hold_time: hold_seconds(spec.hold_time.as_deref()),
             keepalive_time: spec.keepalive_time.as_deref().and_then(duration_seconds),
@@ -391,9 +396,45 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
     plan
 }
 
+/// The AS a BGPPeer's router must open with: `peerASN`, else any internal or external AS
+/// (`dynamicASN`); `None` without either.
+fn peer_as(spec: &BGPPeerSpec) -> Option<PeerAs> {
+    match (spec.peer_asn, spec.dynamic_asn) {
+        (Some(asn), _) => Some(PeerAs::Exact(asn)),
+        (None, Some(DynamicAsn::Internal)) => Some(PeerAs::Internal),
+        (None, Some(DynamicAsn::External)) => Some(PeerAs::External),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_asn_or_dynamic_asn_give_the_expected_peer_as() {
+        let spec = |extra: serde_json::Value| -> BGPPeerSpec {
+            let mut value = serde_json::json!({"myASN": 64512, "peerAddress": "198.18.0.3"});
+            if let (Some(target), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra)
+            {
+                target.extend(extra);
+            }
+            serde_json::from_value(value).unwrap()
+        };
+        assert_eq!(
+            peer_as(&spec(serde_json::json!({"peerASN": 64513}))),
+            Some(PeerAs::Exact(64513))
+        );
+        assert_eq!(
+            peer_as(&spec(serde_json::json!({"dynamicASN": "internal"}))),
+            Some(PeerAs::Internal)
+        );
+        assert_eq!(
+            peer_as(&spec(serde_json::json!({"dynamicASN": "external"}))),
+            Some(PeerAs::External)
+        );
+        assert_eq!(peer_as(&spec(serde_json::json!({}))), None);
+    }
 
     #[test]
     fn community_aliases_and_password_secrets_resolve() {

@@ -39,7 +39,8 @@ async fn apply(lab: &SpeakerLab, kind: &str, plural: &str, name: &str, spec: Val
     netlab::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
 }
 
-/// A BGPPeer (v1beta2) to the router at `address` from the nodes in `nodes`.
+/// A BGPPeer (v1beta2) from the nodes in `nodes`; `spec` adds to or replaces the defaults (a
+/// null drops one).
 async fn peer(lab: &SpeakerLab, name: &str, nodes: &[&str], spec: Value) -> Result<()> {
     let mut full = json!({
         "myASN": 64512, "peerASN": 64513, "holdTime": "9s",
@@ -48,6 +49,7 @@ async fn peer(lab: &SpeakerLab, name: &str, nodes: &[&str], spec: Value) -> Resu
     });
     if let (Some(target), Value::Object(extra)) = (full.as_object_mut(), spec) {
         target.extend(extra);
+        target.retain(|_, value| !value.is_null());
     }
     let object = json!({
         "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
@@ -580,6 +582,48 @@ async fn ibgp_routes_carry_the_advertisements_local_preference() {
         lab("mibg", &[]),
         start_frr,
         async |lab: &mut SpeakerLab, frr: &Frr| ibgp_scenario(lab, frr).await,
+    )
+    .await;
+}
+
+async fn dynamic_asn_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+    let router = lab.network.client.ipv4.to_string();
+    peer(
+        lab,
+        "router",
+        &NODES,
+        json!({"peerAddress": router, "peerASN": null, "dynamicASN": "external", "localASN": 64600}),
+    )
+    .await?;
+    service(lab, &[]).await?;
+    wait_for("three paths from AS 64600", WAIT, || async {
+        let paths = frr.paths(&format!("{SERVICE}/32"))?;
+        Ok((paths.len() == 3
+            && paths
+                .iter()
+                .all(|p| p["aspath"]["string"].as_str() == Some("64600")))
+        .then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
+    let start_frr = |lab: &SpeakerLab| {
+        let mut neighbors = String::new();
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(" neighbor {} remote-as 64600\n", node.ipv4));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
+            lab.network.client.ipv4
+        );
+        Frr::start(&lab.network.client.netns, &config)
+    };
+    run_with_router(
+        lab("mdyn", DEBUG),
+        start_frr,
+        async |lab: &mut SpeakerLab, frr: &Frr| dynamic_asn_scenario(lab, frr).await,
     )
     .await;
 }

@@ -64,13 +64,44 @@ pub enum Action {
     Down(String),
 }
 
+/// The AS a peer must open with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerAs {
+    /// Exactly this AS (BGPPeer `peerASN`).
+    Exact(u32),
+    /// Any AS equal to ours (`dynamicASN: internal`): iBGP.
+    Internal,
+    /// Any AS other than ours (`dynamicASN: external`): eBGP.
+    External,
+}
+
+impl PeerAs {
+    /// Whether a peer opening with `asn` is acceptable when our AS is `local_as`.
+    pub fn accepts(self, local_as: u32, asn: u32) -> bool {
+        match self {
+            PeerAs::Exact(expected) => asn == expected,
+            PeerAs::Internal => asn == local_as,
+            PeerAs::External => asn != local_as,
+        }
+    }
+
+    /// Whether the session is iBGP (the peer is in our AS).
+    pub fn is_internal(self, local_as: u32) -> bool {
+        match self {
+            PeerAs::Exact(expected) => expected == local_as,
+            PeerAs::Internal => true,
+            PeerAs::External => false,
+        }
+    }
+}
+
 /// The local side of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Our AS.
     pub local_as: u32,
-    /// The peer's expected AS.
-    pub peer_as: u32,
+    /// The AS the peer must open with.
+    pub peer_as: PeerAs,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
     /// Proposed hold time (0, or at least 3 seconds).
@@ -168,10 +199,12 @@ impl Session {
 
     /// Checks the peer's OPEN; the NOTIFICATION to send when it is unacceptable.
     fn check_open(&self, open: &Open) -> Result<Duration, Message> {
-        if open.asn != self.config.peer_as {
+        if !self.config.peer_as.accepts(self.config.local_as, open.asn) {
             return Err(notification(2, 2, Vec::new()));
         }
-        if open.router_id == self.config.router_id && self.config.local_as == self.config.peer_as {
+        if open.router_id == self.config.router_id
+            && self.config.peer_as.is_internal(self.config.local_as)
+        {
             return Err(notification(2, 3, Vec::new()));
         }
         let hold = self.config.hold_time.min(open.hold_time);
@@ -286,7 +319,7 @@ mod tests {
     fn config() -> Config {
         Config {
             local_as: 64512,
-            peer_as: 64513,
+            peer_as: PeerAs::Exact(64513),
             router_id: Ipv4Addr::new(198, 18, 0, 11),
             hold_time: 9,
             keepalive: None,
@@ -350,6 +383,26 @@ mod tests {
         assert_eq!(actions[0], Action::Send(notification(2, 2, Vec::new())));
         assert!(actions.contains(&Action::Close));
         assert_eq!(s.state(), State::Idle);
+    }
+
+    #[test]
+    fn a_dynamic_peer_as_accepts_any_as_of_its_kind() {
+        let opened_with = |peer_as: PeerAs, asn: u32| {
+            let mut s = Session::new(Config {
+                peer_as,
+                ..config()
+            });
+            s.handle(Input::Start);
+            s.handle(Input::Connected);
+            s.handle(Input::Received(peer_open(asn, 90)));
+            s.state()
+        };
+        assert_eq!(opened_with(PeerAs::External, 65000), State::OpenConfirm);
+        assert_eq!(opened_with(PeerAs::External, 64512), State::Idle);
+        assert_eq!(opened_with(PeerAs::Internal, 64512), State::OpenConfirm);
+        assert_eq!(opened_with(PeerAs::Internal, 65000), State::Idle);
+        assert!(PeerAs::Internal.is_internal(64512) && !PeerAs::External.is_internal(64512));
+        assert!(PeerAs::Exact(64512).is_internal(64512));
     }
 
     #[test]

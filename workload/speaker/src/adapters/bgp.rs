@@ -177,7 +177,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// The attributes of `route` toward `peer` (next hops are added by the packer).
 fn attributes(peer: &Peer, route: &Route) -> Vec<Attribute> {
-    let ibgp = peer.local_as == peer.peer_as;
+    let ibgp = peer.peer_as.is_internal(peer.local_as);
     let mut attrs = vec![
         Attribute::Origin(0),
         Attribute::AsPath(if ibgp { vec![] } else { vec![peer.local_as] }),
@@ -252,7 +252,7 @@ fn updates(
 /// The TTL (hop limit) of a session's packets: 1 toward a directly connected eBGP peer (as
 /// routers do by default), 255 for iBGP and multi-hop eBGP.
 fn ttl(peer: &Peer) -> u32 {
-    if peer.local_as != peer.peer_as && !peer.ebgp_multi_hop {
+    if !peer.peer_as.is_internal(peer.local_as) && !peer.ebgp_multi_hop {
         TTL_SINGLE_HOP
     } else {
         TTL_MULTI_HOP
@@ -520,7 +520,7 @@ mod tests {
             address: "198.18.0.3".parse().unwrap(),
             port: 179,
             local_as,
-            peer_as,
+            peer_as: metallb_core::bgp::fsm::PeerAs::Exact(peer_as),
             hold_time: 9,
             keepalive_time: None,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
