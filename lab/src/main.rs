@@ -3,9 +3,10 @@
 //! `up` builds a small network of namespaces, starts the control plane in one of them, deploys
 //! the compiled charm through `juju-sim deploy --trust`, runs the controller and a speaker per
 //! node with the identities the charm created, creates a sample LoadBalancer Service, shows it
-//! answering, and stays up until Ctrl-C. `down` removes everything a lab created, also after a
+//! answering (ARP, HTTP, then BGP routes in FRR), and stays up until Ctrl-C. `down` removes everything a lab created, also after a
 //! crash.
 
+mod bgp;
 mod down;
 mod up;
 

@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::ServiceL2Status;
 use serde_json::json;
-use test_support::netlab::{self, NetCluster, Network, Speakers, StopOnDrop};
+use test_support::netlab::{self, Frr, NetCluster, Network, Speakers, StopOnDrop};
 use test_support::{create_nodes, spawn_tied, wait_for};
 
 use crate::down::stop_and_clean;
@@ -44,15 +44,17 @@ pub struct UpArgs {
 }
 
 fn step(n: u32, text: &str) {
-    println!("\n==> [{n}/7] {text}");
+    println!("\n==> [{n}/8] {text}");
 }
 
-fn indent(text: &str) -> String {
+/// `text` with every line indented for the lab's output.
+pub(crate) fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}\n")).collect()
 }
 
 /// Everything that must stay alive while the lab runs (dropped in reverse order at the end).
 struct Running {
+    frr: Option<Frr>,
     _http: Vec<StopOnDrop>,
     _controller: Child,
     speakers: Speakers,
@@ -61,7 +63,7 @@ struct Running {
 }
 
 /// Runs `juju-sim` with the lab's state directory.
-fn juju_sim(bin_dir: &Path, state: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn juju_sim(bin_dir: &Path, state: &Path, args: &[&str]) -> Result<String> {
     let output = Command::new(bin_dir.join("juju-sim"))
         .arg("--state")
         .arg(state.join("juju-sim"))
@@ -327,6 +329,13 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
             &["curl", "-sS", "--max-time", "3", &url]
         )?)
     );
+
+    step(
+        8,
+        "BGP: FRR as the client's router, the charm's bgp-asn and bgp-peers set",
+    );
+    let frr = crate::bgp::show(&args.bin_dir, state, &network, &ip, STEP).await?;
+
     println!("\n==> juju-sim status (after update-status)");
     let settled = wait_for("the charm to report active", STEP, || async {
         juju_sim(&args.bin_dir, state, &["update-status"])?;
@@ -342,6 +351,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
         }
     }
     Ok(Running {
+        frr,
         _http: http,
         _controller: controller,
         speakers,
@@ -363,12 +373,16 @@ fn usage(state: &Path, bin_dir: &Path, running: &Running) {
     {sim} --state {js} config iprange=198.18.100.200-198.18.100.210
     {sim} --state {js} run metallb/0 list-allocations
     ip netns exec {client} curl http://<external-ip>/
-    ip netns exec {client} arping -c 3 -i eth0 <external-ip>
+    ip netns exec {client} arping -c 3 -i eth0 <external-ip>{vtysh}
 (kubectl is also at {kubectl}.) Speaker and controller logs are in {st}.
 Ctrl-C stops the lab; `cargo xtask lab down` cleans up after a crash.",
         kc = state.join("kubeconfig").display(),
         js = juju_state.display(),
         st = state.display(),
+        vtysh = running.frr.as_ref().map_or(String::new(), |frr| format!(
+            "\n    ip netns exec {client} vtysh --vty_socket {} -c 'show ip bgp'",
+            frr.vty_socket().display()
+        )),
     );
     let _ = &running.speakers;
 }

@@ -132,6 +132,11 @@ fn lab_comes_up_replaces_itself_and_is_cleaned_after_a_crash() {
         shown.contains(" active "),
         "the charm is not active:\n{shown}"
     );
+    // BGP on: FRR learns the Service's route from every speaker.
+    assert!(
+        shown.contains("FRR has 3 paths to 198.18.100.240/32"),
+        "FRR did not learn the route from the three speakers:\n{shown}"
+    );
     assert!(!netlab::namespaces_with_prefix(&ns_prefix).is_empty());
 
     // Running it again replaces the first lab rather than adding a second one.

@@ -54,6 +54,7 @@ pub fn run(args: &LabArgs) -> Result<()> {
         bail!("the lab creates network namespaces: run it as root");
     }
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
+    crate::packages::ensure(crate::packages::ROUTER_TOOLS)?;
     println!("==> control plane binaries (built once from the official Go modules, then cached)");
     let cluster_bin = crate::cluster::ensure_built()?;
     println!("==> building the charm, juju-sim, controller, speaker and the lab");

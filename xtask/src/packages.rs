@@ -20,6 +20,9 @@ fn on_path(program: &str) -> bool {
         .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
 }
 
+/// FRR, the router of the lab's BGP step.
+pub const ROUTER_TOOLS: &[(&str, &str)] = &[("vtysh", "frr")];
+
 /// What `cargo xtask test` needs besides [`NETWORK_TOOLS`]: `skopeo` (image checks) and the
 /// BGP daemons the BGP tests peer with (FRR, GoBGP, BIRD).
 pub const CHECK_TOOLS: &[(&str, &str)] = &[

@@ -81,6 +81,11 @@ impl Frr {
         Ok(started)
     }
 
+    /// The directory of its vty sockets (`vtysh --vty_socket DIR`).
+    pub fn vty_socket(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Runs a vtysh command.
     pub fn vtysh(&self, command: &str) -> Result<String> {
         let socket = self.dir.path().to_string_lossy().into_owned();
