@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::config::{CharmConfig, ConfigProblem, RawConfig};
 use crate::images;
-use crate::k8s::{Cluster, K8sError, KubeSource, Readiness, kinds_of, unwanted};
+use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness, kinds_of, unwanted};
 use crate::render::{Desired, RenderInput, render};
 
 /// What the last reconcile found, for collect-status.
@@ -37,6 +37,8 @@ pub enum Outcome {
         size: u128,
         /// Addresses of the pool held by LoadBalancer Services.
         in_use: usize,
+        /// With BGP on: the number of routers, and what the speakers advertise.
+        bgp: Option<(usize, BgpAdvertising)>,
     },
     /// The charm removed everything it created.
     Removed,
@@ -110,7 +112,12 @@ impl MetallbCharm {
             app.set_status(&applying)?;
         }
         Ok(match apply_all(&self.kube, &input) {
-            Ok((readiness, pruned, in_use)) => {
+            Ok(ApplyReport {
+                readiness,
+                pruned,
+                in_use,
+                bgp,
+            }) => {
                 for object in pruned {
                     tracing::info!("pruned {object}");
                 }
@@ -119,6 +126,10 @@ impl MetallbCharm {
                     pool: input.addresses.join(", "),
                     size: metallb_core::iprange::total_size(&ranges(&input.addresses)),
                     in_use,
+                    bgp: input
+                        .bgp
+                        .as_ref()
+                        .map(|b| (b.peers.len(), bgp.unwrap_or_default())),
                 }
             }
             Err(err) => outcome_of(err),
@@ -199,6 +210,20 @@ fn ranges(items: &[String]) -> Vec<metallb_core::iprange::IpRange> {
         .collect()
 }
 
+/// The BGP part of the active status, e.g. "; BGP to 2 routers: 1 Service advertised by 3
+/// nodes".
+fn bgp_summary(routers: usize, advertising: &BgpAdvertising) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "; BGP to {routers} router{}: {} Service{} advertised by {} node{}",
+        s(routers),
+        advertising.services,
+        s(advertising.services),
+        advertising.nodes,
+        s(advertising.nodes)
+    )
+}
+
 fn outcome_of(err: K8sError) -> Outcome {
     match err {
         K8sError::Forbidden(message) => Outcome::NeedsTrust(message),
@@ -206,11 +231,20 @@ fn outcome_of(err: K8sError) -> Outcome {
     }
 }
 
-/// Applies everything; returns readiness, what was pruned, and how many pool addresses are used.
-fn apply_all(
-    kube: &KubeSource,
-    input: &RenderInput,
-) -> Result<(Readiness, Vec<String>, usize), K8sError> {
+/// What [`apply_all`] found after applying.
+struct ApplyReport {
+    /// The workloads' readiness.
+    readiness: Readiness,
+    /// The objects it deleted.
+    pruned: Vec<String>,
+    /// How many pool addresses LoadBalancer Services hold.
+    in_use: usize,
+    /// What the speakers advertise over BGP (when BGP is on).
+    bgp: Option<BgpAdvertising>,
+}
+
+/// Applies everything and reports on the result.
+fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<ApplyReport, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let desired = render(input);
     let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = desired
@@ -234,7 +268,16 @@ fn apply_all(
         .into_iter()
         .filter(|ip| pool.iter().any(|r| r.contains(*ip)))
         .count();
-    Ok((cluster.readiness(&input.namespace)?, pruned, in_use))
+    let bgp = match input.bgp {
+        Some(_) => Some(cluster.bgp_advertising(&input.namespace)?),
+        None => None,
+    };
+    Ok(ApplyReport {
+        readiness: cluster.readiness(&input.namespace)?,
+        pruned,
+        in_use,
+        bgp,
+    })
 }
 
 fn list_resources(
@@ -369,9 +412,14 @@ impl Charm for MetallbCharm {
                 pool,
                 size,
                 in_use,
+                bgp,
             } if readiness.ready() => {
                 let plural = if *size == 1 { "" } else { "es" };
-                Status::active(format!("{size} address{plural} ({pool}), {in_use} in use"))
+                let mut message = format!("{size} address{plural} ({pool}), {in_use} in use");
+                if let Some((routers, advertising)) = bgp {
+                    message.push_str(&bgp_summary(*routers, advertising));
+                }
+                Status::active(message)
             }
             Outcome::Applied { readiness, .. } => Status::waiting(format!(
                 "controller {}/{} ready, speaker {}/{} ready",
@@ -395,6 +443,23 @@ mod tests {
 
     fn harness() -> Harness {
         Harness::new(env!("CARGO_MANIFEST_DIR")).unwrap()
+    }
+
+    #[test]
+    fn the_bgp_summary_counts_in_plain_words() {
+        let none = BgpAdvertising::default();
+        assert_eq!(
+            bgp_summary(1, &none),
+            "; BGP to 1 router: 0 Services advertised by 0 nodes"
+        );
+        let some = BgpAdvertising {
+            services: 1,
+            nodes: 3,
+        };
+        assert_eq!(
+            bgp_summary(2, &some),
+            "; BGP to 2 routers: 1 Service advertised by 3 nodes"
+        );
     }
 
     #[test]

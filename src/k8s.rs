@@ -332,10 +332,43 @@ impl Cluster {
         })
     }
 
+    /// What the speakers advertise over BGP, from the ServiceBGPStatus objects in `namespace`:
+    /// how many Services, by how many nodes.
+    pub fn bgp_advertising(&self, namespace: &str) -> Result<BgpAdvertising, K8sError> {
+        use metallb_api::ServiceBGPStatus;
+        use std::collections::BTreeSet;
+        self.runtime.block_on(async {
+            let statuses: Api<ServiceBGPStatus> = Api::namespaced(self.client.clone(), namespace);
+            let list = statuses
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| classify("listing servicebgpstatuses", e))?;
+            let mut services = BTreeSet::new();
+            let mut nodes = BTreeSet::new();
+            for status in list.items.into_iter().filter_map(|s| s.status) {
+                services.insert((status.service_namespace, status.service_name));
+                nodes.extend(status.node);
+            }
+            Ok(BgpAdvertising {
+                services: services.len(),
+                nodes: nodes.len(),
+            })
+        })
+    }
+
     /// Runs an arbitrary async closure with the client (for actions that read other objects).
     pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
         self.runtime.block_on(f(self.client.clone()))
     }
+}
+
+/// What the speakers advertise over BGP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BgpAdvertising {
+    /// Services advertised by at least one node.
+    pub services: usize,
+    /// Nodes advertising at least one Service.
+    pub nodes: usize,
 }
 
 /// 32 random bytes from the kernel, hex-encoded.

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use metallb_api::ServiceL2Status;
-use serde_json::Value;
+use serde_json::{Value, json};
 use test_support::{cluster, create_nodes, unique_name, wait_for};
 use tokio::sync::Mutex;
 
@@ -449,7 +449,37 @@ async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off()
             "bgp-communities=65000:100",
         ],
     );
-    d.wait_active().await?;
+    let message = d.wait_active().await?;
+    assert_eq!(
+        message,
+        "16 addresses (198.18.100.0/28), 0 in use; BGP to 2 routers: 0 Services advertised by 0 nodes"
+    );
+    // What the speakers write when they advertise a Service reaches the status.
+    let statuses: Api<metallb_api::ServiceBGPStatus> =
+        Api::namespaced(client.clone(), &d.namespace);
+    for node in ["node-a", "node-b"] {
+        let object: metallb_api::ServiceBGPStatus = serde_json::from_value(json!({
+            "apiVersion": "metallb.io/v1beta1", "kind": "ServiceBGPStatus",
+            "metadata": {"name": format!("web-{node}")},
+            "spec": {},
+        }))?;
+        statuses.create(&PostParams::default(), &object).await?;
+        statuses
+            .patch_status(
+                &format!("web-{node}"),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"node": node, "serviceName": "web",
+                    "serviceNamespace": "default", "peers": ["router"]}})),
+            )
+            .await?;
+    }
+    d.ok(&["update-status"]);
+    let (status, message) = d.status();
+    assert_eq!(status, "active");
+    assert_eq!(
+        message,
+        "16 addresses (198.18.100.0/28), 0 in use; BGP to 2 routers: 1 Service advertised by 2 nodes"
+    );
     let peers = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("metallb.io", "v1beta2", "BGPPeer"),
         "bgppeers",
