@@ -48,6 +48,9 @@ pub struct Peer {
     pub graceful_restart: bool,
     /// BFD with the settings of the referenced BFDProfile.
     pub bfd: Option<BfdConfig>,
+    /// Both address families on the session (`dualStackAddressFamily`): IPv6 routes over an
+    /// IPv4 session and the reverse, with this node's address of the other family as next hop.
+    pub dual_stack: bool,
 }
 
 /// A route with its attributes.
@@ -311,6 +314,7 @@ pub fn plan(inputs: &BgpInputs<'_>) -> Plan {
             ebgp_multi_hop: spec.ebgp_multi_hop.unwrap_or(false),
             graceful_restart: spec.enable_graceful_restart.unwrap_or(false),
             bfd,
+            dual_stack: spec.dual_stack_address_family.unwrap_or(false),
         });
     }
     plan.peers.sort();

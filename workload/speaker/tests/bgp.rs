@@ -5,6 +5,7 @@
 //!
 //! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -21,6 +22,16 @@ const SERVICE_V6: &str = "2001:db8::64:a";
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn configure(lab: &SpeakerLab) -> Result<()> {
+    let peers = [
+        ("router", lab.network.client.ipv4.to_string(), false),
+        ("router6", lab.network.client.ipv6.to_string(), false),
+    ];
+    configure_with(lab, &peers).await
+}
+
+/// The pool (IPv4 and IPv6), the BGPPeers `(name, address, dualStackAddressFamily)`, an
+/// advertisement with a community, and a dual-stack Service served on every node.
+async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -> Result<()> {
     let ns = lab.namespace.clone();
     netlab::apply_metallb(
         &lab.client,
@@ -32,14 +43,12 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
     )
     .await?;
     let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
-    for (name, address) in [
-        ("router", lab.network.client.ipv4.to_string()),
-        ("router6", lab.network.client.ipv6.to_string()),
-    ] {
+    for (name, address, dual_stack) in peers_spec {
         let peer = json!({
             "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
             "metadata": {"name": name, "namespace": ns},
-            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": address, "holdTime": "9s"},
+            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": address, "holdTime": "9s",
+                "dualStackAddressFamily": dual_stack},
         });
         peers
             .patch(
@@ -323,6 +332,67 @@ async fn md5_passwords_must_match() {
                 Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
             })
             .await
+        },
+    )
+    .await;
+}
+
+/// The IPv6 next hops FRR holds for the dual-stack Service's IPv6 address.
+fn ipv6_hops(frr: &Frr) -> Result<BTreeSet<String>> {
+    Ok(frr
+        .paths(&format!("{SERVICE_V6}/128"))?
+        .iter()
+        .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(str::to_string))
+        .collect())
+}
+
+#[tokio::test]
+async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
+    let start_frr = |lab: &SpeakerLab| {
+        let (mut neighbors, mut activate) = (String::new(), String::new());
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
+            activate.push_str(&format!("  neighbor {} activate\n", node.ipv4));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate}  maximum-paths 8\n exit-address-family\n!\n",
+            lab.network.client.ipv4
+        );
+        Frr::start(&lab.network.client.netns, &config)
+    };
+    run_with_router(
+        lab("mdsf", DEBUG),
+        start_frr,
+        async |lab: &mut SpeakerLab, frr: &Frr| {
+            let router = lab.network.client.ipv4.to_string();
+            // One IPv4 session per node, single family: the IPv4 route only.
+            configure_with(lab, &[("router", router.clone(), false)]).await?;
+            wait_for("three IPv4 paths", WAIT, || async {
+                Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
+            })
+            .await?;
+            ensure!(
+                ipv6_hops(frr)?.is_empty(),
+                "IPv6 routes over IPv4 sessions without dualStackAddressFamily"
+            );
+            // Both families on the session: the IPv6 route, with each node's IPv6 address as next
+            // hop.
+            configure_with(lab, &[("router", router, true)]).await?;
+            let nodes: BTreeSet<String> = lab
+                .network
+                .nodes
+                .iter()
+                .map(|n| n.ipv6.to_string())
+                .collect();
+            wait_for("three IPv6 paths over the IPv4 sessions", WAIT, || async {
+                Ok((ipv6_hops(frr)? == nodes).then_some(()))
+            })
+            .await?;
+            ensure!(
+                frr.paths(&format!("{SERVICE}/32"))?.len() == 3,
+                "the IPv4 paths stay"
+            );
+            Ok(())
         },
     )
     .await;

@@ -239,14 +239,39 @@ fn updates(
             .1
             .push(route.prefix);
     }
-    let (hop_v4, hops_v6): (Option<std::net::Ipv4Addr>, Vec<IpAddr>) = match local.ip() {
-        IpAddr::V4(v4) => (Some(v4), Vec::new()),
-        IpAddr::V6(v6) => (v6.to_ipv4_mapped(), vec![IpAddr::V6(v6)]),
-    };
+    let (hop_v4, hops_v6) = next_hops(peer, local.ip(), super::interfaces::sibling_address);
     for (_, (attrs, prefixes)) in groups {
         out.extend(pack_announcements(&attrs, &prefixes, hop_v4, &hops_v6));
     }
     out
+}
+
+/// The next hops of the routes sent over a session from `local`: the session's own address for
+/// its family (routes of the other family are not sent); with `dual_stack`, also this node's
+/// address of the other family (`sibling` finds it).
+fn next_hops(
+    peer: &Peer,
+    local: IpAddr,
+    sibling: fn(IpAddr) -> Option<IpAddr>,
+) -> (Option<std::net::Ipv4Addr>, Vec<IpAddr>) {
+    let other = if peer.dual_stack {
+        sibling(local)
+    } else {
+        None
+    };
+    match local {
+        IpAddr::V4(v4) => (
+            Some(v4),
+            other.filter(IpAddr::is_ipv6).into_iter().collect(),
+        ),
+        IpAddr::V6(v6) => {
+            let v4 = v6.to_ipv4_mapped().or(match other {
+                Some(IpAddr::V4(v4)) => Some(v4),
+                _ => None,
+            });
+            (v4, vec![IpAddr::V6(v6)])
+        }
+    }
 }
 
 /// The TTL (hop limit) of a session's packets: 1 toward a directly connected eBGP peer (as
@@ -529,7 +554,41 @@ mod tests {
             ebgp_multi_hop: false,
             graceful_restart: false,
             bfd: None,
+            dual_stack: false,
         }
+    }
+
+    #[test]
+    fn a_dual_stack_session_carries_the_other_family_with_the_sibling_address() {
+        let sibling = |local: IpAddr| -> Option<IpAddr> {
+            Some(match local {
+                IpAddr::V4(_) => "2001:db8::b".parse().unwrap(),
+                IpAddr::V6(_) => "198.18.0.11".parse().unwrap(),
+            })
+        };
+        let v4: IpAddr = "198.18.0.11".parse().unwrap();
+        let v6: IpAddr = "2001:db8::b".parse().unwrap();
+        let mut p = peer(64512, 64513);
+        assert_eq!(
+            next_hops(&p, v4, sibling),
+            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![]),
+            "single family: no IPv6 next hop, so no IPv6 route"
+        );
+        assert_eq!(next_hops(&p, v6, sibling), (None, vec![v6]));
+        p.dual_stack = true;
+        assert_eq!(
+            next_hops(&p, v4, sibling),
+            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![v6])
+        );
+        assert_eq!(
+            next_hops(&p, v6, sibling),
+            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![v6])
+        );
+        assert_eq!(
+            next_hops(&p, v4, |_| None),
+            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![]),
+            "no address of the other family: nothing of it is sent"
+        );
     }
 
     fn route(ip: &str, len: u8, local_pref: Option<u32>) -> Route {

@@ -114,6 +114,23 @@ pub fn scan(exclude: &Regex) -> Vec<Interface> {
         .collect()
 }
 
+/// This node's address of the other family on the interface that holds `local`: an IPv4
+/// address for an IPv6 one, a global (not link-local) IPv6 address for an IPv4 one. The next
+/// hop of routes of the other family on a dual-stack BGP session.
+pub fn sibling_address(local: IpAddr) -> Option<IpAddr> {
+    pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.ips.iter().any(|net| net.ip() == local))?
+        .ips
+        .iter()
+        .map(|net| net.ip())
+        .find(|ip| match (local, ip) {
+            (IpAddr::V6(_), IpAddr::V4(_)) => true,
+            (IpAddr::V4(_), IpAddr::V6(v6)) => !v6.is_unicast_link_local(),
+            _ => false,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
