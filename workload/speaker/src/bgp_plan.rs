@@ -47,10 +47,19 @@ pub struct Peer {
     /// Graceful restart (RFC 4724): the peer keeps our routes while we restart.
     pub graceful_restart: bool,
     /// BFD with the settings of the referenced BFDProfile.
-    pub bfd: Option<BfdConfig>,
+    pub bfd: Option<BfdSettings>,
     /// Both address families on the session (`dualStackAddressFamily`): IPv6 routes over an
     /// IPv4 session and the reverse, with this node's address of the other family as next hop.
     pub dual_stack: bool,
+}
+
+/// BFD settings of a session, from its BFDProfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BfdSettings {
+    /// Timers, multiplier, passive mode.
+    pub config: BfdConfig,
+    /// The lowest TTL a multihop session accepts (`minimumTtl`, default 254).
+    pub minimum_ttl: u8,
 }
 
 /// A route with its attributes.
@@ -133,7 +142,7 @@ fn secret_password(
 
 /// The BFD settings of profile `name` (upstream defaults for unset fields); `None` when there
 /// is no such profile.
-fn bfd_config(name: &str, profiles: &[Arc<BFDProfile>]) -> Option<BfdConfig> {
+fn bfd_config(name: &str, profiles: &[Arc<BFDProfile>]) -> Option<BfdSettings> {
     let profile = profiles
         .iter()
         .find(|p| p.metadata.name.as_deref() == Some(name))?;
@@ -142,13 +151,18 @@ fn bfd_config(name: &str, profiles: &[Arc<BFDProfile>]) -> Option<BfdConfig> {
     let ms = |v: Option<u32>, default: std::time::Duration| {
         v.map_or(default, |v| std::time::Duration::from_millis(u64::from(v)))
     };
-    Some(BfdConfig {
-        desired_min_tx: ms(spec.transmit_interval, defaults.desired_min_tx),
-        required_min_rx: ms(spec.receive_interval, defaults.required_min_rx),
-        detect_mult: spec
-            .detect_multiplier
-            .map_or(defaults.detect_mult, |m| u8::try_from(m).unwrap_or(u8::MAX)),
-        passive: spec.passive_mode.unwrap_or(false),
+    Some(BfdSettings {
+        config: BfdConfig {
+            desired_min_tx: ms(spec.transmit_interval, defaults.desired_min_tx),
+            required_min_rx: ms(spec.receive_interval, defaults.required_min_rx),
+            detect_mult: spec
+                .detect_multiplier
+                .map_or(defaults.detect_mult, |m| u8::try_from(m).unwrap_or(u8::MAX)),
+            passive: spec.passive_mode.unwrap_or(false),
+        },
+        minimum_ttl: spec
+            .minimum_ttl
+            .map_or(254, |t| u8::try_from(t).unwrap_or(u8::MAX)),
     })
 }
 

@@ -627,3 +627,82 @@ async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
     )
     .await;
 }
+
+async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+    apply(
+        lab,
+        "BFDProfile",
+        "bfdprofiles",
+        "fast",
+        json!({"receiveInterval": 100, "transmitInterval": 100, "detectMultiplier": 3}),
+    )
+    .await?;
+    peer(
+        lab,
+        "far",
+        &NODES,
+        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": true, "bfdProfile": "fast"}),
+    )
+    .await?;
+    service(lab, &[]).await?;
+    wait_for("three paths over multi-hop sessions", WAIT, || async {
+        Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
+    })
+    .await?;
+    // FRR runs multihop BFD (port 4784) with an eBGP multi-hop neighbor; packets cross one
+    // router and arrive with TTL 254 on both sides.
+    wait_for("three multihop BFD sessions up in FRR", WAIT, || async {
+        let text = frr.vtysh("show bfd peers json")?;
+        let peers: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let up = peers
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter(|p| p["status"] == "up" && p["multihop"] == true)
+                    .count()
+            })
+            .unwrap_or(0);
+        Ok((up == 3).then_some(()))
+    })
+    .await?;
+    for node in &lab.network.nodes {
+        let metrics = netlab::http_get_from(
+            &node.netns,
+            [127, 0, 0, 1].into(),
+            7472,
+            "/metrics",
+            Duration::from_secs(1),
+        )?;
+        ensure!(
+            metrics.contains("metallb_bfd_session_up{peer=\"far\"} 1"),
+            "{}'s BFD session is not up",
+            node.name
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn multi_hop_bfd_comes_up_with_a_router_two_hops_away() {
+    let start_far_frr = |lab: &SpeakerLab| {
+        let far = far_router(lab).context("building the two-hop network")?;
+        let mut neighbors = String::new();
+        for node in &lab.network.nodes {
+            neighbors.push_str(&format!(
+                " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
+                node.ipv4
+            ));
+        }
+        let config = format!(
+            "frr defaults traditional\nhostname far\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
+        );
+        let frr = Frr::start_with_bfd(&far.0, &config)?;
+        Ok(FarFrr { frr, _far: far })
+    };
+    run_with_router(
+        lab("mmbf", DEBUG),
+        start_far_frr,
+        async |lab: &mut SpeakerLab, far: &FarFrr| multi_hop_bfd_scenario(lab, &far.frr).await,
+    )
+    .await;
+}

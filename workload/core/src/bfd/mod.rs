@@ -15,6 +15,45 @@ use std::time::Duration;
 
 /// UDP port of single-hop BFD control packets (RFC 5881).
 pub const CONTROL_PORT: u16 = 3784;
+/// UDP port of multihop BFD control packets (RFC 5883).
+pub const MULTIHOP_CONTROL_PORT: u16 = 4784;
+
+/// How far a BFD peer is: the port its control packets use and the TTLs they may arrive with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Hops {
+    /// Directly connected (RFC 5881): port 3784; packets must arrive with TTL 255, which no
+    /// one further away can forge (GTSM).
+    Single,
+    /// Further away (RFC 5883): port 4784; packets must arrive with at least `minimum_ttl`
+    /// (upstream's BFDProfile `minimumTtl`, 254 by default: one router in between).
+    Multi {
+        /// The lowest TTL accepted.
+        minimum_ttl: u8,
+    },
+}
+
+impl Hops {
+    /// The UDP port of the control packets.
+    pub fn port(self) -> u16 {
+        match self {
+            Hops::Single => CONTROL_PORT,
+            Hops::Multi { .. } => MULTIHOP_CONTROL_PORT,
+        }
+    }
+
+    /// Whether a packet that arrived with `ttl` (None: unknown) is acceptable.
+    pub fn accepts_ttl(self, ttl: Option<u8>) -> bool {
+        match self {
+            Hops::Single => ttl == Some(255),
+            Hops::Multi { minimum_ttl } => ttl.is_some_and(|t| t >= minimum_ttl),
+        }
+    }
+
+    /// Whether this is a multihop session.
+    pub fn is_multi(self) -> bool {
+        matches!(self, Hops::Multi { .. })
+    }
+}
 /// Size of a control packet without authentication.
 pub const PACKET_LEN: usize = 24;
 

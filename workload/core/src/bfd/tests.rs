@@ -3,7 +3,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::session::{Config, SLOW_TX, Session};
-use super::{Diagnostic, Packet, PacketError, State};
+use super::{Diagnostic, Hops, Packet, PacketError, State};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -23,6 +23,18 @@ fn deliver(from: &Session, to: &mut Session, now: Duration) -> Option<(State, St
     let bytes = from.periodic().encode();
     let packet = Packet::decode(&bytes).unwrap();
     to.receive(&packet, now)
+}
+
+#[test]
+fn single_hop_wants_ttl_255_and_multihop_its_minimum() {
+    assert_eq!(Hops::Single.port(), 3784);
+    assert!(Hops::Single.accepts_ttl(Some(255)));
+    assert!(!Hops::Single.accepts_ttl(Some(254)));
+    assert!(!Hops::Single.accepts_ttl(None));
+    let multi = Hops::Multi { minimum_ttl: 254 };
+    assert_eq!(multi.port(), 4784);
+    assert!(multi.accepts_ttl(Some(255)) && multi.accepts_ttl(Some(254)));
+    assert!(!multi.accepts_ttl(Some(253)) && !multi.accepts_ttl(None));
 }
 
 #[test]

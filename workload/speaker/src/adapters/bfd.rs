@@ -1,7 +1,8 @@
-//! BFD over UDP (RFC 5881, single hop): one listener per address family on port 3784 hands
-//! each received packet to its session (by discriminator, else by the sender's address); each
-//! session is a task driving `metallb_core::bfd::session` with its own sending socket (source
-//! port 49152-65535, TTL 255) and publishing its state.
+//! BFD over UDP, single hop (RFC 5881, port 3784) and multihop (RFC 5883, port 4784): one
+//! listener per address family and port hands each received packet to its session (by
+//! discriminator, else by the sender's address), which accepts it only with the TTL its kind
+//! requires ([`Hops`]); each session is a task driving `metallb_core::bfd::session` with its own
+//! sending socket (source port 49152-65535, TTL 255) and publishing its state.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use metallb_core::bfd::session::{Config, Session};
-use metallb_core::bfd::{CONTROL_PORT, Diagnostic, Packet, State};
+use metallb_core::bfd::{Diagnostic, Hops, Packet, State};
 use std::os::fd::AsRawFd;
 
 use tokio::io::Interest;
@@ -32,13 +33,20 @@ pub const DROPPED: &str = "metallb_bfd_packets_dropped";
 
 /// TTL of every packet sent (RFC 5881 §5).
 const TTL: u32 = 255;
-/// Source ports of single-hop sessions (RFC 5881 §4).
+/// Source ports of sessions (RFC 5881 §4, RFC 5883 §5).
 const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// Where a session's packets go.
+struct Route {
+    packets: mpsc::Sender<Packet>,
+    hops: Hops,
+}
 
 #[derive(Default)]
 struct Routes {
-    by_discriminator: HashMap<u32, mpsc::Sender<Packet>>,
-    by_peer: HashMap<IpAddr, u32>,
+    by_discriminator: HashMap<u32, Route>,
+    /// (peer address, multihop) -> discriminator.
+    by_peer: HashMap<(IpAddr, bool), u32>,
 }
 
 /// The BFD sessions of this node and the listeners that feed them.
@@ -46,7 +54,8 @@ struct Routes {
 pub struct Bfd {
     routes: Arc<Mutex<Routes>>,
     metrics: Metrics,
-    listening: Arc<Mutex<bool>>,
+    /// The ports listened on.
+    listening: Arc<Mutex<Vec<u16>>>,
 }
 
 /// A running session; it stops (sending AdminDown) when dropped.
@@ -70,39 +79,43 @@ impl Bfd {
         self.routes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn listen(&self) {
+    /// Listens on the port of `hops` (once).
+    fn listen(&self, hops: Hops) {
+        let port = hops.port();
         let mut listening = self
             .listening
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if *listening {
+        if listening.contains(&port) {
             return;
         }
-        *listening = true;
+        listening.push(port);
         for any in [
             IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         ] {
-            match bind_listener(any) {
+            match bind_listener(any, port) {
                 Ok(socket) => {
-                    tokio::spawn(receive(socket, self.clone()));
+                    tokio::spawn(receive(socket, self.clone(), hops.is_multi()));
                 }
                 Err(err) => {
-                    tracing::warn!("BFD: cannot listen on {any} port {CONTROL_PORT}: {err}")
+                    tracing::warn!("BFD: cannot listen on {any} port {port}: {err}")
                 }
             }
         }
     }
 
-    /// Starts a session with `peer` (named `label` in metrics) from `source`.
+    /// Starts a session with `peer` (named `label` in metrics) from `source`, `hops` away.
     pub fn start(
         &self,
         label: &str,
         peer: IpAddr,
         source: Option<IpAddr>,
         config: Config,
+        hops: Hops,
     ) -> SessionHandle {
-        self.listen();
+        self.listen(hops);
+        let key = (peer, hops.is_multi());
         let (packets_tx, packets_rx) = mpsc::channel(64);
         let discriminator = {
             let mut routes = self.routes();
@@ -110,8 +123,14 @@ impl Bfd {
             while routes.by_discriminator.contains_key(&discriminator) {
                 discriminator = rand::random::<u32>().max(1);
             }
-            routes.by_discriminator.insert(discriminator, packets_tx);
-            routes.by_peer.insert(peer, discriminator);
+            routes.by_discriminator.insert(
+                discriminator,
+                Route {
+                    packets: packets_tx,
+                    hops,
+                },
+            );
+            routes.by_peer.insert(key, discriminator);
             discriminator
         };
         let (state_tx, state) = watch::channel(State::Down);
@@ -120,6 +139,7 @@ impl Bfd {
             label: label.to_string(),
             peer,
             source,
+            hops,
             session: Session::new(config, discriminator),
             metrics: self.metrics.clone(),
         };
@@ -128,29 +148,38 @@ impl Bfd {
             task.run(packets_rx, state_tx, stopped).await;
             let mut routes = bfd.routes();
             routes.by_discriminator.remove(&discriminator);
-            if routes.by_peer.get(&peer) == Some(&discriminator) {
-                routes.by_peer.remove(&peer);
+            if routes.by_peer.get(&key) == Some(&discriminator) {
+                routes.by_peer.remove(&key);
             }
         });
         SessionHandle { state, _stop: stop }
     }
 
-    fn dispatch(&self, packet: Packet, from: IpAddr) {
+    /// Hands a packet that arrived on the single-hop or the multihop port (`multi`) with `ttl`
+    /// to its session, if it is one of that kind and the TTL is acceptable for it.
+    fn dispatch(&self, packet: Packet, from: IpAddr, ttl: Option<u8>, multi: bool) {
         let routes = self.routes();
         let discriminator = match packet.your_discriminator {
-            0 => routes.by_peer.get(&from).copied(),
+            0 => routes.by_peer.get(&(from, multi)).copied(),
             d => Some(d),
         };
-        match discriminator.and_then(|d| routes.by_discriminator.get(&d)) {
-            Some(tx) => {
-                let _ = tx.try_send(packet);
+        let route = discriminator
+            .and_then(|d| routes.by_discriminator.get(&d))
+            .filter(|route| route.hops.is_multi() == multi);
+        match route {
+            Some(route) if route.hops.accepts_ttl(ttl) => {
+                let _ = route.packets.try_send(packet);
+            }
+            Some(_) => {
+                tracing::debug!(%from, ?ttl, "BFD packet dropped: TTL not accepted");
+                self.metrics.inc(DROPPED, &[("reason", "ttl")]);
             }
             None => self.metrics.inc(DROPPED, &[("reason", "no session")]),
         }
     }
 }
 
-fn bind_listener(any: IpAddr) -> std::io::Result<UdpSocket> {
+fn bind_listener(any: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     let domain = socket2::Domain::for_address(SocketAddr::new(any, 0));
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
     if any.is_ipv6() {
@@ -159,34 +188,28 @@ fn bind_listener(any: IpAddr) -> std::io::Result<UdpSocket> {
     report_ttl(&socket, any.is_ipv6())?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(any, CONTROL_PORT).into())?;
+    socket.bind(&SocketAddr::new(any, port).into())?;
     UdpSocket::from_std(socket.into())
 }
 
-/// Receives control packets and hands them to their sessions; bad ones, and those that did not
-/// arrive with TTL 255 (RFC 5881 §5: they cannot come from a directly connected peer), are
-/// dropped and counted.
-async fn receive(socket: UdpSocket, bfd: Bfd) {
+/// Receives control packets on the single-hop or the multihop port (`multi`) and hands them to
+/// their sessions with the TTL they arrived with; malformed ones are dropped and counted.
+async fn receive(socket: UdpSocket, bfd: Bfd, multi: bool) {
     let mut buf = [0u8; 512];
     let fd = socket.as_raw_fd();
     loop {
         let received = socket
             .async_io(Interest::READABLE, || receive_with_ttl(fd, &mut buf))
             .await;
-        let (len, from) = match received {
-            Ok((len, from, ttl)) if ttl == Some(TTL as u8) => (len, from),
-            Ok((_, from, ttl)) => {
-                tracing::debug!(%from, ?ttl, "BFD packet dropped: TTL is not 255");
-                bfd.metrics.inc(DROPPED, &[("reason", "ttl")]);
-                continue;
-            }
+        let (len, from, ttl) = match received {
+            Ok(received) => received,
             Err(err) => {
                 tracing::debug!("BFD receive error: {err}");
                 continue;
             }
         };
         match Packet::decode(&buf[..len]) {
-            Ok(packet) => bfd.dispatch(packet, from.ip().to_canonical()),
+            Ok(packet) => bfd.dispatch(packet, from.ip().to_canonical(), ttl, multi),
             Err(err) => {
                 tracing::debug!(%from, "BFD packet dropped: {err}");
                 bfd.metrics.inc(DROPPED, &[("reason", "malformed")]);
@@ -271,8 +294,8 @@ fn receive_with_ttl(
 }
 
 /// A socket to send a session's packets from: `source` (or any address), a port in
-/// 49152-65535, TTL 255.
-fn bind_sender(peer: IpAddr, source: Option<IpAddr>) -> std::io::Result<UdpSocket> {
+/// 49152-65535, TTL 255, to the peer's port for `hops`.
+fn bind_sender(peer: IpAddr, source: Option<IpAddr>, hops: Hops) -> std::io::Result<UdpSocket> {
     let local = source.unwrap_or(match peer {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -292,7 +315,7 @@ fn bind_sender(peer: IpAddr, source: Option<IpAddr>) -> std::io::Result<UdpSocke
         let port = *SOURCE_PORTS.start() + ((first + offset * 977) % span) as u16;
         match socket.bind(&SocketAddr::new(local, port).into()) {
             Ok(()) => {
-                socket.connect(&SocketAddr::new(peer, CONTROL_PORT).into())?;
+                socket.connect(&SocketAddr::new(peer, hops.port()).into())?;
                 return UdpSocket::from_std(socket.into());
             }
             Err(err) => last_error = Some(err),
@@ -310,6 +333,7 @@ struct SessionTask {
     label: String,
     peer: IpAddr,
     source: Option<IpAddr>,
+    hops: Hops,
     session: Session,
     metrics: Metrics,
 }
@@ -354,7 +378,7 @@ impl SessionTask {
         self.metrics.set(SESSION_UP, &[("peer", &self.label)], 0.0);
         loop {
             if socket.is_none() {
-                match bind_sender(self.peer, self.source) {
+                match bind_sender(self.peer, self.source, self.hops) {
                     Ok(s) => socket = Some(s),
                     Err(err) => {
                         tracing::warn!(peer = %self.label, "BFD: cannot open a socket: {err}");

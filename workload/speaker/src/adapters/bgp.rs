@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::bfd::{Bfd, SessionHandle};
 use crate::bgp_plan::{Peer, Plan, Route};
 use crate::metrics::Metrics;
-use metallb_core::bfd::State as BfdState;
+use metallb_core::bfd::{Hops, State as BfdState};
 
 /// Metric: 1 while the session with a peer is established (label `peer`).
 pub const SESSION_UP: &str = "metallb_bgp_session_up";
@@ -102,9 +102,14 @@ impl Sessions {
                 None => {
                     let (routes_tx, routes_rx) = watch::channel(routes);
                     let (stop_tx, stop_rx) = watch::channel(Stop::No);
-                    let bfd = peer.bfd.map(|config| {
-                        self.bfd
-                            .start(&peer.name, peer.address, peer.source_address, config)
+                    let bfd = peer.bfd.map(|settings| {
+                        self.bfd.start(
+                            &peer.name,
+                            peer.address,
+                            peer.source_address,
+                            settings.config,
+                            bfd_hops(peer, settings.minimum_ttl),
+                        )
                     });
                     let task = tokio::spawn(run(
                         peer.clone(),
@@ -244,6 +249,16 @@ fn updates(
         out.extend(pack_announcements(&attrs, &prefixes, hop_v4, &hops_v6));
     }
     out
+}
+
+/// How far the BFD peer of `peer` is: multihop (RFC 5883) for an eBGP peer configured as
+/// further away (`ebgpMultiHop`), as routers decide it; single hop otherwise.
+fn bfd_hops(peer: &Peer, minimum_ttl: u8) -> Hops {
+    if peer.ebgp_multi_hop && !peer.peer_as.is_internal(peer.local_as) {
+        Hops::Multi { minimum_ttl }
+    } else {
+        Hops::Single
+    }
 }
 
 /// The next hops of the routes sent over a session from `local`: the session's own address for
