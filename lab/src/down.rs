@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use test_support::netlab;
 
+/// The file in the lab's state directory naming the control plane's state directory.
+pub const CLUSTER_STATE: &str = "cluster-state";
+
 /// The pid of a running lab recorded in `state`, if that process still runs `metallb-lab`.
 pub fn running_lab(state: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(state.join("lab.pid"))
@@ -41,6 +44,14 @@ pub fn stop_and_clean(state: &Path, prefix: &str) {
     for ns in netlab::namespaces_with_prefix(&format!("{prefix}-")) {
         println!("==> removing network namespace {ns}");
         netlab::remove_namespace(&ns);
+    }
+    // A lab that was killed left its control plane's state (kcp, killed with the namespaces,
+    // could not remove it).
+    if let Ok(dir) = std::fs::read_to_string(state.join(CLUSTER_STATE)) {
+        let dir = Path::new(dir.trim());
+        if dir.exists() && std::fs::remove_dir_all(dir).is_ok() {
+            println!("==> removed the control plane's state {}", dir.display());
+        }
     }
 }
 

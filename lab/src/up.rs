@@ -192,6 +192,11 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     );
     let started = Instant::now();
     let cluster = NetCluster::start(&network)?;
+    // For `down` after a crash: a killed control plane leaves its state behind.
+    std::fs::write(
+        state.join(crate::down::CLUSTER_STATE),
+        cluster.cluster.state_dir().as_os_str().as_encoded_bytes(),
+    )?;
     let kubeconfig = state.join("kubeconfig");
     std::fs::copy(&cluster.local_kubeconfig, &kubeconfig)?;
     let client = cluster.client().await?;

@@ -158,6 +158,7 @@ fn lab_comes_up_replaces_itself_and_is_cleaned_after_a_crash() {
 
     // After a crash, `down` removes the namespaces, the processes and the state.
     let (mut third, _) = start_waiting(&state, &prefix);
+    let cluster_state = std::fs::read_to_string(state.join("cluster-state")).unwrap();
     let pid = third.id();
     third.kill().unwrap();
     third.wait().unwrap();
@@ -169,6 +170,10 @@ fn lab_comes_up_replaces_itself_and_is_cleaned_after_a_crash() {
     assert!(down.status.success(), "down failed:\n{}", text(&down));
     assert!(netlab::namespaces_with_prefix(&ns_prefix).is_empty());
     assert!(!state.exists(), "the state directory is still there");
+    assert!(
+        !Path::new(cluster_state.trim()).exists(),
+        "the control plane's state {cluster_state} is still there"
+    );
     // The control plane follows its parent (the crashed lab) out.
     let needle = format!("--parent-pid {pid} ");
     let deadline = Instant::now() + Duration::from_secs(30);
