@@ -218,14 +218,9 @@ impl Reconciler {
             .filter(|k| !seen.contains(*k))
             .cloned()
             .collect();
+        // Every holder is a tracked Service: forgetting the unlisted ones frees all they held.
         for key in gone {
             self.forget(&key);
-        }
-        // A holder that vanished while the watch was down is not in `services` any more.
-        for holder in self.allocator.holders() {
-            if !seen.contains(&holder) {
-                self.allocator.release(&holder);
-            }
         }
         self.everything = true;
     }

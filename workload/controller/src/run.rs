@@ -302,27 +302,13 @@ async fn pass(
         .into_iter()
         .filter(|e| reconciler.is_news(e))
         .collect();
-    let recorded: Vec<(ServiceEvent, bool)> = futures::stream::iter(news)
-        .map(|event| async move {
-            let ok = record(client, reporter, &event).await;
-            (event, ok)
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+    let recorded = in_flight(news, async |event| record(client, reporter, event).await).await;
     for (event, ok) in recorded {
         if ok {
             reconciler.recorded(&event);
         }
     }
-    let written: Vec<(Change, Result<()>)> = futures::stream::iter(changes)
-        .map(|change| async move {
-            let result = write(client, &change).await;
-            (change, result)
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+    let written = in_flight(changes, async |change| write(client, change).await).await;
     for (change, result) in written {
         match result {
             Ok(()) => tracing::info!(
@@ -364,6 +350,20 @@ async fn pass(
         }
     }
     outcome
+}
+
+/// Runs `op` on every item, [`IN_FLIGHT`] at a time; returns each item with its result, in
+/// completion order.
+async fn in_flight<T, R>(items: Vec<T>, op: impl AsyncFn(&T) -> R) -> Vec<(T, R)> {
+    let op = &op;
+    futures::stream::iter(items)
+        .map(|item| async move {
+            let result = op(&item).await;
+            (item, result)
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await
 }
 
 /// Records a Service event; returns whether it was written.
