@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use test_support::netlab::{Frr, Network};
+use test_support::netlab::{Frr, FrrBgp, Network};
 use test_support::wait_for;
 
 use crate::up::{indent, juju_sim};
@@ -17,14 +17,18 @@ pub const ROUTER_AS: u32 = 64513;
 
 /// An frr.conf for the router at the client's IPv4 address, peering with every node.
 fn config(network: &Network) -> String {
-    let mut neighbors = String::new();
-    for node in &network.nodes {
-        neighbors.push_str(&format!(" neighbor {} remote-as {LOCAL_AS}\n", node.ipv4));
+    FrrBgp {
+        hostname: "lab-router",
+        asn: ROUTER_AS,
+        router_id: network.client.ipv4.to_string(),
+        neighbors: network
+            .nodes
+            .iter()
+            .map(|node| format!(" neighbor {} remote-as {LOCAL_AS}\n", node.ipv4))
+            .collect(),
+        ..FrrBgp::default()
     }
-    format!(
-        "frr defaults traditional\nhostname lab-router\n!\nrouter bgp {ROUTER_AS}\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-        network.client.ipv4
-    )
+    .render()
 }
 
 /// Starts FRR, turns BGP on in the charm and shows the route to `ip` from every speaker.

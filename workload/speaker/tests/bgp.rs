@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, LabSpec, Router, SpeakerLab, run_with_router};
+use test_support::netlab::{self, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -349,16 +349,19 @@ fn ipv6_hops(frr: &Frr) -> Result<BTreeSet<String>> {
 #[tokio::test]
 async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
     let start_frr = |lab: &SpeakerLab| {
-        let (mut neighbors, mut activate) = (String::new(), String::new());
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
-            activate.push_str(&format!("  neighbor {} activate\n", node.ipv4));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate}  maximum-paths 8\n exit-address-family\n!\n",
-            lab.network.client.ipv4
-        );
-        Frr::start(&lab.network.client.netns, &config)
+        let nodes = &lab.network.nodes;
+        let config = FrrBgp {
+            hostname: "router",
+            asn: 64513,
+            router_id: lab.network.client.ipv4.to_string(),
+            neighbors: nodes
+                .iter()
+                .map(|n| format!(" neighbor {} remote-as 64512\n", n.ipv4))
+                .collect(),
+            ipv6_neighbors: nodes.iter().map(|n| n.ipv4.to_string()).collect(),
+            before: "",
+        };
+        Frr::start(&lab.network.client.netns, &config.render())
     };
     run_with_router(
         lab("mdsf", DEBUG),

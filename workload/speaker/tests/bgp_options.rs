@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, LabSpec, Router, SpeakerLab, run_with_router};
+use test_support::netlab::{
+    self, FRR_BFD_FAST, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router,
+};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -24,6 +26,42 @@ const NODE_A_SOURCE: &str = "198.18.0.21";
 
 /// Speaker flags of the tests that print the speakers' debug logs on failure.
 const DEBUG: &[&str] = &["--log-level", "debug"];
+
+/// `line` for every node's IPv4 address.
+fn node_lines(lab: &SpeakerLab, line: impl Fn(std::net::Ipv4Addr) -> String) -> String {
+    lab.network.nodes.iter().map(|n| line(n.ipv4)).collect()
+}
+
+/// The router at the client's IPv4 address (AS 64513) with `neighbors`.
+fn router(lab: &SpeakerLab, neighbors: String) -> FrrBgp<'static> {
+    FrrBgp {
+        hostname: "router",
+        asn: 64513,
+        router_id: lab.network.client.ipv4.to_string(),
+        neighbors,
+        ..FrrBgp::default()
+    }
+}
+
+/// The far router's frr.conf (AS 64513, 198.19.5.2): every node as neighbor in AS 64512, with
+/// the lines `options` gives for it; `before` ahead of `router bgp`.
+fn far_config(
+    lab: &SpeakerLab,
+    options: impl Fn(std::net::Ipv4Addr) -> String,
+    before: &'static str,
+) -> String {
+    FrrBgp {
+        hostname: "far",
+        asn: 64513,
+        router_id: "198.19.5.2".into(),
+        neighbors: node_lines(lab, |n| {
+            format!(" neighbor {n} remote-as 64512\n{}", options(n))
+        }),
+        ipv6_neighbors: Vec::new(),
+        before,
+    }
+    .render()
+}
 
 /// The lab of a test: three nodes running this crate's speaker with `flags`.
 fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
@@ -283,17 +321,12 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 async fn password_secret_aliases_source_address_and_graceful_restart_work_with_frr() {
     let start_frr = |lab: &SpeakerLab| {
-        let mut neighbors = String::new();
-        for address in ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE] {
-            neighbors.push_str(&format!(
-                " neighbor {address} remote-as 64512\n neighbor {address} password s3cret\n"
-            ));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n bgp graceful-restart\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-            lab.network.client.ipv4
-        );
-        Frr::start(&lab.network.client.netns, &config)
+        let neighbors: String = ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE]
+            .iter()
+            .map(|a| format!(" neighbor {a} remote-as 64512\n neighbor {a} password s3cret\n"))
+            .collect();
+        let config = router(lab, format!(" bgp graceful-restart\n{neighbors}"));
+        Frr::start(&lab.network.client.netns, &config.render())
     };
     run_with_router(lab("mopt", DEBUG), start_frr, options_scenario).await;
 }
@@ -394,16 +427,7 @@ impl Router for FarFrr {
 async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not() {
     let start_far_frr = |lab: &SpeakerLab| {
         let far = far_router(lab).context("building the two-hop network")?;
-        let mut neighbors = String::new();
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(
-                " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n",
-                node.ipv4
-            ));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname far\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
-        );
+        let config = far_config(lab, |n| format!(" neighbor {n} ebgp-multihop 2\n"), "");
         let frr = Frr::start(&far.0, &config)?;
         Ok(FarFrr { frr, _far: far })
     };
@@ -438,12 +462,11 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     })
     .await?;
     wait_for("three BFD sessions up in FRR", WAIT, || async {
-        let text = frr.vtysh("show bfd peers json")?;
-        let peers: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let up = peers
-            .as_array()
-            .map(|list| list.iter().filter(|p| p["status"] == "up").count())
-            .unwrap_or(0);
+        let up = frr
+            .bfd_peers()?
+            .iter()
+            .filter(|p| p["status"] == "up")
+            .count();
         Ok((up == 3).then_some(()))
     })
     .await?;
@@ -506,18 +529,18 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
     let start_frr = |lab: &SpeakerLab| {
-        let mut neighbors = String::new();
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(
-                " neighbor {0} remote-as 64512\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
-                node.ipv4
-            ));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname router\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-            lab.network.client.ipv4
-        );
-        Frr::start_with_bfd(&lab.network.client.netns, &config)
+        let config = FrrBgp {
+            before: FRR_BFD_FAST,
+            ..router(
+                lab,
+                node_lines(lab, |n| {
+                    format!(
+                        " neighbor {n} remote-as 64512\n neighbor {n} bfd\n neighbor {n} bfd profile fast\n"
+                    )
+                }),
+            )
+        };
+        Frr::start_with_bfd(&lab.network.client.netns, &config.render())
     };
     run_with_router(lab("mbfd", DEBUG), start_frr, bfd_scenario).await;
 }
@@ -568,15 +591,14 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 async fn ibgp_routes_carry_the_advertisements_local_preference() {
     let start_frr = |lab: &SpeakerLab| {
-        let mut neighbors = String::new();
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname router\n!\nrouter bgp 64512\n bgp router-id {}\n{neighbors} address-family ipv4 unicast\n  maximum-paths ibgp 8\n exit-address-family\n!\n",
-            lab.network.client.ipv4
-        );
-        Frr::start(&lab.network.client.netns, &config)
+        let config = FrrBgp {
+            asn: 64512,
+            ..router(
+                lab,
+                node_lines(lab, |n| format!(" neighbor {n} remote-as 64512\n")),
+            )
+        };
+        Frr::start(&lab.network.client.netns, &config.render())
     };
     run_with_router(
         lab("mibg", &[]),
@@ -610,15 +632,11 @@ async fn dynamic_asn_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
     let start_frr = |lab: &SpeakerLab| {
-        let mut neighbors = String::new();
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(" neighbor {} remote-as 64600\n", node.ipv4));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n",
-            lab.network.client.ipv4
+        let config = router(
+            lab,
+            node_lines(lab, |n| format!(" neighbor {n} remote-as 64600\n")),
         );
-        Frr::start(&lab.network.client.netns, &config)
+        Frr::start(&lab.network.client.netns, &config.render())
     };
     run_with_router(
         lab("mdyn", DEBUG),
@@ -652,16 +670,11 @@ async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
     // FRR runs multihop BFD (port 4784) with an eBGP multi-hop neighbor; packets cross one
     // router and arrive with TTL 254 on both sides.
     wait_for("three multihop BFD sessions up in FRR", WAIT, || async {
-        let text = frr.vtysh("show bfd peers json")?;
-        let peers: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let up = peers
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter(|p| p["status"] == "up" && p["multihop"] == true)
-                    .count()
-            })
-            .unwrap_or(0);
+        let up = frr
+            .bfd_peers()?
+            .iter()
+            .filter(|p| p["status"] == "up" && p["multihop"] == true)
+            .count();
         Ok((up == 3).then_some(()))
     })
     .await?;
@@ -686,15 +699,14 @@ async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 async fn multi_hop_bfd_comes_up_with_a_router_two_hops_away() {
     let start_far_frr = |lab: &SpeakerLab| {
         let far = far_router(lab).context("building the two-hop network")?;
-        let mut neighbors = String::new();
-        for node in &lab.network.nodes {
-            neighbors.push_str(&format!(
-                " neighbor {0} remote-as 64512\n neighbor {0} ebgp-multihop 2\n neighbor {0} bfd\n neighbor {0} bfd profile fast\n",
-                node.ipv4
-            ));
-        }
-        let config = format!(
-            "frr defaults traditional\nhostname far\n!\nbfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\nrouter bgp 64513\n bgp router-id 198.19.5.2\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n"
+        let config = far_config(
+            lab,
+            |n| {
+                format!(
+                    " neighbor {n} ebgp-multihop 2\n neighbor {n} bfd\n neighbor {n} bfd profile fast\n"
+                )
+            },
+            FRR_BFD_FAST,
         );
         let frr = Frr::start_with_bfd(&far.0, &config)?;
         Ok(FarFrr { frr, _far: far })

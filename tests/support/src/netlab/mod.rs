@@ -33,7 +33,7 @@ pub use clients::{
 };
 pub use cluster::NetCluster;
 pub use objects::{apply_metallb, endpoints, lb_service};
-pub use routers::{Frr, frr_config};
+pub use routers::{FRR_BFD_FAST, Frr, FrrBgp, frr_config};
 pub use scenario::{LabSpec, Router, run_with_router};
 pub use speakers::Speakers;
 

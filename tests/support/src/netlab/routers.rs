@@ -96,6 +96,13 @@ impl Frr {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// The BFD sessions FRR has (`show bfd peers json`; empty when bfdd answers nothing).
+    pub fn bfd_peers(&self) -> Result<Vec<Value>> {
+        let text = self.vtysh("show bfd peers json")?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(value.as_array().cloned().unwrap_or_default())
+    }
+
     /// The paths FRR has for `prefix` (empty when it has none).
     pub fn paths(&self, prefix: &str) -> Result<Vec<Value>> {
         let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
@@ -117,18 +124,67 @@ impl Drop for Frr {
     }
 }
 
+/// A `bfd` block with the profile `fast`: 100 ms both ways, multiplier 3.
+pub const FRR_BFD_FAST: &str = "bfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\n";
+
+/// An frr.conf for one BGP router. IPv4 unicast uses up to 8 paths (eBGP and iBGP); the IPv6
+/// unicast family is configured when `ipv6_neighbors` are given.
+#[derive(Debug, Clone, Default)]
+pub struct FrrBgp<'a> {
+    /// The router's hostname.
+    pub hostname: &'a str,
+    /// Its AS.
+    pub asn: u32,
+    /// Its BGP identifier.
+    pub router_id: String,
+    /// Lines inside `router bgp` before the address families (`neighbor ...`, options), each
+    /// with a leading space and a newline.
+    pub neighbors: String,
+    /// Neighbors activated in the IPv6 unicast family.
+    pub ipv6_neighbors: Vec<String>,
+    /// Text ahead of `router bgp` (e.g. [`FRR_BFD_FAST`]).
+    pub before: &'a str,
+}
+
+impl FrrBgp<'_> {
+    /// The frr.conf text.
+    pub fn render(&self) -> String {
+        let multipath = "  maximum-paths 8\n  maximum-paths ibgp 8\n";
+        let mut out = format!(
+            "frr defaults traditional\nhostname {}\n!\n{}router bgp {}\n bgp router-id {}\n no bgp ebgp-requires-policy\n{} address-family ipv4 unicast\n{multipath} exit-address-family\n",
+            self.hostname, self.before, self.asn, self.router_id, self.neighbors
+        );
+        if !self.ipv6_neighbors.is_empty() {
+            out.push_str(" address-family ipv6 unicast\n");
+            for neighbor in &self.ipv6_neighbors {
+                out.push_str(&format!("  neighbor {neighbor} activate\n"));
+            }
+            out.push_str(&format!("{multipath} exit-address-family\n"));
+        }
+        out.push_str("!\n");
+        out
+    }
+}
+
 /// An frr.conf for a router at the client's addresses (AS 64513) peering with every node
 /// (AS 64512) over IPv4 and IPv6, with ECMP over up to 8 paths.
 pub fn frr_config(network: &super::Network) -> String {
-    let mut neighbors = String::new();
-    let mut activate_v6 = String::new();
-    for node in &network.nodes {
-        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv4));
-        neighbors.push_str(&format!(" neighbor {} remote-as 64512\n", node.ipv6));
-        activate_v6.push_str(&format!("  neighbor {} activate\n", node.ipv6));
+    FrrBgp {
+        hostname: "router",
+        asn: 64513,
+        router_id: network.client.ipv4.to_string(),
+        neighbors: network
+            .nodes
+            .iter()
+            .map(|node| {
+                format!(
+                    " neighbor {} remote-as 64512\n neighbor {} remote-as 64512\n",
+                    node.ipv4, node.ipv6
+                )
+            })
+            .collect(),
+        ipv6_neighbors: network.nodes.iter().map(|n| n.ipv6.to_string()).collect(),
+        before: "",
     }
-    format!(
-        "frr defaults traditional\nhostname router\n!\nrouter bgp 64513\n bgp router-id {}\n no bgp ebgp-requires-policy\n{neighbors} address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n address-family ipv6 unicast\n{activate_v6}  maximum-paths 8\n exit-address-family\n!\n",
-        network.client.ipv4
-    )
+    .render()
 }
