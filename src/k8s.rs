@@ -4,7 +4,6 @@
 //! Every call has a timeout so that a hook never hangs for minutes; errors are classified so the
 //! charm can say "run juju trust" for a 403 and "will retry" for anything transient.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
@@ -16,6 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 
+use crate::ownership::Existing;
 use crate::render::{Desired, MEMBERLIST_SECRET};
 
 /// The field manager of every server-side apply the charm makes.
@@ -28,21 +28,37 @@ pub enum K8sError {
     /// No usable credentials or API address.
     #[error("cannot reach the Kubernetes API: {0}")]
     NoAccess(String),
-    /// The API refused for lack of rights (HTTP 403).
+    /// RBAC refused the charm's identity (HTTP 403 naming its user): it needs trust.
     #[error("the Kubernetes API refused access: {0}")]
     Forbidden(String),
+    /// The API refused the request itself (HTTP 422 invalid, or a 403 that is not about the
+    /// charm's rights, such as a namespace being deleted): retrying the same request fails
+    /// the same way.
+    #[error("the Kubernetes API refused {0}")]
+    Refused(String),
     /// Anything else (network, timeout, conflict, server error); worth retrying.
     #[error("Kubernetes API error: {0}")]
     Transient(String),
 }
 
+/// Sorts an API error into what the charm should say about it.
 fn classify(context: &str, err: kube::Error) -> K8sError {
     match err {
-        kube::Error::Api(status) if status.code == 403 => {
+        kube::Error::Api(status) if status.code == 403 && is_rbac_denial(&status.message) => {
             K8sError::Forbidden(format!("{context}: {}", status.message))
+        }
+        kube::Error::Api(status) if status.code == 403 || status.code == 422 => {
+            K8sError::Refused(format!("{context}: {}", status.message))
         }
         other => K8sError::Transient(format!("{context}: {other}")),
     }
+}
+
+/// Whether a 403's message is RBAC refusing a user (`... is forbidden: User "x" cannot list
+/// resource ...`) rather than an admission rule (`... unable to create new content in namespace
+/// x because it is being terminated`).
+fn is_rbac_denial(message: &str) -> bool {
+    message.contains("User \"") && message.contains(" cannot ")
 }
 
 /// Ready counts of the workload.
@@ -162,33 +178,87 @@ impl Cluster {
         })
     }
 
-    /// Lists every object of the kinds in `kinds` that carries `selector`.
-    pub fn list_owned(
-        &self,
-        kinds: &[(String, String)],
-        selector: &str,
-    ) -> Result<Vec<Desired>, K8sError> {
+    /// Every object of the `kinds` (`apiVersion`, kind) that carries the charm's managed-by
+    /// label, of any instance, in every namespace.
+    pub fn inventory(&self, kinds: &[(&str, &str)]) -> Result<Vec<Existing>, K8sError> {
+        let selector = crate::identity::managed_selector();
         self.runtime.block_on(async {
             let mut found = Vec::new();
             for (api_version, kind) in kinds {
                 let api = api_for(&self.client, api_version, kind, None);
-                let list = match api.list(&ListParams::default().labels(selector)).await {
+                let list = match api.list(&ListParams::default().labels(&selector)).await {
                     Ok(list) => list,
-                    // A CRD-backed kind that is not installed has nothing to prune.
+                    // A CRD-backed kind that is not installed has nothing of ours.
                     Err(kube::Error::Api(status)) if status.code == 404 => continue,
                     Err(e) => return Err(classify(&format!("listing {kind}"), e)),
                 };
-                for item in list.items {
-                    let Some(name) = item.metadata.name.clone() else {
+                found.extend(
+                    list.items
+                        .iter()
+                        .filter_map(|item| existing(api_version, kind, item)),
+                );
+            }
+            Ok(found)
+        })
+    }
+
+    /// Reads each of `objects` that exists (to learn whether someone else has it).
+    pub fn lookup(&self, objects: &[&Desired]) -> Result<Vec<Existing>, K8sError> {
+        self.runtime.block_on(async {
+            let mut found = Vec::new();
+            for object in objects {
+                let api = api_for(
+                    &self.client,
+                    &object.api_version,
+                    &object.kind,
+                    object.namespace.as_deref(),
+                );
+                match api.get_opt(&object.name).await {
+                    Ok(Some(item)) => {
+                        found.extend(existing(&object.api_version, &object.kind, &item));
+                    }
+                    Ok(None) => {}
+                    // The kind itself is not served yet (its CRD is about to be applied).
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(e) => return Err(classify(&format!("reading {}", object.describe()), e)),
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Every object in `namespace` of every listable namespaced kind the API serves (for
+    /// deciding whether a Namespace holds anything but the charm's own objects).
+    pub fn namespace_contents(&self, namespace: &str) -> Result<Vec<Existing>, K8sError> {
+        use kube::discovery::{Discovery, Scope, verbs};
+        self.runtime.block_on(async {
+            let discovery = Discovery::new(self.client.clone())
+                .run()
+                .await
+                .map_err(|e| classify("discovering the API", e))?;
+            let mut found = Vec::new();
+            for group in discovery.groups() {
+                for (resource, caps) in group.recommended_resources() {
+                    if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
                         continue;
+                    }
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(self.client.clone(), namespace, &resource);
+                    let list = match api.list(&ListParams::default()).await {
+                        Ok(list) => list,
+                        Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                        Err(e) => {
+                            return Err(classify(
+                                &format!("listing {} in {namespace}", resource.plural),
+                                e,
+                            ));
+                        }
                     };
-                    found.push(Desired {
-                        api_version: api_version.clone(),
-                        kind: kind.clone(),
-                        namespace: item.metadata.namespace.clone(),
-                        name,
-                        body: serde_json::Value::Null,
-                    });
+                    found.extend(
+                        list.items.iter().filter_map(|item| {
+                            existing(&resource.api_version, &resource.kind, item)
+                        }),
+                    );
                 }
             }
             Ok(found)
@@ -379,27 +449,50 @@ fn random_key() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The distinct (apiVersion, kind) pairs of `objects` and the optional kinds, for pruning.
-pub fn kinds_of(objects: &[Desired]) -> Vec<(String, String)> {
-    let set: BTreeSet<(String, String)> = objects
-        .iter()
-        .map(|o| (o.api_version.clone(), o.kind.clone()))
-        .chain(
-            crate::render::OPTIONAL_KINDS
-                .iter()
-                .map(|(v, k)| (v.to_string(), k.to_string())),
-        )
-        .collect();
-    set.into_iter().collect()
+/// What ownership needs of a listed or read object (None without a name).
+fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Existing> {
+    Some(Existing {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: item.metadata.namespace.clone(),
+        name: item.metadata.name.clone()?,
+        labels: item.metadata.labels.clone().unwrap_or_default(),
+        annotations: item.metadata.annotations.clone().unwrap_or_default(),
+    })
 }
 
-/// What exists with the charm's labels but is not wanted: the objects to prune.
-pub fn unwanted(existing: &[Desired], wanted: &[Desired]) -> Vec<Desired> {
-    let key = |o: &Desired| (o.kind.clone(), o.namespace.clone(), o.name.clone());
-    let wanted: BTreeSet<_> = wanted.iter().map(key).collect();
-    existing
-        .iter()
-        .filter(|o| !wanted.contains(&key(o)))
-        .cloned()
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rbac_denials_ask_for_trust() {
+        let denied = r#"namespaces is forbidden: User "system:serviceaccount:lab:metallb" cannot list resource "namespaces" in API group "" at the cluster scope"#;
+        assert!(is_rbac_denial(denied));
+        let terminating = "ipaddresspools.metallb.io \"x\" is forbidden: unable to create new content in namespace ns because it is being terminated";
+        assert!(!is_rbac_denial(terminating));
+        let status = |code: u16, message: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure(message, "Forbidden")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(matches!(
+            classify("x", status(403, denied)),
+            K8sError::Forbidden(_)
+        ));
+        assert!(matches!(
+            classify("x", status(403, terminating)),
+            K8sError::Refused(_)
+        ));
+        assert!(matches!(
+            classify("x", status(422, "spec.addresses: Invalid value")),
+            K8sError::Refused(_)
+        ));
+        assert!(matches!(
+            classify("x", status(500, "etcdserver: request timed out")),
+            K8sError::Transient(_)
+        ));
+    }
 }
