@@ -352,11 +352,14 @@ fn execute(cluster: &Cluster, plan: &Plan, instance: &Instance) -> Result<Vec<St
             .filter(|o| !ownership::deletable_with_namespace(o, instance))
             .map(|o| o.describe())
             .collect();
+        let target = Desired::namespace_target(namespace);
         if others.is_empty() {
-            deleted.extend(cluster.delete(&[Desired::namespace_target(namespace)])?);
+            deleted.extend(cluster.delete(std::slice::from_ref(&target))?);
         } else {
+            // Given back to the user, so it is not examined again on every hook.
+            cluster.release(&target)?;
             tracing::warn!(
-                "kept namespace {namespace}: it holds objects the charm did not create ({})",
+                "kept namespace {namespace} and released it: it holds objects the charm did not create ({})",
                 others.join(", ")
             );
         }

@@ -178,6 +178,24 @@ impl Cluster {
         })
     }
 
+    /// Gives `object` back: applies it with nothing, so every field the charm set (its labels
+    /// and annotations) goes and the object no longer counts as the charm's.
+    pub fn release(&self, object: &Desired) -> Result<(), K8sError> {
+        let mut metadata = serde_json::json!({"name": object.name});
+        if let Some(ns) = &object.namespace {
+            metadata["namespace"] = serde_json::json!(ns);
+        }
+        let empty = Desired {
+            body: serde_json::json!({
+                "apiVersion": object.api_version,
+                "kind": object.kind,
+                "metadata": metadata,
+            }),
+            ..object.clone()
+        };
+        self.apply(std::slice::from_ref(&empty))
+    }
+
     /// Every object of the `kinds` (`apiVersion`, kind) that carries the charm's managed-by
     /// label, of any instance, in every namespace.
     pub fn inventory(&self, kinds: &[(&str, &str)]) -> Result<Vec<Existing>, K8sError> {

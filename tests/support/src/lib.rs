@@ -98,6 +98,26 @@ fn cluster_bin_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The address ranges of the test networks and the control plane's Service ranges: nothing
+/// sent to them may leave the machine.
+pub const TEST_RANGES: [&str; 2] = ["198.18.0.0/15", "2001:db8::/32"];
+
+/// Puts `unreachable` routes for [`TEST_RANGES`] in this process's network namespace (idempotent),
+/// so that traffic to them fails at once instead of following the default route off the machine.
+pub fn hold_test_ranges() -> Result<()> {
+    for range in TEST_RANGES {
+        let family = if range.contains(':') { "-6" } else { "-4" };
+        let status = Command::new("ip")
+            .args([family, "route", "replace", "unreachable", range])
+            .status()
+            .context("cannot run ip (iproute2) to hold the test ranges")?;
+        if !status.success() {
+            bail!("`ip {family} route replace unreachable {range}` failed (root is needed)");
+        }
+    }
+    Ok(())
+}
+
 /// Reads everything written to `file` so far.
 fn read_back(file: &mut std::fs::File) -> String {
     use std::io::{Read, Seek, SeekFrom};
@@ -150,6 +170,11 @@ impl Cluster {
         state: &Path,
         netns: Option<(&str, std::net::IpAddr)>,
     ) -> Result<Self> {
+        if netns.is_none() {
+            // A control plane in this namespace must not reach the test ranges through the
+            // default route (a webhook Service's ClusterIP, a simulated node's address).
+            hold_test_ranges()?;
+        }
         // kcp's own output goes to an unnamed file: nothing to clean up, readable on failure.
         let mut output = tempfile::tempfile().context("cannot create a temporary file")?;
         let started = Instant::now();
