@@ -579,13 +579,22 @@ impl Charm for MetallbCharm {
                 }
                 Status::active(message)
             }
-            Outcome::Applied { readiness, .. } => Status::waiting(format!(
-                "controller {}/{} ready, speaker {}/{} ready",
-                readiness.controller.0,
-                readiness.controller.1,
-                readiness.speaker.0,
-                readiness.speaker.1
-            )),
+            Outcome::Applied { readiness, .. } => {
+                let mut message = format!(
+                    "controller {}/{} ready, speaker {}/{} ready",
+                    readiness.controller.0,
+                    readiness.controller.1,
+                    readiness.speaker.0,
+                    readiness.speaker.1
+                );
+                if let Some(problem) = readiness.problems.first() {
+                    message.push_str(&format!("; {problem}"));
+                    if readiness.problems.len() > 1 {
+                        message.push_str(&format!(" (and {} more)", readiness.problems.len() - 1));
+                    }
+                }
+                Status::waiting(message)
+            }
             Outcome::Removed => Status::maintenance("removed MetalLB from the cluster"),
             Outcome::UnitLeaving => {
                 Status::maintenance("unit leaving; the application and MetalLB stay")

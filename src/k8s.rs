@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
@@ -62,12 +62,14 @@ fn is_rbac_denial(message: &str) -> bool {
 }
 
 /// Ready counts of the workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Readiness {
     /// Controller pods available / wanted.
     pub controller: (i32, i32),
     /// Speaker pods ready / wanted.
     pub speaker: (i32, i32),
+    /// Why pods are not running, when Kubernetes says (`speaker-x2v9q: ErrImageNeverPull`).
+    pub problems: Vec<String>,
 }
 
 impl Readiness {
@@ -356,9 +358,22 @@ impl Cluster {
                 .and_then(|d| d.status)
                 .map(|s| (s.number_ready, s.desired_number_scheduled))
                 .unwrap_or((0, 0));
+            let problems = if controller.0 >= controller.1 && speaker.0 >= speaker.1 {
+                Vec::new()
+            } else {
+                let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+                pods.list(&ListParams::default().labels("app=metallb"))
+                    .await
+                    .map_err(|e| classify("listing the MetalLB pods", e))?
+                    .items
+                    .iter()
+                    .filter_map(pod_problem)
+                    .collect()
+            };
             Ok(Readiness {
                 controller,
                 speaker,
+                problems,
             })
         })
     }
@@ -450,6 +465,48 @@ impl Cluster {
     }
 }
 
+/// Why a pod is not running, from its containers' waiting or terminated state
+/// (`speaker-x2v9q: ErrImageNeverPull: ...`), or None when Kubernetes gives no reason.
+fn pod_problem(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.as_deref().unwrap_or("pod");
+    let status = pod.status.as_ref()?;
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for container in containers {
+        let state = container.state.as_ref();
+        if let Some(waiting) = state.and_then(|s| s.waiting.as_ref())
+            && let Some(reason) = waiting.reason.as_deref()
+            && reason != "ContainerCreating"
+            && reason != "PodInitializing"
+        {
+            let detail = waiting.message.as_deref().map(|m| format!(": {m}"));
+            return Some(format!("{name}: {reason}{}", detail.unwrap_or_default()));
+        }
+        if let Some(done) = state.and_then(|s| s.terminated.as_ref()) {
+            let reason = done.reason.as_deref().unwrap_or("terminated");
+            return Some(format!("{name}: {reason} (exit code {})", done.exit_code));
+        }
+    }
+    // Not scheduled: the scheduler says why.
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| {
+            format!(
+                "{name}: {}",
+                c.message
+                    .as_deref()
+                    .or(c.reason.as_deref())
+                    .unwrap_or("not scheduled")
+            )
+        })
+}
+
 /// What the speakers advertise over BGP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BgpAdvertising {
@@ -512,5 +569,36 @@ mod tests {
             classify("x", status(500, "etcdserver: request timed out")),
             K8sError::Transient(_)
         ));
+    }
+
+    #[test]
+    fn a_pod_says_why_it_does_not_run() {
+        let pod = |status: serde_json::Value| -> Pod {
+            serde_json::from_value(
+                serde_json::json!({"metadata": {"name": "speaker-x"}, "status": status}),
+            )
+            .unwrap()
+        };
+        let never_pull = pod(serde_json::json!({"containerStatuses": [{
+            "name": "speaker", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ErrImageNeverPull", "message": "image \"x:1\" is not present"}},
+        }]}));
+        assert_eq!(
+            pod_problem(&never_pull).as_deref(),
+            Some("speaker-x: ErrImageNeverPull: image \"x:1\" is not present")
+        );
+        let creating = pod(serde_json::json!({"containerStatuses": [{
+            "name": "speaker", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ContainerCreating"}},
+        }]}));
+        assert_eq!(pod_problem(&creating), None);
+        let unscheduled = pod(serde_json::json!({"conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/3 nodes are available",
+        }]}));
+        assert_eq!(
+            pod_problem(&unscheduled).as_deref(),
+            Some("speaker-x: 0/3 nodes are available")
+        );
     }
 }
