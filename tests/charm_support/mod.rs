@@ -29,6 +29,8 @@ pub struct Deployed {
     pub namespace: String,
     /// Application name.
     pub app: String,
+    /// The cluster's admin kubeconfig (None: the test binary's shared control plane).
+    pub kubeconfig: Option<PathBuf>,
 }
 
 fn juju_sim() -> PathBuf {
@@ -56,6 +58,7 @@ impl Deployed {
             model: unique_name("model"),
             namespace: unique_name("metallb"),
             app: "metallb".to_string(),
+            kubeconfig: None,
         }
     }
 
@@ -73,6 +76,7 @@ impl Deployed {
             model: unique_name("model"),
             namespace: unique_name("metallb"),
             app: "metallb".to_string(),
+            kubeconfig: None,
         }
     }
 
@@ -111,21 +115,30 @@ impl Deployed {
     /// not share nodes while an earlier scenario's pods are still terminating).
     pub async fn nodes(&self) -> Result<kube::Client> {
         let client = cluster().client().await?;
+        self.nodes_in(&client).await?;
+        Ok(client)
+    }
+
+    /// Creates this scenario's two simulated nodes through `client`.
+    pub async fn nodes_in(&self, client: &kube::Client) -> Result<()> {
         let (a, b) = (format!("{}-n1", self.model), format!("{}-n2", self.model));
         create_nodes(
-            &client,
+            client,
             &[(a.as_str(), "198.18.20.1"), (b.as_str(), "198.18.20.2")],
             &[("metallb.test/scenario", self.model.as_str())],
         )
         .await?;
-        Ok(client)
+        Ok(())
     }
 
     pub fn deploy(&self, trust: bool, extra: &[&str]) {
         let charm = self.dir.path().join("charm");
         let namespace = format!("namespace={}", self.namespace);
         let selector = self.node_selector();
-        let kubeconfig = cluster().kubeconfig().to_str().unwrap().to_string();
+        let kubeconfig = match &self.kubeconfig {
+            Some(path) => path.display().to_string(),
+            None => cluster().kubeconfig().display().to_string(),
+        };
         let mut args = vec![
             "deploy",
             charm.to_str().unwrap(),
@@ -191,7 +204,7 @@ pub fn pool_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
 /// The charm's pool's addresses.
 pub async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value> {
     let pool = pool_api(client, &d.namespace)
-        .get(&format!("{}.metallb", d.model))
+        .get(&format!("{}.{}", d.model, d.app))
         .await?;
     Ok(pool.data["spec"]["addresses"].clone())
 }

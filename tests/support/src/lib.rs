@@ -35,6 +35,8 @@ pub struct Cluster {
     kubeconfig: PathBuf,
     server: String,
     child: Child,
+    /// Whether kcp keeps its state when it stops (so that [`Cluster::restart`] can resume it).
+    keeps_state: bool,
     /// How long the control plane took to become ready.
     pub startup: Duration,
 }
@@ -165,10 +167,67 @@ impl Cluster {
         Self::start_with(bin, state, None)
     }
 
+    /// Starts a control plane of its own (in this namespace) that [`Cluster::restart`] can stop
+    /// and start again on the same data and port, for fault tests.
+    pub fn start_restartable() -> Result<Self> {
+        let bin = cluster_bin()?;
+        let state = tempfile::Builder::new()
+            .prefix("metallb-rs-cluster-")
+            .tempdir()
+            .context("cannot create a directory for the control plane")?
+            .keep();
+        let started = Self::launch(bin, &state, None, None, true);
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&state);
+        }
+        started
+    }
+
+    /// Stops the whole control plane (API server, etcd, controller-manager, scheduler, KWOK)
+    /// as a crash would, runs `while_down`, and starts it again on the same data and port.
+    /// Returns what `while_down` returned and how long the restart took. Only for a control
+    /// plane from [`Cluster::start_restartable`].
+    pub fn restart<T>(&mut self, while_down: impl FnOnce() -> T) -> Result<(T, Duration)> {
+        if !self.keeps_state {
+            bail!("only a control plane from Cluster::start_restartable can be restarted");
+        }
+        let port: u16 = self
+            .server
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("no port in {}", self.server))?;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let result = while_down();
+        let started = Instant::now();
+        let again = Self::launch(
+            self.bin.clone(),
+            &self.state.clone(),
+            None,
+            Some(port),
+            true,
+        )?;
+        // The old value's Drop must not stop the new kcp or remove the state.
+        let old = std::mem::replace(self, again);
+        std::mem::forget(old);
+        Ok((result, started.elapsed()))
+    }
+
     fn start_with(
         bin: PathBuf,
         state: &Path,
         netns: Option<(&str, std::net::IpAddr)>,
+    ) -> Result<Self> {
+        Self::launch(bin, state, netns, None, false)
+    }
+
+    fn launch(
+        bin: PathBuf,
+        state: &Path,
+        netns: Option<(&str, std::net::IpAddr)>,
+        port: Option<u16>,
+        keeps_state: bool,
     ) -> Result<Self> {
         if netns.is_none() {
             // A control plane in this namespace must not reach the test ranges through the
@@ -197,17 +256,17 @@ impl Cluster {
         let mut child = command
             .arg("--dir")
             .arg(state)
-            .args([
-                "--parent-pid",
-                &std::process::id().to_string(),
-                "--remove-on-exit",
-            ])
+            .args(["--parent-pid", &std::process::id().to_string()])
+            .args((!keeps_state).then_some("--remove-on-exit"))
+            .args(port.map(|p| format!("--port={p}")))
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output.try_clone()?)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.join("kcp").display()))?;
         let ready = state.join("ready.json");
+        // A kcp killed earlier (a restart) left its ready.json behind.
+        let _ = std::fs::remove_file(&ready);
         let server = loop {
             // kcp writes ready.json atomically once /readyz answers.
             if let Some(server) = std::fs::read_to_string(&ready)
@@ -241,6 +300,7 @@ impl Cluster {
             state: state.to_path_buf(),
             server,
             child,
+            keeps_state,
             startup: started.elapsed(),
         })
     }
