@@ -8,7 +8,7 @@
 //! * [`HookTools`] is the backend trait over Juju's hook tools; [`ProcessHookTools`] runs the real
 //!   tools exactly as ops >= 3.4 does.
 //! * [`Context`] is the model API a charm sees: typed config, statuses, leadership, actions,
-//!   resources, stored state.
+//!   resources, stored state, planned units ([`Context::planned_units`], from `goal-state`).
 //! * [`Charm`] has one entry point, [`Charm::handle`], plus [`Charm::collect_status`]; [`main`] runs it.
 //! * With feature `testing`, [`testing`] runs one event through a charm in-process, Scenario-style.
 //! * With feature `juju-sim`, the `juju-sim` binary runs a compiled charm the way a Juju unit agent does.
@@ -33,7 +33,9 @@ pub use context::JujuContext;
 pub use dispatch::{Charm, dispatch, main};
 pub use error::{ConfigError, ContextError, FailureKind, ModelError};
 pub use event::{Event, RelationEventKind};
-pub use hooktools::{HookTools, LogLevel, ProcessHookTools, StatusInfo, StatusTarget};
+pub use hooktools::{
+    GoalState, GoalStatus, HookTools, LogLevel, ProcessHookTools, StatusInfo, StatusTarget,
+};
 pub use model::{ActionHandle, App, Context};
 pub use status::{Status, StatusCollector};
 pub use stored::StoredState;

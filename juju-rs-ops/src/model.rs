@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::action::flatten_results;
 use crate::context::JujuContext;
 use crate::error::{ConfigError, ModelError};
-use crate::hooktools::{HookTools, StatusInfo, StatusTarget};
+use crate::hooktools::{GoalState, HookTools, StatusInfo, StatusTarget};
 use crate::status::Status;
 use crate::stored::StoredState;
 
@@ -98,6 +98,25 @@ impl<'a> Context<'a> {
         }
         let leader = self.tools.is_leader()?;
         Ok(*self.leader.get_or_init(|| leader))
+    }
+
+    /// The application's goal state (`goal-state`): its planned units and relations. Read
+    /// afresh on every call, as ops does (units can be added or removed during a hook).
+    pub fn goal_state(&self) -> Result<GoalState, ModelError> {
+        self.tools.goal_state()
+    }
+
+    /// How many units the application is planned to have, as ops'
+    /// `Application.planned_units()`: the units in goal-state that are not `dying`. During
+    /// `remove` it is 0 only when the whole application is being removed; when just this unit
+    /// (even the leader) is removed, the others still count.
+    pub fn planned_units(&self) -> Result<usize, ModelError> {
+        Ok(self.goal_state()?.planned_units())
+    }
+
+    /// Whether this unit is being removed (goal-state lists it `dying`).
+    pub fn unit_is_dying(&self) -> Result<bool, ModelError> {
+        Ok(self.goal_state()?.is_dying(self.unit_name()))
     }
 
     /// Sets this unit's workload status.

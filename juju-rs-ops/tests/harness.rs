@@ -233,3 +233,100 @@ fn resources_are_read_through_resource_get() {
         .unwrap();
     assert!(out.logged("image resource: registrypath: example/image:1"));
 }
+
+fn goal_results(state: State) -> std::collections::BTreeMap<String, String> {
+    let out = harness()
+        .run(
+            |_| FixtureCharm,
+            TestEvent::action("goal-state", &[]),
+            state,
+        )
+        .unwrap();
+    out.action.unwrap().run.results
+}
+
+#[test]
+fn a_lone_unit_plans_one_unit() {
+    let results = goal_results(State::default());
+    assert_eq!(results["planned-units"], "1");
+    assert_eq!(results["dying"], "false");
+    assert_eq!(results["units"], "fixture/0=unknown");
+}
+
+#[test]
+fn peers_and_planned_units_shape_goal_state() {
+    let results = goal_results(
+        State::default()
+            .with_unit_id(1)
+            .with_leader(false)
+            .with_peer(0, "active")
+            .with_peer(4, "dying"),
+    );
+    assert_eq!(results["planned-units"], "2");
+    assert_eq!(results["leader"], "false");
+    assert_eq!(
+        results["units"],
+        "fixture/0=active fixture/1=unknown fixture/4=dying"
+    );
+    let results = goal_results(State::default().with_planned_units(3));
+    assert_eq!(results["planned-units"], "3");
+}
+
+#[test]
+fn removing_one_unit_keeps_the_application() {
+    let state = State::default().with_dying(true).with_planned_units(1);
+    let out = harness()
+        .run(|_| FixtureCharm, TestEvent::hook("remove"), state)
+        .unwrap();
+    assert!(out.success);
+    assert!(
+        out.logged(
+            "remove: leader=true planned-units=1 goal-state fixture/0=dying fixture/1=active"
+        )
+    );
+    assert!(out.logged("unit removal: the application stays"));
+    assert!(!out.logged("cleaning up"));
+    assert!(out.state.dying);
+}
+
+#[test]
+fn removing_the_application_plans_no_units() {
+    let out = harness()
+        .run(
+            |_| FixtureCharm,
+            TestEvent::hook("remove"),
+            State::default().with_planned_units(0),
+        )
+        .unwrap();
+    assert!(out.logged("remove: leader=true planned-units=0 goal-state fixture/0=dying"));
+    assert!(out.logged("application removal: cleaning up"));
+}
+
+#[test]
+fn impossible_goal_states_are_refused() {
+    let h = harness();
+    for (state, expected) in [
+        (
+            State::default()
+                .with_peer(1, "active")
+                .with_planned_units(0),
+            "planned_units is 0 but 1 units are not dying",
+        ),
+        (
+            State::default()
+                .with_planned_units(2)
+                .with_peer(1, "active")
+                .with_peer(2, "waiting"),
+            "planned_units is 2 but 3 units are not dying",
+        ),
+        (
+            State::default().with_peer(0, "active"),
+            "peer unit 0 is this unit",
+        ),
+    ] {
+        let err = h
+            .run(|_| FixtureCharm, TestEvent::hook("remove"), state)
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

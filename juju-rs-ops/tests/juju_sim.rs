@@ -88,7 +88,50 @@ impl Sim {
             .filter_map(|l| l.split_once("handling ").map(|(_, e)| e.to_string()))
             .collect()
     }
+
+    /// The events one unit handled, in order (`debug-log --include UNIT`).
+    fn handled_by(&self, unit: &str) -> Vec<String> {
+        let tag = format!("unit-{}: ", unit.replace('/', "-"));
+        self.ok(&["debug-log", "--include", unit])
+            .lines()
+            .inspect(|l| assert!(l.starts_with(&tag), "{l} is not from {unit}"))
+            .filter_map(|l| l.split_once("handling ").map(|(_, e)| e.to_string()))
+            .collect()
+    }
+
+    /// The messages a unit logged that contain `text`.
+    fn logged_by(&self, unit: &str, text: &str) -> Vec<String> {
+        let marker = format!("unit.{unit}.juju-log ");
+        self.ok(&["debug-log"])
+            .lines()
+            .filter_map(|l| l.split_once(&marker).map(|(_, m)| m.to_string()))
+            .filter(|m| m.contains(text))
+            .collect()
+    }
+
+    /// One unit's entry in `status --format json`.
+    fn unit(&self, unit: &str) -> Value {
+        self.status()["applications"]["fixture"]["units"][unit].clone()
+    }
+
+    /// The results of the fixture's `goal-state` action, run as `juju-sim run ARGS...`.
+    fn goal_state(&self, args: &[&str]) -> (String, Value) {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["goal-state", "--format", "json"]);
+        let json: Value = serde_json::from_str(&self.ok(&all)).unwrap();
+        let (unit, task) = json.as_object().unwrap().iter().next().unwrap();
+        (unit.clone(), task["results"].clone())
+    }
 }
+
+const START_AS_LEADER: [&str; 4] = ["install", "leader-elected", "config-changed", "start"];
+const START_AS_FOLLOWER: [&str; 4] = [
+    "install",
+    "leader-settings-changed",
+    "config-changed",
+    "start",
+];
 
 #[test]
 fn deploy_runs_the_juju_sequence_and_reaches_active() {
@@ -374,4 +417,276 @@ fn charm_refuses_to_run_without_juju_environment() {
         err.contains("missing Juju environment variables: JUJU_DISPATCH_PATH"),
         "{err}"
     );
+}
+
+#[test]
+fn two_units_deploy_with_one_leader_and_share_config_changes() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2"]);
+    assert_eq!(sim.handled_by("fixture/0"), START_AS_LEADER);
+    assert_eq!(sim.handled_by("fixture/1"), START_AS_FOLLOWER);
+    let status = sim.status();
+    let app = &status["applications"]["fixture"];
+    assert_eq!(app["scale"], 2);
+    assert_eq!(app["application-status"]["current"], "active");
+    assert_eq!(app["units"]["fixture/0"]["leader"], true);
+    assert!(app["units"]["fixture/1"].get("leader").is_none());
+    assert_eq!(
+        app["units"]["fixture/0"]["workload-status"]["message"],
+        "hello on port 8080 (events seen: 4)",
+        "each unit counts its own events in its own charm state"
+    );
+    assert_eq!(
+        app["units"]["fixture/1"]["workload-status"]["message"],
+        "standby (not the leader)"
+    );
+    let tabular = sim.ok(&["status"]);
+    assert!(tabular.contains("fixture/0*  active"), "{tabular}");
+    assert!(
+        tabular.contains("fixture/1   waiting   idle   standby"),
+        "{tabular}"
+    );
+
+    sim.ok(&["config", "greeting=hey"]);
+    assert_eq!(sim.handled_by("fixture/0")[4..], ["config-changed"]);
+    assert_eq!(sim.handled_by("fixture/1")[4..], ["config-changed"]);
+    let timings: Value = serde_json::from_str(&sim.ok(&["timings", "--format", "json"])).unwrap();
+    let last: Vec<(&str, &str)> = timings.as_array().unwrap()[8..]
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["unit"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        last,
+        [
+            ("config-changed", "fixture/0"),
+            ("config-changed", "fixture/1")
+        ],
+        "the leader first"
+    );
+    let (_, goal) = sim.goal_state(&["fixture/1"]);
+    assert_eq!(goal["units"], "fixture/0=active fixture/1=waiting");
+    assert_eq!(goal["planned-units"], "2");
+}
+
+#[test]
+fn add_unit_runs_the_joining_sequence_on_new_units_only() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    assert_eq!(sim.ok(&["add-unit"]), "added unit fixture/1\n");
+    assert_eq!(sim.handled_by("fixture/1"), START_AS_FOLLOWER);
+    assert_eq!(
+        sim.handled_by("fixture/0"),
+        START_AS_LEADER,
+        "no hook on the others"
+    );
+    assert_eq!(
+        sim.ok(&["add-unit", "fixture", "--num-units", "2"]),
+        "added unit fixture/2\nadded unit fixture/3\n"
+    );
+    assert_eq!(sim.handled_by("fixture/3"), START_AS_FOLLOWER);
+    let (unit, goal) = sim.goal_state(&[]);
+    assert_eq!(unit, "fixture/0", "actions run on the leader by default");
+    assert_eq!(goal["planned-units"], "4");
+    assert_eq!(goal["leader"], "true");
+    assert!(
+        sim.err(&["add-unit", "other"])
+            .contains("application \"other\" not found")
+    );
+    assert!(
+        sim.err(&["add-unit", "-n", "0"])
+            .contains("0 is not in 1..")
+    );
+}
+
+#[test]
+fn removing_the_leader_elects_another_unit_after_it_is_gone() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2"]);
+    assert_eq!(
+        sim.ok(&["remove-unit", "fixture/0"]),
+        "removed unit fixture/0\n"
+    );
+    assert_eq!(sim.handled_by("fixture/0")[4..], ["stop", "remove"]);
+    assert_eq!(
+        sim.logged_by("fixture/0", "planned-units"),
+        [
+            "stop: leader=true planned-units=1 goal-state fixture/0=dying fixture/1=waiting",
+            "remove: leader=true planned-units=1 goal-state fixture/0=dying fixture/1=waiting",
+        ],
+        "the departing leader stays leader and sees itself dying while the application lives"
+    );
+    assert_eq!(
+        sim.logged_by("fixture/0", "removal"),
+        ["unit removal: the application stays"]
+    );
+    assert_eq!(sim.handled_by("fixture/1")[4..], ["leader-elected"]);
+    let log = sim.ok(&["debug-log"]);
+    let removed = log.find("unit-fixture-0: remove INFO unit.fixture/0.juju-log handling remove");
+    let elected = log.find("unit-fixture-1: leader-elected INFO");
+    assert!(removed.unwrap() < elected.unwrap(), "{log}");
+
+    let status = sim.status();
+    let app = &status["applications"]["fixture"];
+    assert_eq!(app["scale"], 1);
+    assert!(app["units"].get("fixture/0").is_none(), "{app}");
+    assert_eq!(app["units"]["fixture/1"]["leader"], true);
+    assert_eq!(
+        app["units"]["fixture/1"]["workload-status"]["message"],
+        "hello on port 8080 (events seen: 5)"
+    );
+    let (unit, goal) = sim.goal_state(&[]);
+    assert_eq!(
+        (unit.as_str(), goal["units"].as_str()),
+        ("fixture/1", Some("fixture/1=active"))
+    );
+    assert_eq!(
+        sim.ok(&["add-unit"]),
+        "added unit fixture/0\n",
+        "numbers are reused"
+    );
+    assert_eq!(sim.handled_by("fixture/0")[6..], START_AS_FOLLOWER);
+}
+
+#[test]
+fn remove_unit_by_count_takes_the_highest_numbers_and_keeps_the_leader() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "3"]);
+    assert_eq!(
+        sim.ok(&["remove-unit", "fixture", "--num-units", "2"]),
+        "removed unit fixture/2\nremoved unit fixture/1\n"
+    );
+    assert_eq!(
+        sim.logged_by("fixture/2", "remove: "),
+        [
+            "remove: leader=false planned-units=1 goal-state fixture/0=active fixture/1=dying fixture/2=dying"
+        ],
+        "both departing units are dying from the start"
+    );
+    assert_eq!(
+        sim.handled_by("fixture/0"),
+        START_AS_LEADER,
+        "the leader stays"
+    );
+    for (args, expected) in [
+        (
+            &["remove-unit", "fixture/9"][..],
+            "unit \"fixture/9\" not found",
+        ),
+        (&["remove-unit", "fixture"], "not a unit name"),
+        (
+            &["remove-unit", "other/0"],
+            "not a unit of application \"fixture\"",
+        ),
+        (
+            &["remove-unit", "fixture", "--num-units", "2"],
+            "cannot remove 2 units",
+        ),
+        (
+            &["remove-unit", "fixture/0", "--num-units", "1"],
+            "takes the application name",
+        ),
+        (
+            &["remove-unit", "other", "--num-units", "1"],
+            "application \"other\" not found",
+        ),
+    ] {
+        let err = sim.err(args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn removing_the_application_plans_zero_units_on_every_unit() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2"]);
+    assert_eq!(sim.ok(&["remove"]), "removed application fixture\n");
+    assert_eq!(
+        sim.logged_by("fixture/0", "remove: "),
+        ["remove: leader=true planned-units=0 goal-state fixture/0=dying fixture/1=dying"]
+    );
+    assert_eq!(
+        sim.logged_by("fixture/1", "remove: "),
+        ["remove: leader=false planned-units=0 goal-state fixture/1=dying"],
+        "a unit that is gone is not in goal-state"
+    );
+    for unit in ["fixture/0", "fixture/1"] {
+        assert_eq!(sim.handled_by(unit)[4..], ["stop", "remove"]);
+        assert_eq!(
+            sim.logged_by(unit, "removal"),
+            ["application removal: cleaning up"]
+        );
+        assert_eq!(sim.unit(unit)["workload-status"]["current"], "terminated");
+    }
+    assert_eq!(sim.status()["applications"]["fixture"]["scale"], 0);
+    assert!(sim.err(&["add-unit"]).contains("removed"));
+}
+
+#[test]
+fn a_failed_removal_keeps_the_unit_dying_until_retried() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2", "--config", "fail-hook=remove"]);
+    let err = sim.err(&["remove-unit", "fixture/1"]);
+    assert!(
+        err.contains("hook failed: \"remove\" on fixture/1"),
+        "{err}"
+    );
+    assert_eq!(sim.unit("fixture/1")["life"], "dying");
+    assert_eq!(sim.unit("fixture/1")["juju-status"]["current"], "error");
+    let (_, goal) = sim.goal_state(&[]);
+    assert_eq!(goal["planned-units"], "1");
+    sim.ok(&["config", "fail-hook="]);
+    assert_eq!(
+        sim.handled_by("fixture/1")[4..],
+        ["stop", "remove"],
+        "a dying unit gets no config-changed"
+    );
+    assert_eq!(
+        sim.ok(&["remove-unit", "fixture/1"]),
+        "retrying failed hook \"remove\" on fixture/1\nremoved unit fixture/1\n"
+    );
+    assert_eq!(
+        sim.handled_by("fixture/1")[4..],
+        ["stop", "remove", "remove"]
+    );
+    assert!(sim.unit("fixture/1").is_null());
+}
+
+#[test]
+fn actions_run_on_the_leader_or_the_named_unit() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2"]);
+    let (unit, goal) = sim.goal_state(&["fixture/1"]);
+    assert_eq!(unit, "fixture/1");
+    assert_eq!(goal["leader"], "false");
+    assert_eq!(goal["dying"], "false");
+    assert_eq!(sim.goal_state(&["--unit", "fixture/1"]).0, "fixture/1");
+    assert_eq!(sim.goal_state(&["fixture/leader"]).0, "fixture/0");
+    let out = sim.ok(&["run", "fixture/1", "echo", "message=x"]);
+    assert!(out.contains("echo: x"), "{out}");
+    assert!(
+        sim.err(&["run", "fixture/1", "echo", "--unit", "fixture/0"])
+            .contains("name the unit once")
+    );
+    assert!(sim.err(&["run", "fixture/7", "echo"]).contains("not found"));
+    assert!(
+        sim.err(&["run", "fixture/1"])
+            .contains("no action name given")
+    );
+}
+
+#[test]
+fn debug_log_tags_and_filters_units() {
+    let sim = Sim::new();
+    sim.deploy(&["-n", "2"]);
+    let all = sim.ok(&["debug-log"]);
+    assert!(
+        all.contains("unit-fixture-1: install INFO unit.fixture/1.juju-log handling install"),
+        "{all}"
+    );
+    let one = sim.ok(&["debug-log", "--include", "unit-fixture-1"]);
+    assert!(
+        !one.is_empty() && one.lines().all(|l| l.starts_with("unit-fixture-1: ")),
+        "{one}"
+    );
+    assert_eq!(sim.ok(&["debug-log", "--include", "fixture"]), all);
 }

@@ -38,6 +38,51 @@ pub struct StatusInfo {
     pub message: String,
 }
 
+/// One entry of `goal-state`: a unit (or a related application) and its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalStatus {
+    /// For units: `dying` while the unit is being removed, else its workload status (`active`,
+    /// `waiting`, `maintenance`, `blocked`, `error`, `unknown`, ...). For related applications:
+    /// the relation's status (`joining`, `joined`, `broken`, ...).
+    pub status: String,
+    /// When that status was set, as Juju prints it (`2006-01-02 15:04:05Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+/// What `goal-state` reports: the units the application is meant to have and, per endpoint, the
+/// related applications and units.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GoalState {
+    /// The application's units (dead ones are not listed) by unit name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub units: BTreeMap<String, GoalStatus>,
+    /// Endpoint name -> related application or unit name -> status.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub relations: BTreeMap<String, BTreeMap<String, GoalStatus>>,
+}
+
+impl GoalState {
+    /// How many units the application is planned to have: the units not `dying`, as ops'
+    /// `Application.planned_units()` counts them. 0 means the application is being removed.
+    pub fn planned_units(&self) -> usize {
+        self.units.values().filter(|u| u.status != "dying").count()
+    }
+
+    /// Whether `unit` is being removed (listed as `dying`).
+    pub fn is_dying(&self, unit: &str) -> bool {
+        self.units.get(unit).is_some_and(|u| u.status == "dying")
+    }
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// `juju-log` levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -99,4 +144,6 @@ pub trait HookTools: Send + Sync {
     fn state_delete(&self, key: &str) -> Result<(), ModelError>;
     /// `resource-get NAME`: the local path of the resource file.
     fn resource_get(&self, name: &str) -> Result<PathBuf, ModelError>;
+    /// `goal-state --format=json`: the application's planned units and relations.
+    fn goal_state(&self) -> Result<GoalState, ModelError>;
 }

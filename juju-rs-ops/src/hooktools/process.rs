@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{CommandRunner, HookTools, LogLevel, StatusInfo, StatusTarget, SystemRunner};
+use super::{
+    CommandRunner, GoalState, HookTools, LogLevel, StatusInfo, StatusTarget, SystemRunner,
+};
 use crate::error::{FailureKind, ModelError};
 use crate::status::Status;
 
@@ -193,6 +195,10 @@ impl<R: CommandRunner> HookTools for ProcessHookTools<R> {
         }
         Ok(PathBuf::from(path))
     }
+
+    fn goal_state(&self) -> Result<GoalState, ModelError> {
+        self.call_json("goal-state", &["--format=json"])
+    }
 }
 
 #[cfg(test)]
@@ -353,6 +359,45 @@ mod tests {
         assert_eq!(calls[0].1, ["--log-level", "WARNING", "--", "-x"]);
         assert_eq!(calls[1].1, ["--", ""]);
         assert_eq!(calls[2].1, ["--", "1.0"]);
+    }
+
+    #[test]
+    fn goal_state_counts_planned_units_as_ops_does() {
+        let s = Scripted::new(
+            0,
+            r#"{"units":{"a/0":{"status":"active","since":"2026-01-01 10:00:00Z"},"a/1":{"status":"dying","since":"2026-01-01 10:01:00Z"},"a/2":{"status":"error"}},"relations":{}}"#,
+            "",
+        );
+        let goal = ProcessHookTools::new(&s).goal_state().unwrap();
+        assert_eq!(argv(&s), ["goal-state", "--format=json"]);
+        assert_eq!(goal.planned_units(), 2, "units in error still count");
+        assert!(goal.is_dying("a/1") && !goal.is_dying("a/0") && !goal.is_dying("a/9"));
+        assert_eq!(
+            goal.units["a/0"].since.as_deref(),
+            Some("2026-01-01 10:00:00Z")
+        );
+        assert_eq!(goal.units["a/2"].since, None);
+    }
+
+    #[test]
+    fn goal_state_with_no_units_or_null_maps_plans_none() {
+        let s = Scripted::new(0, r#"{"units":null,"relations":null}"#, "");
+        let goal = ProcessHookTools::new(&s).goal_state().unwrap();
+        assert_eq!(goal, GoalState::default());
+        assert_eq!(goal.planned_units(), 0);
+    }
+
+    #[test]
+    fn goal_state_failures_are_model_errors() {
+        let s = Scripted::new(0, "units: {}\n", "");
+        let err = ProcessHookTools::new(&s).goal_state().unwrap_err();
+        assert!(matches!(err, ModelError::BadOutput { .. }), "{err}");
+        let s = Scripted::new(1, "", "ERROR connection refused\n");
+        let err = ProcessHookTools::new(&s).goal_state().unwrap_err();
+        assert!(
+            matches!(err, ModelError::ToolFailed { code: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,20 +3,21 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::state::{AgentState, HookKind, HookSession};
+use super::agent::{HookKind, HookSession};
+use super::state::ModelState;
 
-/// Builds the complete environment of a dispatch. `tools_dir` is prepended to `base_path`;
-/// `socket` is the agent's hook-tool socket; `extra` holds the simulator's documented
-/// additions (for example `KUBECONFIG`).
+/// Builds the complete environment of a dispatch on the session's unit. `tools_dir` is
+/// prepended to `base_path`; `socket` is the agent's hook-tool socket; `extra` holds the
+/// simulator's documented additions (for example `KUBECONFIG`).
 pub fn hook_environment(
-    state: &AgentState,
+    state: &ModelState,
     session: &HookSession,
     tools_dir: &Path,
     socket: &Path,
     base_path: &str,
     extra: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    let charm_dir = state.charm_dir.display().to_string();
+    let charm_dir = state.app.charm_dir.display().to_string();
     let mut env = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
@@ -26,7 +27,7 @@ pub fn hook_environment(
     set("JUJU_CONTEXT_ID", session.context_id.clone());
     set("JUJU_AGENT_SOCKET_ADDRESS", socket.display().to_string());
     set("JUJU_AGENT_SOCKET_NETWORK", "unix".into());
-    set("JUJU_UNIT_NAME", state.unit_name());
+    set("JUJU_UNIT_NAME", state.unit_name(session.unit));
     set("JUJU_MODEL_UUID", state.model_uuid.clone());
     set("JUJU_MODEL_NAME", state.model_name.clone());
     set("JUJU_API_ADDRESSES", "127.0.0.1:17070".into());

@@ -1,12 +1,14 @@
-//! The simulated Juju unit agent: hook-tool semantics over an in-memory model.
+//! The simulated Juju unit agents: hook-tool semantics over an in-memory model.
 //!
-//! [`Agent`] holds the unit's model state ([`AgentState`], persisted by `juju-sim`) and, while a
-//! hook or action runs, its [`HookSession`]. [`tools::run_tool`] implements each hook tool's
-//! syntax, output formats, exit codes and `ERROR` messages as `juju-contract.md` describes them;
+//! [`Agent`] holds the model ([`ModelState`]: the application and its units, persisted by
+//! `juju-sim`) and, while a hook or action runs on one unit, its [`HookSession`].
+//! [`tools::run_tool`] implements each hook tool's syntax, output formats, exit codes and `ERROR`
+//! messages as `juju-contract.md` describes them, answering for the session's unit;
 //! [`Agent::finish`] applies Juju's commit rules. The same engine serves the in-process
 //! [`testing`](crate::testing) harness and the `juju-sim` binary (over a socket), so both behave
 //! alike.
 
+pub mod agent;
 pub mod env;
 pub mod flags;
 pub mod format;
@@ -14,6 +16,10 @@ pub mod meta;
 pub mod state;
 pub mod tools;
 
+pub use agent::{Agent, HookKind, HookSession};
 pub use meta::CharmMeta;
-pub use state::{ActionRun, Agent, AgentState, HookKind, HookSession, LogRecord, StatusRecord};
+pub use state::{
+    ActionOutcome, ActionRun, AppState, Life, LogRecord, ModelState, StatusChange, StatusRecord,
+    UnitState,
+};
 pub use tools::{ToolReply, run_tool};

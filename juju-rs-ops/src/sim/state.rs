@@ -1,4 +1,6 @@
-//! The simulated unit's model state and the per-dispatch hook session, with Juju's commit rules.
+//! The simulated model as the controller knows it: the application (config, trust, leader,
+//! application status, resources) and its units (workload status, charm state, life), kept
+//! apart so that per-application data (relations, secrets later) and per-unit data stay clean.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -6,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::meta::CharmMeta;
+use crate::hooktools::{GoalState, GoalStatus};
 
 /// A workload status with its message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,11 +27,41 @@ impl StatusRecord {
             message: message.to_string(),
         }
     }
+
+    /// Juju's severity when it derives an application status from its units' statuses
+    /// (error > blocked > maintenance > waiting > active > terminated > unknown).
+    pub fn severity(&self) -> u8 {
+        match self.status.as_str() {
+            "error" => 7,
+            "blocked" => 6,
+            "maintenance" => 5,
+            "waiting" => 4,
+            "active" => 3,
+            "terminated" => 2,
+            _ => 1,
+        }
+    }
 }
 
-/// One `juju-log` line.
+/// The life of a unit or application, as Juju tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Life {
+    /// In service.
+    #[default]
+    Alive,
+    /// Being removed: its `stop` and `remove` hooks run; goal-state shows it `dying`.
+    Dying,
+    /// Gone (`remove` ran).
+    Dead,
+}
+
+/// One `juju-log` line (or a line of the charm's stdout/stderr).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRecord {
+    /// The unit that logged it (`app/n`).
+    #[serde(default)]
+    pub unit: String,
     /// Level as Juju normalises it (`DEBUG`, `INFO`, `WARNING`, ...).
     pub level: String,
     /// The message.
@@ -38,13 +70,32 @@ pub struct LogRecord {
     pub context: String,
 }
 
-/// Whether a dispatch is a hook or an action.
+/// A status change, for history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum HookKind {
-    /// A hook, by name.
-    Hook(String),
-    /// An action run.
-    Action(ActionRun),
+pub struct StatusChange {
+    /// `unit` or `application`.
+    pub target: String,
+    /// The unit whose status changed, or that changed the application's.
+    #[serde(default)]
+    pub unit: String,
+    /// The new status.
+    pub status: StatusRecord,
+    /// The hook during which it changed (or `juju` for agent-set statuses).
+    pub during: String,
+}
+
+/// How long one dispatch took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookTiming {
+    /// Hook or action name.
+    pub name: String,
+    /// The unit it ran on.
+    #[serde(default)]
+    pub unit: String,
+    /// Milliseconds from spawning dispatch to its exit.
+    pub millis: u64,
+    /// Exit code.
+    pub code: i32,
 }
 
 /// An action's parameters and what it reported.
@@ -64,105 +115,6 @@ pub struct ActionRun {
     pub failed: Option<String>,
 }
 
-/// What one dispatch staged and recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookSession {
-    /// `JUJU_CONTEXT_ID`.
-    pub context_id: String,
-    /// The hook or action.
-    pub kind: HookKind,
-    /// Charm-state writes (`None` = delete), committed only if the dispatch exits 0.
-    pub pending_state: BTreeMap<String, Option<String>>,
-    /// Whether the charm called `status-set` for its unit during this dispatch.
-    pub set_unit_status: bool,
-}
-
-impl HookSession {
-    /// The hook name, or the action name for actions.
-    pub fn name(&self) -> &str {
-        match &self.kind {
-            HookKind::Hook(name) => name,
-            HookKind::Action(run) => &run.name,
-        }
-    }
-}
-
-/// A status change, for history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusChange {
-    /// `unit` or `application`.
-    pub target: String,
-    /// The new status.
-    pub status: StatusRecord,
-    /// The hook during which it changed (or `juju` for agent-set statuses).
-    pub during: String,
-}
-
-/// Everything the simulated controller knows about the unit (persisted by `juju-sim`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentState {
-    /// Model name (also the Kubernetes namespace of the model).
-    pub model_name: String,
-    /// Model UUID.
-    pub model_uuid: String,
-    /// Application name.
-    pub app_name: String,
-    /// Unit number.
-    pub unit_number: u32,
-    /// Agent version reported in `JUJU_VERSION`.
-    pub juju_version: String,
-    /// The deployed charm directory.
-    pub charm_dir: PathBuf,
-    /// Whether this unit is the leader.
-    pub leader: bool,
-    /// Whether the application is trusted (`--trust`).
-    pub trusted: bool,
-    /// Values set by the user (defaults come from config.yaml).
-    pub config: BTreeMap<String, Value>,
-    /// Unit workload status.
-    pub unit_status: StatusRecord,
-    /// Application status.
-    pub app_status: StatusRecord,
-    /// Whether the charm has ever set its unit status.
-    pub charm_set_status: bool,
-    /// Status history.
-    pub status_history: Vec<StatusChange>,
-    /// Workload version (`application-version-set`).
-    pub workload_version: String,
-    /// Committed charm state (`state-set`).
-    pub charm_state: BTreeMap<String, String>,
-    /// Resources: name -> local file path handed to the charm.
-    pub resources: BTreeMap<String, PathBuf>,
-    /// `juju-log` lines.
-    pub logs: Vec<LogRecord>,
-    /// Completed action runs.
-    pub actions: Vec<ActionOutcome>,
-    /// Last id handed out to an action.
-    pub last_action_id: u64,
-    /// Last hook context number.
-    pub last_context: u64,
-    /// A hook that failed and must be retried before anything else runs.
-    pub failed_hook: Option<String>,
-    /// Whether `start` has run.
-    pub started: bool,
-    /// Whether `remove` has run (the application is gone).
-    pub removed: bool,
-    /// Wall time of every dispatch, from process start to exit, in order.
-    #[serde(default)]
-    pub timings: Vec<HookTiming>,
-}
-
-/// How long one dispatch took.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookTiming {
-    /// Hook or action name.
-    pub name: String,
-    /// Milliseconds from spawning dispatch to its exit.
-    pub millis: u64,
-    /// Exit code.
-    pub code: i32,
-}
-
 /// A finished action, as `juju run` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionOutcome {
@@ -174,254 +126,352 @@ pub struct ActionOutcome {
     pub message: String,
 }
 
-impl AgentState {
-    /// A fresh unit `<app>/0`, leader, in model `model`.
+/// Application-level data: shared by every unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppState {
+    /// Application name.
+    pub name: String,
+    /// The deployed charm directory.
+    pub charm_dir: PathBuf,
+    /// Whether the application is trusted (`--trust`).
+    pub trusted: bool,
+    /// Values set by the user (defaults come from config.yaml).
+    pub config: BTreeMap<String, Value>,
+    /// Application status (set by the leader).
+    pub status: StatusRecord,
+    /// When the application status was last set (`YYYY-MM-DD HH:MM:SSZ`).
+    pub status_since: String,
+    /// Resources: name -> local file path handed to the charm.
+    pub resources: BTreeMap<String, PathBuf>,
+    /// The workload version `juju status` shows: the one a unit set most recently.
+    pub workload_version: String,
+    /// The unit number holding leadership, if any.
+    pub leader: Option<u32>,
+    /// The application's life (`juju remove-application` makes it dying, then dead).
+    pub life: Life,
+}
+
+/// Unit-level data: one per unit of the application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitState {
+    /// Unit number (`app/<number>`).
+    pub number: u32,
+    /// The unit's life.
+    pub life: Life,
+    /// Workload status.
+    pub status: StatusRecord,
+    /// When the workload status was last set (`YYYY-MM-DD HH:MM:SSZ`).
+    pub status_since: String,
+    /// Whether the charm has ever set this unit's status.
+    pub charm_set_status: bool,
+    /// The unit's workload version (`application-version-set`).
+    pub workload_version: String,
+    /// Committed charm state (`state-set`).
+    pub charm_state: BTreeMap<String, String>,
+    /// A hook that failed and must be retried before anything else runs on this unit.
+    pub failed_hook: Option<String>,
+    /// Whether `start` has run (and `stop` has not since).
+    pub started: bool,
+    /// Completed action runs on this unit.
+    pub actions: Vec<ActionOutcome>,
+}
+
+impl UnitState {
+    /// A new unit: `waiting`, as Juju shows a unit whose agent has not run `install` yet.
+    pub fn new(number: u32) -> Self {
+        Self {
+            number,
+            life: Life::Alive,
+            status: StatusRecord::new("waiting", "agent initialising"),
+            status_since: now(),
+            charm_set_status: false,
+            workload_version: String::new(),
+            charm_state: BTreeMap::new(),
+            failed_hook: None,
+            started: false,
+            actions: Vec::new(),
+        }
+    }
+
+    /// The status `goal-state` reports for this unit: `dying` while it is being removed, else
+    /// its workload status (which is `error` after a failed hook), as Juju's uniter facade does.
+    pub fn goal_status(&self) -> &str {
+        match self.life {
+            Life::Dying => "dying",
+            _ => &self.status.status,
+        }
+    }
+}
+
+/// Everything the simulated controller knows about the model (persisted by `juju-sim`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelState {
+    /// Model name (also the Kubernetes namespace of the model).
+    pub model_name: String,
+    /// Model UUID.
+    pub model_uuid: String,
+    /// Agent version reported in `JUJU_VERSION`.
+    pub juju_version: String,
+    /// The application.
+    pub app: AppState,
+    /// Its units, in number order (removed units are gone; units of a removed application stay
+    /// `dead` so that `status` can show them `terminated`).
+    pub units: Vec<UnitState>,
+    /// Status history of the application and all units.
+    pub status_history: Vec<StatusChange>,
+    /// `juju-log` lines of all units, in order.
+    pub logs: Vec<LogRecord>,
+    /// Last id handed out to an action (model-wide, as Juju's task ids).
+    pub last_action_id: u64,
+    /// Last hook context number.
+    pub last_context: u64,
+    /// Wall time of every dispatch, from process start to exit, in order.
+    #[serde(default)]
+    pub timings: Vec<HookTiming>,
+}
+
+impl ModelState {
+    /// A model with application `app` from `charm_dir` and no units yet.
     pub fn new(model: &str, app: &str, charm_dir: PathBuf) -> Self {
         Self {
             model_name: model.to_string(),
             model_uuid: "8a3b2c1d-0000-4000-8000-00000000cafe".to_string(),
-            app_name: app.to_string(),
-            unit_number: 0,
             juju_version: "3.6.8".to_string(),
-            charm_dir,
-            leader: true,
-            trusted: false,
-            config: BTreeMap::new(),
-            unit_status: StatusRecord::new("waiting", "agent initialising"),
-            app_status: StatusRecord::new("unknown", ""),
-            charm_set_status: false,
+            app: AppState {
+                name: app.to_string(),
+                charm_dir,
+                trusted: false,
+                config: BTreeMap::new(),
+                status: StatusRecord::new("unknown", ""),
+                status_since: now(),
+                resources: BTreeMap::new(),
+                workload_version: String::new(),
+                leader: None,
+                life: Life::Alive,
+            },
+            units: Vec::new(),
             status_history: Vec::new(),
-            workload_version: String::new(),
-            charm_state: BTreeMap::new(),
-            resources: BTreeMap::new(),
             logs: Vec::new(),
-            actions: Vec::new(),
             last_action_id: 0,
             last_context: 0,
-            failed_hook: None,
-            started: false,
-            removed: false,
             timings: Vec::new(),
         }
     }
 
+    /// Adds a unit with the lowest free number (Kubernetes reuses pod ordinals) and returns it.
+    pub fn add_unit(&mut self) -> u32 {
+        let number = (0..)
+            .find(|n| self.units.iter().all(|u| u.number != *n))
+            .unwrap_or_default();
+        let at = self.units.partition_point(|u| u.number < number);
+        self.units.insert(at, UnitState::new(number));
+        number
+    }
+
     /// `app/n`.
-    pub fn unit_name(&self) -> String {
-        format!("{}/{}", self.app_name, self.unit_number)
+    pub fn unit_name(&self, number: u32) -> String {
+        format!("{}/{}", self.app.name, number)
     }
-}
 
-/// The agent: model state, charm metadata and the running dispatch, if any.
-#[derive(Debug, Clone)]
-pub struct Agent {
-    /// Persistent state.
-    pub state: AgentState,
-    /// The charm's metadata.
-    pub meta: CharmMeta,
-    /// The dispatch in progress.
-    pub session: Option<HookSession>,
-}
+    /// The unit numbered `number`.
+    pub fn unit(&self, number: u32) -> Option<&UnitState> {
+        self.units.iter().find(|u| u.number == number)
+    }
 
-impl Agent {
-    /// An agent over `state` and `meta`.
-    pub fn new(state: AgentState, meta: CharmMeta) -> Self {
-        Self {
-            state,
-            meta,
-            session: None,
+    /// The unit numbered `number`, mutably.
+    pub fn unit_mut(&mut self, number: u32) -> Option<&mut UnitState> {
+        self.units.iter_mut().find(|u| u.number == number)
+    }
+
+    /// Parses `app/n` (or `app/leader`) into a unit number of this application.
+    pub fn unit_number(&self, name: &str) -> Result<u32, String> {
+        let (app, rest) = name
+            .split_once('/')
+            .ok_or_else(|| format!("invalid unit name {name:?} (expected {}/N)", self.app.name))?;
+        if app != self.app.name {
+            return Err(format!(
+                "unit {name:?} is not a unit of application {:?}",
+                self.app.name
+            ));
         }
-    }
-
-    /// Sets a status (unit or app) and records the change.
-    pub fn set_status(&mut self, application: bool, record: StatusRecord, during: &str) {
-        self.state.status_history.push(StatusChange {
-            target: if application { "application" } else { "unit" }.to_string(),
-            status: record.clone(),
-            during: during.to_string(),
-        });
-        if application {
-            self.state.app_status = record;
+        let number = if rest == "leader" {
+            self.app
+                .leader
+                .ok_or_else(|| format!("application {:?} has no leader", self.app.name))?
         } else {
-            self.state.unit_status = record;
-        }
-    }
-
-    /// Starts a hook dispatch: applies Juju's "before" statuses and opens a session.
-    pub fn begin_hook(&mut self, hook: &str) -> String {
-        let before = match hook {
-            "install" if !self.state.charm_set_status => Some("installing charm software"),
-            "stop" => Some("stopping charm software"),
-            "remove" => Some("cleaning up prior to charm deletion"),
-            _ => None,
+            rest.parse::<u32>()
+                .map_err(|_| format!("invalid unit name {name:?}"))?
         };
-        if let Some(message) = before {
-            self.set_status(false, StatusRecord::new("maintenance", message), "juju");
+        match self.unit(number) {
+            Some(u) if u.life != Life::Dead => Ok(number),
+            _ => Err(format!("unit {name:?} not found")),
         }
-        self.open(HookKind::Hook(hook.to_string()))
     }
 
-    /// Starts an action dispatch with validated parameters; returns the context id.
-    pub fn begin_action(&mut self, name: &str, params: Map<String, Value>) -> String {
-        self.state.last_action_id += 1;
-        let run = ActionRun {
-            name: name.to_string(),
-            id: self.state.last_action_id.to_string(),
-            params,
-            ..ActionRun::default()
-        };
-        self.open(HookKind::Action(run))
+    /// Units in service (not dying or dead), the leader first, then by number.
+    pub fn live_units(&self) -> Vec<u32> {
+        let mut live: Vec<u32> = self
+            .units
+            .iter()
+            .filter(|u| u.life == Life::Alive)
+            .map(|u| u.number)
+            .collect();
+        live.sort_by_key(|n| (Some(*n) != self.app.leader, *n));
+        live
     }
 
-    fn open(&mut self, kind: HookKind) -> String {
-        self.state.last_context += 1;
-        let context_id = format!("{}-{}", self.state.unit_name(), self.state.last_context);
-        self.session = Some(HookSession {
-            context_id: context_id.clone(),
-            kind,
-            pending_state: BTreeMap::new(),
-            set_unit_status: false,
-        });
-        context_id
+    /// Whether `number` holds leadership.
+    pub fn is_leader(&self, number: u32) -> bool {
+        self.app.leader == Some(number)
     }
 
-    /// Ends the dispatch. On success the staged changes are committed and Juju's "after"
-    /// statuses applied; on failure nothing staged is kept and a hook puts the unit in error.
-    /// For actions, `return-code`, `stdout` and `stderr` are added to the results.
-    pub fn finish(&mut self, code: i32, stdout: &str, stderr: &str) -> Option<ActionOutcome> {
-        let session = self.session.take()?;
-        if code == 0 {
-            for (key, value) in &session.pending_state {
-                match value {
-                    Some(v) => self.state.charm_state.insert(key.clone(), v.clone()),
-                    None => self.state.charm_state.remove(key),
+    /// Gives leadership to the lowest-numbered unit in service when nobody holds it; returns
+    /// the new leader. A dying unit never accepts leadership (Juju's uniter refuses it).
+    pub fn elect_leader(&mut self) -> Option<u32> {
+        if self.app.leader.is_some() {
+            return None;
+        }
+        let leader = self
+            .units
+            .iter()
+            .find(|u| u.life == Life::Alive)
+            .map(|u| u.number)?;
+        self.app.leader = Some(leader);
+        Some(leader)
+    }
+
+    /// What `goal-state` reports: every unit that is not dead with its goal status and the time
+    /// of its last status change; no relations yet.
+    pub fn goal_state(&self) -> GoalState {
+        let units = self
+            .units
+            .iter()
+            .filter(|u| u.life != Life::Dead)
+            .map(|u| {
+                let status = GoalStatus {
+                    status: u.goal_status().to_string(),
+                    since: Some(u.status_since.clone()),
                 };
-            }
-        }
-        match session.kind {
-            HookKind::Hook(hook) => {
-                if code == 0 {
-                    if self.state.failed_hook.as_deref() == Some(hook.as_str()) {
-                        self.state.failed_hook = None;
-                    }
-                    self.after_hook(&hook);
-                } else {
-                    self.state.failed_hook = Some(hook.clone());
-                    self.set_status(
-                        false,
-                        StatusRecord::new("error", &format!("hook failed: {hook:?}")),
-                        "juju",
-                    );
-                }
-                None
-            }
-            HookKind::Action(mut run) => {
-                run.results.insert("return-code".into(), code.to_string());
-                if !stdout.is_empty() {
-                    run.results.insert("stdout".into(), stdout.to_string());
-                }
-                if !stderr.is_empty() {
-                    run.results.insert("stderr".into(), stderr.to_string());
-                }
-                let (status, message) = match (&run.failed, code) {
-                    (Some(msg), _) => ("failed", msg.clone()),
-                    (None, 0) => ("completed", String::new()),
-                    (None, c) => ("failed", format!("exit status {c}")),
-                };
-                let outcome = ActionOutcome {
-                    run,
-                    status: status.to_string(),
-                    message,
-                };
-                self.state.actions.push(outcome.clone());
-                Some(outcome)
-            }
+                (self.unit_name(u.number), status)
+            })
+            .collect();
+        GoalState {
+            units,
+            relations: BTreeMap::new(),
         }
     }
 
-    fn after_hook(&mut self, hook: &str) {
-        match hook {
-            "start" => {
-                self.state.started = true;
-                if !self.state.charm_set_status {
-                    self.set_status(false, StatusRecord::new("unknown", ""), "juju");
-                }
-            }
-            "stop" => {
-                self.state.started = false;
-                let message = self.state.unit_status.message.clone();
-                self.set_status(false, StatusRecord::new("maintenance", &message), "juju");
-            }
-            "remove" => {
-                self.state.removed = true;
-                self.set_status(false, StatusRecord::new("terminated", ""), "juju");
-            }
-            _ => {}
+    /// The application status `juju status` shows: what the leader set, else derived from the
+    /// units' workload statuses (the most severe wins).
+    pub fn display_app_status(&self) -> StatusRecord {
+        if self.app.status.status != "unknown" {
+            return self.app.status.clone();
         }
+        self.units
+            .iter()
+            .map(|u| &u.status)
+            .max_by_key(|s| s.severity())
+            .cloned()
+            .unwrap_or_else(|| self.app.status.clone())
     }
+
+    /// How many units the application is meant to have (`scale` in `juju status`).
+    pub fn scale(&self) -> usize {
+        self.units.iter().filter(|u| u.life == Life::Alive).count()
+    }
+}
+
+/// The current time as Juju prints status times in goal-state: UTC, `YYYY-MM-DD HH:MM:SSZ`.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%SZ")
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn agent() -> Agent {
-        Agent::new(
-            AgentState::new("m", "demo", PathBuf::from("/c")),
-            CharmMeta::default(),
-        )
-    }
-
-    #[test]
-    fn state_commits_only_on_success() {
-        let mut a = agent();
-        a.begin_hook("config-changed");
-        if let Some(s) = a.session.as_mut() {
-            s.pending_state.insert("k".into(), Some("v".into()));
+    fn model(units: u32) -> ModelState {
+        let mut m = ModelState::new("m", "demo", PathBuf::from("/c"));
+        for _ in 0..units {
+            m.add_unit();
         }
-        a.finish(1, "", "");
-        assert!(a.state.charm_state.is_empty());
-        assert_eq!(a.state.unit_status.status, "error");
-        assert_eq!(a.state.failed_hook.as_deref(), Some("config-changed"));
-        a.begin_hook("config-changed");
-        if let Some(s) = a.session.as_mut() {
-            s.pending_state.insert("k".into(), Some("v".into()));
-        }
-        a.finish(0, "", "");
-        assert_eq!(a.state.charm_state["k"], "v");
-        assert_eq!(a.state.failed_hook, None);
+        m
     }
 
     #[test]
-    fn juju_statuses_around_hooks() {
-        let mut a = agent();
-        a.begin_hook("install");
-        assert_eq!(
-            a.state.unit_status,
-            StatusRecord::new("maintenance", "installing charm software")
-        );
-        a.finish(0, "", "");
-        a.begin_hook("start");
-        a.finish(0, "", "");
-        assert_eq!(a.state.unit_status.status, "unknown");
-        a.begin_hook("remove");
-        a.finish(0, "", "");
-        assert_eq!(a.state.unit_status.status, "terminated");
+    fn units_take_the_lowest_free_number() {
+        let mut m = model(3);
+        m.units.retain(|u| u.number != 1);
+        assert_eq!(m.add_unit(), 1);
+        assert_eq!(m.add_unit(), 3);
+        let numbers: Vec<u32> = m.units.iter().map(|u| u.number).collect();
+        assert_eq!(numbers, [0, 1, 2, 3]);
     }
 
     #[test]
-    fn action_outcomes() {
-        let mut a = agent();
-        a.begin_action("go", Map::new());
-        let out = a.finish(0, "hi", "").unwrap();
-        assert_eq!(out.status, "completed");
-        assert_eq!(out.run.results["return-code"], "0");
-        assert_eq!(out.run.results["stdout"], "hi");
-        a.begin_action("go", Map::new());
-        let out = a.finish(2, "", "boom").unwrap();
-        assert_eq!(
-            (out.status.as_str(), out.message.as_str()),
-            ("failed", "exit status 2")
+    fn unit_names_resolve_against_the_application() {
+        let mut m = model(2);
+        m.app.leader = Some(1);
+        assert_eq!(m.unit_number("demo/0"), Ok(0));
+        assert_eq!(m.unit_number("demo/leader"), Ok(1));
+        assert!(m.unit_number("demo/7").unwrap_err().contains("not found"));
+        assert!(m.unit_number("other/0").unwrap_err().contains("not a unit"));
+        assert!(
+            m.unit_number("demo")
+                .unwrap_err()
+                .contains("invalid unit name")
         );
-        assert_eq!(out.run.id, "2");
+        assert!(
+            m.unit_number("demo/x")
+                .unwrap_err()
+                .contains("invalid unit name")
+        );
+    }
+
+    #[test]
+    fn leader_comes_first_and_dying_units_never_lead() {
+        let mut m = model(3);
+        m.app.leader = Some(2);
+        assert_eq!(m.live_units(), [2, 0, 1]);
+        assert_eq!(m.elect_leader(), None, "a leader is in place");
+        m.app.leader = None;
+        m.units[0].life = Life::Dying;
+        assert_eq!(m.elect_leader(), Some(1));
+        assert_eq!(m.live_units(), [1, 2]);
+    }
+
+    #[test]
+    fn goal_state_shows_dying_units_and_hides_dead_ones() {
+        let mut m = model(3);
+        m.units[0].status = StatusRecord::new("active", "ok");
+        m.units[1].life = Life::Dying;
+        m.units[2].life = Life::Dead;
+        let goal = m.goal_state();
+        assert_eq!(goal.units["demo/0"].status, "active");
+        assert_eq!(goal.units["demo/1"].status, "dying");
+        assert!(!goal.units.contains_key("demo/2"));
+        assert!(goal.relations.is_empty());
+        assert_eq!(goal.planned_units(), 1);
+        let since = goal.units["demo/0"].since.clone().unwrap();
+        assert_eq!(since.len(), "2026-01-01 00:00:00Z".len(), "{since}");
+        assert!(
+            since.ends_with('Z') && since.as_bytes()[10] == b' ',
+            "{since}"
+        );
+    }
+
+    #[test]
+    fn app_status_is_derived_from_units_until_the_leader_sets_one() {
+        let mut m = model(2);
+        m.units[0].status = StatusRecord::new("active", "");
+        m.units[1].status = StatusRecord::new("blocked", "fix me");
+        assert_eq!(
+            m.display_app_status(),
+            StatusRecord::new("blocked", "fix me")
+        );
+        m.app.status = StatusRecord::new("active", "app");
+        assert_eq!(m.display_app_status(), StatusRecord::new("active", "app"));
     }
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::agent::{Agent, HookKind};
 use super::flags::{FlagSpec, Parsed, parse, unrecognized};
 use super::format::{Format, render};
-use super::state::{Agent, HookKind, LogRecord, StatusRecord};
+use super::state::{ActionRun, Life, StatusRecord, UnitState};
 
 /// The result of one tool invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +144,7 @@ fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     tri!(at_most(&p, 1));
     let config = agent
         .meta
-        .effective_config(&agent.state.config, p.is_set("a"));
+        .effective_config(&agent.state.app.config, p.is_set("a"));
     match p.positional.first() {
         Some(key) if p.is_set("a") => ToolReply::usage(format!(
             "cannot use argument --all together with key {key:?}"
@@ -167,18 +168,31 @@ fn status_set(agent: &mut Agent, args: &[String]) -> ToolReply {
         ));
     }
     let application = p.is_set("application");
-    if application && !agent.state.leader {
+    if application && !agent.session_is_leader() {
         return ToolReply::fail("this unit is not the leader");
     }
     let during = session_name(agent);
-    agent.set_status(application, StatusRecord::new(status, message), &during);
-    if !application {
-        agent.state.charm_set_status = true;
+    let unit = tri!(session_unit(agent)).number;
+    let record = StatusRecord::new(status, message);
+    if application {
+        agent.set_app_status(unit, record, &during);
+    } else {
+        agent.set_unit_status(unit, record, &during);
+        if let Some(u) = agent.session_unit_mut() {
+            u.charm_set_status = true;
+        }
         if let Some(s) = agent.session.as_mut() {
             s.set_unit_status = true;
         }
     }
     ToolReply::ok("")
+}
+
+/// The unit of the running dispatch (it always exists while a session is open).
+fn session_unit(agent: &Agent) -> Result<&UnitState, ToolReply> {
+    agent
+        .session_unit()
+        .ok_or_else(|| ToolReply::fail("this unit no longer exists"))
 }
 
 fn session_name(agent: &Agent) -> String {
@@ -209,21 +223,23 @@ fn status_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     tri!(at_most(&p, 0));
     let include_data = p.is_set("include-data");
     if p.is_set("application") {
-        if !agent.state.leader {
+        if !agent.session_is_leader() {
             return ToolReply::fail("finding application status: this unit is not the leader");
         }
-        let mut app = status_map(&agent.state.app_status, include_data);
+        let mut app = status_map(&agent.state.app.status, include_data);
         let mut units = Map::new();
-        units.insert(
-            agent.state.unit_name(),
-            Value::Object(status_map(&agent.state.unit_status, include_data)),
-        );
+        for unit in agent.state.units.iter().filter(|u| u.life != Life::Dead) {
+            units.insert(
+                agent.state.unit_name(unit.number),
+                Value::Object(status_map(&unit.status, include_data)),
+            );
+        }
         app.insert("units".into(), Value::Object(units));
         let mut out = Map::new();
         out.insert("application-status".into(), Value::Object(app));
         return ToolReply::ok(render(Some(&Value::Object(out)), format));
     }
-    let unit = status_map(&agent.state.unit_status, include_data);
+    let unit = status_map(&tri!(session_unit(agent)).status, include_data);
     if format == Format::Smart && !include_data {
         return ToolReply::ok(render(unit.get("status"), format));
     }
@@ -234,7 +250,10 @@ fn is_leader(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 0));
-    ToolReply::ok(render(Some(&Value::Bool(agent.state.leader)), format))
+    ToolReply::ok(render(
+        Some(&Value::Bool(agent.session_is_leader())),
+        format,
+    ))
 }
 
 fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
@@ -242,7 +261,10 @@ fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     match p.positional.as_slice() {
         [] => ToolReply::usage("no version specified"),
         [version] => {
-            agent.state.workload_version = version.clone();
+            if let Some(u) = agent.session_unit_mut() {
+                u.workload_version = version.clone();
+            }
+            agent.state.app.workload_version = version.clone();
             ToolReply::ok("")
         }
         [_, extra @ ..] => ToolReply::usage(unrecognized(extra)),
@@ -267,28 +289,22 @@ fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
         (None, true) => "DEBUG".to_string(),
         (None, false) => "INFO".to_string(),
     };
-    let context = session_name(agent);
     let level = match requested.as_str() {
         "TRACE" | "DEBUG" | "INFO" | "ERROR" | "CRITICAL" => requested,
         "WARN" | "WARNING" => "WARNING".to_string(),
         other => {
-            agent.state.logs.push(LogRecord {
-                level: "WARNING".into(),
-                message: format!("Specified log level {other:?} is not valid"),
-                context: context.clone(),
-            });
+            agent.log(
+                "WARNING",
+                format!("Specified log level {other:?} is not valid"),
+            );
             "INFO".to_string()
         }
     };
-    agent.state.logs.push(LogRecord {
-        level,
-        message: p.positional.join(" "),
-        context,
-    });
+    agent.log(&level, p.positional.join(" "));
     ToolReply::ok("")
 }
 
-fn running_action(agent: &mut Agent) -> Result<&mut super::state::ActionRun, ToolReply> {
+fn running_action(agent: &mut Agent) -> Result<&mut ActionRun, ToolReply> {
     match agent.session.as_mut().map(|s| &mut s.kind) {
         Some(HookKind::Action(run)) => Ok(run),
         _ => Err(ToolReply::fail("not running an action")),
@@ -364,7 +380,10 @@ fn action_log(agent: &mut Agent, args: &[String]) -> ToolReply {
 
 /// The charm state as this hook sees it: committed state plus this hook's staged writes.
 fn visible_state(agent: &Agent) -> BTreeMap<String, String> {
-    let mut state = agent.state.charm_state.clone();
+    let mut state = agent
+        .session_unit()
+        .map(|u| u.charm_state.clone())
+        .unwrap_or_default();
     if let Some(session) = &agent.session {
         for (k, v) in &session.pending_state {
             match v {
@@ -471,11 +490,11 @@ fn resource_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let Some(name) = p.positional.first() else {
         return ToolReply::usage("missing required resource name");
     };
-    match agent.state.resources.get(name) {
+    match agent.state.app.resources.get(name) {
         Some(path) => ToolReply::ok(path.display().to_string()),
         None => ToolReply::fail(format!(
             "could not download resource: resource#{}/{name} not found",
-            agent.state.app_name
+            agent.state.app.name
         )),
     }
 }
@@ -484,7 +503,7 @@ fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 0));
-    if !agent.state.trusted {
+    if !agent.state.app.trusted {
         return ToolReply::fail("cannot access cloud credentials: permission denied");
     }
     let spec = serde_json::json!({
@@ -498,27 +517,32 @@ fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok(render(Some(&spec), format))
 }
 
+/// `goal-state [--format yaml|json]`: the application's units (status `dying` for units being
+/// removed, else their workload status) and relations (none yet); yaml by default.
 fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Yaml, &[Format::Yaml, Format::Json]));
     tri!(at_most(&p, 0));
-    let status = if agent.state.started {
-        "active"
-    } else {
-        "waiting"
+    // Serialised from the typed value to keep Juju's field order (units, relations; status,
+    // since) in both formats.
+    let goal = agent.state.goal_state();
+    let text = match format {
+        Format::Json => serde_json::to_string(&goal)
+            .map(|t| format!("{t}\n"))
+            .map_err(|e| e.to_string()),
+        _ => serde_yaml::to_string(&goal).map_err(|e| e.to_string()),
     };
-    let goal = serde_json::json!({
-        "units": {agent.state.unit_name(): {"status": status, "since": "2026-01-01T00:00:00Z"}},
-        "relations": {},
-    });
-    ToolReply::ok(render(Some(&goal), format))
+    match text {
+        Ok(text) => ToolReply::ok(text),
+        Err(e) => ToolReply::fail(format!("cannot format goal state: {e}")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::meta::CharmMeta;
-    use crate::sim::state::AgentState;
+    use crate::sim::state::ModelState;
     use std::path::PathBuf;
 
     fn agent() -> Agent {
@@ -530,8 +554,12 @@ mod tests {
         )
         .unwrap();
         let meta = CharmMeta::load(dir.path()).unwrap();
-        let mut a = Agent::new(AgentState::new("m", "demo", PathBuf::from("/c")), meta);
-        a.begin_hook("config-changed");
+        let mut state = ModelState::new("m", "demo", PathBuf::from("/c"));
+        state.add_unit();
+        state.add_unit();
+        state.app.leader = Some(0);
+        let mut a = Agent::new(state, meta);
+        a.begin_hook(0, "config-changed");
         a
     }
 
@@ -596,7 +624,10 @@ mod tests {
             .0,
             0
         );
-        assert_eq!(a.state.unit_status, StatusRecord::new("active", "-ok"));
+        assert_eq!(
+            a.state.unit(0).unwrap().status,
+            StatusRecord::new("active", "-ok")
+        );
         assert_eq!(run(&mut a, "status-get", &[]).1, "active\n");
         assert_eq!(
             run(
@@ -615,7 +646,7 @@ mod tests {
             "ERROR invalid args, require <status> [message]\n"
         );
         assert_eq!(run(&mut a, "status-set", &["active", "a", "b"]).0, 2);
-        a.state.leader = false;
+        a.state.app.leader = Some(1);
         assert_eq!(
             run(&mut a, "status-set", &["--application", "active"]),
             (1, "".into(), "ERROR this unit is not the leader\n".into())
@@ -646,6 +677,79 @@ mod tests {
             v["application-status"]["units"]["demo/0"]["status-data"],
             serde_json::json!({})
         );
+        assert_eq!(
+            v["application-status"]["units"]["demo/1"]["status"], "waiting",
+            "every unit of the application is listed"
+        );
+    }
+
+    #[test]
+    fn leadership_is_per_unit() {
+        let mut a = agent();
+        a.finish(0, "", "");
+        a.begin_hook(1, "config-changed");
+        assert_eq!(run(&mut a, "is-leader", &["--format=json"]).1, "false\n");
+        assert_eq!(
+            run(&mut a, "status-set", &["--application=True", "active"]).2,
+            "ERROR this unit is not the leader\n"
+        );
+        assert_eq!(run(&mut a, "status-set", &["maintenance", "m"]).0, 0);
+        assert_eq!(a.state.unit(1).unwrap().status.status, "maintenance");
+        assert_eq!(a.state.unit(0).unwrap().status.status, "waiting");
+        assert_eq!(a.state.app.status.status, "unknown");
+    }
+
+    #[test]
+    fn goal_state_formats_and_errors() {
+        let mut a = agent();
+        a.state.units[0].status = StatusRecord::new("active", "ok");
+        a.state.units[1].life = Life::Dying;
+        let (code, out, err) = run(&mut a, "goal-state", &["--format=json"]);
+        assert_eq!((code, err.as_str()), (0, ""));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["units"]["demo/0"]["status"], "active");
+        assert_eq!(v["units"]["demo/1"]["status"], "dying");
+        assert_eq!(v["relations"], serde_json::json!({}));
+        let yaml = run(&mut a, "goal-state", &[]).1;
+        let parsed: Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(parsed, v, "yaml is the default and says the same");
+        assert!(
+            yaml.starts_with("units:\n  demo/0:\n    status: active\n    since: "),
+            "{yaml}"
+        );
+        assert!(yaml.ends_with("relations: {}\n"), "{yaml}");
+        assert_eq!(
+            run(&mut a, "goal-state", &["--format", "yaml"]).1,
+            yaml,
+            "--format yaml"
+        );
+        let (code, _, err) = run(&mut a, "goal-state", &["--format=smart"]);
+        assert_eq!(code, 2);
+        assert!(
+            err.starts_with("ERROR invalid value \"smart\" for option --format"),
+            "{err}"
+        );
+        assert_eq!(
+            run(&mut a, "goal-state", &["extra"]),
+            (
+                2,
+                "".into(),
+                "ERROR unrecognized args: [\"extra\"]\n".into()
+            )
+        );
+        assert_eq!(
+            run(&mut a, "goal-state", &["--bogus"]).2,
+            "ERROR option provided but not defined: --bogus\n"
+        );
+        a.state.units[0].status = StatusRecord::new("error", "hook failed: \"start\"");
+        a.state.units[1].life = Life::Dead;
+        let v: Value =
+            serde_json::from_str(&run(&mut a, "goal-state", &["--format=json"]).1).unwrap();
+        assert_eq!(v["units"]["demo/0"]["status"], "error");
+        assert!(
+            v["units"].get("demo/1").is_none(),
+            "dead units are not shown"
+        );
     }
 
     #[test]
@@ -655,7 +759,8 @@ mod tests {
         assert_eq!(run(&mut a, "is-leader", &["--format=json"]).1, "true\n");
         assert_eq!(run(&mut a, "application-version-set", &[]).0, 2);
         assert_eq!(run(&mut a, "application-version-set", &["--", "1.2"]).0, 0);
-        assert_eq!(a.state.workload_version, "1.2");
+        assert_eq!(a.state.unit(0).unwrap().workload_version, "1.2");
+        assert_eq!(a.state.app.workload_version, "1.2");
         assert_eq!(
             run(&mut a, "juju-log", &[]).2,
             "ERROR no message specified\n"
@@ -677,7 +782,7 @@ mod tests {
         a.finish(0, "", "");
         let mut params = Map::new();
         params.insert("n".into(), serde_json::json!({"deep": 3}));
-        a.begin_action("go", params);
+        a.begin_action(0, "go", params);
         assert_eq!(run(&mut a, "action-get", &["n.deep"]).1, "3\n");
         assert_eq!(
             run(&mut a, "action-get", &["missing", "--format=json"]).1,
@@ -735,7 +840,7 @@ mod tests {
         run(&mut a, "state-delete", &["k"]);
         assert_eq!(run(&mut a, "state-get", &["--format=json"]).1, "null\n");
         assert!(
-            a.state.charm_state.is_empty(),
+            a.state.unit(0).unwrap().charm_state.is_empty(),
             "nothing committed before the hook ends"
         );
     }
@@ -749,6 +854,7 @@ mod tests {
         );
         assert_eq!(run(&mut a, "resource-get", &["img"]).0, 1);
         a.state
+            .app
             .resources
             .insert("img".into(), PathBuf::from("/r/img.yaml"));
         assert_eq!(run(&mut a, "resource-get", &["img"]).1, "/r/img.yaml");
@@ -756,9 +862,8 @@ mod tests {
             run(&mut a, "credential-get", &[]).2,
             "ERROR cannot access cloud credentials: permission denied\n"
         );
-        a.state.trusted = true;
+        a.state.app.trusted = true;
         assert_eq!(run(&mut a, "credential-get", &["--format=json"]).0, 0);
-        assert_eq!(run(&mut a, "goal-state", &["--format=smart"]).0, 2);
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! [`ProcessHookTools`] builds every tool's arguments and parses its output; the tools are
 //! answered in-process by the simulated agent ([`crate::sim`]), the same engine `juju-sim` uses.
 //! Impossible states are refused before running (config keys and types against config.yaml,
-//! action names and parameters against actions.yaml, resources against metadata.yaml).
+//! action names and parameters against actions.yaml, resources against metadata.yaml, a goal
+//! state that contradicts this unit's own life).
+//!
+//! The unit runs alongside the application's other units ([`State::peers`]) as `goal-state`
+//! reports them; [`State::with_planned_units`] sets that count the way Scenario's
+//! `State(planned_units=...)` does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +21,10 @@ use serde_json::Value;
 use crate::context::JujuContext;
 use crate::dispatch::{Charm, execute};
 use crate::hooktools::{CommandRunner, HookTools, ProcessHookTools, ToolOutput};
-use crate::sim::state::{ActionOutcome, StatusChange};
-use crate::sim::{Agent, AgentState, CharmMeta, LogRecord, StatusRecord, ToolReply, run_tool};
+use crate::sim::{
+    ActionOutcome, Agent, CharmMeta, Life, LogRecord, ModelState, StatusChange, StatusRecord,
+    ToolReply, UnitState, run_tool,
+};
 use crate::status::Status;
 
 /// The unit's state before or after an event.
@@ -25,8 +32,21 @@ use crate::status::Status;
 pub struct State {
     /// Config values set by the user (defaults come from config.yaml).
     pub config: BTreeMap<String, Value>,
+    /// This unit's number: the unit is `<app>/<unit_id>`.
+    pub unit_id: u32,
     /// Whether the unit is the leader.
     pub leader: bool,
+    /// Whether this unit is being removed (`juju remove-unit`, or the whole application):
+    /// goal-state lists it `dying`.
+    pub dying: bool,
+    /// The application's other units: unit number -> goal-state status (`active`, `waiting`,
+    /// `dying`, ...).
+    pub peers: BTreeMap<u32, String>,
+    /// The planned unit count (units in goal-state not `dying`), like Scenario's
+    /// `planned_units`: when set, `active` peers are added until the count is reached; `Some(0)`
+    /// also makes this unit dying (the application is being removed). A count that the other
+    /// fields already exceed is refused as inconsistent.
+    pub planned_units: Option<u32>,
     /// Whether the application is trusted.
     pub trusted: bool,
     /// Stored state (`state-get`/`state-set` pairs).
@@ -45,7 +65,11 @@ impl Default for State {
     fn default() -> Self {
         Self {
             config: BTreeMap::new(),
+            unit_id: 0,
             leader: true,
+            dying: false,
+            peers: BTreeMap::new(),
+            planned_units: None,
             trusted: false,
             stored: BTreeMap::new(),
             resources: BTreeMap::new(),
@@ -66,6 +90,30 @@ impl State {
     /// Sets leadership (builder style).
     pub fn with_leader(mut self, leader: bool) -> Self {
         self.leader = leader;
+        self
+    }
+
+    /// Sets this unit's number (builder style).
+    pub fn with_unit_id(mut self, unit_id: u32) -> Self {
+        self.unit_id = unit_id;
+        self
+    }
+
+    /// Marks this unit as being removed (builder style).
+    pub fn with_dying(mut self, dying: bool) -> Self {
+        self.dying = dying;
+        self
+    }
+
+    /// Adds another unit of the application with its goal-state status (builder style).
+    pub fn with_peer(mut self, unit_id: u32, status: &str) -> Self {
+        self.peers.insert(unit_id, status.to_string());
+        self
+    }
+
+    /// Sets the planned unit count (builder style); see [`State::planned_units`].
+    pub fn with_planned_units(mut self, planned: u32) -> Self {
+        self.planned_units = Some(planned);
         self
     }
 }
@@ -186,7 +234,60 @@ impl Harness {
                 )));
             }
         }
+        if state.peers.contains_key(&state.unit_id) {
+            return Err(Inconsistent(format!(
+                "peer unit {} is this unit",
+                state.unit_id
+            )));
+        }
         Ok(())
+    }
+
+    /// The model the event runs in: this unit and its peers, with the planned count filled in.
+    fn model(&self, state: &State) -> Result<ModelState, Inconsistent> {
+        let mut model = ModelState::new(&self.model_name, &self.app_name, self.charm_dir.clone());
+        let app = &mut model.app;
+        app.config = state.config.clone();
+        app.trusted = state.trusted;
+        app.resources = state.resources.clone();
+        app.status = StatusRecord::new(state.app_status.name(), state.app_status.message());
+        app.workload_version = state.workload_version.clone();
+        app.leader = state.leader.then_some(state.unit_id);
+        let mut me = UnitState::new(state.unit_id);
+        me.status = StatusRecord::new(state.unit_status.name(), state.unit_status.message());
+        me.charm_set_status = state.unit_status != Status::Unknown;
+        me.charm_state = state.stored.clone();
+        me.workload_version = state.workload_version.clone();
+        me.started = true;
+        if state.dying || state.planned_units == Some(0) {
+            me.life = Life::Dying;
+        }
+        model.units.push(me);
+        for (number, status) in &state.peers {
+            let mut peer = UnitState::new(*number);
+            if status == "dying" {
+                peer.life = Life::Dying;
+            } else {
+                peer.status = StatusRecord::new(status, "");
+            }
+            model.units.push(peer);
+        }
+        if let Some(planned) = state.planned_units {
+            let have = model.scale();
+            if have > planned as usize {
+                return Err(Inconsistent(format!(
+                    "planned_units is {planned} but {have} units are not dying"
+                )));
+            }
+            for _ in have..planned as usize {
+                let number = model.add_unit();
+                if let Some(u) = model.unit_mut(number) {
+                    u.status = StatusRecord::new("active", "");
+                }
+            }
+        }
+        model.units.sort_by_key(|u| u.number);
+        Ok(model)
     }
 
     /// Runs `event` through a charm made by `make`, starting from `state`.
@@ -197,30 +298,18 @@ impl Harness {
         state: State,
     ) -> Result<Output, Inconsistent> {
         self.check(&state)?;
-        let mut agent_state =
-            AgentState::new(&self.model_name, &self.app_name, self.charm_dir.clone());
-        agent_state.config = state.config.clone();
-        agent_state.leader = state.leader;
-        agent_state.trusted = state.trusted;
-        agent_state.charm_state = state.stored.clone();
-        agent_state.resources = state.resources.clone();
-        agent_state.unit_status =
-            StatusRecord::new(state.unit_status.name(), state.unit_status.message());
-        agent_state.app_status =
-            StatusRecord::new(state.app_status.name(), state.app_status.message());
-        agent_state.workload_version = state.workload_version.clone();
-        agent_state.charm_set_status = state.unit_status != Status::Unknown;
-        let mut agent = Agent::new(agent_state, self.meta.clone());
+        let unit = state.unit_id;
+        let mut agent = Agent::new(self.model(&state)?, self.meta.clone());
         match &event {
             TestEvent::Hook(hook) => {
-                agent.begin_hook(hook);
+                agent.begin_hook(unit, hook);
             }
             TestEvent::Action { name, params } => {
                 let params = self
                     .meta
                     .action_params(name, params)
                     .map_err(Inconsistent)?;
-                agent.begin_action(name, params);
+                agent.begin_action(unit, name, params);
             }
         }
         let session = agent
@@ -246,18 +335,25 @@ impl Harness {
             .clone();
         let action = agent.finish(if success { 0 } else { 1 }, "", "");
         let st = &agent.state;
+        let me = st
+            .unit(unit)
+            .ok_or_else(|| Inconsistent("the unit vanished".into()))?;
         let status =
             |r: &StatusRecord| Status::from_parts(&r.status, &r.message).unwrap_or(Status::Unknown);
         Ok(Output {
             state: State {
-                config: st.config.clone(),
-                leader: st.leader,
-                trusted: st.trusted,
-                stored: st.charm_state.clone(),
-                resources: st.resources.clone(),
-                unit_status: status(&st.unit_status),
-                app_status: status(&st.app_status),
-                workload_version: st.workload_version.clone(),
+                config: st.app.config.clone(),
+                unit_id: unit,
+                leader: st.is_leader(unit),
+                dying: me.life != Life::Alive,
+                peers: state.peers.clone(),
+                planned_units: state.planned_units,
+                trusted: st.app.trusted,
+                stored: me.charm_state.clone(),
+                resources: st.app.resources.clone(),
+                unit_status: status(&me.status),
+                app_status: status(&st.app.status),
+                workload_version: me.workload_version.clone(),
             },
             success,
             logs: st.logs.clone(),

@@ -1,11 +1,14 @@
-//! `juju-sim`: a simulated Juju unit agent that runs a compiled charm exactly as Juju does.
+//! `juju-sim`: a simulated Juju controller and unit agents that run a compiled charm exactly as
+//! Juju does, for one application with any number of units.
 //!
-//! Sub-commands mirror the juju CLI (`deploy`, `config`, `trust`, `refresh`, `update-status`,
-//! `run`, `remove`, `status`, `debug-log`) and fire the event sequences Juju fires. Invoked through
-//! a link named like a hook tool (`config-get`, `status-set`, ...), the same binary acts as that
-//! tool and talks to the running agent over its socket.
+//! Sub-commands mirror the juju CLI (`deploy`, `add-unit`, `remove-unit`, `config`, `trust`,
+//! `refresh`, `update-status`, `run`, `remove`, `status`, `debug-log`) and fire the event
+//! sequences Juju fires, on every unit concerned. Invoked through a link named like a hook tool
+//! (`config-get`, `status-set`, ...), the same binary acts as that tool and talks to the running
+//! agent over its socket.
 
 mod k8s;
+mod lifecycle;
 mod protocol;
 mod render;
 mod runner;
@@ -17,11 +20,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use juju_ops::sim::AgentState;
 use juju_ops::sim::tools::TOOL_NAMES;
+use juju_ops::sim::{Life, ModelState};
 use serde_json::Value;
 
-use runner::{Unit, check_charm_dir};
+use runner::{Sim, check_charm_dir};
 use store::{SimState, Store};
 
 /// A simulated Juju agent for running and testing a charm without a Juju controller.
@@ -42,7 +45,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Deploy a charm directory: install, leader-elected, config-changed, start.
+    /// Deploy a charm directory; each unit runs install, leader-elected (the leader) or
+    /// leader-settings-changed, config-changed, start.
     Deploy {
         /// The unpacked charm (metadata.yaml and an executable dispatch).
         charm_dir: PathBuf,
@@ -64,8 +68,32 @@ enum Command {
         /// Application name (default: the charm's name).
         #[arg(long)]
         app: Option<String>,
+        /// Number of units (unit 0 leads).
+        #[arg(short = 'n', long = "num-units", default_value_t = 1,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        num_units: u32,
     },
-    /// Show config, or set options and fire config-changed.
+    /// Add units; each runs install, leader-settings-changed, config-changed, start.
+    AddUnit {
+        /// The application (optional: there is one).
+        app: Option<String>,
+        /// How many units to add.
+        #[arg(short = 'n', long = "num-units", default_value_t = 1,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        num_units: u32,
+    },
+    /// Remove units: each runs stop and remove while goal-state shows it dying; a removed
+    /// leader is replaced, and the new leader runs leader-elected.
+    RemoveUnit {
+        /// Unit names (`app/N`), or the application name with --num-units.
+        #[arg(required = true, value_name = "UNIT|APP")]
+        targets: Vec<String>,
+        /// With the application name: remove this many units, highest numbers first (as
+        /// Kubernetes scales down).
+        #[arg(long = "num-units")]
+        num_units: Option<u32>,
+    },
+    /// Show config, or set options and fire config-changed on every unit.
     Config {
         /// `key=value` to set, or `key` to show one value.
         settings: Vec<String>,
@@ -73,13 +101,14 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         reset: Vec<String>,
     },
-    /// Grant (or with --remove, revoke) cluster access; fires config-changed.
+    /// Grant (or with --remove, revoke) cluster access; fires config-changed on every unit.
     Trust {
         /// Revoke trust.
         #[arg(long)]
         remove: bool,
     },
-    /// Upgrade to a new charm directory: stop, upgrade-charm, config-changed, start.
+    /// Upgrade to a new charm directory: stop, upgrade-charm, config-changed,
+    /// (leader-settings-changed,) start on every unit.
     Refresh {
         /// The new charm directory.
         charm_dir: PathBuf,
@@ -87,29 +116,36 @@ enum Command {
         #[arg(long = "resource", value_name = "NAME=VALUE")]
         resources: Vec<String>,
     },
-    /// Fire update-status.
+    /// Fire update-status on every unit.
     UpdateStatus,
-    /// Run an action, like `juju run`.
+    /// Run an action, like `juju run [UNIT] ACTION [key=value...]`; on the leader unless a unit
+    /// is named.
     Run {
-        /// Action name.
-        action: String,
-        /// Parameters as `key=value`.
-        params: Vec<String>,
+        /// `[UNIT] ACTION [key=value...]`; UNIT is `app/N` or `app/leader`.
+        #[arg(required = true, value_name = "ARGS")]
+        args: Vec<String>,
+        /// The unit to run on (instead of naming it first).
+        #[arg(long)]
+        unit: Option<String>,
         /// Output format: `plain` (results as YAML) or `json`.
         #[arg(long, default_value = "plain")]
         format: String,
     },
-    /// Remove the application: stop, remove.
+    /// Remove the application: every unit runs stop and remove (goal-state shows all dying).
     Remove,
-    /// Show application and unit status, like `juju status`.
+    /// Show application and unit status, like `juju status` (`*` marks the leader).
     Status {
         /// `tabular` or `json`.
         #[arg(long, default_value = "tabular")]
         format: String,
     },
-    /// Print the charm's log lines.
-    DebugLog,
-    /// Print how long each dispatch took (hook or action, milliseconds, exit code).
+    /// Print the charm's log lines, each tagged with its unit.
+    DebugLog {
+        /// Only these units (`app/N` or `unit-app-N`) or applications (repeatable).
+        #[arg(long)]
+        include: Vec<String>,
+    },
+    /// Print how long each dispatch took (hook or action, milliseconds, exit code, unit).
     Timings {
         /// `plain` or `json`.
         #[arg(long, default_value = "plain")]
@@ -145,6 +181,25 @@ fn key_value(text: &str, what: &str) -> Result<(String, String)> {
         .with_context(|| format!("{what} {text:?} is not of the form key=value"))
 }
 
+/// Loads the application for a command that changes it: refused while it is being removed.
+fn load_alive(store: Store) -> Result<Sim> {
+    let sim = Sim::load(store)?;
+    let (app, life) = sim.with_agent(|a| (a.state.app.name.clone(), a.state.app.life));
+    if life != Life::Alive {
+        bail!("application {app:?} is being removed (run `juju-sim remove` again to finish)");
+    }
+    Ok(sim)
+}
+
+/// Checks an application name given on the command line against the deployed one.
+fn check_app(sim: &Sim, app: &str) -> Result<()> {
+    let deployed = sim.with_agent(|a| a.state.app.name.clone());
+    if app != deployed {
+        bail!("application {app:?} not found (deployed: {deployed:?})");
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let store = Store::open(&cli.state)?;
     match cli.command {
@@ -156,77 +211,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             kubeconfig,
             model,
             app,
+            num_units,
         } => deploy(
-            store, &charm_dir, &config, trust, &resources, kubeconfig, &model, app,
+            store,
+            &charm_dir,
+            DeployOptions {
+                config,
+                trust,
+                resources,
+                kubeconfig,
+                model,
+                app,
+                num_units,
+            },
         ),
+        Command::AddUnit { app, num_units } => add_unit(store, app.as_deref(), num_units),
+        Command::RemoveUnit { targets, num_units } => remove_unit(store, &targets, num_units),
         Command::Config { settings, reset } => configure(store, &settings, &reset),
         Command::Trust { remove } => {
-            let mut unit = Unit::load(store)?;
-            unit.with_agent(|a| a.state.trusted = !remove);
-            unit.save()?;
-            refresh_identity(&unit)?;
-            unit.run_hooks(&["config-changed"])?;
+            let mut sim = load_alive(store)?;
+            sim.with_agent(|a| a.state.app.trusted = !remove);
+            sim.save()?;
+            refresh_identity(&sim)?;
+            lifecycle::on_live_units(&mut sim, &["config-changed"])?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Refresh {
             charm_dir,
             resources,
-        } => {
-            let mut unit = Unit::load(store)?;
-            unit.run_hooks(&["stop"])?;
-            let charm_dir = absolute(&charm_dir)?;
-            let meta = check_charm_dir(&charm_dir)?;
-            let mut state = unit.store.load()?;
-            state.agent.charm_dir = charm_dir;
-            attach_resources(&unit.store, &meta, &mut state.agent, &resources)?;
-            unit.store.save(&state)?;
-            let mut unit = Unit::new(unit.store, state)?;
-            refresh_identity(&unit)?;
-            unit.run_hooks(&["upgrade-charm", "config-changed", "start"])?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => refresh(store, &charm_dir, &resources),
         Command::UpdateStatus => {
-            let mut unit = Unit::load(store)?;
-            refresh_identity(&unit)?;
-            unit.run_hooks(&["update-status"])?;
+            let mut sim = load_alive(store)?;
+            refresh_identity(&sim)?;
+            lifecycle::on_live_units(&mut sim, &["update-status"])?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run {
-            action,
-            params,
-            format,
-        } => {
-            let mut unit = Unit::load(store)?;
-            let params = params
-                .iter()
-                .map(|p| key_value(p, "parameter"))
-                .collect::<Result<BTreeMap<_, _>>>()?;
-            refresh_identity(&unit)?;
-            let outcome = unit.run_action(&action, &params)?;
-            let unit_name = unit.with_agent(|a| a.state.unit_name());
-            print!("{}", render::action(&unit_name, &outcome, &format)?);
-            if outcome.status == "completed" {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "ERROR the following task failed:\n id {:?} with return code {}\n",
-                    outcome.run.id,
-                    outcome
-                        .run
-                        .results
-                        .get("return-code")
-                        .map_or("0", String::as_str)
-                );
-                Ok(ExitCode::FAILURE)
-            }
-        }
+        Command::Run { args, unit, format } => run_action(store, &args, unit, &format),
         Command::Remove => {
-            let mut unit = Unit::load(store)?;
-            refresh_identity(&unit)?;
-            unit.run_hooks(&["stop", "remove"])?;
+            let mut sim = Sim::load(store)?;
+            refresh_identity(&sim)?;
+            lifecycle::remove_application(&mut sim)?;
             let (model, app) =
-                unit.with_agent(|a| (a.state.model_name.clone(), a.state.app_name.clone()));
-            if let Some(admin) = unit.cluster_kubeconfig() {
+                sim.with_agent(|a| (a.state.model_name.clone(), a.state.app.name.clone()));
+            if let Some(admin) = sim.cluster_kubeconfig() {
                 k8s::remove_identity(admin, &model, &app)?;
             }
             println!("removed application {app}");
@@ -234,21 +261,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { format } => {
             let state = store.load()?;
-            print!("{}", render::status(&state.agent, &format)?);
+            print!("{}", render::status(&state.model, &format)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::DebugLog => {
+        Command::DebugLog { include } => {
             let state = store.load()?;
-            print!("{}", render::debug_log(&state.agent));
+            print!("{}", render::debug_log(&state.model, &include));
             Ok(ExitCode::SUCCESS)
         }
         Command::Timings { format } => {
             let state = store.load()?;
             match format.as_str() {
-                "json" => println!("{}", serde_json::to_string(&state.agent.timings)?),
+                "json" => println!("{}", serde_json::to_string(&state.model.timings)?),
                 _ => {
-                    for t in &state.agent.timings {
-                        println!("{:<24} {:>6} ms  exit {}", t.name, t.millis, t.code);
+                    for t in &state.model.timings {
+                        println!(
+                            "{:<24} {:>6} ms  exit {}  {}",
+                            t.name, t.millis, t.code, t.unit
+                        );
                     }
                 }
             }
@@ -262,18 +292,24 @@ fn absolute(path: &Path) -> Result<PathBuf> {
         .with_context(|| format!("charm directory {} does not exist", path.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn deploy(
-    store: Store,
-    charm_dir: &Path,
-    config: &[String],
+/// What `deploy` was asked for besides the charm directory.
+struct DeployOptions {
+    config: Vec<String>,
     trust: bool,
-    resources: &[String],
+    resources: Vec<String>,
     kubeconfig: Option<PathBuf>,
-    model: &str,
+    model: String,
     app: Option<String>,
-) -> Result<ExitCode> {
-    if store.exists() && !store.load().map(|s| s.agent.removed).unwrap_or(false) {
+    num_units: u32,
+}
+
+fn deploy(store: Store, charm_dir: &Path, options: DeployOptions) -> Result<ExitCode> {
+    if store.exists()
+        && !store
+            .load()
+            .map(|s| s.model.app.life == Life::Dead)
+            .unwrap_or(false)
+    {
         bail!(
             "an application is already deployed in {} (use `juju-sim refresh`, or `juju-sim remove` first)",
             store.dir.display()
@@ -281,34 +317,172 @@ fn deploy(
     }
     let charm_dir = absolute(charm_dir)?;
     let meta = check_charm_dir(&charm_dir)?;
-    let app = app.unwrap_or_else(|| meta.name.clone());
-    let mut agent = AgentState::new(model, &app, charm_dir);
-    agent.trusted = trust;
-    for setting in config {
+    let app = options.app.unwrap_or_else(|| meta.name.clone());
+    let mut model = ModelState::new(&options.model, &app, charm_dir);
+    model.app.trusted = options.trust;
+    for setting in &options.config {
         let (key, value) = key_value(setting, "config")?;
         let typed = meta
             .parse_config_value(&key, &value)
             .map_err(anyhow::Error::msg)?;
-        agent.config.insert(key, typed);
+        model.app.config.insert(key, typed);
     }
-    attach_resources(&store, &meta, &mut agent, resources)?;
-    let kubeconfig = kubeconfig.map(|k| absolute(&k)).transpose()?;
+    attach_resources(&store, &meta, &mut model, &options.resources)?;
+    let units: Vec<u32> = (0..options.num_units).map(|_| model.add_unit()).collect();
+    model.elect_leader();
+    let kubeconfig = options.kubeconfig.map(|k| absolute(&k)).transpose()?;
     let state = SimState {
-        agent,
+        model,
         cluster_kubeconfig: kubeconfig,
     };
     store.save(&state)?;
-    let mut unit = Unit::new(store, state)?;
-    refresh_identity(&unit)?;
-    unit.run_hooks(&["install", "leader-elected", "config-changed", "start"])?;
+    let mut sim = Sim::new(store, state)?;
+    refresh_identity(&sim)?;
+    lifecycle::start_units(&mut sim, &units)?;
     println!("Deployed {app:?} from {}", meta.name);
     Ok(ExitCode::SUCCESS)
+}
+
+fn add_unit(store: Store, app: Option<&str>, count: u32) -> Result<ExitCode> {
+    let mut sim = load_alive(store)?;
+    if let Some(app) = app {
+        check_app(&sim, app)?;
+    }
+    let (units, names) = sim.with_agent(|a| {
+        let units: Vec<u32> = (0..count).map(|_| a.state.add_unit()).collect();
+        // An application whose units were all removed has no leader: the first new unit leads.
+        a.state.elect_leader();
+        let names: Vec<String> = units.iter().map(|u| a.state.unit_name(*u)).collect();
+        (units, names)
+    });
+    sim.save()?;
+    refresh_identity(&sim)?;
+    lifecycle::start_units(&mut sim, &units)?;
+    for name in names {
+        println!("added unit {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove_unit(store: Store, targets: &[String], num_units: Option<u32>) -> Result<ExitCode> {
+    let mut sim = load_alive(store)?;
+    let units: Vec<u32> = match (num_units, targets) {
+        (Some(count), [app]) if !app.contains('/') => {
+            check_app(&sim, app)?;
+            let live = sim.with_agent(|a| {
+                let mut live: Vec<u32> = a
+                    .state
+                    .units
+                    .iter()
+                    .filter(|u| u.life == Life::Alive)
+                    .map(|u| u.number)
+                    .collect();
+                live.sort_unstable_by(|x, y| y.cmp(x));
+                live
+            });
+            if count == 0 || count as usize > live.len() {
+                bail!(
+                    "cannot remove {count} units of {app:?}: it has {} (give 1 to {})",
+                    live.len(),
+                    live.len()
+                );
+            }
+            live[..count as usize].to_vec()
+        }
+        (Some(_), _) => bail!("--num-units takes the application name, not unit names"),
+        (None, names) => {
+            let mut units = Vec::new();
+            for name in names {
+                if !name.contains('/') {
+                    bail!("{name:?} is not a unit name (use APP/N, or APP --num-units N)");
+                }
+                let unit = sim.with_agent(|a| a.state.unit_number(name));
+                let unit = unit.map_err(anyhow::Error::msg)?;
+                if !units.contains(&unit) {
+                    units.push(unit);
+                }
+            }
+            units
+        }
+    };
+    refresh_identity(&sim)?;
+    let removed = lifecycle::remove_units(&mut sim, &units)?;
+    for name in removed {
+        println!("removed unit {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn refresh(store: Store, charm_dir: &Path, resources: &[String]) -> Result<ExitCode> {
+    let mut sim = load_alive(store)?;
+    let units = sim.with_agent(|a| a.state.live_units());
+    lifecycle::on_units(&mut sim, &units, |_, _| vec!["stop"])?;
+    let charm_dir = absolute(charm_dir)?;
+    let meta = check_charm_dir(&charm_dir)?;
+    let mut model = sim.with_agent(|a| a.state.clone());
+    model.app.charm_dir = charm_dir;
+    attach_resources(&sim.store, &meta, &mut model, resources)?;
+    sim.with_agent(|a| {
+        a.state = model;
+        a.meta = meta;
+    });
+    sim.save()?;
+    refresh_identity(&sim)?;
+    lifecycle::upgrade_units(&mut sim)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_action(
+    store: Store,
+    args: &[String],
+    unit: Option<String>,
+    format: &str,
+) -> Result<ExitCode> {
+    let mut sim = load_alive(store)?;
+    let (named, rest) = match args.split_first() {
+        Some((first, rest)) if first.contains('/') => (Some(first.clone()), rest),
+        _ => (None, args),
+    };
+    let target = match (named, unit) {
+        (Some(_), Some(_)) => bail!("name the unit once: as the first argument or with --unit"),
+        (a, b) => a.or(b),
+    };
+    let Some((action, params)) = rest.split_first() else {
+        bail!("no action name given");
+    };
+    let params = params
+        .iter()
+        .map(|p| key_value(p, "parameter"))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    let number = sim.with_agent(|a| {
+        let name = target.unwrap_or_else(|| format!("{}/leader", a.state.app.name));
+        a.state.unit_number(&name)
+    });
+    let number = number.map_err(anyhow::Error::msg)?;
+    refresh_identity(&sim)?;
+    let outcome = sim.run_action(number, action, &params)?;
+    let unit_name = sim.with_agent(|a| a.state.unit_name(number));
+    print!("{}", render::action(&unit_name, &outcome, format)?);
+    if outcome.status == "completed" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "ERROR the following task failed:\n id {:?} with return code {}\n",
+            outcome.run.id,
+            outcome
+                .run
+                .results
+                .get("return-code")
+                .map_or("0", String::as_str)
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn attach_resources(
     store: &Store,
     meta: &juju_ops::sim::CharmMeta,
-    agent: &mut AgentState,
+    model: &mut ModelState,
     resources: &[String],
 ) -> Result<()> {
     for resource in resources {
@@ -337,19 +511,19 @@ fn attach_resources(
                 .with_context(|| format!("cannot read resource file {value}"))?;
             path
         };
-        agent.resources.insert(name, path);
+        model.app.resources.insert(name, path);
     }
     Ok(())
 }
 
 fn configure(store: Store, settings: &[String], reset: &[String]) -> Result<ExitCode> {
-    let mut unit = Unit::load(store)?;
+    let mut sim = load_alive(store)?;
     if settings.iter().all(|s| !s.contains('=')) && reset.is_empty() {
-        let config = unit.with_agent(|a| a.meta.effective_config(&a.state.config, true));
+        let config = sim.with_agent(|a| a.meta.effective_config(&a.state.app.config, true));
         match settings {
             [] => print!("{}", serde_yaml::to_string(&Value::Object(config))?),
             [key] => {
-                if !unit.with_agent(|a| a.meta.options.contains_key(key)) {
+                if !sim.with_agent(|a| a.meta.options.contains_key(key)) {
                     bail!("unknown option {key:?}");
                 }
                 match config.get(key) {
@@ -365,38 +539,38 @@ fn configure(store: Store, settings: &[String], reset: &[String]) -> Result<Exit
     let mut changes = BTreeMap::new();
     for setting in settings {
         let (key, value) = key_value(setting, "config")?;
-        let typed = unit.with_agent(|a| a.meta.parse_config_value(&key, &value));
+        let typed = sim.with_agent(|a| a.meta.parse_config_value(&key, &value));
         changes.insert(key, typed.map_err(anyhow::Error::msg)?);
     }
     for key in reset {
-        if !unit.with_agent(|a| a.meta.options.contains_key(key)) {
+        if !sim.with_agent(|a| a.meta.options.contains_key(key)) {
             bail!("unknown option {key:?}");
         }
     }
-    unit.with_agent(|a| {
+    sim.with_agent(|a| {
         for key in reset {
-            a.state.config.remove(key);
+            a.state.app.config.remove(key);
         }
-        a.state.config.extend(changes);
+        a.state.app.config.extend(changes);
     });
-    unit.save()?;
-    refresh_identity(&unit)?;
-    unit.run_hooks(&["config-changed"])?;
+    sim.save()?;
+    refresh_identity(&sim)?;
+    lifecycle::on_live_units(&mut sim, &["config-changed"])?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Re-applies the charm's Kubernetes identity (roles follow trust) and mints a fresh token.
-fn refresh_identity(unit: &Unit) -> Result<()> {
-    let Some(admin) = unit.cluster_kubeconfig() else {
+fn refresh_identity(sim: &Sim) -> Result<()> {
+    let Some(admin) = sim.cluster_kubeconfig() else {
         return Ok(());
     };
-    let (model, app, trusted) = unit.with_agent(|a| {
+    let (model, app, trusted) = sim.with_agent(|a| {
         (
             a.state.model_name.clone(),
-            a.state.app_name.clone(),
-            a.state.trusted,
+            a.state.app.name.clone(),
+            a.state.app.trusted,
         )
     });
-    k8s::ensure_identity(admin, &model, &app, trusted, &unit.store.charm_kubeconfig())
+    k8s::ensure_identity(admin, &model, &app, trusted, &sim.store.charm_kubeconfig())
         .context("cannot set up the charm's Kubernetes identity")
 }

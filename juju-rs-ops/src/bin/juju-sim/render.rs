@@ -3,54 +3,57 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use juju_ops::sim::AgentState;
-use juju_ops::sim::state::ActionOutcome;
+use juju_ops::sim::{ActionOutcome, Life, ModelState};
 use serde_json::{Map, Value, json};
 
-/// The application status Juju shows: the one the leader set, else the unit's.
-fn app_status(state: &AgentState) -> (String, String) {
-    if state.app_status.status == "unknown" {
-        (
-            state.unit_status.status.clone(),
-            state.unit_status.message.clone(),
-        )
-    } else {
-        (
-            state.app_status.status.clone(),
-            state.app_status.message.clone(),
-        )
-    }
+/// The unit agent's status: `error` while a hook is failed, else `idle`.
+fn agent_status(failed: bool) -> &'static str {
+    if failed { "error" } else { "idle" }
 }
 
-/// `juju status` (tabular) or `juju status --format json`.
-pub fn status(state: &AgentState, format: &str) -> Result<String> {
-    let (app_current, app_message) = app_status(state);
-    let unit = state.unit_name();
-    let agent_status = if state.failed_hook.is_some() {
-        "error"
-    } else {
-        "idle"
-    };
+/// `juju status` (tabular) or `juju status --format json`: the application and every unit,
+/// the leader marked.
+pub fn status(state: &ModelState, format: &str) -> Result<String> {
+    let app = &state.app;
+    let app_status = state.display_app_status();
+    let scale = state.scale();
     match format {
         "json" => {
+            let mut units = Map::new();
+            for unit in &state.units {
+                let mut entry = Map::new();
+                entry.insert(
+                    "workload-status".into(),
+                    json!({"current": unit.status.status, "message": unit.status.message, "since": unit.status_since}),
+                );
+                entry.insert(
+                    "juju-status".into(),
+                    json!({"current": agent_status(unit.failed_hook.is_some())}),
+                );
+                if state.is_leader(unit.number) {
+                    entry.insert("leader".into(), Value::Bool(true));
+                }
+                if unit.life != Life::Alive {
+                    entry.insert("life".into(), json!(unit.life));
+                }
+                units.insert(state.unit_name(unit.number), Value::Object(entry));
+            }
+            let mut application = json!({
+                "charm": app.name,
+                "trust": app.trusted,
+                "version": app.workload_version,
+                "scale": scale,
+                "application-status": {"current": app_status.status, "message": app_status.message, "since": app.status_since},
+                "units": units,
+            });
+            if app.life != Life::Alive
+                && let Some(map) = application.as_object_mut()
+            {
+                map.insert("life".into(), json!(app.life));
+            }
             let doc = json!({
                 "model": {"name": state.model_name, "type": "caas", "controller": "juju-sim", "version": state.juju_version},
-                "applications": {
-                    state.app_name.clone(): {
-                        "charm": state.app_name,
-                        "trust": state.trusted,
-                        "version": state.workload_version,
-                        "scale": if state.removed { 0 } else { 1 },
-                        "application-status": {"current": app_current, "message": app_message},
-                        "units": {
-                            unit.clone(): {
-                                "workload-status": {"current": state.unit_status.status, "message": state.unit_status.message},
-                                "juju-status": {"current": agent_status},
-                                "leader": state.leader,
-                            }
-                        }
-                    }
-                }
+                "applications": {app.name.clone(): application},
             });
             Ok(format!("{doc}\n"))
         }
@@ -60,33 +63,41 @@ pub fn status(state: &AgentState, format: &str) -> Result<String> {
                 "Model  Controller  Cloud/Region  Version\n{:<6} juju-sim    local         {}\n\n",
                 state.model_name, state.juju_version
             ));
+            let scale = scale.to_string();
             let rows = [
                 vec!["App", "Version", "Status", "Scale", "Charm", "Message"],
                 vec![
-                    &state.app_name,
-                    &state.workload_version,
-                    &app_current,
-                    if state.removed { "0" } else { "1" },
-                    &state.app_name,
-                    &app_message,
+                    &app.name,
+                    &app.workload_version,
+                    &app_status.status,
+                    &scale,
+                    &app.name,
+                    &app_status.message,
                 ],
             ];
             out.push_str(&table(&rows));
             out.push('\n');
-            let unit_label = if state.leader {
-                format!("{unit}*")
-            } else {
-                unit
-            };
-            let rows = [
-                vec!["Unit", "Workload", "Agent", "Message"],
-                vec![
-                    &unit_label,
-                    &state.unit_status.status,
-                    agent_status,
-                    &state.unit_status.message,
-                ],
-            ];
+            let labels: Vec<String> = state
+                .units
+                .iter()
+                .map(|u| {
+                    let name = state.unit_name(u.number);
+                    if state.is_leader(u.number) {
+                        format!("{name}*")
+                    } else {
+                        name
+                    }
+                })
+                .collect();
+            let mut rows = vec![vec!["Unit", "Workload", "Agent", "Message"]];
+            for (unit, label) in state.units.iter().zip(&labels) {
+                rows.push(vec![
+                    label,
+                    &unit.status.status,
+                    agent_status(unit.failed_hook.is_some()),
+                    &unit.status.message,
+                ]);
+            }
             out.push_str(&table(&rows));
             Ok(out)
         }
@@ -185,18 +196,25 @@ pub fn action(unit: &str, outcome: &ActionOutcome, format: &str) -> Result<Strin
     }
 }
 
-/// `juju debug-log` lines for the unit.
-pub fn debug_log(state: &AgentState) -> String {
-    let tag = format!("unit-{}-{}", state.app_name, state.unit_number);
-    let unit = state.unit_name();
+/// `juju debug-log` lines of every unit, each tagged with its unit, in order. `include`
+/// keeps only the named units (`app/n` or `unit-app-n`) or applications.
+pub fn debug_log(state: &ModelState, include: &[String]) -> String {
     state
         .logs
         .iter()
-        .map(|l| {
-            format!(
-                "{tag}: {} {} unit.{unit}.juju-log {}\n",
-                l.context, l.level, l.message
-            )
+        .filter_map(|l| {
+            let (app, number) = l.unit.split_once('/')?;
+            let tag = format!("unit-{app}-{number}");
+            let wanted = include.is_empty()
+                || include
+                    .iter()
+                    .any(|i| *i == l.unit || *i == tag || i.as_str() == app);
+            wanted.then(|| {
+                format!(
+                    "{tag}: {} {} unit.{}.juju-log {}\n",
+                    l.context, l.level, l.unit, l.message
+                )
+            })
         })
         .collect()
 }

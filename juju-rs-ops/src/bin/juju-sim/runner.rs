@@ -1,16 +1,16 @@
-//! Running the charm's `dispatch` the way the unit agent does: a constructed environment, the
+//! Running the charm's `dispatch` the way a unit agent does: a constructed environment, the
 //! charm directory as working directory, no stdin, hook tools served over the agent socket, and
-//! Juju's commit rules applied when the process exits.
+//! Juju's commit rules applied when the process exits. One dispatch runs at a time, on one unit.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result, bail};
-use juju_ops::sim::state::ActionOutcome;
-use juju_ops::sim::{Agent, CharmMeta, LogRecord, env::hook_environment};
+use juju_ops::sim::state::HookTiming;
+use juju_ops::sim::{ActionOutcome, Agent, CharmMeta, Life, LogRecord, env::hook_environment};
 use serde_json::{Map, Value};
 
 use crate::protocol;
@@ -34,31 +34,31 @@ pub fn check_charm_dir(charm_dir: &Path) -> Result<CharmMeta> {
     Ok(meta)
 }
 
-/// A deployed unit during one `juju-sim` command.
-pub struct Unit {
+/// The deployed application during one `juju-sim` command: the agents of all its units.
+pub struct Sim {
     /// The state directory.
     pub store: Store,
     agent: Arc<Mutex<Agent>>,
-    cluster_kubeconfig: Option<std::path::PathBuf>,
+    cluster_kubeconfig: Option<PathBuf>,
     serving: bool,
 }
 
-impl Unit {
-    /// A unit over loaded state, reading the charm's metadata.
+impl Sim {
+    /// The model over loaded state, reading the charm's metadata.
     pub fn new(store: Store, state: SimState) -> Result<Self> {
-        let meta = check_charm_dir(&state.agent.charm_dir)?;
+        let meta = check_charm_dir(&state.model.app.charm_dir)?;
         Ok(Self {
             store,
-            agent: Arc::new(Mutex::new(Agent::new(state.agent, meta))),
+            agent: Arc::new(Mutex::new(Agent::new(state.model, meta))),
             cluster_kubeconfig: state.cluster_kubeconfig,
             serving: false,
         })
     }
 
-    /// Loads the unit deployed in `store`.
+    /// Loads the application deployed in `store` (refused once it was removed).
     pub fn load(store: Store) -> Result<Self> {
         let state = store.load()?;
-        if state.agent.removed {
+        if state.model.app.life == Life::Dead {
             bail!("the application was removed; deploy it again");
         }
         Self::new(store, state)
@@ -76,7 +76,7 @@ impl Unit {
     /// Saves the state.
     pub fn save(&self) -> Result<()> {
         let state = SimState {
-            agent: self.lock().state.clone(),
+            model: self.lock().state.clone(),
             cluster_kubeconfig: self.cluster_kubeconfig.clone(),
         };
         self.store.save(&state)
@@ -96,35 +96,44 @@ impl Unit {
         Ok(())
     }
 
-    /// Runs a sequence of hooks, stopping at the first failure. A hook that failed earlier is
-    /// retried first, as Juju retries it before running anything else.
-    pub fn run_hooks(&mut self, hooks: &[&str]) -> Result<()> {
-        let pending = self.lock().state.failed_hook.clone();
+    /// Runs a sequence of hooks on `unit`, stopping at the first failure. A hook that failed
+    /// earlier on that unit is retried first, as Juju retries it before running anything else.
+    pub fn run_hooks(&mut self, unit: u32, hooks: &[&str]) -> Result<()> {
+        let pending = self
+            .lock()
+            .state
+            .unit(unit)
+            .and_then(|u| u.failed_hook.clone());
         if let Some(failed) = pending {
-            println!("retrying failed hook {failed:?}");
-            self.run_hook(&failed)?;
+            let name = self.lock().state.unit_name(unit);
+            println!("retrying failed hook {failed:?} on {name}");
+            self.run_hook(unit, &failed)?;
         }
         for hook in hooks {
-            self.run_hook(hook)?;
+            self.run_hook(unit, hook)?;
         }
         Ok(())
     }
 
-    fn run_hook(&mut self, hook: &str) -> Result<()> {
+    /// Runs one hook on `unit`; a non-zero exit is an error naming the unit and the hook.
+    pub fn run_hook(&mut self, unit: u32, hook: &str) -> Result<()> {
         self.ensure_serving()?;
-        self.lock().begin_hook(hook);
+        self.lock().begin_hook(unit, hook);
         let (code, _, _) = self.dispatch(hook)?;
         self.lock().finish(code, "", "");
         self.save()?;
         if code != 0 {
-            bail!("hook failed: {hook:?} (exit code {code}); see `juju-sim debug-log`");
+            let name = self.lock().state.unit_name(unit);
+            bail!("hook failed: {hook:?} on {name} (exit code {code}); see `juju-sim debug-log`");
         }
         Ok(())
     }
 
-    /// Runs an action with `juju run`-style parameters; the outcome has results and logs.
+    /// Runs an action on `unit` with `juju run`-style parameters; the outcome has results and
+    /// logs.
     pub fn run_action(
         &mut self,
+        unit: u32,
         name: &str,
         params: &BTreeMap<String, String>,
     ) -> Result<ActionOutcome> {
@@ -134,7 +143,7 @@ impl Unit {
             .action_params(name, params)
             .map_err(anyhow::Error::msg)?;
         self.ensure_serving()?;
-        self.lock().begin_action(name, params);
+        self.lock().begin_action(unit, name, params);
         let (code, stdout, stderr) = self.dispatch(name)?;
         let outcome = self
             .lock()
@@ -165,7 +174,7 @@ impl Unit {
                 &base_path,
                 &extra,
             );
-            (env, agent.state.charm_dir.clone())
+            (env, agent.state.app.charm_dir.clone())
         };
         let dispatch = charm_dir.join("dispatch");
         let started = std::time::Instant::now();
@@ -189,15 +198,17 @@ impl Unit {
         };
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut agent = self.lock();
-        agent.state.timings.push(juju_ops::sim::state::HookTiming {
+        let unit = agent.session_unit_name();
+        agent.state.timings.push(HookTiming {
             name: what.to_string(),
+            unit: unit.clone(),
             millis,
             code,
         });
-        let unit = agent.state.unit_name();
         for (level, text) in [("DEBUG", &stdout), ("WARNING", &stderr)] {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 agent.state.logs.push(LogRecord {
+                    unit: unit.clone(),
                     level: level.to_string(),
                     message: format!("unit.{unit}.{what}: {line}"),
                     context: what.to_string(),

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use juju_ops::sim::AgentState;
+use juju_ops::sim::ModelState;
 use juju_ops::sim::tools::TOOL_NAMES;
 
 /// Paths inside the state directory, and the lock held while a command runs.
@@ -68,8 +68,12 @@ impl Store {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        serde_json::from_str(&text)
-            .with_context(|| format!("corrupt state file {}", path.display()))
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "corrupt state file {} (written by an older juju-sim? remove the directory and deploy again)",
+                path.display()
+            )
+        })
     }
 
     /// Whether an application is deployed here.
@@ -100,11 +104,12 @@ impl Store {
     }
 }
 
-/// What `juju-sim` persists: the agent's model state plus the simulator's own settings.
+/// What `juju-sim` persists: the model as the controller knows it plus the simulator's own
+/// settings.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SimState {
-    /// The unit as the controller knows it.
-    pub agent: AgentState,
+    /// The application and its units.
+    pub model: ModelState,
     /// The admin kubeconfig of the cluster the model runs on, if any.
     pub cluster_kubeconfig: Option<PathBuf>,
 }
