@@ -211,16 +211,6 @@ impl MetallbCharm {
     }
 }
 
-// TEMP until juju_ops has goal-state: every remove counts as the application's.
-trait PlannedUnits {
-    fn planned_units(&self) -> Result<usize>;
-}
-impl PlannedUnits for Context<'_> {
-    fn planned_units(&self) -> Result<usize> {
-        Ok(0)
-    }
-}
-
 /// The parsed pool items (they were validated before being rendered).
 fn ranges(items: &[String]) -> Vec<metallb_core::iprange::IpRange> {
     items
@@ -736,10 +726,24 @@ mod tests {
             .run(
                 |_| MetallbCharm::new(KubeSource::Disabled),
                 TestEvent::hook("remove"),
-                State::default(),
+                State::default().with_planned_units(0),
             )
             .unwrap();
         assert!(!out.success);
+    }
+
+    #[test]
+    fn removing_one_unit_removes_nothing_even_on_the_leader() {
+        // The application stays: the cluster is not even contacted (it is unreachable here,
+        // which would fail the hook).
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("remove"),
+                State::default().with_dying(true).with_planned_units(1),
+            )
+            .unwrap();
+        assert!(out.success);
     }
 
     #[test]

@@ -258,7 +258,10 @@ impl Cluster {
                 .map_err(|e| classify("discovering the API", e))?;
             let mut found = Vec::new();
             for group in discovery.groups() {
-                for (resource, caps) in group.recommended_resources() {
+                // Every kind of the group, in its most stable version: a kind served only in a
+                // version other than the preferred one (IPAddressPool is v1beta1 while
+                // metallb.io prefers v1beta2) must not be missed.
+                for (resource, caps) in group.resources_by_stability() {
                     if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
                         continue;
                     }

@@ -145,6 +145,69 @@ async fn a_namespace_the_user_made_blocks_until_adopted_and_is_never_deleted() -
 }
 
 #[tokio::test]
+async fn removing_the_leader_unit_keeps_metallb_and_the_new_leader_manages_it() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &["-n", "2"]);
+    d.wait_active().await?;
+    assert_eq!(
+        d.unit_status(1).1,
+        "standby: the leader unit manages MetalLB"
+    );
+
+    d.ok(&["remove-unit", "metallb/0"]);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
+    assert!(deployments.get_opt("controller").await?.is_some());
+    assert_eq!(
+        pool_addresses(&client, &d).await?,
+        json!(["198.18.100.0/28"]),
+        "a unit's removal is not the application's"
+    );
+    assert_eq!(cluster_roles(&client, &d).await?, 2);
+    // metallb/1 leads now and manages MetalLB.
+    d.ok(&["config", "iprange=198.18.100.16/28"]);
+    let status = wait_for("metallb/1 to be active", WAIT, || async {
+        d.ok(&["update-status"]);
+        let (status, message) = d.unit_status(1);
+        Ok((status == "active").then_some(message))
+    })
+    .await?;
+    assert!(
+        status.starts_with("16 addresses (198.18.100.16/28)"),
+        "{status}"
+    );
+    println!("faults: remove-unit-of-leader tried=1 held=1");
+
+    d.ok(&["remove"]);
+    assert!(deployments.get_opt("controller").await?.is_none());
+    assert_eq!(cluster_roles(&client, &d).await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_clean_up_fails_the_hook_and_is_retried() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+    // Without trust the charm cannot delete anything: remove must fail, not forget.
+    d.ok(&["trust", "--remove"]);
+    let failed = d.sim(&["remove"]);
+    assert!(!failed.status.success(), "remove without access must fail");
+    assert_eq!(
+        cluster_roles(&client, &d).await?,
+        2,
+        "nothing was lost track of"
+    );
+    d.ok(&["trust"]);
+    d.ok(&["remove"]);
+    assert_eq!(cluster_roles(&client, &d).await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn two_instances_keep_to_their_own_objects() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let a = Deployed::new();
@@ -277,13 +340,22 @@ async fn bad_option_values_block_naming_the_item_and_change_nothing() -> Result<
         if status != "blocked" || !message.contains(expected) || pool != before {
             failures.push(format!("{settings:?}: {status}: {message} (pool {pool})"));
         }
-        // Back to the good settings in one config change.
+        // Back to the deploy-time settings in one config change.
         let keys: Vec<&str> = settings
             .iter()
             .filter_map(|s| s.split_once('=').map(|(k, _)| k))
             .collect();
         let reset = keys.join(",");
-        d.ok(&["config", "--reset", &reset, "iprange=198.18.100.0/28"]);
+        let namespace = format!("namespace={}", d.namespace);
+        let selector = d.node_selector();
+        d.ok(&[
+            "config",
+            "--reset",
+            &reset,
+            "iprange=198.18.100.0/28",
+            &namespace,
+            &selector,
+        ]);
     }
     println!(
         "faults: bad-options tried={} held={}",

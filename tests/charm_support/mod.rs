@@ -163,12 +163,17 @@ impl Deployed {
     }
 
     pub fn status(&self) -> (String, String) {
+        self.unit_status(0)
+    }
+
+    /// Workload status and message of unit `n`.
+    pub fn unit_status(&self, n: u32) -> (String, String) {
         let s: Value = serde_json::from_str(&self.ok(&["status", "--format", "json"])).unwrap();
         let w =
-            &s["applications"][&self.app]["units"][format!("{}/0", self.app)]["workload-status"];
+            &s["applications"][&self.app]["units"][format!("{}/{n}", self.app)]["workload-status"];
         (
-            w["current"].as_str().unwrap().into(),
-            w["message"].as_str().unwrap().into(),
+            w["current"].as_str().unwrap_or_default().into(),
+            w["message"].as_str().unwrap_or_default().into(),
         )
     }
 
