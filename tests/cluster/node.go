@@ -563,6 +563,12 @@ conntrack:
 // cgroupMounts returns the mount points of the cgroup v1 hierarchies, by their options (for
 // example "memory", "cpu", "name=systemd").
 func cgroupMounts() (map[string]string, error) {
+	return cgroupMountsOf("cgroup")
+}
+
+// cgroupMountsOf returns the mount points of the file systems of type fstype ("cgroup" for the
+// v1 hierarchies, "cgroup2" for the unified one), by their options.
+func cgroupMountsOf(fstype string) (map[string]string, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -577,12 +583,12 @@ func cgroupMounts() (map[string]string, error) {
 				break
 			}
 		}
-		if sep < 0 || sep+3 >= len(fields) || fields[sep+1] != "cgroup" {
+		if sep < 0 || sep+3 >= len(fields) || fields[sep+1] != fstype {
 			continue
 		}
 		mounts[fields[sep+3]] = fields[4]
 	}
-	if len(mounts) == 0 {
+	if len(mounts) == 0 && fstype == "cgroup" {
 		return nil, errors.New("no cgroup v1 hierarchy is mounted")
 	}
 	return mounts, nil
@@ -653,6 +659,12 @@ func cleanNode(dir, root string) error {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return err
+	}
+	// On a hybrid host runc and kubelet also create the pods' cgroups in the unified hierarchy.
+	if unified, err := cgroupMountsOf("cgroup2"); err == nil {
+		for options, mount := range unified {
+			mounts["cgroup2:"+options] = mount
+		}
 	}
 	if root == "" || root == "/" || !strings.HasPrefix(root, "/") {
 		return fmt.Errorf("refusing to clean cgroup root %q", root)
