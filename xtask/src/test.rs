@@ -26,6 +26,7 @@ pub fn run(_args: &TestArgs) -> Result<()> {
     ])?;
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
+    crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
     // The shipped artifacts, which the tests check as they are.
     let build = crate::artifacts::build_dir();
