@@ -8,6 +8,10 @@ use test_support::netlab;
 
 /// The file in the lab's state directory naming the control plane's state directory.
 pub const CLUSTER_STATE: &str = "cluster-state";
+/// The file in the lab's state directory naming the `kcp` binary (it cleans the nodes).
+pub const KCP: &str = "kcp";
+/// The nodes' state directory (one directory per node) in the lab's state directory.
+pub const NODES_DIR: &str = "nodes";
 
 /// The pid of a running lab recorded in `state`, if that process still runs `metallb-lab`.
 pub fn running_lab(state: &Path) -> Option<i32> {
@@ -44,6 +48,25 @@ pub fn stop_and_clean(state: &Path, prefix: &str) {
     for ns in netlab::namespaces_with_prefix(&format!("{prefix}-")) {
         println!("==> removing network namespace {ns}");
         netlab::remove_namespace(&ns);
+    }
+    // A lab that was killed may have left its nodes' pods (in their own network namespaces and
+    // cgroups) and state: each node's `kcp node` cleans up when the lab exits, but it may have
+    // been killed with the namespaces.
+    if let (Ok(kcp), Ok(entries)) = (
+        std::fs::read_to_string(state.join(KCP)),
+        std::fs::read_dir(state.join(NODES_DIR)),
+    ) {
+        let bin = Path::new(kcp.trim()).parent().unwrap_or(Path::new("/"));
+        for dir in entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+        {
+            match netlab::clean_node(bin, &dir) {
+                Ok(()) => println!("==> cleaned node {}", dir.display()),
+                Err(err) => println!("==> cleaning node {}: {err:#}", dir.display()),
+            }
+        }
     }
     // A lab that was killed left its control plane's state (kcp, killed with the namespaces,
     // could not remove it).

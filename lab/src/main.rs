@@ -1,9 +1,11 @@
 //! `metallb-lab`: the local lab behind `cargo xtask lab`.
 //!
-//! `up` builds a small network of namespaces, starts the control plane in one of them, deploys
-//! the compiled charm through `juju-sim deploy --trust`, runs the controller and a speaker per
-//! node with the identities the charm created, creates a sample LoadBalancer Service, shows it
-//! answering (ARP, HTTP, then BGP routes in FRR), and stays up until Ctrl-C. `down` removes everything a lab created, also after a
+//! `up` builds a small network of namespaces, starts the control plane in one of them and a real
+//! node (containerd, kubelet, kube-proxy) in each node namespace, imports the workload images
+//! into the nodes, deploys the compiled charm through `juju-sim deploy --trust` with those images
+//! as resources, waits until the charm is active because its pods became ready, creates a sample
+//! LoadBalancer Service, shows it answering (ARP, HTTP, then BGP routes in FRR), and stays up
+//! until Ctrl-C. `down` removes everything a lab created, also after a
 //! crash.
 
 mod bgp;

@@ -2,18 +2,18 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::ServiceL2Status;
 use serde_json::json;
-use test_support::netlab::{self, Frr, NetCluster, Network, Speakers, StopOnDrop};
-use test_support::{create_nodes, spawn_tied, wait_for};
+use test_support::netlab::{self, Frr, NetCluster, Network, NodeImage, RealNodes, StopOnDrop};
+use test_support::wait_for;
 
 use crate::down::stop_and_clean;
 
@@ -23,18 +23,23 @@ const NODES: [&str; 3] = ["lab-node-1", "lab-node-2", "lab-node-3"];
 const IPRANGE: &str = "198.18.100.240-198.18.100.250";
 /// The MetalLB namespace (the charm's default).
 const NAMESPACE: &str = "metallb-system";
-/// The speakers' pod labels in the charm's DaemonSet.
-const SPEAKER_LABELS: &str = "app=metallb,component=speaker";
+/// The repositories the workload images are imported as on the nodes.
+const CONTROLLER_REPO: &str = "localhost/metallb-rs/controller";
+/// See [`CONTROLLER_REPO`].
+const SPEAKER_REPO: &str = "localhost/metallb-rs/speaker";
 /// How long any one step may take.
 const STEP: Duration = Duration::from_secs(120);
 
 /// Options of `up`.
 #[derive(Args)]
 pub struct UpArgs {
-    /// Directory with the built binaries (metallb-charm, juju-sim, metallb-controller,
-    /// metallb-speaker).
+    /// Directory with the built binaries (metallb-charm, juju-sim).
     #[arg(long)]
     bin_dir: PathBuf,
+    /// Directory with the workload images (`cargo xtask images`: controller.oci.tar,
+    /// speaker.oci.tar), imported into every node.
+    #[arg(long, env = "METALLB_RS_IMAGES_DIR")]
+    images_dir: PathBuf,
     /// The charm's source directory (metadata.yaml, config.yaml, actions.yaml).
     #[arg(long)]
     charm_src: PathBuf,
@@ -56,8 +61,7 @@ pub(crate) fn indent(text: &str) -> String {
 struct Running {
     frr: Option<Frr>,
     _http: Vec<StopOnDrop>,
-    _controller: Child,
-    speakers: Speakers,
+    _nodes: RealNodes,
     cluster: NetCluster,
     network: Network,
 }
@@ -91,17 +95,6 @@ fn charm_dir(args: &UpArgs, state: &Path) -> Result<PathBuf> {
     std::fs::copy(args.bin_dir.join("metallb-charm"), dir.join("dispatch"))
         .context("cannot copy the charm binary (build it first)")?;
     Ok(dir)
-}
-
-async fn memberlist_secret(client: &Client) -> Result<Vec<u8>> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-    wait_for("the memberlist Secret", STEP, || async {
-        let secret = secrets.get_opt("memberlist").await?;
-        Ok(secret
-            .and_then(|s| s.data)
-            .and_then(|d| d.get("secretkey").map(|v| v.0.clone())))
-    })
-    .await
 }
 
 /// Creates `default/hello`: a LoadBalancer Service whose endpoints are the HTTP servers on the
@@ -188,7 +181,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
 
     step(
         2,
-        "Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, KWOK)",
+        "Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler) and three real nodes (containerd, kubelet, kube-proxy)",
     );
     let started = Instant::now();
     let cluster = NetCluster::start(&network)?;
@@ -201,29 +194,43 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     std::fs::copy(&cluster.local_kubeconfig, &kubeconfig)?;
     let client = cluster.client().await?;
     println!(
-        "    ready in {:.1} s at {} (from here: {})",
+        "    control plane ready in {:.1} s at {} (from here: {})",
         started.elapsed().as_secs_f64(),
         cluster.cluster.server(),
         kubeconfig.display()
     );
-    let nodes: Vec<(String, String)> = network
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), n.ipv4.to_string()))
-        .collect();
-    let refs: Vec<(&str, &str)> = nodes
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    create_nodes(&client, &refs, &[]).await?;
+    let started = Instant::now();
+    // For `down` after a crash: the nodes' state and the kcp that cleans it.
+    std::fs::write(
+        state.join(crate::down::KCP),
+        cluster.cluster.kcp_path().as_os_str().as_encoded_bytes(),
+    )?;
+    let images = [
+        NodeImage::new(args.images_dir.join("controller.oci.tar"), CONTROLLER_REPO),
+        NodeImage::new(args.images_dir.join("speaker.oci.tar"), SPEAKER_REPO),
+    ];
+    let nodes = RealNodes::start_in(
+        &state.join(crate::down::NODES_DIR),
+        &network,
+        &cluster,
+        &images,
+    )?;
+    nodes.wait_ready(&client, STEP).await?;
     println!(
-        "    Node objects {} with their namespace addresses as InternalIP",
-        NODES.join(", ")
+        "    nodes {} Ready in {:.1} s (kubelet registered them with their namespace addresses); images {} and {} imported (nothing is pulled)",
+        NODES.join(", "),
+        started.elapsed().as_secs_f64(),
+        images[0].reference(),
+        images[1].reference(),
     );
 
+    let controller = format!("controller-image={}", images[0].reference());
+    let speaker = format!("speaker-image={}", images[1].reference());
     step(
         3,
-        &format!("juju-sim deploy metallb --trust --config iprange={IPRANGE}"),
+        &format!(
+            "juju-sim deploy metallb --trust --resource {controller} --resource {speaker} --config iprange={IPRANGE}"
+        ),
     );
     let charm = charm_dir(args, state)?;
     let charm_arg = charm.to_string_lossy().into_owned();
@@ -238,6 +245,10 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
             "--trust",
             "--kubeconfig",
             &kubeconfig_arg,
+            "--resource",
+            &controller,
+            "--resource",
+            &speaker,
             "--config",
             &iprange,
         ],
@@ -246,53 +257,30 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
 
     step(
         4,
-        "controller and speakers, with the ServiceAccounts the charm created",
+        "the charm's controller Deployment and speaker DaemonSet run as real pods; waiting for the charm to be active",
     );
-    let identities = state.join("identities");
-    std::fs::create_dir_all(&identities)?;
-    let api_ns = network.api.netns.as_str();
-    let controller_kc =
-        cluster
-            .cluster
-            .mint_kubeconfig_in_netns(api_ns, NAMESPACE, "controller", &identities)?;
-    let speaker_kc =
-        cluster
-            .cluster
-            .mint_kubeconfig_in_netns(api_ns, NAMESPACE, "speaker", &identities)?;
-    let log = std::fs::File::create(state.join("controller.log"))?;
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &network.api.netns])
-        .arg(args.bin_dir.join("metallb-controller"))
-        .args(["--namespace", NAMESPACE])
-        .arg("--kubeconfig")
-        .arg(&controller_kc)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    let controller = spawn_tied(&mut cmd)?;
+    let started = Instant::now();
+    let active = wait_for("the charm to report active", STEP, || async {
+        juju_sim(&args.bin_dir, state, &["update-status"])?;
+        let status = juju_sim(&args.bin_dir, state, &["status"])?;
+        Ok(status.contains(" active ").then_some(status))
+    })
+    .await
+    .map_err(|err| anyhow::anyhow!("{err:#}\n{}", nodes.diagnostics()))?;
     println!(
-        "    metallb-controller in {} (logs: {})",
-        network.api.netns,
-        state.join("controller.log").display()
+        "    active after {:.1} s, because the pods became ready:",
+        started.elapsed().as_secs_f64()
     );
-    let secret = memberlist_secret(&client).await?;
-    let mut speakers = Speakers::new(
-        &args.bin_dir.join("metallb-speaker"),
-        &speaker_kc,
-        NAMESPACE,
-        &[],
-    )?
-    .in_dir(&state.join("speakers"))?
-    .with_membership(SPEAKER_LABELS, &secret)?;
-    for node in &network.nodes {
-        speakers.start(&network, &node.name)?;
-        println!(
-            "    metallb-speaker in {} (membership on {}:7946, logs: {})",
-            node.netns,
-            node.ipv4,
-            speakers.log_path(&node.name).display()
-        );
-    }
+    print!("{}", indent(&active));
+    let kubectl_pods = Command::new(cluster.cluster.kcp_path())
+        .arg("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "pods", "-n", NAMESPACE, "-o", "wide"])
+        .output()
+        .context("cannot run kubectl")?;
+    println!("    kubectl get pods -n {NAMESPACE} -o wide");
+    print!("{}", indent(&String::from_utf8_lossy(&kubectl_pods.stdout)));
     let http = network
         .nodes
         .iter()
@@ -306,7 +294,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     );
     sample_service(&client, &network).await?;
     let ip = external_ip(&client).await?;
-    println!("    external IP {ip} (assigned by metallb-controller from the charm's pool)");
+    println!("    external IP {ip} (assigned by the controller pod from the charm's pool)");
     let kubectl = Command::new(cluster.cluster.kcp_path())
         .arg("kubectl")
         .arg("--kubeconfig")
@@ -358,8 +346,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     Ok(Running {
         frr,
         _http: http,
-        _controller: controller,
-        speakers,
+        _nodes: nodes,
         cluster,
         network,
     })
@@ -379,7 +366,7 @@ fn usage(state: &Path, bin_dir: &Path, running: &Running) {
     {sim} --state {js} run metallb/0 list-allocations
     ip netns exec {client} curl http://<external-ip>/
     ip netns exec {client} arping -c 3 -i eth0 <external-ip>{vtysh}
-(kubectl is also at {kubectl}.) Speaker and controller logs are in {st}.
+(kubectl is also at {kubectl}: `kubectl logs -n {NAMESPACE} <pod>`.) Node logs are in {st}/nodes.
 Ctrl-C stops the lab; `cargo xtask lab down` cleans up after a crash.",
         kc = state.join("kubeconfig").display(),
         js = juju_state.display(),
@@ -389,7 +376,6 @@ Ctrl-C stops the lab; `cargo xtask lab down` cleans up after a crash.",
             frr.vty_socket().display()
         )),
     );
-    let _ = &running.speakers;
 }
 
 /// `up`: replaces a running lab, starts a new one, and waits for Ctrl-C.

@@ -1,8 +1,8 @@
 //! The lab end to end: it comes up and shows the Service answering, a second `up` replaces a
 //! running lab, and `down` cleans up after a crash (SIGKILL).
 //!
-//! Needs root, the control plane (`METALLB_RS_CLUSTER_BIN`) and the workspace's binaries, as
-//! `cargo xtask test` provides.
+//! Needs root, the control plane and node binaries (`METALLB_RS_CLUSTER_BIN`), the workload
+//! images (`METALLB_RS_IMAGES_DIR`) and the workspace's binaries, as `cargo xtask test` provides.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -131,6 +131,20 @@ fn lab_comes_up_replaces_itself_and_is_cleaned_after_a_crash() {
     assert!(
         shown.contains(" active "),
         "the charm is not active:\n{shown}"
+    );
+    // The charm's workloads run as real pods, ready, one speaker per node.
+    let ready_pods: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("1/1") && l.contains("Running"))
+        .collect();
+    assert!(
+        ready_pods
+            .iter()
+            .filter(|l| l.contains("controller-"))
+            .count()
+            == 1
+            && ready_pods.iter().filter(|l| l.contains("speaker-")).count() == 3,
+        "the lab does not show one ready controller pod and three ready speaker pods:\n{shown}"
     );
     // BGP on: FRR learns the Service's route from every speaker.
     assert!(

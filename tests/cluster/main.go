@@ -1,7 +1,9 @@
 // Command kcp is the project's test control plane: one multi-call binary built from the official
 // Kubernetes Go modules. `kcp up` supervises embedded etcd plus kube-apiserver,
 // kube-controller-manager, kube-scheduler and the KWOK node/pod simulator, each run as a child
-// process of this same binary (so their global state never collides). `kcp kubectl` (or the
+// process of this same binary (so their global state never collides). `kcp node` runs a real
+// node (containerd built from its own module, plus this binary's kubelet and kube-proxy) inside a
+// network namespace. `kcp kubectl` (or the
 // binary invoked through a link named `kubectl`) is kubectl from the same release;
 // `kcp mint-kubeconfig` writes a kubeconfig for a ServiceAccount.
 package main
@@ -16,7 +18,9 @@ import (
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 const usage = `usage: kcp <command> [flags]
@@ -25,7 +29,10 @@ commands:
   up               start the control plane in the foreground (see kcp up --help)
   mint-kubeconfig  write a kubeconfig for a ServiceAccount (TokenRequest API)
   kubectl          kubectl from the same Kubernetes release
+  node             run a real node: containerd, kubelet and kube-proxy (see kcp node --help)
+  node-clean       remove what a killed 'kcp node' left (processes, cgroups, state)
   apiserver | controller-manager | scheduler | kwok   (run by 'up')
+  kubelet | kube-proxy                                (run by 'node')
 `
 
 func main() {
@@ -55,6 +62,14 @@ func main() {
 		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
 	case "kwok":
 		os.Exit(runKwok(context.Background()))
+	case "node":
+		os.Exit(runNode(rest))
+	case "node-clean":
+		os.Exit(runNodeClean(rest))
+	case "kubelet":
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

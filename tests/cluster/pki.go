@@ -79,6 +79,15 @@ func (p pki) ensure(address net.IP) error {
 	if err != nil {
 		return fmt.Errorf("certificate authority in %s: %w", p.dir, err)
 	}
+	// The API server's client certificate towards kubelets (logs, exec, port-forward).
+	if _, err := os.Stat(p.path("kubelet-client.crt")); errors.Is(err, os.ErrNotExist) {
+		if err := p.issue(authority, "kubelet-client", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}); err != nil {
+			return err
+		}
+	}
 	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.19.0.1"), net.ParseIP("2001:db8:5e::1"), address}
 	if p.servingCovers(ips) {
 		return nil

@@ -5,6 +5,7 @@
 //! in one directory; `down` stops it and removes that directory.
 
 mod build;
+mod runtime;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -29,7 +29,7 @@ impl ImagesArgs {
 }
 
 /// One image to build.
-struct Image {
+pub struct Image {
     /// Repository name (the charm's default image names: `controller`, `speaker`).
     name: &'static str,
     /// Binary and package.
@@ -39,6 +39,15 @@ struct Image {
     /// Description label.
     description: &'static str,
 }
+
+/// The test nodes' pod sandbox ("pause") image: `kcp`'s static `pause` program, so that no node
+/// ever pulls one.
+pub const PAUSE: Image = Image {
+    name: "pause",
+    binary: ("pause", ""),
+    user: Some("65535:65535"),
+    description: "metallb-rs test nodes' pod sandbox: holds a pod's namespaces and reaps zombies",
+};
 
 const IMAGES: &[Image] = &[
     Image {
@@ -104,7 +113,7 @@ impl Blob {
 }
 
 /// Writes the `oci-archive` of `image` with `binary` as its only file; returns its path.
-fn write_image(image: &Image, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
+pub fn write_image(image: &Image, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
     let bytes =
         std::fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
     let file_name = image.binary.0;

@@ -55,9 +55,13 @@ pub fn run(args: &LabArgs) -> Result<()> {
     }
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     crate::packages::ensure(crate::packages::ROUTER_TOOLS)?;
+    crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     println!("==> control plane binaries (built once from the official Go modules, then cached)");
     let cluster_bin = crate::cluster::ensure_built()?;
-    println!("==> building the charm, juju-sim, controller, speaker and the lab");
+    println!("==> building the workload images (the nodes run them as the charm's pods)");
+    let images_dir = crate::artifacts::build_dir().join("images");
+    crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
+    println!("==> building the charm, juju-sim and the lab");
     build(
         &cargo,
         &[
@@ -65,10 +69,6 @@ pub fn run(args: &LabArgs) -> Result<()> {
             "metallb-charm",
             "-p",
             "juju-rs-ops",
-            "-p",
-            "metallb-controller",
-            "-p",
-            "metallb-speaker",
             "-p",
             "metallb-lab",
         ],
@@ -81,7 +81,8 @@ pub fn run(args: &LabArgs) -> Result<()> {
         .arg(&bin_dir)
         .arg("--charm-src")
         .arg(workspace_root())
-        .env("METALLB_RS_CLUSTER_BIN", cluster_bin);
+        .env("METALLB_RS_CLUSTER_BIN", cluster_bin)
+        .env("METALLB_RS_IMAGES_DIR", images_dir);
     if args.no_wait {
         cmd.arg("--no-wait");
     }

@@ -13,12 +13,26 @@ pub const NETWORK_TOOLS: &[(&str, &str)] = &[
     ("curl", "curl"),
 ];
 
+/// Whether `program` (a name looked up on `PATH`, or an absolute path) exists.
 fn on_path(program: &str) -> bool {
+    if Path::new(program).is_absolute() {
+        return Path::new(program).is_file();
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin"].iter().map(Into::into))
         .any(|dir: std::path::PathBuf| Path::new(&dir).join(program).is_file())
 }
+
+/// What the real test nodes need besides the binaries `cargo xtask cluster build` makes: runc
+/// (containerd's OCI runtime), the CNI plugins (bridge, host-local, loopback) and iptables (the
+/// CNI bridge's masquerading and kube-proxy), and `nsenter` to start a node in its namespace.
+pub const NODE_TOOLS: &[(&str, &str)] = &[
+    ("runc", "runc"),
+    ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+    ("iptables", "iptables"),
+    ("nsenter", "util-linux"),
+];
 
 /// FRR, the router of the lab's BGP step.
 pub const ROUTER_TOOLS: &[(&str, &str)] = &[("vtysh", "frr")];

@@ -66,6 +66,7 @@ impl Prepared {
 fn prepare() -> Result<Prepared> {
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
+    crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
     let build = crate::artifacts::build_dir();
     let charm_file = crate::pack::run(&crate::pack::PackArgs::to(

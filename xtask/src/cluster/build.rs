@@ -1,6 +1,7 @@
-//! Building `kcp` from `tests/cluster` into `cache_dir()/cluster/<hash>/`, where the hash covers
-//! every build input (Go sources, go.mod, go.sum and the build flags). A build for the same hash
-//! is reused; concurrent builders wait for each other through a lock file.
+//! Building `kcp` (and the `pause` program, as the pods' sandbox image) from `tests/cluster` into
+//! `cache_dir()/cluster/<hash>/`, where the hash covers every build input (Go sources, go.mod,
+//! go.sum, the build flags and the container runtime's build). A build for the same hash is
+//! reused; concurrent builders wait for each other through a lock file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -88,6 +89,16 @@ pub(super) fn inputs(src: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// FNV-1a (64 bit) of `bytes`, in hex.
+pub(super) fn fnv(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 /// FNV-1a (64 bit) over the build flags and each input's relative path and content: enough to
 /// notice any change of the inputs.
 pub(super) fn inputs_hash(src: &Path, files: &[PathBuf], build_args: &[String]) -> Result<String> {
@@ -111,41 +122,75 @@ pub(super) fn inputs_hash(src: &Path, files: &[PathBuf], build_args: &[String]) 
     Ok(format!("{hash:016x}"))
 }
 
-/// Builds `kcp` (with `kubectl`, a link to it) unless a build for the same inputs is cached;
-/// returns the directory holding them.
-pub fn ensure_built() -> Result<PathBuf> {
-    let src = workspace_root().join("tests").join("cluster");
-    let build_args = go_build_args(&src)?;
-    let hash = inputs_hash(&src, &inputs(&src)?, &build_args)?;
-    let builds = cache_dir().join("cluster");
-    let out = builds.join(&hash);
-    if out.join("kcp").is_file() {
-        touch(&out);
-        return Ok(out);
-    }
-    std::fs::create_dir_all(&builds)
+/// What a complete build directory holds.
+const BUILT: &[&str] = &["kcp", "kubectl", "pause.oci.tar"];
+
+fn complete(dir: &Path) -> bool {
+    BUILT
+        .iter()
+        .chain(super::runtime::FILES)
+        .all(|f| dir.join(f).exists())
+}
+
+/// Takes the lock of a build cache folder (waiting for another builder of `what`).
+pub(super) fn lock_builds(builds: &Path, what: &str) -> Result<std::fs::File> {
+    std::fs::create_dir_all(builds)
         .with_context(|| format!("cannot create {}", builds.display()))?;
     let lock_path = builds.join("build.lock");
     let lock = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
     if lock.try_lock().is_err() {
-        println!("==> waiting for another build of the control plane to finish");
+        println!("==> waiting for another build of {what} to finish");
         lock.lock()
             .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     }
-    // Another process may have built it while we waited.
-    if out.join("kcp").is_file() {
+    Ok(lock)
+}
+
+/// Builds the control plane and the test nodes' software unless a build for the same inputs is
+/// cached; returns the directory holding them: `kcp` (control plane, kubelet, kube-proxy),
+/// `kubectl` (a link to it), `pause.oci.tar` (the pods' sandbox image) and containerd's
+/// binaries (linked from their own cache, see [`super::runtime`]).
+pub fn ensure_built() -> Result<PathBuf> {
+    let runtime = super::runtime::ensure_built()?;
+    let src = workspace_root().join("tests").join("cluster");
+    let mut build_args = go_build_args(&src)?;
+    let hash = inputs_hash(&src, &inputs(&src)?, &{
+        // The runtime and the pause image's flags are inputs too.
+        let mut all = build_args.clone();
+        all.push(format!("runtime={}", super::runtime::hash()));
+        all.extend(PAUSE_ARGS.iter().map(|a| a.to_string()));
+        all
+    })?;
+    let builds = cache_dir().join("cluster");
+    let out = builds.join(&hash);
+    if complete(&out) {
         touch(&out);
         return Ok(out);
     }
-    let result = build(&src, &build_args, &builds, &out);
+    let lock = lock_builds(&builds, "the control plane")?;
+    // Another process may have built it while we waited.
+    if complete(&out) {
+        touch(&out);
+        return Ok(out);
+    }
+    let result = build(&src, &mut build_args, &builds, &out, &runtime);
     drop(lock);
     result?;
     prune(&builds, &out);
     Ok(out)
 }
 
-fn build(src: &Path, build_args: &[String], builds: &Path, out: &Path) -> Result<()> {
+/// `go build` arguments of the static pause program (without `-o`).
+const PAUSE_ARGS: &[&str] = &["build", "-trimpath", "-ldflags=-s -w"];
+
+fn build(
+    src: &Path,
+    build_args: &mut Vec<String>,
+    builds: &Path,
+    out: &Path,
+    runtime: &Path,
+) -> Result<()> {
     let tmp = builds.join(format!(
         "{}.partial",
         out.file_name().and_then(|n| n.to_str()).unwrap_or("build")
@@ -161,18 +206,41 @@ fn build(src: &Path, build_args: &[String], builds: &Path, out: &Path) -> Result
         out.display()
     );
     let start = Instant::now();
-    println!("==> [1/2] go mod download");
+    println!("==> [1/3] go mod download");
     run_go(src, &["mod", "download"], start)?;
-    let mut args: Vec<String> = build_args.to_vec();
-    args.extend([
+    build_args.extend([
         "-o".into(),
         tmp.join("kcp").display().to_string(),
         ".".into(),
     ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    println!("==> [2/2] go {}", args.join(" "));
+    let args: Vec<&str> = build_args.iter().map(String::as_str).collect();
+    println!("==> [2/3] go {}", args.join(" "));
     run_go(src, &args, start)?;
     std::os::unix::fs::symlink("kcp", tmp.join("kubectl")).context("cannot link kubectl to kcp")?;
+    let pause = tmp.join("pause");
+    let mut args: Vec<String> = PAUSE_ARGS.iter().map(|a| a.to_string()).collect();
+    args.extend(["-o".into(), pause.display().to_string(), "./pause".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    println!(
+        "==> [3/3] CGO_ENABLED=0 go {} (the pods' sandbox image)",
+        args.join(" ")
+    );
+    run_go_env(
+        src,
+        &args,
+        &[("CGO_ENABLED", "0"), ("GOFLAGS", "-mod=readonly")],
+        start,
+        "the control plane",
+    )?;
+    let archive = crate::images::write_image(&crate::images::PAUSE, &pause, &tmp)?;
+    std::fs::remove_file(&pause).context("cannot remove the pause binary")?;
+    debug_assert!(archive.ends_with("pause.oci.tar"));
+    for file in super::runtime::FILES {
+        // Hard links: the runtime's cache may be pruned independently.
+        std::fs::hard_link(runtime.join(file), tmp.join(file))
+            .or_else(|_| std::fs::copy(runtime.join(file), tmp.join(file)).map(|_| ()))
+            .with_context(|| format!("cannot link {file} into the build"))?;
+    }
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
     }
@@ -185,9 +253,26 @@ fn build(src: &Path, build_args: &[String], builds: &Path, out: &Path) -> Result
     Ok(())
 }
 
-/// Runs `go args...` in `src` at low priority, passing its output through and printing a line
-/// every 30 s so that a long build is visibly alive.
+/// Runs `go args...` in `src` at low priority with the module kept read-only.
 fn run_go(src: &Path, args: &[&str], start: Instant) -> Result<()> {
+    run_go_env(
+        src,
+        args,
+        &[("GOFLAGS", "-mod=readonly")],
+        start,
+        "the control plane",
+    )
+}
+
+/// Runs `go args...` in `dir` at low priority with `env` added, passing its output through and
+/// printing a line every 30 s so that a long build of `what` is visibly alive.
+pub(super) fn run_go_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    start: Instant,
+    what: &str,
+) -> Result<()> {
     let spawn = |nice: bool| -> std::io::Result<Child> {
         let mut cmd = if nice {
             let mut cmd = Command::new("nice");
@@ -197,8 +282,8 @@ fn run_go(src: &Path, args: &[&str], start: Instant) -> Result<()> {
             Command::new("go")
         };
         cmd.args(args)
-            .current_dir(src)
-            .env("GOFLAGS", "-mod=readonly")
+            .current_dir(dir)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
@@ -218,10 +303,7 @@ fn run_go(src: &Path, args: &[&str], start: Instant) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(200));
         if start.elapsed() >= next_report {
-            println!(
-                "    still building the control plane... {}s",
-                next_report.as_secs()
-            );
+            println!("    still building {what}... {}s", next_report.as_secs());
             next_report += Duration::from_secs(30);
         }
     };
@@ -229,14 +311,14 @@ fn run_go(src: &Path, args: &[&str], start: Instant) -> Result<()> {
         bail!(
             "`go {}` failed ({status}) in {}",
             args.join(" "),
-            src.display()
+            dir.display()
         );
     }
     Ok(())
 }
 
 /// Marks a build as used now (the cache keeps the most recently used builds).
-fn touch(dir: &Path) {
+pub(super) fn touch(dir: &Path) {
     if let Ok(file) = std::fs::File::open(dir) {
         let _ = file.set_modified(SystemTime::now());
     }

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 
 mod clients;
 mod cluster;
+mod nodes;
 mod objects;
 mod routers;
 mod scenario;
@@ -32,6 +33,7 @@ pub use clients::{
     http_get_path, ndisc6,
 };
 pub use cluster::NetCluster;
+pub use nodes::{CLUSTER_CIDR, IMAGE_TAG, NodeImage, PAUSE_REPOSITORY, RealNodes, clean_node};
 pub use objects::{apply_metallb, endpoints, lb_service};
 pub use routers::{FRR_BFD_FAST, Frr, FrrBgp, frr_config};
 pub use scenario::{LabSpec, Router, run_with_router};
