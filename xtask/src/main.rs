@@ -4,6 +4,7 @@ mod artifacts;
 mod bench;
 mod cluster;
 mod crds;
+mod faults;
 mod fuzz;
 mod images;
 mod lab;

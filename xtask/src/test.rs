@@ -10,11 +10,20 @@ use crate::paths::{cache_dir, workspace_root};
 
 /// Options of `cargo xtask test`.
 #[derive(Args)]
-pub struct TestArgs {}
+pub struct TestArgs {
+    /// Run the fault and bad-input suite instead (long: outages, kills, bad options) and
+    /// print its table.
+    #[arg(long)]
+    faults: bool,
+}
 
 /// Runs formatting, lint and the test suites, then prints one summary line.
-pub fn run(_args: &TestArgs) -> Result<()> {
+pub fn run(args: &TestArgs) -> Result<()> {
     println!("==> caches in {}", cache_dir().display());
+    if args.faults {
+        let prepared = prepare()?;
+        return crate::faults::run(&prepared.env());
+    }
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",
@@ -24,32 +33,52 @@ pub fn run(_args: &TestArgs) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    let prepared = prepare()?;
+    let mut totals = Totals::default();
+    let outcome = cargo_test(&["test", "--workspace"], &prepared.env(), &mut totals);
+    println!(
+        "summary: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    outcome
+}
+
+/// What the tests need besides the workspace: the control plane and the shipped artifacts.
+struct Prepared {
+    cluster_bin: std::path::PathBuf,
+    charm_file: std::path::PathBuf,
+    images_dir: std::path::PathBuf,
+}
+
+impl Prepared {
+    /// The environment variables that tell the tests where they are.
+    fn env(&self) -> [(&'static str, &std::path::Path); 3] {
+        [
+            ("METALLB_RS_CLUSTER_BIN", self.cluster_bin.as_path()),
+            ("METALLB_RS_CHARM_FILE", self.charm_file.as_path()),
+            ("METALLB_RS_IMAGES_DIR", self.images_dir.as_path()),
+        ]
+    }
+}
+
+/// Installs the packages the tests use, builds the control plane, packs the charm and builds
+/// the images (the tests check the shipped artifacts as they are).
+fn prepare() -> Result<Prepared> {
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
     crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
-    // The shipped artifacts, which the tests check as they are.
     let build = crate::artifacts::build_dir();
     let charm_file = crate::pack::run(&crate::pack::PackArgs::to(
         build.join("metallb_amd64.charm"),
     ))?;
     let images_dir = build.join("images");
     crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
-    let mut totals = Totals::default();
-    let outcome = cargo_test(
-        &["test", "--workspace"],
-        &[
-            ("METALLB_RS_CLUSTER_BIN", cluster_bin.as_path()),
-            ("METALLB_RS_CHARM_FILE", charm_file.as_path()),
-            ("METALLB_RS_IMAGES_DIR", images_dir.as_path()),
-        ],
-        &mut totals,
-    );
-    println!(
-        "summary: {} passed, {} failed, {} skipped",
-        totals.passed, totals.failed, totals.ignored
-    );
-    outcome
+    Ok(Prepared {
+        cluster_bin,
+        charm_file,
+        images_dir,
+    })
 }
 
 /// Test counts summed over every `test result:` line.
