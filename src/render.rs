@@ -260,91 +260,80 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
     json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
 }
 
-const READ: &[&str] = &["get", "list", "watch"];
-const CONFIG_KINDS: &[&str] = &[
-    "ipaddresspools",
-    "l2advertisements",
-    "bgpadvertisements",
-    "bgppeers",
-    "communities",
-    "bfdprofiles",
-];
+fn named_rule(group: &str, resource: &str, names: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": [group], "resources": [resource], "resourceNames": names, "verbs": verbs})
+}
 
-/// ClusterRole rules of the controller.
+/// What a reflector needs (kube's watcher lists, then watches).
+const WATCH: &[&str] = &["list", "watch"];
+/// What server-side apply needs for an object that may not exist yet.
+const APPLY: &[&str] = &["create", "patch"];
+
+/// ClusterRole rules of the controller: exactly what it calls. It watches Services and
+/// Namespaces (namespace selectors of pools), writes Service status, and records events.
 pub fn controller_cluster_rules() -> Vec<Value> {
     vec![
-        rule(&[""], &["services", "namespaces"], READ),
-        rule(&[""], &["nodes"], &["list", "watch"]),
-        rule(&[""], &["services/status"], &["update", "patch"]),
-        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
-        rule(
-            &["metallb.io"],
-            &["configurationstates"],
-            &[
-                "get", "list", "watch", "create", "update", "patch", "delete",
-            ],
-        ),
-        rule(
-            &["metallb.io"],
-            &["configurationstates/status"],
-            &["get", "patch", "update"],
-        ),
+        rule(&[""], &["services", "namespaces"], WATCH),
+        rule(&[""], &["services/status"], &["patch"]),
+        rule(&["events.k8s.io"], &["events"], &["create"]),
     ]
 }
 
-/// ClusterRole rules of the speaker.
+/// ClusterRole rules of the speaker: it watches Services, their EndpointSlices and the Nodes,
+/// and records events.
 pub fn speaker_cluster_rules() -> Vec<Value> {
     vec![
-        rule(
-            &[""],
-            &["services", "endpoints", "nodes", "namespaces"],
-            READ,
-        ),
-        rule(&["discovery.k8s.io"], &["endpointslices"], READ),
-        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
+        rule(&[""], &["services", "nodes"], WATCH),
+        rule(&["discovery.k8s.io"], &["endpointslices"], WATCH),
+        rule(&["events.k8s.io"], &["events"], &["create"]),
+    ]
+}
+
+/// Role rules of the controller in the MetalLB namespace: its configuration, the pools'
+/// status counters, its ConfigurationState, and the memberlist Secret it creates when absent
+/// (owned by its Deployment).
+pub fn controller_namespace_rules() -> Vec<Value> {
+    vec![
+        rule(&["metallb.io"], &["ipaddresspools", "l2advertisements"], WATCH),
+        rule(&["metallb.io"], &["ipaddresspools/status"], &["patch"]),
+        rule(&["metallb.io"], &["configurationstates"], APPLY),
+        rule(&["metallb.io"], &["configurationstates/status"], &["patch"]),
+        named_rule("", "secrets", &[MEMBERLIST_SECRET], &["get"]),
+        rule(&[""], &["secrets"], &["create"]),
+        named_rule("apps", "deployments", &["controller"], &["get"]),
+    ]
+}
+
+/// Role rules of the speaker in the MetalLB namespace: its configuration (BGP passwords are
+/// Secrets), its memberlist peers (the speaker Pods), the status objects it keeps, and its
+/// own ConfigurationState.
+pub fn speaker_namespace_rules() -> Vec<Value> {
+    vec![
         rule(
             &["metallb.io"],
             &[
-                "servicel2statuses",
-                "servicel2statuses/status",
-                "configurationstates",
-                "configurationstates/status",
+                "ipaddresspools",
+                "l2advertisements",
+                "bgpadvertisements",
+                "bgppeers",
+                "communities",
+                "bfdprofiles",
             ],
-            &["*"],
+            WATCH,
         ),
-    ]
-}
-
-/// Role rules of the controller in the MetalLB namespace.
-pub fn controller_namespace_rules() -> Vec<Value> {
-    vec![
-        rule(
-            &[""],
-            &["secrets"],
-            &["create", "get", "list", "watch", "update", "patch"],
-        ),
-        rule(&["metallb.io"], CONFIG_KINDS, READ),
+        rule(&[""], &["pods", "secrets"], WATCH),
         rule(
             &["metallb.io"],
-            &["ipaddresspools/status"],
-            &["update", "patch"],
+            &["servicel2statuses", "servicebgpstatuses"],
+            &["list", "watch", "create", "delete"],
         ),
-        // The owner of the memberlist Secret the controller creates.
-        rule(&["apps"], &["deployments"], &["get"]),
-    ]
-}
-
-/// Role rules shared by controller and speaker in the MetalLB namespace (upstream's `pod-lister`).
-pub fn shared_namespace_rules() -> Vec<Value> {
-    vec![
-        rule(&[""], &["pods"], READ),
-        rule(&[""], &["secrets", "configmaps"], READ),
-        rule(&["metallb.io"], CONFIG_KINDS, READ),
         rule(
             &["metallb.io"],
-            &["servicebgpstatuses", "servicebgpstatuses/status"],
-            &["*"],
+            &["servicel2statuses/status", "servicebgpstatuses/status"],
+            &["patch"],
         ),
+        rule(&["metallb.io"], &["configurationstates"], APPLY),
+        rule(&["metallb.io"], &["configurationstates/status"], &["patch"]),
     ]
 }
 
@@ -352,22 +341,24 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
     let ns = input.namespace.as_str();
     let rbac = "rbac.authorization.k8s.io/v1";
     let mut out = Vec::new();
-    for sa in ["controller", "speaker"] {
+    let subject = |sa: &str| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns});
+    for (component, cluster_rules, namespace_rules) in [
+        (
+            "controller",
+            controller_cluster_rules(),
+            controller_namespace_rules(),
+        ),
+        ("speaker", speaker_cluster_rules(), speaker_namespace_rules()),
+    ] {
         out.push(object(
             input,
             "v1",
             "ServiceAccount",
             Some(ns),
-            sa,
+            component,
             &[],
             json!({}),
         ));
-    }
-    let subject = |sa: &str| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns});
-    for (component, rules) in [
-        ("controller", controller_cluster_rules()),
-        ("speaker", speaker_cluster_rules()),
-    ] {
         let name = input.instance().cluster_name(component);
         out.push(object(
             input,
@@ -376,7 +367,7 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
             None,
             &name,
             &[],
-            json!({"rules": rules}),
+            json!({"rules": cluster_rules}),
         ));
         out.push(object(
             input,
@@ -388,45 +379,26 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
             json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
                    "subjects": [subject(component)]}),
         ));
+        out.push(object(
+            input,
+            rbac,
+            "Role",
+            Some(ns),
+            component,
+            &[],
+            json!({"rules": namespace_rules}),
+        ));
+        out.push(object(
+            input,
+            rbac,
+            "RoleBinding",
+            Some(ns),
+            component,
+            &[],
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": component},
+                   "subjects": [subject(component)]}),
+        ));
     }
-    out.push(object(
-        input,
-        rbac,
-        "Role",
-        Some(ns),
-        "controller",
-        &[],
-        json!({"rules": controller_namespace_rules()}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "RoleBinding",
-        Some(ns),
-        "controller",
-        &[],
-        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "controller"},
-               "subjects": [subject("controller")]}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "Role",
-        Some(ns),
-        "pod-lister",
-        &[],
-        json!({"rules": shared_namespace_rules()}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "RoleBinding",
-        Some(ns),
-        "pod-lister",
-        &[],
-        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-lister"},
-               "subjects": [subject("controller"), subject("speaker")]}),
-    ));
     out
 }
 
@@ -513,6 +485,8 @@ fn speaker(input: &RenderInput) -> Desired {
                         field_env("METALLB_POD_NAME", "metadata.name"),
                         field_env("METALLB_NAMESPACE", "metadata.namespace"),
                         field_env("METALLB_ML_BIND_ADDR", "status.podIP"),
+                        // Metrics listen on the node's address, as upstream's speaker does.
+                        field_env("METALLB_HOST", "status.hostIP"),
                         {"name": "METALLB_ML_LABELS", "value": "app=metallb,component=speaker"},
                         {"name": "METALLB_ML_SECRET_KEY_PATH", "value": "/etc/ml_secret_key"},
                     ],
@@ -742,8 +716,16 @@ mod tests {
         assert!(ctrl.body["rules"].to_string().contains("services/status"));
         let secrets_ns = find(&objects, "Role", "controller");
         assert_eq!(secrets_ns.namespace.as_deref(), Some("metallb-system"));
-        let binding = find(&objects, "RoleBinding", "pod-lister");
-        assert_eq!(binding.body["subjects"].as_array().unwrap().len(), 2);
+        let binding = find(&objects, "RoleBinding", "speaker");
+        assert_eq!(binding.body["subjects"].as_array().unwrap().len(), 1);
+        for r in &all_rules {
+            for verb in r["verbs"].as_array().unwrap() {
+                assert!(
+                    !["*", "update", "deletecollection"].contains(&verb.as_str().unwrap()),
+                    "no {verb} anywhere: {r}"
+                );
+            }
+        }
     }
 
     #[test]
