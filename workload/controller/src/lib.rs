@@ -9,6 +9,7 @@ pub mod config_state;
 pub mod convert;
 pub mod events;
 pub mod health;
+pub mod http;
 pub mod kube_client;
 pub mod memory;
 pub mod metrics;
