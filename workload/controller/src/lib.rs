@@ -5,6 +5,7 @@
 //! converts Kubernetes objects into allocator inputs ([`convert`]), runs allocation passes
 //! ([`reconcile`]) and connects them to the API server ([`run`]).
 
+pub mod backoff;
 pub mod config_state;
 pub mod convert;
 pub mod events;
