@@ -198,9 +198,12 @@ impl Reconciler {
         let load_balancer = spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
         let current_ips = current_ips(service);
         if !ours {
-            // Another controller's Service: what it holds is never handed out.
+            // Another controller's LoadBalancer: what it holds is never handed out. (Addresses
+            // left in the status of a Service of another class that is no longer a
+            // LoadBalancer are announced by nobody, and are not kept from anyone.)
             self.forget(&key);
-            if self.allocator.reserve(&key, &current_ips) {
+            let held: &[IpAddr] = if load_balancer { &current_ips } else { &[] };
+            if self.allocator.reserve(&key, held) {
                 self.retry_failed = true;
             }
             return false;
@@ -962,6 +965,14 @@ mod tests {
         let (changes, _) = r.pass();
         assert_eq!(names(&changes), ["b"]);
         assert_eq!(changes[0].ips, vec![ip("198.18.0.0")]);
+        // Not a LoadBalancer any more: its stale addresses are not kept from anyone.
+        let mut stale = theirs.clone();
+        if let Some(spec) = stale.spec.as_mut() {
+            spec.type_ = Some("ClusterIP".into());
+        }
+        let mut r2 = reconciler(&["198.18.0.0/31"]);
+        r2.service_applied(&stale);
+        assert_eq!(r2.allocator().reservations().count(), 0);
         // A re-list without it forgets its reservation too.
         let mut r = reconciler(&["198.18.0.0/31"]);
         r.service_applied(&theirs);
