@@ -446,7 +446,9 @@ impl Reconciler {
                             let note = format!(
                                 "current IP not allowed by config, clearing: {err}; no new IP until the request is fixed: {reason}"
                             );
-                            events.push(event(true, "ClearAssignment", note));
+                            // Normal, as upstream's ClearAssignment; the AllocationFailed
+                            // warning follows once the cleared status is back.
+                            events.push(event(false, "ClearAssignment", note));
                             changes.push(change(vec![], None, format!("cleared: {err}")));
                         }
                     }
