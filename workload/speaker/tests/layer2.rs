@@ -150,7 +150,66 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, &second).await?;
-    Ok(())
+
+    membership_keys(lab, &winner).await
+}
+
+/// A value of this node's speaker metrics (0 when the series is absent).
+fn metric(lab: &SpeakerLab, node: &str, series: &str) -> Result<f64> {
+    let host = lab.network.node(node).context("no such node")?;
+    let text = netlab::http_get_from(
+        &host.netns,
+        IpAddr::from([127, 0, 0, 1]),
+        7472,
+        "/metrics",
+        Duration::from_secs(2),
+    )?;
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
+const MEMBERS: &str = "metallb_speaker_members ";
+const UNAUTHENTICATED: &str =
+    "metallb_speaker_memberlist_packets_dropped{reason=\"unauthenticated\"} ";
+
+/// A speaker with another key forms no membership with the others: each side drops the
+/// other's packets as unauthenticated. With the right key it is a member again.
+async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
+    let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != odd).collect();
+    // The stopped speaker (SIGTERM above) comes back, with another key.
+    lab.speakers
+        .start_with_key(&lab.network, odd, b"a-key-of-another-cluster")?;
+    wait_for(
+        &format!("{odd}, with another key, to drop the others' packets and be alone"),
+        WAIT,
+        || async {
+            let members = metric(lab, odd, MEMBERS)?;
+            let dropped = metric(lab, odd, UNAUTHENTICATED)?;
+            Ok((members == 1.0 && dropped > 0.0).then_some(()))
+        },
+    )
+    .await?;
+    for node in &others {
+        wait_for(
+            &format!("{node} to drop {odd}'s packets and not count it"),
+            WAIT,
+            || async {
+                let members = metric(lab, node, MEMBERS)?;
+                let dropped = metric(lab, node, UNAUTHENTICATED)?;
+                Ok((members == others.len() as f64 && dropped > 0.0).then_some(()))
+            },
+        )
+        .await?;
+    }
+    lab.speakers.start(&lab.network, odd)?;
+    wait_for(
+        &format!("{odd}, with the cluster's key, to be a member again"),
+        WAIT,
+        || async { Ok((metric(lab, odd, MEMBERS)? == NODES.len() as f64).then_some(())) },
+    )
+    .await
 }
 
 /// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
@@ -158,6 +217,11 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     let ns = lab.namespace.clone();
     lab.network.add_second_segment()?;
+    // The nodes' eth1 is on another network (198.18.200.0/24), which holds no pool address.
+    for (i, node) in lab.network.nodes.iter().enumerate() {
+        let address = format!("198.18.200.{}/24", 11 + i);
+        netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
+    }
     let pool = json!({"addresses": ["198.18.100.128/25"]});
     netlab::apply_metallb(
         &lab.client,
@@ -199,6 +263,14 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     ensure!(
         macs.is_empty(),
         "{PINNED_V4} is announced on eth1 only, but eth0 answers came from {macs:?}"
+    );
+    // eth1 answers (for the pinned address), but not for the address of an advertisement that
+    // names no interface: eth1's network does not contain it.
+    let macs = netlab::arping_on(&lab.network, "eth1", SERVICE_V4)?;
+    ensure!(
+        macs.is_empty(),
+        "{SERVICE_V4} is not on eth1's network and its advertisement names no interface, but \
+         eth1 answers came from {macs:?}"
     );
 
     // The exclude list wins over the advertisement.
