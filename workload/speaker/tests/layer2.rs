@@ -151,7 +151,111 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, &second).await?;
 
+    configuration_state(lab).await?;
     membership_keys(lab, &winner).await
+}
+
+/// The status of the ConfigurationState of `node`'s speaker: (result, errorSummary).
+async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, String)>> {
+    let api: Api<metallb_api::ConfigurationState> =
+        Api::namespaced(lab.client.clone(), &lab.namespace);
+    let Some(state) = api.get_opt(&format!("speaker-{node}")).await? else {
+        return Ok(None);
+    };
+    let labels = state.metadata.labels.unwrap_or_default();
+    ensure!(
+        labels.get("metallb.io/component-type").map(String::as_str) == Some("speaker")
+            && labels.get("metallb.io/node-name").map(String::as_str) == Some(node),
+        "labels of speaker-{node}: {labels:?}"
+    );
+    Ok(state.status.map(|s| {
+        (
+            s.result.map(|r| format!("{r:?}")).unwrap_or_default(),
+            s.error_summary.unwrap_or_default(),
+        )
+    }))
+}
+
+/// What a speaker cannot honour is refused, reported in its ConfigurationState and with an
+/// event on the object, and the state is valid again once it is gone.
+async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
+    let ns = lab.namespace.clone();
+    let node = NODES[0];
+    wait_for(&format!("speaker-{node} to be Valid"), WAIT, || async {
+        Ok(config_state(lab, node)
+            .await?
+            .filter(|(result, _)| result == "Valid")
+            .map(|_| ()))
+    })
+    .await?;
+    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+    let peer = json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "in-a-vrf"},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.18.0.3", "vrf": "red"},
+    });
+    let params = kube::api::PatchParams::apply("layer2-test").force();
+    peers
+        .patch("in-a-vrf", &params, &kube::api::Patch::Apply(&peer))
+        .await?;
+    // Aggregating the /25 pool to /1 would announce half the Internet.
+    let ad = json!({"ipAddressPools": ["lab"], "aggregationLength": 1});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "wide",
+        ad,
+    )
+    .await?;
+    wait_for(
+        &format!("speaker-{node} to report the vrf and the aggregation length"),
+        WAIT,
+        || async {
+            Ok(config_state(lab, node)
+                .await?
+                .filter(|(result, summary)| {
+                    result == "Invalid"
+                        && summary.contains("BGPPeer in-a-vrf: vrf \"red\" is not supported")
+                        && summary
+                            .contains("BGPAdvertisement wide: aggregation length 1 is shorter")
+                })
+                .map(|_| ()))
+        },
+    )
+    .await?;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(lab.client.clone(), &ns);
+    wait_for(
+        "a ConfigurationError event on the BGPPeer",
+        WAIT,
+        || async {
+            let list = events.list(&Default::default()).await?;
+            Ok(list
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("ConfigurationError")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("in-a-vrf")
+                })
+                .then_some(()))
+        },
+    )
+    .await?;
+    peers.delete("in-a-vrf", &Default::default()).await?;
+    let ads: Api<metallb_api::BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
+    ads.delete("wide", &Default::default()).await?;
+    wait_for(
+        &format!("speaker-{node} to be Valid again"),
+        WAIT,
+        || async {
+            Ok(config_state(lab, node)
+                .await?
+                .filter(|(result, _)| result == "Valid")
+                .map(|_| ()))
+        },
+    )
+    .await
 }
 
 /// A value of this node's speaker metrics (0 when the series is absent).

@@ -113,8 +113,10 @@ impl Speakers {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = spawn_tied(&mut cmd)?;
+        // The previous speaker of the node goes first: the new one binds the same ports, and
+        // would exit with "address in use" if it started before the old one was gone.
         self.stop_quietly(name);
+        let child = spawn_tied(&mut cmd)?;
         self.running.push((name.to_string(), child));
         Ok(())
     }
