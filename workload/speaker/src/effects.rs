@@ -441,3 +441,29 @@ impl ObjectRefFromKey for Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_refused_for_good_is_tried_less_and_less_often() {
+        let mut writes = Retried::new("test writes");
+        assert!(writes.idle());
+        let waits: Vec<u64> = (0..10)
+            .map(|_| {
+                writes.done(false);
+                let at = writes.retry_at.expect("a retry is scheduled");
+                (at - tokio::time::Instant::now()).as_secs_f64().round() as u64
+            })
+            .collect();
+        // 1 s doubling, then once every two minutes: not once per pass.
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 120, 120, 120]);
+        assert!(!writes.idle());
+        writes.done(true);
+        assert!(writes.idle());
+        writes.done(false);
+        let at = writes.retry_at.expect("a retry is scheduled");
+        assert!(at - tokio::time::Instant::now() <= RETRY_FIRST);
+    }
+}

@@ -222,3 +222,25 @@ async fn main() -> Result<()> {
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_listen_on_the_host_address_when_given() {
+        assert_eq!(
+            metrics_host(Some("198.18.0.11")).unwrap(),
+            "198.18.0.11".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            metrics_host(Some("2001:db8::b")).unwrap(),
+            "2001:db8::b".parse::<IpAddr>().unwrap()
+        );
+        for unset in [None, Some(""), Some("  ")] {
+            assert!(metrics_host(unset).unwrap().is_unspecified());
+        }
+        let err = metrics_host(Some("node-a")).unwrap_err();
+        assert!(format!("{err:#}").contains("METALLB_HOST"), "{err:#}");
+    }
+}
