@@ -1,7 +1,6 @@
 //! Fuzz target: the BFD session state machine, fed any sequence of received packets, expiries
-//! and time steps, never panics and keeps its invariants (a detection deadline only in Init and
-//! Up, never before the time it was computed at; a transmit interval of at least the configured
-//! one while not Up).
+//! and time steps, never panics, has a detection deadline only in Init and Up, and every packet
+//! it would send (periodic, or a Final) passes a peer's reception checks.
 //!
 //! Input: a 4-byte session configuration, then steps: one op byte, then for op 0 a 24-byte
 //! control packet, for op 1 an expiry, for op 2 a 2-byte time step (milliseconds).
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use metallb_core::bfd::session::{Config, Session};
-use metallb_core::bfd::{PACKET_LEN, Packet};
+use metallb_core::bfd::{PACKET_LEN, Packet, State};
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, mut rest)) = data.split_first_chunk::<4>() else {
@@ -36,7 +35,12 @@ fuzz_target!(|data: &[u8]| {
                 rest = tail;
                 if let Ok(packet) = Packet::decode(bytes) {
                     session.receive(&packet, now);
-                    let _ = session.take_final();
+                    if let Some(answer) = session.take_final() {
+                        assert!(
+                            Packet::decode(&answer.encode()).is_ok(),
+                            "our Final would be dropped: {answer:?}"
+                        );
+                    }
                 }
             }
             1 => {
@@ -50,9 +54,15 @@ fuzz_target!(|data: &[u8]| {
                 now += Duration::from_millis(u64::from(u16::from_be_bytes(*step)));
             }
         }
-        let _ = session.periodic();
+        let periodic = session.periodic();
+        assert!(
+            Packet::decode(&periodic.encode()).is_ok(),
+            "our packet would be dropped: {periodic:?}"
+        );
         let _ = session.tx_interval();
         let _ = session.detection_time();
-        let _ = session.detection_deadline();
+        if session.detection_deadline().is_some() {
+            assert!(matches!(session.state(), State::Init | State::Up));
+        }
     }
 });
