@@ -43,7 +43,8 @@ enum Command {
     /// Start the local lab (a real control plane, the charm through juju-sim, controller and
     /// speakers on network-namespace nodes); `lab down` removes it.
     Lab(lab::LabArgs),
-    /// Fuzz a decoder with libFuzzer (default target: bgp_message) for `--seconds`.
+    /// Fuzz a decoder with libFuzzer (default target: bgp_message; `--all`: every target in
+    /// turn) for `--seconds` each, then print a table.
     Fuzz(fuzz::FuzzArgs),
 }
 
