@@ -285,7 +285,8 @@ pub fn speaker_cluster_rules() -> Vec<Value> {
     vec![
         rule(&[""], &["services", "nodes"], WATCH),
         rule(&["discovery.k8s.io"], &["endpointslices"], WATCH),
-        rule(&["events.k8s.io"], &["events"], &["create"]),
+        // kube's event recorder patches a repeated event (its series count).
+        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ]
 }
 
@@ -294,7 +295,11 @@ pub fn speaker_cluster_rules() -> Vec<Value> {
 /// (owned by its Deployment).
 pub fn controller_namespace_rules() -> Vec<Value> {
     vec![
-        rule(&["metallb.io"], &["ipaddresspools", "l2advertisements"], WATCH),
+        rule(
+            &["metallb.io"],
+            &["ipaddresspools", "l2advertisements"],
+            WATCH,
+        ),
         rule(&["metallb.io"], &["ipaddresspools/status"], &["patch"]),
         rule(&["metallb.io"], &["configurationstates"], APPLY),
         rule(&["metallb.io"], &["configurationstates/status"], &["patch"]),
@@ -348,7 +353,11 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
             controller_cluster_rules(),
             controller_namespace_rules(),
         ),
-        ("speaker", speaker_cluster_rules(), speaker_namespace_rules()),
+        (
+            "speaker",
+            speaker_cluster_rules(),
+            speaker_namespace_rules(),
+        ),
     ] {
         out.push(object(
             input,

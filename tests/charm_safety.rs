@@ -405,3 +405,314 @@ async fn a_namespace_move_keeps_the_old_namespace_when_the_user_has_things_in_it
     d.ok(&["remove"]);
     Ok(())
 }
+
+/// One access check: who (component), verb, API group, resource (with `/subresource`), in the
+/// charm's namespace (true) or cluster-wide, optional object name, and the expected answer.
+type Access = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    bool,
+);
+
+/// What the workloads call must be allowed, and nothing broader: asked of the real API
+/// server's authorizer (SubjectAccessReview) for the service accounts the charm created.
+#[tokio::test]
+async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+    let checks: &[Access] = &[
+        // The controller: watches, writes statuses, creates its Secret and events.
+        ("controller", "watch", "", "services", false, None, true),
+        ("controller", "list", "", "namespaces", false, None, true),
+        (
+            "controller",
+            "patch",
+            "",
+            "services/status",
+            false,
+            None,
+            true,
+        ),
+        (
+            "controller",
+            "create",
+            "events.k8s.io",
+            "events",
+            false,
+            None,
+            true,
+        ),
+        (
+            "controller",
+            "list",
+            "metallb.io",
+            "ipaddresspools",
+            true,
+            None,
+            true,
+        ),
+        (
+            "controller",
+            "patch",
+            "metallb.io",
+            "ipaddresspools/status",
+            true,
+            None,
+            true,
+        ),
+        (
+            "controller",
+            "create",
+            "metallb.io",
+            "configurationstates",
+            true,
+            None,
+            true,
+        ),
+        (
+            "controller",
+            "get",
+            "",
+            "secrets",
+            true,
+            Some("memberlist"),
+            true,
+        ),
+        ("controller", "create", "", "secrets", true, None, true),
+        (
+            "controller",
+            "get",
+            "apps",
+            "deployments",
+            true,
+            Some("controller"),
+            true,
+        ),
+        // ... and nothing more.
+        ("controller", "update", "", "services", false, None, false),
+        ("controller", "patch", "", "services", false, None, false),
+        ("controller", "delete", "", "services", false, None, false),
+        ("controller", "list", "", "secrets", true, None, false),
+        (
+            "controller",
+            "get",
+            "",
+            "secrets",
+            true,
+            Some("other"),
+            false,
+        ),
+        (
+            "controller",
+            "get",
+            "",
+            "secrets",
+            false,
+            Some("memberlist"),
+            false,
+        ),
+        ("controller", "list", "", "nodes", false, None, false),
+        (
+            "controller",
+            "delete",
+            "metallb.io",
+            "ipaddresspools",
+            true,
+            None,
+            false,
+        ),
+        (
+            "controller",
+            "list",
+            "metallb.io",
+            "ipaddresspools",
+            false,
+            None,
+            false,
+        ),
+        (
+            "controller",
+            "get",
+            "apps",
+            "deployments",
+            true,
+            Some("speaker"),
+            false,
+        ),
+        ("controller", "list", "", "pods", true, None, false),
+        // The speaker: watches, keeps its status objects, events with their series.
+        ("speaker", "watch", "", "nodes", false, None, true),
+        (
+            "speaker",
+            "list",
+            "discovery.k8s.io",
+            "endpointslices",
+            false,
+            None,
+            true,
+        ),
+        (
+            "speaker",
+            "patch",
+            "events.k8s.io",
+            "events",
+            false,
+            None,
+            true,
+        ),
+        ("speaker", "list", "", "pods", true, None, true),
+        ("speaker", "watch", "", "secrets", true, None, true),
+        (
+            "speaker",
+            "list",
+            "metallb.io",
+            "bgppeers",
+            true,
+            None,
+            true,
+        ),
+        (
+            "speaker",
+            "delete",
+            "metallb.io",
+            "servicel2statuses",
+            true,
+            None,
+            true,
+        ),
+        (
+            "speaker",
+            "patch",
+            "metallb.io",
+            "servicebgpstatuses/status",
+            true,
+            None,
+            true,
+        ),
+        (
+            "speaker",
+            "patch",
+            "metallb.io",
+            "configurationstates/status",
+            true,
+            None,
+            true,
+        ),
+        // ... and nothing more.
+        ("speaker", "list", "", "secrets", false, None, false),
+        ("speaker", "list", "", "pods", false, None, false),
+        ("speaker", "create", "", "pods", true, None, false),
+        (
+            "speaker",
+            "patch",
+            "",
+            "services/status",
+            false,
+            None,
+            false,
+        ),
+        ("speaker", "patch", "", "nodes", false, None, false),
+        ("speaker", "create", "", "secrets", true, None, false),
+        (
+            "speaker",
+            "patch",
+            "metallb.io",
+            "ipaddresspools",
+            true,
+            None,
+            false,
+        ),
+        (
+            "speaker",
+            "delete",
+            "metallb.io",
+            "configurationstates",
+            true,
+            None,
+            false,
+        ),
+        (
+            "speaker",
+            "delete",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            false,
+            None,
+            false,
+        ),
+        (
+            "speaker",
+            "patch",
+            "metallb.io",
+            "servicel2statuses",
+            false,
+            None,
+            false,
+        ),
+    ];
+    let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
+    let mut wrong = Vec::new();
+    for &(component, verb, group, resource, namespaced, name, expected) in checks {
+        let (resource, subresource) = match resource.split_once('/') {
+            Some((r, s)) => (r, Some(s.to_string())),
+            None => (resource, None),
+        };
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(format!("system:serviceaccount:{}:{component}", d.namespace)),
+                groups: Some(vec![
+                    "system:serviceaccounts".into(),
+                    format!("system:serviceaccounts:{}", d.namespace),
+                    "system:authenticated".into(),
+                ]),
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.into()),
+                    group: Some(group.into()),
+                    resource: Some(resource.into()),
+                    subresource,
+                    namespace: namespaced.then(|| d.namespace.clone()),
+                    name: name.map(String::from),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let answer = reviews.create(&PostParams::default(), &review).await?;
+        let allowed = answer.status.is_some_and(|s| s.allowed);
+        let scope = if namespaced { "namespace" } else { "cluster" };
+        println!(
+            "rbac: {component:<10} {verb:<6} {group:>20}/{resource:<26} {scope:<9} {:<10} allowed={allowed}",
+            name.unwrap_or("*")
+        );
+        if allowed != expected {
+            wrong.push(format!(
+                "{component} {verb} {group}/{resource} ({scope}, {name:?}): allowed={allowed}, expected {expected}"
+            ));
+        }
+    }
+    println!(
+        "faults: least-privilege tried={} held={}{}",
+        checks.len(),
+        checks.len() - wrong.len(),
+        if wrong.is_empty() {
+            String::new()
+        } else {
+            format!(" lost={}", wrong.join("; "))
+        }
+    );
+    if !wrong.is_empty() {
+        bail!("access differs from least privilege:\n{}", wrong.join("\n"));
+    }
+    Ok(())
+}

@@ -18,6 +18,8 @@ struct Case {
     title: &'static str,
     /// The command, run from the workspace root (`cargo` is the running cargo).
     args: &'static [&'static str],
+    /// Extra environment (sizes of the long versions).
+    env: &'static [(&'static str, &'static str)],
 }
 
 /// Every case, cheapest first.
@@ -33,6 +35,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "remove keeps the CRDs and the user's objects",
@@ -45,6 +48,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "a user's namespace is never taken or deleted",
@@ -57,6 +61,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "remove-unit of the leader with two units",
@@ -69,6 +74,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "a failed clean-up fails the hook and is retried",
@@ -81,6 +87,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "two charm instances in one cluster",
@@ -93,6 +100,7 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
     },
     Case {
         title: "control plane (API server and etcd) restarted during hooks",
@@ -104,6 +112,33 @@ const CASES: &[Case] = &[
             "--",
             "--nocapture",
         ],
+        env: &[],
+    },
+    Case {
+        title: "controller killed during churn (1,000 Services, 10 rounds)",
+        args: &[
+            "test",
+            "--workspace",
+            "--release",
+            "--test",
+            "churn",
+            "--",
+            "--nocapture",
+        ],
+        env: &[("CHURN_SERVICES", "1000"), ("CHURN_ROUNDS", "10")],
+    },
+    Case {
+        title: "least privilege on the real API (SubjectAccessReview)",
+        args: &[
+            "test",
+            "--workspace",
+            "--test",
+            "charm_safety",
+            "exactly_the_access",
+            "--",
+            "--nocapture",
+        ],
+        env: &[],
     },
 ];
 
@@ -178,6 +213,7 @@ fn run_case(case: &Case, env: &[(&str, &Path)]) -> Result<Outcome> {
     for (key, value) in env {
         cmd.env(key, value);
     }
+    cmd.envs(case.env.iter().copied());
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()

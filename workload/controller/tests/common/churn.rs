@@ -195,6 +195,31 @@ impl Report {
             println!("      {line}");
         }
         println!("verdict: {}", if self.held() { "held" } else { "FAILED" });
+        // The line `cargo xtask test --faults` tabulates: one case per round.
+        let held_rounds = self
+            .rounds
+            .iter()
+            .filter(|r| r.lost.is_empty() && r.duplicates.is_empty())
+            .count();
+        let mut line = format!(
+            "faults: restart-under-churn tried={} held={}",
+            self.rounds.len(),
+            if self.changes.is_empty() && self.transient_duplicates.is_empty() {
+                held_rounds
+            } else {
+                0
+            }
+        );
+        if !self.held() {
+            line.push_str(&format!(
+                " lost={lost} addresses, {duplicates} duplicates, {changes} changes seen by the watch",
+                lost = self.rounds.iter().map(|r| r.lost.len()).sum::<usize>(),
+                duplicates = self.rounds.iter().map(|r| r.duplicates.len()).sum::<usize>()
+                    + self.transient_duplicates.len(),
+                changes = self.changes.len()
+            ));
+        }
+        println!("{line}");
     }
 }
 
