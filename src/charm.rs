@@ -15,6 +15,7 @@ use crate::config::{CharmConfig, ConfigProblem, RawConfig};
 use crate::identity::Instance;
 use crate::images;
 use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness};
+use crate::migration;
 use crate::ownership::{self, Adopt, Conflict, Plan};
 use crate::render::{Desired, MANAGED_KINDS, MEMBERLIST_SECRET, RenderInput, render};
 
@@ -56,6 +57,8 @@ pub enum Outcome {
 pub struct MetallbCharm {
     kube: KubeSource,
     outcome: Option<Outcome>,
+    /// What the last apply took over or removed (the `adopt` action reports it).
+    adopted: Vec<String>,
 }
 
 impl Default for MetallbCharm {
@@ -70,6 +73,7 @@ impl MetallbCharm {
         Self {
             kube,
             outcome: None,
+            adopted: Vec::new(),
         }
     }
 }
@@ -128,9 +132,10 @@ impl MetallbCharm {
                 in_use,
                 bgp,
             })) => {
-                for object in adopted {
+                for object in &adopted {
                     tracing::info!("adopted {object}");
                 }
+                self.adopted = adopted;
                 Outcome::Applied {
                     readiness,
                     pool: input.addresses.join(", "),
@@ -189,7 +194,13 @@ impl MetallbCharm {
                 let done = matches!(outcome, Outcome::Applied { .. });
                 self.outcome = Some(outcome.clone());
                 if done {
-                    Ok(json!({"applied": render(&input).len().to_string()}))
+                    let adopted: serde_json::Map<String, Value> = self
+                        .adopted
+                        .iter()
+                        .enumerate()
+                        .map(|(i, object)| (format!("{i:02}"), json!(object)))
+                        .collect();
+                    Ok(json!({"applied": render(&input).len().to_string(), "adopted": adopted}))
                 } else {
                     Err(K8sError::Transient(describe(&outcome)))
                 }
@@ -364,6 +375,50 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         Ok(plan) => plan,
         Err(conflicts) => return Ok(Applied::Conflicts(conflicts)),
     };
+    if adopt == Adopt::Foreign {
+        // The adopted installation's webhooks go first: once its controller is replaced,
+        // nothing serves them and they would refuse every pool and peer.
+        let configs = cluster.webhook_configurations()?;
+        let retire: Vec<Desired> = migration::webhooks_to_retire(&configs, &input.namespace)
+            .into_iter()
+            .map(|c| Desired {
+                api_version: "admissionregistration.k8s.io/v1".to_string(),
+                kind: c.kind.clone(),
+                namespace: None,
+                name: c.name.clone(),
+                body: serde_json::Value::Null,
+            })
+            .collect();
+        for object in cluster.delete(&retire)? {
+            tracing::info!("removed the adopted installation's {object}");
+            plan.adopted.push(format!("{object} (removed)"));
+        }
+        // Its CRDs stop converting through its webhook: the webhook settings belong to its
+        // field manager, which an apply of ours would leave in place (and the API server then
+        // refuses the strategy None we state).
+        for crd in plan
+            .apply
+            .iter()
+            .filter(|o| o.kind == ownership::CRD_KIND && plan.adopted.contains(&o.describe()))
+        {
+            cluster.merge_patch(&Desired {
+                body: json!({"spec": {"conversion": {"strategy": "None", "webhook": null}}}),
+                ..crd.clone()
+            })?;
+        }
+        // Its workloads are replaced, not merged into: a server-side apply over them would
+        // keep every container field of theirs that ours do not set (env, mounts, volumes).
+        let replaced: Vec<Desired> = plan
+            .apply
+            .iter()
+            .filter(|o| matches!(o.kind.as_str(), "Deployment" | "DaemonSet"))
+            .filter(|o| plan.adopted.contains(&o.describe()))
+            .cloned()
+            .collect();
+        for object in cluster.delete(&replaced)? {
+            tracing::info!("replacing the adopted {object}");
+        }
+    }
     // Old workloads go before new ones start: never two allocators at once.
     for object in cluster.delete(&std::mem::take(&mut plan.retire_workloads))? {
         tracing::info!("removed {object} before starting its replacement");

@@ -180,6 +180,26 @@ impl Cluster {
         })
     }
 
+    /// JSON-merge-patches `object` with its `body` (a `null` removes a field, whoever set it).
+    pub fn merge_patch(&self, object: &Desired) -> Result<(), K8sError> {
+        self.runtime.block_on(async {
+            let api = api_for(
+                &self.client,
+                &object.api_version,
+                &object.kind,
+                object.namespace.as_deref(),
+            );
+            api.patch(
+                &object.name,
+                &PatchParams::default(),
+                &Patch::Merge(&object.body),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("patching {}", object.describe()), e))
+        })
+    }
+
     /// Gives `object` back: applies it with nothing, so every field the charm set (its labels
     /// and annotations) goes and the object no longer counts as the charm's.
     pub fn release(&self, object: &Desired) -> Result<(), K8sError> {
@@ -306,6 +326,49 @@ impl Cluster {
                 }
             }
             Ok(deleted)
+        })
+    }
+
+    /// Every validating and mutating webhook configuration in the cluster.
+    pub fn webhook_configurations(
+        &self,
+    ) -> Result<Vec<crate::migration::WebhookConfiguration>, K8sError> {
+        self.runtime.block_on(async {
+            let mut found = Vec::new();
+            for kind in [
+                "ValidatingWebhookConfiguration",
+                "MutatingWebhookConfiguration",
+            ] {
+                let api = api_for(&self.client, "admissionregistration.k8s.io/v1", kind, None);
+                let list = api
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| classify(&format!("listing {kind}s"), e))?;
+                for object in list.items {
+                    let webhooks = object.data["webhooks"]
+                        .as_array()
+                        .map(|hooks| {
+                            hooks
+                                .iter()
+                                .map(|h| {
+                                    (
+                                        h["name"].as_str().unwrap_or_default().to_string(),
+                                        h["clientConfig"]["service"]["namespace"]
+                                            .as_str()
+                                            .map(String::from),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    found.push(crate::migration::WebhookConfiguration {
+                        kind: kind.to_string(),
+                        name: object.metadata.name.unwrap_or_default(),
+                        webhooks,
+                    });
+                }
+            }
+            Ok(found)
         })
     }
 

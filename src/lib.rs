@@ -12,5 +12,6 @@ pub mod config;
 pub mod identity;
 pub mod images;
 pub mod k8s;
+pub mod migration;
 pub mod ownership;
 pub mod render;

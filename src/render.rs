@@ -245,6 +245,10 @@ fn crds() -> Vec<Desired> {
             let mut value = serde_json::to_value(&crd).ok()?;
             let labels = serde_json::to_value(shared_labels()).ok()?;
             value["metadata"]["labels"] = labels;
+            // Stated, so that applying over upstream's CRDs (whose BGPPeer conversion calls
+            // upstream's webhook Service) takes the conversion over: versions convert by
+            // renaming, as ours are the same schema.
+            value["spec"]["conversion"] = json!({"strategy": "None"});
             Some(Desired {
                 api_version: "apiextensions.k8s.io/v1".to_string(),
                 kind: "CustomResourceDefinition".to_string(),

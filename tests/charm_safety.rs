@@ -660,6 +660,16 @@ async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
             false,
         ),
     ];
+    // What `kubectl auth can-i --list` shows for each account (printed for the record).
+    for component in ["controller", "speaker"] {
+        let user = format!("--as=system:serviceaccount:{}:{component}", d.namespace);
+        let out = cluster().kubectl(&["auth", "can-i", "--list", &user, "-n", &d.namespace])?;
+        println!(
+            "kubectl auth can-i --list {user} -n {}:\n{}",
+            d.namespace,
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
     let mut wrong = Vec::new();
     for &(component, verb, group, resource, namespaced, name, expected) in checks {

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use metallb_core::bgp::aggregation::{self, AggregationError, AggregationLengths};
 use metallb_core::iprange::IpRange;
 
 use super::{ConfigProblem, RawConfig, problem};
@@ -120,24 +121,27 @@ fn parse_communities(items: &[String]) -> Result<Vec<String>, ConfigProblem> {
     Ok(items.to_vec())
 }
 
-/// Refuses an aggregation length shorter than a prefix of the pool (ranges counted as the
-/// CIDRs that cover them), as upstream MetalLB does: the route would announce addresses that
-/// are not in the pool.
+/// Refuses an aggregation length that would announce addresses outside the pool, with the rule
+/// the speakers apply to BGPAdvertisements (`metallb_core::bgp::aggregation`).
 fn check_aggregation(length: u8, pool: &[IpRange]) -> Result<(), ConfigProblem> {
-    let widest = pool
-        .iter()
-        .filter(|r| r.is_ipv4())
-        .flat_map(IpRange::cidrs)
-        .find(|c| c.prefix_len() > length);
-    match widest {
-        None => Ok(()),
-        Some(cidr) => Err(problem(
+    let lengths = AggregationLengths {
+        v4: length,
+        ..AggregationLengths::default()
+    };
+    match aggregation::check_aggregation(pool, lengths) {
+        Ok(()) => Ok(()),
+        Err(AggregationError::ShorterThanPool { cidr, .. }) => Err(problem(
             "bgp-aggregation-length",
             &length.to_string(),
             format!(
                 "shorter than the pool's {cidr}: routes would announce addresses outside the pool; use at least {}",
                 cidr.prefix_len()
             ),
+        )),
+        Err(err) => Err(problem(
+            "bgp-aggregation-length",
+            &length.to_string(),
+            err.to_string(),
         )),
     }
 }

@@ -115,11 +115,22 @@ const CASES: &[Case] = &[
         env: &[],
     },
     Case {
+        title: "control plane killed and restarted during a controller burst",
+        args: &[
+            "test",
+            "--workspace",
+            "--test",
+            "outage",
+            "--",
+            "--nocapture",
+        ],
+        env: &[],
+    },
+    Case {
         title: "controller killed during churn (1,000 Services, 10 rounds)",
         args: &[
             "test",
             "--workspace",
-            "--release",
             "--test",
             "churn",
             "--",

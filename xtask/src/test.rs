@@ -35,7 +35,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
     ])?;
     let prepared = prepare()?;
     let mut totals = Totals::default();
-    let outcome = cargo_test(&["test", "--workspace"], &prepared.env(), &mut totals);
+    let outcome = cargo_test(
+        &["test", "--workspace", "--no-fail-fast"],
+        &prepared.env(),
+        &mut totals,
+    );
     println!(
         "summary: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
