@@ -673,6 +673,7 @@ async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
     let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
     let mut wrong = Vec::new();
     for &(component, verb, group, resource, namespaced, name, expected) in checks {
+        let shown = resource;
         let (resource, subresource) = match resource.split_once('/') {
             Some((r, s)) => (r, Some(s.to_string())),
             None => (resource, None),
@@ -702,12 +703,12 @@ async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
         let allowed = answer.status.is_some_and(|s| s.allowed);
         let scope = if namespaced { "namespace" } else { "cluster" };
         println!(
-            "rbac: {component:<10} {verb:<6} {group:>20}/{resource:<26} {scope:<9} {:<10} allowed={allowed}",
+            "rbac: {component:<10} {verb:<6} {group:>20}/{shown:<28} {scope:<9} {:<10} allowed={allowed}",
             name.unwrap_or("*")
         );
         if allowed != expected {
             wrong.push(format!(
-                "{component} {verb} {group}/{resource} ({scope}, {name:?}): allowed={allowed}, expected {expected}"
+                "{component} {verb} {group}/{shown} ({scope}, {name:?}): allowed={allowed}, expected {expected}"
             ));
         }
     }
