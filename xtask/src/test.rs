@@ -28,6 +28,9 @@ pub fn run(_args: &TestArgs) -> Result<()> {
     crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
     crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
+    // Upstream MetalLB's module (CRDs and documentation) for the compatibility tests: one
+    // module download, not a build.
+    let upstream_src = crate::upstream::ensure_source(crate::upstream::DEFAULT_VERSION)?;
     // The shipped artifacts, which the tests check as they are.
     let build = crate::artifacts::build_dir();
     let charm_file = crate::pack::run(&crate::pack::PackArgs::to(
@@ -42,6 +45,7 @@ pub fn run(_args: &TestArgs) -> Result<()> {
             ("METALLB_RS_CLUSTER_BIN", cluster_bin.as_path()),
             ("METALLB_RS_CHARM_FILE", charm_file.as_path()),
             ("METALLB_RS_IMAGES_DIR", images_dir.as_path()),
+            ("METALLB_RS_UPSTREAM_SRC", upstream_src.as_path()),
         ],
         &mut totals,
     );
