@@ -34,18 +34,42 @@ pub struct ControllerRun {
     pub requests_per_service: f64,
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn has_address(svc: &Service) -> bool {
     svc.status
         .as_ref()
         .and_then(|s| s.load_balancer.as_ref())
         .and_then(|lb| lb.ingress.as_ref())
         .is_some_and(|ingress| ingress.iter().any(|i| i.ip.is_some()))
+}
+
+/// Starts `implementation`'s controller against the control plane of `client` (reached with
+/// `kubeconfig`), metrics on `metrics_port`, its log to `log`. For upstream's, first creates
+/// the Pod object it looks up for owner references.
+pub async fn start(
+    implementation: &Implementation,
+    client: &kube::Client,
+    kubeconfig: &Path,
+    metrics_port: u16,
+    log: impl Into<Stdio>,
+) -> Result<std::process::Child> {
+    if implementation.which == Which::Upstream {
+        crate::implementation::wait_default_account(client, NAMESPACE).await?;
+        let pod: Pod = serde_json::from_value(controller_pod())?;
+        Api::<Pod>::namespaced(client.clone(), NAMESPACE)
+            .create(&PostParams::default(), &pod)
+            .await
+            .context("cannot create the controller's Pod object")?;
+    }
+    let mut cmd = implementation.controller_command(kubeconfig, metrics_port, free_port()?);
+    cmd.stdout(Stdio::null()).stderr(log);
+    test_support::spawn_tied(&mut cmd)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Runs the workload with `implementation`'s controller on a fresh control plane from
@@ -77,22 +101,12 @@ pub async fn run(
     )
     .await?;
     let token = match implementation.which {
-        Which::Upstream => {
-            crate::implementation::wait_default_account(&client, NAMESPACE).await?;
-            let pod: Pod = serde_json::from_value(controller_pod())?;
-            Api::<Pod>::namespaced(client.clone(), NAMESPACE)
-                .create(&PostParams::default(), &pod)
-                .await
-                .context("cannot create the controller's Pod object")?;
-            Some(metrics_token(cluster_bin, plane.kubeconfig())?)
-        }
+        Which::Upstream => Some(metrics_token(cluster_bin, plane.kubeconfig())?),
         Which::Ours => None,
     };
     let metrics_port = free_port()?;
-    let log = tempfile::tempfile()?;
-    let mut cmd = implementation.controller_command(plane.kubeconfig(), metrics_port, free_port()?);
-    cmd.stdout(Stdio::null()).stderr(log);
-    let mut controller = test_support::spawn_tied(&mut cmd)?;
+    let mut controller =
+        start(implementation, &client, plane.kubeconfig(), metrics_port, Stdio::null()).await?;
     let pid = controller.id();
     let requests = |what: &'static str| {
         let token = token.clone();
