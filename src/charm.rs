@@ -12,9 +12,11 @@ use juju_ops::{Charm, Context, Event, Status, StatusCollector};
 use serde_json::{Value, json};
 
 use crate::config::{CharmConfig, ConfigProblem, RawConfig};
+use crate::identity::Instance;
 use crate::images;
-use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness, kinds_of, unwanted};
-use crate::render::{Desired, RenderInput, render};
+use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness};
+use crate::ownership::{self, Adopt, Conflict, Plan};
+use crate::render::{Desired, MANAGED_KINDS, MEMBERLIST_SECRET, RenderInput, render};
 
 /// What the last reconcile found, for collect-status.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,10 @@ pub enum Outcome {
     BadConfig(ConfigProblem),
     /// The API refused access: the application needs trust.
     NeedsTrust(String),
+    /// The API refused a request as invalid (not a matter of rights): retrying will not help.
+    Refused(String),
+    /// Objects the charm wants exist and are someone else's; nothing was changed.
+    Conflicts(Vec<Conflict>),
     /// The API failed in a way worth retrying.
     ApiError(String),
     /// Everything was applied; the workload's readiness.
@@ -42,6 +48,8 @@ pub enum Outcome {
     },
     /// The charm removed everything it created.
     Removed,
+    /// This unit is going away while the application stays: nothing was removed.
+    UnitLeaving,
 }
 
 /// The charm.
@@ -72,7 +80,7 @@ const CRD_WAIT: Duration = Duration::from_secs(30);
 impl MetallbCharm {
     fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
         let raw: RawConfig = ctx.config()?;
-        let config = match CharmConfig::validate(&raw, parse_iprange) {
+        let config = match CharmConfig::validate(&raw) {
             Ok(config) => config,
             Err(problem) => return Ok(Err(problem)),
         };
@@ -96,8 +104,9 @@ impl MetallbCharm {
         }))
     }
 
-    /// Applies everything, creates the memberlist secret, prunes what is no longer wanted.
-    fn reconcile(&mut self, ctx: &Context<'_>) -> Result<Outcome> {
+    /// Applies everything, creates the memberlist secret, prunes what is no longer wanted;
+    /// with `adopt`, takes over the user's objects that stand in the way.
+    fn reconcile(&mut self, ctx: &Context<'_>, adopt: Adopt) -> Result<Outcome> {
         if !ctx.is_leader()? {
             return Ok(Outcome::Standby);
         }
@@ -111,15 +120,16 @@ impl MetallbCharm {
         if let Some(app) = ctx.app()? {
             app.set_status(&applying)?;
         }
-        Ok(match apply_all(&self.kube, &input) {
-            Ok(ApplyReport {
+        Ok(match apply_all(&self.kube, &input, adopt) {
+            Ok(Applied::Conflicts(conflicts)) => Outcome::Conflicts(conflicts),
+            Ok(Applied::Done(ApplyReport {
                 readiness,
-                pruned,
+                adopted,
                 in_use,
                 bgp,
-            }) => {
-                for object in pruned {
-                    tracing::info!("pruned {object}");
+            })) => {
+                for object in adopted {
+                    tracing::info!("adopted {object}");
                 }
                 Outcome::Applied {
                     readiness,
@@ -136,26 +146,26 @@ impl MetallbCharm {
         })
     }
 
+    /// Removes what this instance created when the application itself goes away (not when
+    /// one unit leaves). Needs no valid config: ownership labels say what to remove. A failed
+    /// clean-up fails the hook, so Juju retries it.
     fn remove(&mut self, ctx: &Context<'_>) -> Result<Outcome> {
+        if ctx.planned_units()? > 0 {
+            return Ok(Outcome::UnitLeaving);
+        }
         if !ctx.is_leader()? {
             return Ok(Outcome::Standby);
         }
-        let input = match Self::settings(ctx)? {
-            Ok(input) => input,
-            Err(problem) => return Ok(Outcome::BadConfig(problem)),
-        };
-        let result = Cluster::connect(&self.kube).and_then(|cluster| {
-            let wanted = render(&input);
-            let existing = cluster.list_owned(&kinds_of(&wanted), &input.owner_selector())?;
-            cluster.delete(&existing)
-        });
-        Ok(match result {
-            Ok(deleted) => {
-                tracing::info!("removed {} objects", deleted.len());
-                Outcome::Removed
-            }
-            Err(err) => outcome_of(err),
-        })
+        let instance = Instance::new(ctx.model_name(), ctx.app_name());
+        let cluster = Cluster::connect(&self.kube)?;
+        let existing = cluster.inventory(MANAGED_KINDS)?;
+        let deleted = execute(
+            &cluster,
+            &ownership::removal(&existing, &instance),
+            &instance,
+        )?;
+        tracing::info!("removed {} objects", deleted.len());
+        Ok(Outcome::Removed)
     }
 
     fn action(&mut self, ctx: &Context<'_>, name: &str) -> Result<()> {
@@ -169,14 +179,19 @@ impl MetallbCharm {
         };
         let result = match name {
             "list-resources" => list_resources(&self.kube, &input, action.raw_params().get("kind")),
-            "sync-resources" => {
-                let outcome = self.reconcile(ctx)?;
+            "sync-resources" | "adopt" => {
+                let adopt = if name == "adopt" {
+                    Adopt::Foreign
+                } else {
+                    Adopt::No
+                };
+                let outcome = self.reconcile(ctx, adopt)?;
                 let done = matches!(outcome, Outcome::Applied { .. });
                 self.outcome = Some(outcome.clone());
                 if done {
                     Ok(json!({"applied": render(&input).len().to_string()}))
                 } else {
-                    Err(K8sError::Transient(format!("{outcome:?}")))
+                    Err(K8sError::Transient(describe(&outcome)))
                 }
             }
             "scrub-resources" => {
@@ -194,12 +209,6 @@ impl MetallbCharm {
         }
         Ok(())
     }
-}
-
-/// The `iprange` option as canonical pool items (rules in `metallb_core::iprange`).
-fn parse_iprange(value: &str) -> Result<Vec<String>, String> {
-    metallb_core::iprange::parse_list(value)
-        .map(|ranges| ranges.iter().map(ToString::to_string).collect())
 }
 
 /// The parsed pool items (they were validated before being rendered).
@@ -224,44 +233,158 @@ fn bgp_summary(routers: usize, advertising: &BgpAdvertising) -> String {
     )
 }
 
+/// The blocked message for objects the charm may not take: the first one, how many more, and
+/// what the operator can do.
+fn conflict_message(conflicts: &[Conflict], unit: &str) -> String {
+    let Some(first) = conflicts.first() else {
+        return String::new();
+    };
+    let more = match conflicts.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    };
+    let hint = if conflicts
+        .iter()
+        .any(|c| matches!(c.owner, ownership::Owner::OtherInstance(_)))
+    {
+        "set another namespace".to_string()
+    } else {
+        format!("run `juju run {unit} adopt` to hand it to the charm, or set another namespace")
+    };
+    format!("{first}{more}: {hint}")
+}
+
 fn outcome_of(err: K8sError) -> Outcome {
     match err {
         K8sError::Forbidden(message) => Outcome::NeedsTrust(message),
+        K8sError::Refused(message) => Outcome::Refused(message),
         other => Outcome::ApiError(other.to_string()),
     }
+}
+
+/// One line about an outcome that is not a success (for action failures).
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::BadConfig(problem) => problem.to_string(),
+        Outcome::Conflicts(conflicts) => conflicts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        Outcome::NeedsTrust(message) | Outcome::Refused(message) | Outcome::ApiError(message) => {
+            message.clone()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// What [`apply_all`] did.
+enum Applied {
+    /// Everything was applied.
+    Done(ApplyReport),
+    /// Nothing was applied: these objects are someone else's.
+    Conflicts(Vec<Conflict>),
 }
 
 /// What [`apply_all`] found after applying.
 struct ApplyReport {
     /// The workloads' readiness.
     readiness: Readiness,
-    /// The objects it deleted.
-    pruned: Vec<String>,
+    /// The objects it took over (the `adopt` action).
+    adopted: Vec<String>,
     /// How many pool addresses LoadBalancer Services hold.
     in_use: usize,
     /// What the speakers advertise over BGP (when BGP is on).
     bgp: Option<BgpAdvertising>,
 }
 
-/// Applies everything and reports on the result.
-fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<ApplyReport, K8sError> {
-    let cluster = Cluster::connect(kube)?;
+/// The charm's view of the cluster and what it would do there: every object it wants, and
+/// what exists of its kinds or under the names it wants.
+fn plan_for(
+    cluster: &Cluster,
+    input: &RenderInput,
+    adopt: Adopt,
+) -> Result<Result<Plan, Vec<Conflict>>, K8sError> {
     let desired = render(input);
-    let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = desired
+    let mut existing = cluster.inventory(MANAGED_KINDS)?;
+    let unknown: Vec<&Desired> = desired
+        .iter()
+        .filter(|d| {
+            !existing
+                .iter()
+                .any(|e| e.kind == d.kind && e.namespace == d.namespace && e.name == d.name)
+        })
+        .collect();
+    existing.extend(cluster.lookup(&unknown)?);
+    let keep = [(
+        "Secret".to_string(),
+        Some(input.namespace.clone()),
+        MEMBERLIST_SECRET.to_string(),
+    )];
+    Ok(ownership::plan(
+        desired,
+        &existing,
+        &keep,
+        &input.instance(),
+        adopt,
+    ))
+}
+
+/// Deletes what `plan` retires, workloads first; a retired Namespace only when nothing but
+/// the charm's leftovers is in it. Returns what was deleted.
+fn execute(cluster: &Cluster, plan: &Plan, instance: &Instance) -> Result<Vec<String>, K8sError> {
+    let mut deleted = cluster.delete(&plan.retire_workloads)?;
+    deleted.extend(cluster.delete(&plan.prune)?);
+    for namespace in &plan.retire_namespaces {
+        let others: Vec<String> = cluster
+            .namespace_contents(namespace)?
+            .iter()
+            .filter(|o| !ownership::deletable_with_namespace(o, instance))
+            .map(|o| o.describe())
+            .collect();
+        let target = Desired::namespace_target(namespace);
+        if others.is_empty() {
+            deleted.extend(cluster.delete(std::slice::from_ref(&target))?);
+        } else {
+            // Given back to the user, so it is not examined again on every hook.
+            cluster.release(&target)?;
+            tracing::warn!(
+                "kept namespace {namespace} and released it: it holds objects the charm did not create ({})",
+                others.join(", ")
+            );
+        }
+    }
+    Ok(deleted)
+}
+
+/// Applies everything and reports on the result.
+fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
+    let cluster = Cluster::connect(kube)?;
+    let mut plan = match plan_for(&cluster, input, adopt)? {
+        Ok(plan) => plan,
+        Err(conflicts) => return Ok(Applied::Conflicts(conflicts)),
+    };
+    // Old workloads go before new ones start: never two allocators at once.
+    for object in cluster.delete(&std::mem::take(&mut plan.retire_workloads))? {
+        tracing::info!("removed {object} before starting its replacement");
+    }
+    let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = plan
+        .apply
         .iter()
         .cloned()
-        .partition(|o| o.kind == "Namespace" || o.kind == "CustomResourceDefinition");
+        .partition(|o| o.kind == "Namespace" || o.kind == ownership::CRD_KIND);
     cluster.apply(&namespace_and_crds)?;
     let crd_names: Vec<String> = namespace_and_crds
         .iter()
-        .filter(|o| o.kind == "CustomResourceDefinition")
+        .filter(|o| o.kind == ownership::CRD_KIND)
         .map(|o| o.name.clone())
         .collect();
     cluster.wait_crds_established(&crd_names, CRD_WAIT)?;
     cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
     cluster.apply(&rest)?;
-    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
-    let pruned = cluster.delete(&unwanted(&existing, &desired))?;
+    for object in execute(&cluster, &plan, &input.instance())? {
+        tracing::info!("pruned {object}");
+    }
     let pool = ranges(&input.addresses);
     let in_use = cluster
         .load_balancer_ips()?
@@ -272,12 +395,12 @@ fn apply_all(kube: &KubeSource, input: &RenderInput) -> Result<ApplyReport, K8sE
         Some(_) => Some(cluster.bgp_advertising(&input.namespace)?),
         None => None,
     };
-    Ok(ApplyReport {
+    Ok(Applied::Done(ApplyReport {
         readiness: cluster.readiness(&input.namespace)?,
-        pruned,
+        adopted: plan.adopted,
         in_use,
         bgp,
-    })
+    }))
 }
 
 fn list_resources(
@@ -287,7 +410,8 @@ fn list_resources(
 ) -> Result<Value, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let desired = render(input);
-    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
+    let existing = cluster.inventory(MANAGED_KINDS)?;
+    let instance = input.instance();
     let readiness = cluster.readiness(&input.namespace)?;
     let mut rows = serde_json::Map::new();
     for (i, object) in desired
@@ -296,7 +420,10 @@ fn list_resources(
         .enumerate()
     {
         let present = existing.iter().any(|e| {
-            e.kind == object.kind && e.name == object.name && e.namespace == object.namespace
+            e.kind == object.kind
+                && e.name == object.name
+                && e.namespace == object.namespace
+                && ownership::owner(e, &instance) == ownership::Owner::This
         });
         let ready = match object.kind.as_str() {
             "Deployment" => format!("{}/{}", readiness.controller.0, readiness.controller.1),
@@ -311,15 +438,32 @@ fn list_resources(
     Ok(json!({"count": rows.len().to_string(), "resources": rows}))
 }
 
+/// Deletes (or with `dry_run` lists) what this instance owns and no longer wants; never a
+/// CRD, never another's object, a Namespace only if the charm created it and it is empty.
 fn scrub(kube: &KubeSource, input: &RenderInput, dry_run: bool) -> Result<Value, K8sError> {
     let cluster = Cluster::connect(kube)?;
-    let desired = render(input);
-    let existing = cluster.list_owned(&kinds_of(&desired), &input.owner_selector())?;
-    let extra = unwanted(&existing, &desired);
-    let names: Vec<String> = extra.iter().map(Desired::describe).collect();
-    if !dry_run {
-        cluster.delete(&extra)?;
-    }
+    let plan = match plan_for(&cluster, input, Adopt::No)? {
+        Ok(plan) => plan,
+        Err(conflicts) => {
+            return Err(K8sError::Transient(describe(&Outcome::Conflicts(
+                conflicts,
+            ))));
+        }
+    };
+    let names: Vec<String> = if dry_run {
+        plan.retire_workloads
+            .iter()
+            .chain(&plan.prune)
+            .map(Desired::describe)
+            .chain(
+                plan.retire_namespaces
+                    .iter()
+                    .map(|n| format!("Namespace/{n}")),
+            )
+            .collect()
+    } else {
+        execute(&cluster, &plan, &input.instance())?
+    };
     Ok(
         json!({"dry-run": dry_run.to_string(), "count": names.len().to_string(), "objects": names.join(", ")}),
     )
@@ -373,7 +517,7 @@ fn list_allocations(
                 .find(|s| s.service_name.as_deref() == Some(&name) && s.service_namespace.as_deref() == Some(&ns))
                 .and_then(|s| s.node.clone())
                 .unwrap_or_default();
-            let key = crate::render::label_value(&format!("{ns}-{name}")).to_ascii_lowercase();
+            let key = crate::identity::label_value(&format!("{ns}-{name}")).to_ascii_lowercase();
             rows.insert(
                 key,
                 json!({"service": format!("{ns}/{name}"), "ips": ips.join(","), "pool": pool, "node": node}),
@@ -389,7 +533,7 @@ impl Charm for MetallbCharm {
             Event::Action { name, .. } => return self.action(ctx, name),
             Event::Remove => self.remove(ctx)?,
             Event::Stop => return Ok(()),
-            _ => self.reconcile(ctx)?,
+            _ => self.reconcile(ctx, Adopt::No)?,
         };
         self.outcome = Some(outcome);
         Ok(())
@@ -406,6 +550,10 @@ impl Charm for MetallbCharm {
                 "needs access to the cluster: run `juju trust {} --scope=cluster`",
                 ctx.app_name()
             )),
+            Outcome::Refused(message) => Status::blocked(message.clone()),
+            Outcome::Conflicts(conflicts) => {
+                Status::blocked(conflict_message(conflicts, ctx.unit_name()))
+            }
             Outcome::ApiError(message) => Status::waiting(format!("will retry: {message}")),
             Outcome::Applied {
                 readiness,
@@ -421,14 +569,26 @@ impl Charm for MetallbCharm {
                 }
                 Status::active(message)
             }
-            Outcome::Applied { readiness, .. } => Status::waiting(format!(
-                "controller {}/{} ready, speaker {}/{} ready",
-                readiness.controller.0,
-                readiness.controller.1,
-                readiness.speaker.0,
-                readiness.speaker.1
-            )),
+            Outcome::Applied { readiness, .. } => {
+                let mut message = format!(
+                    "controller {}/{} ready, speaker {}/{} ready",
+                    readiness.controller.0,
+                    readiness.controller.1,
+                    readiness.speaker.0,
+                    readiness.speaker.1
+                );
+                if let Some(problem) = readiness.problems.first() {
+                    message.push_str(&format!("; {problem}"));
+                    if readiness.problems.len() > 1 {
+                        message.push_str(&format!(" (and {} more)", readiness.problems.len() - 1));
+                    }
+                }
+                Status::waiting(message)
+            }
             Outcome::Removed => Status::maintenance("removed MetalLB from the cluster"),
+            Outcome::UnitLeaving => {
+                Status::maintenance("unit leaving; the application and MetalLB stay")
+            }
         };
         statuses.add_app(status.clone());
         statuses.add_unit(status);
@@ -492,7 +652,9 @@ mod tests {
 
     #[test]
     fn a_bad_node_selector_blocks() {
-        let state = State::default().with_config("node-selector", "nolabel");
+        let state = State::default()
+            .with_config("iprange", "198.18.0.0/28")
+            .with_config("node-selector", "nolabel");
         let out = harness()
             .run(
                 |_| MetallbCharm::new(KubeSource::Disabled),
@@ -531,7 +693,7 @@ mod tests {
             .run(
                 |_| MetallbCharm::new(KubeSource::Disabled),
                 TestEvent::hook("config-changed"),
-                State::default(),
+                State::default().with_config("iprange", "198.18.0.0/28"),
             )
             .unwrap();
         assert!(out.success);
@@ -539,6 +701,68 @@ mod tests {
             matches!(out.state.unit_status, Status::Waiting(_)),
             "{:?}",
             out.state.unit_status
+        );
+    }
+
+    #[test]
+    fn a_bare_deploy_is_blocked_until_iprange_is_set() {
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("config-changed"),
+                State::default(),
+            )
+            .unwrap();
+        match out.state.unit_status {
+            Status::Blocked(m) => assert!(m.starts_with("set iprange to the addresses"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_clean_up_fails_the_remove_hook() {
+        // The cluster cannot be reached: Juju must retry the hook, not forget the objects.
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("remove"),
+                State::default().with_planned_units(0),
+            )
+            .unwrap();
+        assert!(!out.success);
+    }
+
+    #[test]
+    fn removing_one_unit_removes_nothing_even_on_the_leader() {
+        // The application stays: the cluster is not even contacted (it is unreachable here,
+        // which would fail the hook).
+        let out = harness()
+            .run(
+                |_| MetallbCharm::new(KubeSource::Disabled),
+                TestEvent::hook("remove"),
+                State::default().with_dying(true).with_planned_units(1),
+            )
+            .unwrap();
+        assert!(out.success);
+    }
+
+    #[test]
+    fn conflicts_name_the_object_and_the_way_out() {
+        let foreign = Conflict {
+            object: "Namespace/metallb-system".into(),
+            owner: ownership::Owner::Foreign,
+        };
+        assert_eq!(
+            conflict_message(std::slice::from_ref(&foreign), "metallb/0"),
+            "Namespace/metallb-system exists and was not created by this charm: run `juju run metallb/0 adopt` to hand it to the charm, or set another namespace"
+        );
+        let other = Conflict {
+            object: "Deployment/ns/controller".into(),
+            owner: ownership::Owner::OtherInstance("m2.metallb".into()),
+        };
+        assert_eq!(
+            conflict_message(&[other, foreign], "metallb/0"),
+            "Deployment/ns/controller belongs to charm instance m2.metallb (and 1 more): set another namespace"
         );
     }
 }

@@ -4,11 +4,10 @@
 //! Every call has a timeout so that a hook never hangs for minutes; errors are classified so the
 //! charm can say "run juju trust" for a 403 and "will retry" for anything transient.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
@@ -16,6 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 
+use crate::ownership::Existing;
 use crate::render::{Desired, MEMBERLIST_SECRET};
 
 /// The field manager of every server-side apply the charm makes.
@@ -28,30 +28,48 @@ pub enum K8sError {
     /// No usable credentials or API address.
     #[error("cannot reach the Kubernetes API: {0}")]
     NoAccess(String),
-    /// The API refused for lack of rights (HTTP 403).
+    /// RBAC refused the charm's identity (HTTP 403 naming its user): it needs trust.
     #[error("the Kubernetes API refused access: {0}")]
     Forbidden(String),
+    /// The API refused the request itself (HTTP 422 invalid, or a 403 that is not about the
+    /// charm's rights, such as a namespace being deleted): retrying the same request fails
+    /// the same way.
+    #[error("the Kubernetes API refused {0}")]
+    Refused(String),
     /// Anything else (network, timeout, conflict, server error); worth retrying.
     #[error("Kubernetes API error: {0}")]
     Transient(String),
 }
 
+/// Sorts an API error into what the charm should say about it.
 fn classify(context: &str, err: kube::Error) -> K8sError {
     match err {
-        kube::Error::Api(status) if status.code == 403 => {
+        kube::Error::Api(status) if status.code == 403 && is_rbac_denial(&status.message) => {
             K8sError::Forbidden(format!("{context}: {}", status.message))
+        }
+        kube::Error::Api(status) if status.code == 403 || status.code == 422 => {
+            K8sError::Refused(format!("{context}: {}", status.message))
         }
         other => K8sError::Transient(format!("{context}: {other}")),
     }
 }
 
+/// Whether a 403's message is RBAC refusing a user (`... is forbidden: User "x" cannot list
+/// resource ...`) rather than an admission rule (`... unable to create new content in namespace
+/// x because it is being terminated`).
+fn is_rbac_denial(message: &str) -> bool {
+    message.contains("User \"") && message.contains(" cannot ")
+}
+
 /// Ready counts of the workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Readiness {
     /// Controller pods available / wanted.
     pub controller: (i32, i32),
     /// Speaker pods ready / wanted.
     pub speaker: (i32, i32),
+    /// Why pods are not running, when Kubernetes says (`speaker-x2v9q: ErrImageNeverPull`).
+    pub problems: Vec<String>,
 }
 
 impl Readiness {
@@ -162,33 +180,108 @@ impl Cluster {
         })
     }
 
-    /// Lists every object of the kinds in `kinds` that carries `selector`.
-    pub fn list_owned(
-        &self,
-        kinds: &[(String, String)],
-        selector: &str,
-    ) -> Result<Vec<Desired>, K8sError> {
+    /// Gives `object` back: applies it with nothing, so every field the charm set (its labels
+    /// and annotations) goes and the object no longer counts as the charm's.
+    pub fn release(&self, object: &Desired) -> Result<(), K8sError> {
+        let mut metadata = serde_json::json!({"name": object.name});
+        if let Some(ns) = &object.namespace {
+            metadata["namespace"] = serde_json::json!(ns);
+        }
+        let empty = Desired {
+            body: serde_json::json!({
+                "apiVersion": object.api_version,
+                "kind": object.kind,
+                "metadata": metadata,
+            }),
+            ..object.clone()
+        };
+        self.apply(std::slice::from_ref(&empty))
+    }
+
+    /// Every object of the `kinds` (`apiVersion`, kind) that carries the charm's managed-by
+    /// label, of any instance, in every namespace.
+    pub fn inventory(&self, kinds: &[(&str, &str)]) -> Result<Vec<Existing>, K8sError> {
+        let selector = crate::identity::managed_selector();
         self.runtime.block_on(async {
             let mut found = Vec::new();
             for (api_version, kind) in kinds {
                 let api = api_for(&self.client, api_version, kind, None);
-                let list = match api.list(&ListParams::default().labels(selector)).await {
+                let list = match api.list(&ListParams::default().labels(&selector)).await {
                     Ok(list) => list,
-                    // A CRD-backed kind that is not installed has nothing to prune.
+                    // A CRD-backed kind that is not installed has nothing of ours.
                     Err(kube::Error::Api(status)) if status.code == 404 => continue,
                     Err(e) => return Err(classify(&format!("listing {kind}"), e)),
                 };
-                for item in list.items {
-                    let Some(name) = item.metadata.name.clone() else {
+                found.extend(
+                    list.items
+                        .iter()
+                        .filter_map(|item| existing(api_version, kind, item)),
+                );
+            }
+            Ok(found)
+        })
+    }
+
+    /// Reads each of `objects` that exists (to learn whether someone else has it).
+    pub fn lookup(&self, objects: &[&Desired]) -> Result<Vec<Existing>, K8sError> {
+        self.runtime.block_on(async {
+            let mut found = Vec::new();
+            for object in objects {
+                let api = api_for(
+                    &self.client,
+                    &object.api_version,
+                    &object.kind,
+                    object.namespace.as_deref(),
+                );
+                match api.get_opt(&object.name).await {
+                    Ok(Some(item)) => {
+                        found.extend(existing(&object.api_version, &object.kind, &item));
+                    }
+                    Ok(None) => {}
+                    // The kind itself is not served yet (its CRD is about to be applied).
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(e) => return Err(classify(&format!("reading {}", object.describe()), e)),
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Every object in `namespace` of every listable namespaced kind the API serves (for
+    /// deciding whether a Namespace holds anything but the charm's own objects).
+    pub fn namespace_contents(&self, namespace: &str) -> Result<Vec<Existing>, K8sError> {
+        use kube::discovery::{Discovery, Scope, verbs};
+        self.runtime.block_on(async {
+            let discovery = Discovery::new(self.client.clone())
+                .run()
+                .await
+                .map_err(|e| classify("discovering the API", e))?;
+            let mut found = Vec::new();
+            for group in discovery.groups() {
+                // Every kind of the group, in its most stable version: a kind served only in a
+                // version other than the preferred one (IPAddressPool is v1beta1 while
+                // metallb.io prefers v1beta2) must not be missed.
+                for (resource, caps) in group.resources_by_stability() {
+                    if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
                         continue;
+                    }
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(self.client.clone(), namespace, &resource);
+                    let list = match api.list(&ListParams::default()).await {
+                        Ok(list) => list,
+                        Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                        Err(e) => {
+                            return Err(classify(
+                                &format!("listing {} in {namespace}", resource.plural),
+                                e,
+                            ));
+                        }
                     };
-                    found.push(Desired {
-                        api_version: api_version.clone(),
-                        kind: kind.clone(),
-                        namespace: item.metadata.namespace.clone(),
-                        name,
-                        body: serde_json::Value::Null,
-                    });
+                    found.extend(
+                        list.items.iter().filter_map(|item| {
+                            existing(&resource.api_version, &resource.kind, item)
+                        }),
+                    );
                 }
             }
             Ok(found)
@@ -268,9 +361,22 @@ impl Cluster {
                 .and_then(|d| d.status)
                 .map(|s| (s.number_ready, s.desired_number_scheduled))
                 .unwrap_or((0, 0));
+            let problems = if controller.0 >= controller.1 && speaker.0 >= speaker.1 {
+                Vec::new()
+            } else {
+                let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+                pods.list(&ListParams::default().labels("app=metallb"))
+                    .await
+                    .map_err(|e| classify("listing the MetalLB pods", e))?
+                    .items
+                    .iter()
+                    .filter_map(pod_problem)
+                    .collect()
+            };
             Ok(Readiness {
                 controller,
                 speaker,
+                problems,
             })
         })
     }
@@ -362,6 +468,48 @@ impl Cluster {
     }
 }
 
+/// Why a pod is not running, from its containers' waiting or terminated state
+/// (`speaker-x2v9q: ErrImageNeverPull: ...`), or None when Kubernetes gives no reason.
+fn pod_problem(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.as_deref().unwrap_or("pod");
+    let status = pod.status.as_ref()?;
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for container in containers {
+        let state = container.state.as_ref();
+        if let Some(waiting) = state.and_then(|s| s.waiting.as_ref())
+            && let Some(reason) = waiting.reason.as_deref()
+            && reason != "ContainerCreating"
+            && reason != "PodInitializing"
+        {
+            let detail = waiting.message.as_deref().map(|m| format!(": {m}"));
+            return Some(format!("{name}: {reason}{}", detail.unwrap_or_default()));
+        }
+        if let Some(done) = state.and_then(|s| s.terminated.as_ref()) {
+            let reason = done.reason.as_deref().unwrap_or("terminated");
+            return Some(format!("{name}: {reason} (exit code {})", done.exit_code));
+        }
+    }
+    // Not scheduled: the scheduler says why.
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| {
+            format!(
+                "{name}: {}",
+                c.message
+                    .as_deref()
+                    .or(c.reason.as_deref())
+                    .unwrap_or("not scheduled")
+            )
+        })
+}
+
 /// What the speakers advertise over BGP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BgpAdvertising {
@@ -379,27 +527,81 @@ fn random_key() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The distinct (apiVersion, kind) pairs of `objects` and the optional kinds, for pruning.
-pub fn kinds_of(objects: &[Desired]) -> Vec<(String, String)> {
-    let set: BTreeSet<(String, String)> = objects
-        .iter()
-        .map(|o| (o.api_version.clone(), o.kind.clone()))
-        .chain(
-            crate::render::OPTIONAL_KINDS
-                .iter()
-                .map(|(v, k)| (v.to_string(), k.to_string())),
-        )
-        .collect();
-    set.into_iter().collect()
+/// What ownership needs of a listed or read object (None without a name).
+fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Existing> {
+    Some(Existing {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: item.metadata.namespace.clone(),
+        name: item.metadata.name.clone()?,
+        labels: item.metadata.labels.clone().unwrap_or_default(),
+        annotations: item.metadata.annotations.clone().unwrap_or_default(),
+    })
 }
 
-/// What exists with the charm's labels but is not wanted: the objects to prune.
-pub fn unwanted(existing: &[Desired], wanted: &[Desired]) -> Vec<Desired> {
-    let key = |o: &Desired| (o.kind.clone(), o.namespace.clone(), o.name.clone());
-    let wanted: BTreeSet<_> = wanted.iter().map(key).collect();
-    existing
-        .iter()
-        .filter(|o| !wanted.contains(&key(o)))
-        .cloned()
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rbac_denials_ask_for_trust() {
+        let denied = r#"namespaces is forbidden: User "system:serviceaccount:lab:metallb" cannot list resource "namespaces" in API group "" at the cluster scope"#;
+        assert!(is_rbac_denial(denied));
+        let terminating = "ipaddresspools.metallb.io \"x\" is forbidden: unable to create new content in namespace ns because it is being terminated";
+        assert!(!is_rbac_denial(terminating));
+        let status = |code: u16, message: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure(message, "Forbidden")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(matches!(
+            classify("x", status(403, denied)),
+            K8sError::Forbidden(_)
+        ));
+        assert!(matches!(
+            classify("x", status(403, terminating)),
+            K8sError::Refused(_)
+        ));
+        assert!(matches!(
+            classify("x", status(422, "spec.addresses: Invalid value")),
+            K8sError::Refused(_)
+        ));
+        assert!(matches!(
+            classify("x", status(500, "etcdserver: request timed out")),
+            K8sError::Transient(_)
+        ));
+    }
+
+    #[test]
+    fn a_pod_says_why_it_does_not_run() {
+        let pod = |status: serde_json::Value| -> Pod {
+            serde_json::from_value(
+                serde_json::json!({"metadata": {"name": "speaker-x"}, "status": status}),
+            )
+            .unwrap()
+        };
+        let never_pull = pod(serde_json::json!({"containerStatuses": [{
+            "name": "speaker", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ErrImageNeverPull", "message": "image \"x:1\" is not present"}},
+        }]}));
+        assert_eq!(
+            pod_problem(&never_pull).as_deref(),
+            Some("speaker-x: ErrImageNeverPull: image \"x:1\" is not present")
+        );
+        let creating = pod(serde_json::json!({"containerStatuses": [{
+            "name": "speaker", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ContainerCreating"}},
+        }]}));
+        assert_eq!(pod_problem(&creating), None);
+        let unscheduled = pod(serde_json::json!({"conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/3 nodes are available",
+        }]}));
+        assert_eq!(
+            pod_problem(&unscheduled).as_deref(),
+            Some("speaker-x: 0/3 nodes are available")
+        );
+    }
 }

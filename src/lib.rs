@@ -1,10 +1,16 @@
 //! The metallb charm as a library: the binary in `main.rs` only calls [`juju_ops::main`].
 //!
 //! * [`charm`]: the `Charm` implementation (one reconcile path, status in `collect_status`).
+//! * [`config`]: the options, validated; a bad value names the option and the item.
+//! * [`identity`]: this instance's ownership labels and object names.
 //! * [`render`]: pure rendering of every Kubernetes object the charm wants.
+//! * [`ownership`]: pure decisions about what the charm may apply, prune and delete.
+//! * [`k8s`]: the only module that talks to the Kubernetes API.
 
 pub mod charm;
 pub mod config;
+pub mod identity;
 pub mod images;
 pub mod k8s;
+pub mod ownership;
 pub mod render;

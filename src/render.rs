@@ -1,19 +1,15 @@
 //! Pure rendering: the charm's validated settings in, every Kubernetes object it wants out.
 //!
-//! No client and no I/O here. Every object carries the charm's ownership labels so that
-//! pruning can find what the charm created and no longer wants. RBAC follows upstream MetalLB's
-//! rules minus what this implementation does not need (no webhooks, no PodSecurityPolicies).
+//! No client and no I/O here. Every object carries the charm's ownership labels
+//! ([`crate::identity`]) so that pruning can find what the charm created and no longer wants.
+//! RBAC follows upstream MetalLB's rules minus what this implementation does not need (no
+//! webhooks, no PodSecurityPolicies).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-/// Label: who manages the object.
-pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-/// Value of [`LABEL_MANAGED_BY`].
-pub const MANAGED_BY: &str = "metallb-charm";
-/// Label: which charm instance (`<model>.<app>`) owns the object.
-pub const LABEL_INSTANCE: &str = "charm.metallb.io/instance";
+use crate::identity::{Instance, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY};
 
 /// The port of the health probes (`/healthz`, `/readyz`).
 pub const HEALTH_PORT: u16 = 17472;
@@ -65,6 +61,17 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// The Namespace `name`, as something to delete.
+    pub fn namespace_target(name: &str) -> Self {
+        Self {
+            api_version: "v1".to_string(),
+            kind: "Namespace".to_string(),
+            namespace: None,
+            name: name.to_string(),
+            body: Value::Null,
+        }
+    }
+
     /// `Kind/namespace/name` for messages.
     pub fn describe(&self) -> String {
         match &self.namespace {
@@ -75,53 +82,33 @@ impl Desired {
 }
 
 impl RenderInput {
-    /// `<model>.<app>`, made a valid label value (63 characters at most).
-    pub fn instance(&self) -> String {
-        label_value(&format!("{}.{}", self.model, self.app))
+    /// This charm instance.
+    pub fn instance(&self) -> Instance {
+        Instance::new(&self.model, &self.app)
     }
 
-    /// Name of the IPAddressPool and L2Advertisement: `<model>-<app>`.
+    /// Name of the IPAddressPool and the advertisements.
     pub fn pool_name(&self) -> String {
-        format!("{}-{}", self.model, self.app)
+        self.instance().pool_name()
     }
 
-    /// The ownership labels every object carries.
+    /// The ownership labels every object of this instance carries.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
-            (LABEL_INSTANCE.to_string(), self.instance()),
-            (
-                "app.kubernetes.io/part-of".to_string(),
-                "metallb".to_string(),
-            ),
-        ])
-    }
-
-    /// The label selector (`k=v,k=v`) that finds every object this charm instance owns.
-    pub fn owner_selector(&self) -> String {
-        format!(
-            "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={}",
-            self.instance()
-        )
+        let mut labels = shared_labels();
+        labels.insert(LABEL_INSTANCE.to_string(), self.instance().label());
+        labels
     }
 }
 
-/// Makes `text` a valid label value: allowed characters only, at most 63, alphanumeric ends.
-pub fn label_value(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
-    cleaned
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+/// The labels of objects every instance shares (the CRDs): managed by the charm, no instance.
+fn shared_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+        (
+            "app.kubernetes.io/part-of".to_string(),
+            "metallb".to_string(),
+        ),
+    ])
 }
 
 fn object(
@@ -157,7 +144,7 @@ fn object(
 /// Every object the charm wants, in apply order (namespace and CRDs first).
 pub fn render(input: &RenderInput) -> Vec<Desired> {
     let mut out = vec![namespace(input)];
-    out.extend(crds(input));
+    out.extend(crds());
     out.extend(rbac(input));
     out.push(controller(input));
     out.push(speaker(input));
@@ -167,9 +154,21 @@ pub fn render(input: &RenderInput) -> Vec<Desired> {
     out
 }
 
-/// The kinds the charm may have created and must consider for pruning even when it renders
-/// none of them now (BGP switched off).
-pub const OPTIONAL_KINDS: &[(&str, &str)] = &[
+/// Every kind the charm may create (`apiVersion`, kind): what it looks for when pruning and
+/// removing, even kinds it renders none of now (BGP switched off).
+pub const MANAGED_KINDS: &[(&str, &str)] = &[
+    ("v1", "Namespace"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Secret"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "DaemonSet"),
+    ("metallb.io/v1beta1", "IPAddressPool"),
+    ("metallb.io/v1beta1", "L2Advertisement"),
     ("metallb.io/v1beta2", "BGPPeer"),
     ("metallb.io/v1beta1", "BGPAdvertisement"),
 ];
@@ -238,13 +237,13 @@ fn namespace(input: &RenderInput) -> Desired {
     )
 }
 
-fn crds(input: &RenderInput) -> Vec<Desired> {
+fn crds() -> Vec<Desired> {
     metallb_api::crds()
         .into_iter()
         .filter_map(|crd| {
             let name = crd.metadata.name.clone()?;
             let mut value = serde_json::to_value(&crd).ok()?;
-            let labels = serde_json::to_value(input.labels()).ok()?;
+            let labels = serde_json::to_value(shared_labels()).ok()?;
             value["metadata"]["labels"] = labels;
             Some(Desired {
                 api_version: "apiextensions.k8s.io/v1".to_string(),
@@ -261,91 +260,84 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
     json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
 }
 
-const READ: &[&str] = &["get", "list", "watch"];
-const CONFIG_KINDS: &[&str] = &[
-    "ipaddresspools",
-    "l2advertisements",
-    "bgpadvertisements",
-    "bgppeers",
-    "communities",
-    "bfdprofiles",
-];
+fn named_rule(group: &str, resource: &str, names: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": [group], "resources": [resource], "resourceNames": names, "verbs": verbs})
+}
 
-/// ClusterRole rules of the controller.
+/// What a reflector needs (kube's watcher lists, then watches).
+const WATCH: &[&str] = &["list", "watch"];
+/// What server-side apply needs for an object that may not exist yet.
+const APPLY: &[&str] = &["create", "patch"];
+
+/// ClusterRole rules of the controller: exactly what it calls. It watches Services and
+/// Namespaces (namespace selectors of pools), writes Service status, and records events.
 pub fn controller_cluster_rules() -> Vec<Value> {
     vec![
-        rule(&[""], &["services", "namespaces"], READ),
-        rule(&[""], &["nodes"], &["list", "watch"]),
-        rule(&[""], &["services/status"], &["update", "patch"]),
-        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
-        rule(
-            &["metallb.io"],
-            &["configurationstates"],
-            &[
-                "get", "list", "watch", "create", "update", "patch", "delete",
-            ],
-        ),
-        rule(
-            &["metallb.io"],
-            &["configurationstates/status"],
-            &["get", "patch", "update"],
-        ),
+        rule(&[""], &["services", "namespaces"], WATCH),
+        rule(&[""], &["services/status"], &["patch"]),
+        rule(&["events.k8s.io"], &["events"], &["create"]),
     ]
 }
 
-/// ClusterRole rules of the speaker.
+/// ClusterRole rules of the speaker: it watches Services, their EndpointSlices and the Nodes,
+/// and records events.
 pub fn speaker_cluster_rules() -> Vec<Value> {
     vec![
-        rule(
-            &[""],
-            &["services", "endpoints", "nodes", "namespaces"],
-            READ,
-        ),
-        rule(&["discovery.k8s.io"], &["endpointslices"], READ),
-        rule(&["", "events.k8s.io"], &["events"], &["create", "patch"]),
-        rule(
-            &["metallb.io"],
-            &[
-                "servicel2statuses",
-                "servicel2statuses/status",
-                "configurationstates",
-                "configurationstates/status",
-            ],
-            &["*"],
-        ),
+        rule(&[""], &["services", "nodes"], WATCH),
+        rule(&["discovery.k8s.io"], &["endpointslices"], WATCH),
+        rule(&["events.k8s.io"], &["events"], &["create"]),
     ]
 }
 
-/// Role rules of the controller in the MetalLB namespace.
+/// Role rules of the controller in the MetalLB namespace: its configuration, the pools'
+/// status counters, its ConfigurationState, and the memberlist Secret it creates when absent
+/// (owned by its Deployment).
 pub fn controller_namespace_rules() -> Vec<Value> {
     vec![
         rule(
-            &[""],
-            &["secrets"],
-            &["create", "get", "list", "watch", "update", "patch"],
-        ),
-        rule(&["metallb.io"], CONFIG_KINDS, READ),
-        rule(
             &["metallb.io"],
-            &["ipaddresspools/status"],
-            &["update", "patch"],
+            &["ipaddresspools", "l2advertisements"],
+            WATCH,
         ),
-        // The owner of the memberlist Secret the controller creates.
-        rule(&["apps"], &["deployments"], &["get"]),
+        rule(&["metallb.io"], &["ipaddresspools/status"], &["patch"]),
+        rule(&["metallb.io"], &["configurationstates"], APPLY),
+        rule(&["metallb.io"], &["configurationstates/status"], &["patch"]),
+        named_rule("", "secrets", &[MEMBERLIST_SECRET], &["get"]),
+        rule(&[""], &["secrets"], &["create"]),
+        named_rule("apps", "deployments", &["controller"], &["get"]),
     ]
 }
 
-/// Role rules shared by controller and speaker in the MetalLB namespace (upstream's `pod-lister`).
-pub fn shared_namespace_rules() -> Vec<Value> {
+/// Role rules of the speaker in the MetalLB namespace: its configuration (BGP passwords are
+/// Secrets), its memberlist peers (the speaker Pods), the status objects it keeps, and its
+/// own ConfigurationState.
+pub fn speaker_namespace_rules() -> Vec<Value> {
     vec![
-        rule(&[""], &["pods"], READ),
-        rule(&[""], &["secrets", "configmaps"], READ),
-        rule(&["metallb.io"], CONFIG_KINDS, READ),
         rule(
             &["metallb.io"],
-            &["servicebgpstatuses", "servicebgpstatuses/status"],
-            &["*"],
+            &[
+                "ipaddresspools",
+                "l2advertisements",
+                "bgpadvertisements",
+                "bgppeers",
+                "communities",
+                "bfdprofiles",
+            ],
+            WATCH,
         ),
+        rule(&[""], &["pods", "secrets"], WATCH),
+        rule(
+            &["metallb.io"],
+            &["servicel2statuses", "servicebgpstatuses"],
+            &["list", "watch", "create", "delete"],
+        ),
+        rule(
+            &["metallb.io"],
+            &["servicel2statuses/status", "servicebgpstatuses/status"],
+            &["patch"],
+        ),
+        rule(&["metallb.io"], &["configurationstates"], APPLY),
+        rule(&["metallb.io"], &["configurationstates/status"], &["patch"]),
     ]
 }
 
@@ -353,23 +345,29 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
     let ns = input.namespace.as_str();
     let rbac = "rbac.authorization.k8s.io/v1";
     let mut out = Vec::new();
-    for sa in ["controller", "speaker"] {
+    let subject = |sa: &str| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns});
+    for (component, cluster_rules, namespace_rules) in [
+        (
+            "controller",
+            controller_cluster_rules(),
+            controller_namespace_rules(),
+        ),
+        (
+            "speaker",
+            speaker_cluster_rules(),
+            speaker_namespace_rules(),
+        ),
+    ] {
         out.push(object(
             input,
             "v1",
             "ServiceAccount",
             Some(ns),
-            sa,
+            component,
             &[],
             json!({}),
         ));
-    }
-    let subject = |sa: &str| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns});
-    for (component, rules) in [
-        ("controller", controller_cluster_rules()),
-        ("speaker", speaker_cluster_rules()),
-    ] {
-        let name = format!("{ns}:{component}");
+        let name = input.instance().cluster_name(component);
         out.push(object(
             input,
             rbac,
@@ -377,7 +375,7 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
             None,
             &name,
             &[],
-            json!({"rules": rules}),
+            json!({"rules": cluster_rules}),
         ));
         out.push(object(
             input,
@@ -389,45 +387,26 @@ fn rbac(input: &RenderInput) -> Vec<Desired> {
             json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
                    "subjects": [subject(component)]}),
         ));
+        out.push(object(
+            input,
+            rbac,
+            "Role",
+            Some(ns),
+            component,
+            &[],
+            json!({"rules": namespace_rules}),
+        ));
+        out.push(object(
+            input,
+            rbac,
+            "RoleBinding",
+            Some(ns),
+            component,
+            &[],
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": component},
+                   "subjects": [subject(component)]}),
+        ));
     }
-    out.push(object(
-        input,
-        rbac,
-        "Role",
-        Some(ns),
-        "controller",
-        &[],
-        json!({"rules": controller_namespace_rules()}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "RoleBinding",
-        Some(ns),
-        "controller",
-        &[],
-        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "controller"},
-               "subjects": [subject("controller")]}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "Role",
-        Some(ns),
-        "pod-lister",
-        &[],
-        json!({"rules": shared_namespace_rules()}),
-    ));
-    out.push(object(
-        input,
-        rbac,
-        "RoleBinding",
-        Some(ns),
-        "pod-lister",
-        &[],
-        json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-lister"},
-               "subjects": [subject("controller"), subject("speaker")]}),
-    ));
     out
 }
 
@@ -447,6 +426,8 @@ fn controller(input: &RenderInput) -> Desired {
     let labels = json!({"app": "metallb", "component": "controller"});
     let spec = json!({
         "revisionHistoryLimit": 3,
+        // Never two allocators at once, even during an upgrade.
+        "strategy": {"type": "Recreate"},
         "selector": {"matchLabels": labels},
         "template": {
             "metadata": {"labels": labels},
@@ -512,6 +493,8 @@ fn speaker(input: &RenderInput) -> Desired {
                         field_env("METALLB_POD_NAME", "metadata.name"),
                         field_env("METALLB_NAMESPACE", "metadata.namespace"),
                         field_env("METALLB_ML_BIND_ADDR", "status.podIP"),
+                        // Metrics listen on the node's address, as upstream's speaker does.
+                        field_env("METALLB_HOST", "status.hostIP"),
                         {"name": "METALLB_ML_LABELS", "value": "app=metallb,component=speaker"},
                         {"name": "METALLB_ML_SECRET_KEY_PATH", "value": "/etc/ml_secret_key"},
                     ],
@@ -614,13 +597,13 @@ mod tests {
             aggregation_length: 32,
         });
         let objects = render(&i);
-        let peer = find(&objects, "BGPPeer", "lab-metallb-peer-0");
+        let peer = find(&objects, "BGPPeer", "lab.metallb-peer-0");
         assert_eq!(peer.api_version, "metallb.io/v1beta2");
         assert_eq!(peer.body["spec"]["myASN"], 64512);
         assert_eq!(peer.body["spec"]["peerASN"], 64513);
         assert_eq!(peer.body["spec"]["peerPort"], 1179);
-        let ad = find(&objects, "BGPAdvertisement", "lab-metallb");
-        assert_eq!(ad.body["spec"]["ipAddressPools"][0], "lab-metallb");
+        let ad = find(&objects, "BGPAdvertisement", "lab.metallb");
+        assert_eq!(ad.body["spec"]["ipAddressPools"][0], "lab.metallb");
         assert_eq!(ad.body["spec"]["communities"][0], "65000:100");
         assert_eq!(ad.body["spec"]["localPref"], 150);
     }
@@ -632,14 +615,22 @@ mod tests {
         for o in &objects {
             let labels = &o.body["metadata"]["labels"];
             assert_eq!(labels[LABEL_MANAGED_BY], MANAGED_BY, "{}", o.describe());
-            assert_eq!(labels[LABEL_INSTANCE], "lab.metallb", "{}", o.describe());
+            if o.kind == "CustomResourceDefinition" {
+                // Shared by every instance: no instance label to fight over.
+                assert!(labels.get(LABEL_INSTANCE).is_none(), "{}", o.describe());
+            } else {
+                assert_eq!(labels[LABEL_INSTANCE], "lab.metallb", "{}", o.describe());
+            }
             assert_eq!(o.body["kind"], o.kind);
             assert_eq!(o.body["metadata"]["name"], o.name);
+            assert!(
+                MANAGED_KINDS
+                    .iter()
+                    .any(|(v, k)| *v == o.api_version && *k == o.kind),
+                "{} is not in MANAGED_KINDS",
+                o.describe()
+            );
         }
-        assert_eq!(
-            input().owner_selector(),
-            "app.kubernetes.io/managed-by=metallb-charm,charm.metallb.io/instance=lab.metallb"
-        );
     }
 
     #[test]
@@ -658,17 +649,17 @@ mod tests {
         let mut i = input();
         i.l2_interfaces = vec!["eth0".into()];
         let objects = render(&i);
-        let pool = find(&objects, "IPAddressPool", "lab-metallb");
+        let pool = find(&objects, "IPAddressPool", "lab.metallb");
         assert_eq!(
             pool.body["spec"]["addresses"],
             json!(["198.18.0.240/28", "2001:db8::/120"])
         );
-        let l2 = find(&objects, "L2Advertisement", "lab-metallb");
-        assert_eq!(l2.body["spec"]["ipAddressPools"], json!(["lab-metallb"]));
+        let l2 = find(&objects, "L2Advertisement", "lab.metallb");
+        assert_eq!(l2.body["spec"]["ipAddressPools"], json!(["lab.metallb"]));
         assert_eq!(l2.body["spec"]["interfaces"], json!(["eth0"]));
         let no_ifaces = render(&input());
         assert!(
-            find(&no_ifaces, "L2Advertisement", "lab-metallb").body["spec"]
+            find(&no_ifaces, "L2Advertisement", "lab.metallb").body["spec"]
                 .get("interfaces")
                 .is_none()
         );
@@ -678,6 +669,10 @@ mod tests {
     fn workloads_use_images_selector_and_speaker_privileges() {
         let objects = render(&input());
         let controller = find(&objects, "Deployment", "controller");
+        assert_eq!(
+            controller.body["spec"]["strategy"]["type"], "Recreate",
+            "two allocators never run at once"
+        );
         let pod = &controller.body["spec"]["template"]["spec"];
         assert_eq!(pod["containers"][0]["image"], "reg/controller:1");
         assert_eq!(pod["nodeSelector"]["kubernetes.io/os"], "linux");
@@ -718,15 +713,27 @@ mod tests {
             assert_ne!(r["apiGroups"], json!(["*"]), "no wildcard groups: {r}");
             assert_ne!(r["resources"], json!(["*"]), "no wildcard resources: {r}");
         }
-        let speaker = find(&objects, "ClusterRole", "metallb-system:speaker");
+        let speaker = find(&objects, "ClusterRole", "metallb-charm:lab.metallb:speaker");
         let text = speaker.body["rules"].to_string();
         assert!(text.contains("endpointslices") && !text.contains("secrets"));
-        let ctrl = find(&objects, "ClusterRole", "metallb-system:controller");
+        let ctrl = find(
+            &objects,
+            "ClusterRole",
+            "metallb-charm:lab.metallb:controller",
+        );
         assert!(ctrl.body["rules"].to_string().contains("services/status"));
         let secrets_ns = find(&objects, "Role", "controller");
         assert_eq!(secrets_ns.namespace.as_deref(), Some("metallb-system"));
-        let binding = find(&objects, "RoleBinding", "pod-lister");
-        assert_eq!(binding.body["subjects"].as_array().unwrap().len(), 2);
+        let binding = find(&objects, "RoleBinding", "speaker");
+        assert_eq!(binding.body["subjects"].as_array().unwrap().len(), 1);
+        for r in &all_rules {
+            for verb in r["verbs"].as_array().unwrap() {
+                assert!(
+                    !["*", "update", "deletecollection"].contains(&verb.as_str().unwrap()),
+                    "no {verb} anywhere: {r}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -739,12 +746,5 @@ mod tests {
         assert_eq!(crds.len(), 9);
         assert!(crds.iter().all(|c| c.namespace.is_none()));
         assert!(crds.iter().any(|c| c.name == "ipaddresspools.metallb.io"));
-    }
-
-    #[test]
-    fn label_values_are_made_valid() {
-        assert_eq!(label_value("a.b"), "a.b");
-        assert_eq!(label_value("-x/y-"), "x-y");
-        assert_eq!(label_value(&"m".repeat(80)).len(), 63);
     }
 }

@@ -1,188 +1,18 @@
 //! The compiled metallb charm run through `juju-sim` against the real control plane.
 //!
-//! Scenarios run one at a time: the CRDs are cluster-wide and `remove` deletes them.
+//! Scenarios run one at a time: they share the cluster-wide CRDs and the pool's test range.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+mod charm_support;
 
 use anyhow::{Result, bail};
+use charm_support::{Deployed, SERIAL, WAIT, pool_addresses};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use metallb_api::ServiceL2Status;
-use serde_json::{Value, json};
-use test_support::{cluster, create_nodes, unique_name, wait_for};
-use tokio::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::const_new(());
-const WAIT: Duration = Duration::from_secs(90);
-
-/// A deployed charm in its own juju-sim state directory and model.
-struct Deployed {
-    dir: tempfile::TempDir,
-    model: String,
-    namespace: String,
-}
-
-fn juju_sim() -> PathBuf {
-    // The juju-sim binary of the workspace, built next to this test's deps directory.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("juju-sim")
-}
-
-impl Deployed {
-    /// A deployment of the packed `.charm` (from `METALLB_RS_CHARM_FILE`, which `cargo xtask
-    /// test` sets after `cargo xtask pack`), unzipped as Juju does.
-    fn packed() -> Self {
-        let file = std::env::var_os("METALLB_RS_CHARM_FILE").expect(
-            "METALLB_RS_CHARM_FILE is not set: run `cargo xtask test` (it packs the charm)",
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let charm = dir.path().join("charm");
-        let mut archive = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
-        archive.extract(&charm).unwrap();
-        Self {
-            dir,
-            model: unique_name("model"),
-            namespace: unique_name("metallb"),
-        }
-    }
-
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let charm = dir.path().join("charm");
-        std::fs::create_dir(&charm).unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
-            std::fs::copy(root.join(file), charm.join(file)).unwrap();
-        }
-        std::fs::copy(env!("CARGO_BIN_EXE_metallb-charm"), charm.join("dispatch")).unwrap();
-        Self {
-            dir,
-            model: unique_name("model"),
-            namespace: unique_name("metallb"),
-        }
-    }
-
-    fn sim(&self, args: &[&str]) -> Output {
-        let binary = juju_sim();
-        assert!(
-            binary.exists(),
-            "{} missing: run `cargo xtask test`",
-            binary.display()
-        );
-        Command::new(binary)
-            .arg("--state")
-            .arg(self.dir.path().join("state"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.sim(args);
-        assert!(
-            out.status.success(),
-            "juju-sim {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The node label value that selects this scenario's own nodes.
-    fn node_selector(&self) -> String {
-        format!("node-selector=metallb.test/scenario={}", self.model)
-    }
-
-    /// Creates this scenario's two simulated nodes (speakers use host ports, so scenarios must
-    /// not share nodes while an earlier scenario's pods are still terminating).
-    async fn nodes(&self) -> Result<kube::Client> {
-        let client = cluster().client().await?;
-        let (a, b) = (format!("{}-n1", self.model), format!("{}-n2", self.model));
-        create_nodes(
-            &client,
-            &[(a.as_str(), "198.18.20.1"), (b.as_str(), "198.18.20.2")],
-            &[("metallb.test/scenario", self.model.as_str())],
-        )
-        .await?;
-        Ok(client)
-    }
-
-    fn deploy(&self, trust: bool, extra: &[&str]) {
-        let charm = self.dir.path().join("charm");
-        let namespace = format!("namespace={}", self.namespace);
-        let selector = self.node_selector();
-        let kubeconfig = cluster().kubeconfig().to_str().unwrap().to_string();
-        let mut args = vec![
-            "deploy",
-            charm.to_str().unwrap(),
-            "--model",
-            &self.model,
-            "--kubeconfig",
-            &kubeconfig,
-            "--config",
-            &namespace,
-            "--config",
-            "iprange=198.18.100.0/28",
-            "--config",
-            &selector,
-        ];
-        if trust {
-            args.push("--trust");
-        }
-        args.extend_from_slice(extra);
-        self.ok(&args);
-    }
-
-    fn status(&self) -> (String, String) {
-        let s: Value = serde_json::from_str(&self.ok(&["status", "--format", "json"])).unwrap();
-        let w = &s["applications"]["metallb"]["units"]["metallb/0"]["workload-status"];
-        (
-            w["current"].as_str().unwrap().into(),
-            w["message"].as_str().unwrap().into(),
-        )
-    }
-
-    /// Fires update-status until the charm is active; a timeout reports the last status seen.
-    async fn wait_active(&self) -> Result<String> {
-        wait_for("the charm to be active", WAIT, || async {
-            self.ok(&["update-status"]);
-            match self.status() {
-                (status, message) if status == "active" => Ok(Some(message)),
-                (status, message) => bail!("still {status}: {message}"),
-            }
-        })
-        .await
-    }
-
-    fn action(&self, name: &str, params: &[&str]) -> Value {
-        let mut args = vec!["run", name, "--format", "json"];
-        args.extend_from_slice(params);
-        let out: Value = serde_json::from_str(&self.ok(&args)).unwrap();
-        out["metallb/0"].clone()
-    }
-}
-
-fn pool_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("metallb.io", "v1beta1", "IPAddressPool"),
-        "ipaddresspools",
-    );
-    Api::namespaced_with(client.clone(), ns, &resource)
-}
-
-async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value> {
-    let pool = pool_api(client, &d.namespace)
-        .get(&format!("{}-metallb", d.model))
-        .await?;
-    Ok(pool.data["spec"]["addresses"].clone())
-}
+use serde_json::json;
+use test_support::{cluster, unique_name, wait_for};
 
 #[tokio::test]
 async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> Result<()> {
@@ -319,7 +149,7 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
     let apps = test_support::TestNamespace::create(cluster(), "apps").await?;
     let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
     let svc: Service = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "web", "annotations": {"metallb.io/ip-allocated-from-pool": format!("{}-metallb", d.model)}},
+        "metadata": {"name": "web", "annotations": {"metallb.io/ip-allocated-from-pool": format!("{}.metallb", d.model)}},
         "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
     }))?;
     services.create(&PostParams::default(), &svc).await?;
@@ -354,7 +184,7 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
         .clone();
     assert_eq!(row["service"], format!("{}/web", apps.name));
     assert_eq!(row["ips"], "198.18.100.5");
-    assert_eq!(row["pool"], format!("{}-metallb", d.model));
+    assert_eq!(row["pool"], format!("{}.metallb", d.model));
     assert_eq!(row["node"], "node-7");
     assert_eq!(
         d.wait_active().await?,
@@ -503,7 +333,7 @@ async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off()
         .collect();
     addresses.sort();
     assert_eq!(addresses, ["198.18.0.3", "2001:db8::3"]);
-    let ad = ads.get(&format!("{}-metallb", d.model)).await?;
+    let ad = ads.get(&format!("{}.metallb", d.model)).await?;
     assert_eq!(ad.data["spec"]["communities"][0], "65000:100");
 
     // A bad entry blocks with a message naming it, and changes nothing.

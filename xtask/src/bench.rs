@@ -29,6 +29,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         services: usize,
     },
+    /// Restart safety under churn: N Services against a real control plane, the release
+    /// controller killed with SIGKILL at a random moment of each round of creations, deletions,
+    /// broken requests and pool edits; prints what was held and lost per round.
+    Churn {
+        /// Number of Services.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+        /// Rounds (one kill each).
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Seed of the random choices (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Layer 2 failover on network namespaces with the release speaker: kill -9 and SIGTERM
     /// the announcer, time to the first reply from the new node (min/median/p90/max).
     Failover {
@@ -57,6 +71,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Hooks { changes } => hooks(changes),
         BenchCommand::Controller { services } => controller(services),
+        BenchCommand::Churn {
+            services,
+            rounds,
+            seed,
+        } => churn(services, rounds, seed),
         BenchCommand::Failover {
             trials,
             idle_seconds,
@@ -83,6 +102,30 @@ fn controller(services: usize) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("the controller benchmark failed");
+    }
+    Ok(())
+}
+
+fn churn(services: usize, rounds: usize, seed: Option<u64>) -> Result<()> {
+    let bin = crate::cluster::ensure_built()?;
+    let shipped = crate::artifacts::build_static(&[("metallb-controller", "metallb-controller")])?;
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .args(["bench", "-p", "metallb-controller", "--bench", "churn"])
+        .env("METALLB_RS_CLUSTER_BIN", bin)
+        .env(
+            "BENCH_CONTROLLER_BIN",
+            shipped.first().context("no controller binary was built")?,
+        )
+        .env("CHURN_SERVICES", services.to_string())
+        .env("CHURN_ROUNDS", rounds.to_string())
+        .current_dir(workspace_root());
+    if let Some(seed) = seed {
+        command.env("CHURN_SEED", seed.to_string());
+    }
+    let status = command.status().context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("the churn benchmark failed (or lost addresses)");
     }
     Ok(())
 }

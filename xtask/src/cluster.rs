@@ -186,6 +186,25 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Test ranges that must never leave the machine (the test networks, the Service ranges).
+const TEST_RANGES: [&str; 2] = ["198.18.0.0/15", "2001:db8::/32"];
+
+/// Puts `unreachable` routes for [`TEST_RANGES`] in the root namespace, where the default route
+/// leads off the machine: a control plane here then never sends test traffic away.
+fn hold_test_ranges() -> Result<()> {
+    for range in TEST_RANGES {
+        let family = if range.contains(':') { "-6" } else { "-4" };
+        let status = Command::new("ip")
+            .args([family, "route", "replace", "unreachable", range])
+            .status()
+            .context("cannot run `ip`")?;
+        if !status.success() {
+            bail!("cannot add an unreachable route for {range} (root is needed)");
+        }
+    }
+    Ok(())
+}
+
 fn up(args: UpArgs) -> Result<()> {
     let dir = default_dir(args.dir);
     match state(&dir) {
@@ -232,6 +251,7 @@ fn up(args: UpArgs) -> Result<()> {
         }
         None => {
             let _ = std::fs::remove_file(&netns_file);
+            hold_test_ranges()?;
             Command::new(bin.join("kcp"))
         }
     };

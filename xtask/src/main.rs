@@ -5,6 +5,7 @@ mod bench;
 mod bench_compare;
 mod cluster;
 mod crds;
+mod faults;
 mod fuzz;
 mod images;
 mod lab;
@@ -47,7 +48,8 @@ enum Command {
     /// Upstream MetalLB as a test peer: build its controller and speaker, or fetch its source.
     #[command(subcommand)]
     Upstream(upstream::UpstreamCommand),
-    /// Fuzz a decoder with libFuzzer (default target: bgp_message) for `--seconds`.
+    /// Fuzz a decoder with libFuzzer (default target: bgp_message; `--all`: every target in
+    /// turn) for `--seconds` each, then print a table.
     Fuzz(fuzz::FuzzArgs),
 }
 

@@ -105,8 +105,14 @@ pub async fn run(
         Which::Ours => None,
     };
     let metrics_port = free_port()?;
-    let mut controller =
-        start(implementation, &client, plane.kubeconfig(), metrics_port, Stdio::null()).await?;
+    let mut controller = start(
+        implementation,
+        &client,
+        plane.kubeconfig(),
+        metrics_port,
+        Stdio::null(),
+    )
+    .await?;
     let pid = controller.id();
     let requests = |what: &'static str| {
         let token = token.clone();

@@ -35,6 +35,8 @@ pub struct Cluster {
     kubeconfig: PathBuf,
     server: String,
     child: Child,
+    /// Whether kcp keeps its state when it stops (so that [`Cluster::restart`] can resume it).
+    keeps_state: bool,
     /// How long the control plane took to become ready.
     pub startup: Duration,
 }
@@ -98,6 +100,26 @@ fn cluster_bin_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The address ranges of the test networks and the control plane's Service ranges: nothing
+/// sent to them may leave the machine.
+pub const TEST_RANGES: [&str; 2] = ["198.18.0.0/15", "2001:db8::/32"];
+
+/// Puts `unreachable` routes for [`TEST_RANGES`] in this process's network namespace (idempotent),
+/// so that traffic to them fails at once instead of following the default route off the machine.
+pub fn hold_test_ranges() -> Result<()> {
+    for range in TEST_RANGES {
+        let family = if range.contains(':') { "-6" } else { "-4" };
+        let status = Command::new("ip")
+            .args([family, "route", "replace", "unreachable", range])
+            .status()
+            .context("cannot run ip (iproute2) to hold the test ranges")?;
+        if !status.success() {
+            bail!("`ip {family} route replace unreachable {range}` failed (root is needed)");
+        }
+    }
+    Ok(())
+}
+
 /// Reads everything written to `file` so far.
 fn read_back(file: &mut std::fs::File) -> String {
     use std::io::{Read, Seek, SeekFrom};
@@ -145,11 +167,73 @@ impl Cluster {
         Self::start_with(bin, state, None)
     }
 
+    /// Starts a control plane of its own (in this namespace) that [`Cluster::restart`] can stop
+    /// and start again on the same data and port, for fault tests.
+    pub fn start_restartable() -> Result<Self> {
+        let bin = cluster_bin()?;
+        let state = tempfile::Builder::new()
+            .prefix("metallb-rs-cluster-")
+            .tempdir()
+            .context("cannot create a directory for the control plane")?
+            .keep();
+        let started = Self::launch(bin, &state, None, None, true);
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&state);
+        }
+        started
+    }
+
+    /// Stops the whole control plane (API server, etcd, controller-manager, scheduler, KWOK)
+    /// as a crash would, runs `while_down`, and starts it again on the same data and port.
+    /// Returns what `while_down` returned and how long the restart took. Only for a control
+    /// plane from [`Cluster::start_restartable`].
+    pub fn restart<T>(&mut self, while_down: impl FnOnce() -> T) -> Result<(T, Duration)> {
+        if !self.keeps_state {
+            bail!("only a control plane from Cluster::start_restartable can be restarted");
+        }
+        let port: u16 = self
+            .server
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("no port in {}", self.server))?;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let result = while_down();
+        let started = Instant::now();
+        let again = Self::launch(
+            self.bin.clone(),
+            &self.state.clone(),
+            None,
+            Some(port),
+            true,
+        )?;
+        // The old value's Drop must not stop the new kcp or remove the state.
+        let old = std::mem::replace(self, again);
+        std::mem::forget(old);
+        Ok((result, started.elapsed()))
+    }
+
     fn start_with(
         bin: PathBuf,
         state: &Path,
         netns: Option<(&str, std::net::IpAddr)>,
     ) -> Result<Self> {
+        Self::launch(bin, state, netns, None, false)
+    }
+
+    fn launch(
+        bin: PathBuf,
+        state: &Path,
+        netns: Option<(&str, std::net::IpAddr)>,
+        port: Option<u16>,
+        keeps_state: bool,
+    ) -> Result<Self> {
+        if netns.is_none() {
+            // A control plane in this namespace must not reach the test ranges through the
+            // default route (a webhook Service's ClusterIP, a simulated node's address).
+            hold_test_ranges()?;
+        }
         // kcp's own output goes to an unnamed file: nothing to clean up, readable on failure.
         let mut output = tempfile::tempfile().context("cannot create a temporary file")?;
         let started = Instant::now();
@@ -172,17 +256,17 @@ impl Cluster {
         let mut child = command
             .arg("--dir")
             .arg(state)
-            .args([
-                "--parent-pid",
-                &std::process::id().to_string(),
-                "--remove-on-exit",
-            ])
+            .args(["--parent-pid", &std::process::id().to_string()])
+            .args((!keeps_state).then_some("--remove-on-exit"))
+            .args(port.map(|p| format!("--port={p}")))
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output.try_clone()?)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.join("kcp").display()))?;
         let ready = state.join("ready.json");
+        // A kcp killed earlier (a restart) left its ready.json behind.
+        let _ = std::fs::remove_file(&ready);
         let server = loop {
             // kcp writes ready.json atomically once /readyz answers.
             if let Some(server) = std::fs::read_to_string(&ready)
@@ -216,6 +300,7 @@ impl Cluster {
             state: state.to_path_buf(),
             server,
             child,
+            keeps_state,
             startup: started.elapsed(),
         })
     }

@@ -230,3 +230,34 @@ async fn a_crd_can_be_created_and_served() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_test_ranges_are_unreachable_from_this_namespace_while_a_cluster_runs() -> Result<()> {
+    // The control plane runs in this (the root) namespace: a webhook Service's ClusterIP or a
+    // simulated node's address must fail here, not follow the default route off the machine.
+    cluster();
+    for (family, address) in [
+        ("-4", "198.19.0.1"),
+        ("-4", "198.18.20.1"),
+        ("-6", "2001:db8:5e::1"),
+        ("-6", "2001:db8::64:1"),
+    ] {
+        let out = std::process::Command::new("ip")
+            .args([family, "route", "get", address])
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success() || text.starts_with("unreachable"),
+            "{address} is routable from the root namespace: {text}"
+        );
+        assert!(
+            text.contains("unreachable") || text.contains("No route to host"),
+            "{address}: {text}"
+        );
+    }
+    Ok(())
+}

@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use litemap::LiteMap;
 use metallb_api::IPAddressPool;
 use metallb_api::annotations;
-use metallb_core::allocator::{Family, FamilyPolicy, Pool, PoolAllocation, Port, ServiceRequest};
+use metallb_core::allocator::{
+    Family, FamilyPolicy, Pool, PoolAllocation, PoolsError, Port, ServiceRequest,
+};
 use metallb_core::iprange::IpRange;
 use metallb_core::selector::{Operator, Requirement, Selector};
 
@@ -84,13 +86,53 @@ pub fn pool(object: &IPAddressPool, namespaces: &[Namespace]) -> Result<Pool, St
     })
 }
 
+/// Why a configuration cannot be used, naming the object at fault (its events say so too).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// The kind of the object at fault (`IPAddressPool`, `L2Advertisement`).
+    pub kind: &'static str,
+    /// Its name (in the MetalLB namespace).
+    pub name: String,
+    /// What is wrong, naming the object.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about the IPAddressPool `name`.
+    pub fn pool(name: &str, message: String) -> Self {
+        Self {
+            kind: "IPAddressPool",
+            name: name.to_string(),
+            message,
+        }
+    }
+
+    /// A pool set the allocator refused.
+    pub fn from_pools(err: &PoolsError) -> Self {
+        let name = match err {
+            PoolsError::EmptyName => "",
+            PoolsError::DuplicateName(name) | PoolsError::NoAddresses(name) => name,
+            PoolsError::Overlap { pool, .. } => pool,
+        };
+        Self::pool(name, err.to_string())
+    }
+}
+
 /// Every pool, checked against each other: overlapping ranges make the whole set invalid.
-pub fn pools(objects: &[IPAddressPool], namespaces: &[Namespace]) -> Result<Vec<Pool>, String> {
+pub fn pools(
+    objects: &[IPAddressPool],
+    namespaces: &[Namespace],
+) -> Result<Vec<Pool>, ConfigError> {
     let mut sorted: Vec<&IPAddressPool> = objects.iter().collect();
     sorted.sort_by_key(|p| p.metadata.name.clone());
     let pools = sorted
         .iter()
-        .map(|p| pool(p, namespaces))
+        .map(|p| {
+            pool(p, namespaces).map_err(|message| {
+                ConfigError::pool(p.metadata.name.as_deref().unwrap_or_default(), message)
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let all: Vec<(&str, &IpRange)> = pools
         .iter()
@@ -99,8 +141,9 @@ pub fn pools(objects: &[IPAddressPool], namespaces: &[Namespace]) -> Result<Vec<
     for (i, (pa, a)) in all.iter().enumerate() {
         for (pb, b) in &all[i + 1..] {
             if a.overlaps(b) {
-                return Err(format!(
-                    "CIDR {b} of pool {pb} overlaps with {a} of pool {pa}"
+                return Err(ConfigError::pool(
+                    pb,
+                    format!("CIDR {b} of pool {pb} overlaps with {a} of pool {pa}"),
                 ));
             }
         }
@@ -112,21 +155,37 @@ pub fn pools(objects: &[IPAddressPool], namespaces: &[Namespace]) -> Result<Vec<
 pub fn check_advertisements(
     advertisements: &[metallb_api::L2Advertisement],
     pools: &[IPAddressPool],
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
     for ad in advertisements {
         for name in &ad.spec.ip_address_pools {
             if !pools
                 .iter()
                 .any(|p| p.metadata.name.as_deref() == Some(name))
             {
-                return Err(format!(
-                    "L2Advertisement {} references unknown IPAddressPool {name}",
-                    ad.metadata.name.as_deref().unwrap_or_default()
-                ));
+                let ad_name = ad.metadata.name.clone().unwrap_or_default();
+                return Err(ConfigError {
+                    kind: "L2Advertisement",
+                    message: format!(
+                        "L2Advertisement {ad_name} references unknown IPAddressPool {name}"
+                    ),
+                    name: ad_name,
+                });
             }
         }
     }
     Ok(())
+}
+
+/// The pools of a configuration, checked as a whole: pools (ranges, selectors, overlaps) and
+/// the advertisements' references to them.
+pub fn configuration(
+    pool_objects: &[IPAddressPool],
+    namespaces: &[Namespace],
+    advertisements: &[metallb_api::L2Advertisement],
+) -> Result<Vec<Pool>, ConfigError> {
+    let valid = pools(pool_objects, namespaces)?;
+    check_advertisements(advertisements, pool_objects)?;
+    Ok(valid)
 }
 
 /// `namespace/name`.
@@ -160,6 +219,18 @@ pub fn handled(service: &Service, lb_class: Option<&str>) -> bool {
 
 /// The allocator's view of a Service; an error explains a request that cannot be parsed.
 pub fn request(service: &Service) -> Result<ServiceRequest, String> {
+    let mut known = known_request(service);
+    if known.families.is_empty() {
+        return Err("the service has no cluster IP".into());
+    }
+    known.requested_ips = requested_ips(service)?;
+    Ok(known)
+}
+
+/// What can be read of a Service's request whatever its requested addresses say: everything
+/// but them (families empty without cluster IPs). For a Service whose [`request`] fails, this
+/// is what [`metallb_core::allocator::Allocator::hold`] needs to keep its addresses.
+pub fn known_request(service: &Service) -> ServiceRequest {
     let default_spec = ServiceSpec::default();
     let spec = service.spec.as_ref().unwrap_or(&default_spec);
     let anns = service.metadata.annotations.as_ref();
@@ -172,37 +243,11 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
             .collect(),
     };
     let families: Vec<Family> = cluster_ips.iter().map(|ip| Family::of(*ip)).collect();
-    if families.is_empty() {
-        return Err("the service has no cluster IP".into());
-    }
     let policy = match spec.ip_family_policy.as_deref() {
         Some("PreferDualStack") => FamilyPolicy::PreferDualStack,
         Some("RequireDualStack") => FamilyPolicy::RequireDualStack,
         _ => FamilyPolicy::SingleStack,
     };
-    let requested_annotation = annotations::get(anns, annotations::LOAD_BALANCER_IPS);
-    let requested_spec = spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty());
-    let requested_ips =
-        match (requested_annotation, requested_spec) {
-            (Some(_), Some(_)) => return Err(
-                "service can not have both the loadBalancerIPs annotation and spec.loadBalancerIP"
-                    .into(),
-            ),
-            (Some(list), None) => list
-                .split(',')
-                .map(|s| {
-                    s.trim()
-                        .parse::<IpAddr>()
-                        .map_err(|_| format!("invalid requested IP {s:?}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            (None, Some(ip)) => vec![
-                ip.trim()
-                    .parse()
-                    .map_err(|_| format!("invalid spec.loadBalancerIP {ip:?}"))?,
-            ],
-            (None, None) => vec![],
-        };
     let backend_key = if spec.external_traffic_policy.as_deref() == Some("Local") {
         spec.selector
             .iter()
@@ -213,7 +258,7 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
     } else {
         String::new()
     };
-    Ok(ServiceRequest {
+    ServiceRequest {
         key: key(service),
         namespace: service.metadata.namespace.clone().unwrap_or_default(),
         // Already sorted and unique (a BTreeMap's order): stored as an exactly sized vector.
@@ -239,7 +284,38 @@ pub fn request(service: &Service) -> Result<ServiceRequest, String> {
             .collect(),
         sharing_key: annotations::get(anns, annotations::ALLOW_SHARED_IP).map(str::to_string),
         backend_key,
-        requested_ips,
+        requested_ips: vec![],
         requested_pool: annotations::get(anns, annotations::ADDRESS_POOL).map(str::to_string),
-    })
+    }
+}
+
+/// The addresses a Service asks for (`loadBalancerIPs` annotation or `spec.loadBalancerIP`).
+fn requested_ips(service: &Service) -> Result<Vec<IpAddr>, String> {
+    let anns = service.metadata.annotations.as_ref();
+    let requested_annotation = annotations::get(anns, annotations::LOAD_BALANCER_IPS);
+    let requested_spec = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.load_balancer_ip.as_deref())
+        .filter(|s| !s.is_empty());
+    match (requested_annotation, requested_spec) {
+        (Some(_), Some(_)) => Err(
+            "service can not have both the loadBalancerIPs annotation and spec.loadBalancerIP"
+                .into(),
+        ),
+        (Some(list), None) => list
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("invalid requested IP {s:?}"))
+            })
+            .collect(),
+        (None, Some(ip)) => {
+            Ok(vec![ip.trim().parse().map_err(|_| {
+                format!("invalid spec.loadBalancerIP {ip:?}")
+            })?])
+        }
+        (None, None) => Ok(vec![]),
+    }
 }

@@ -1,11 +1,13 @@
 //! Health probes: `GET /healthz` answers 200 while the process runs; `GET /readyz` answers 200
-//! once the caches are synced and the first allocation pass ran, 503 before.
+//! once the caches are synced and the first allocation pass ran, 503 before. Served by
+//! [`crate::http`] (timeouts, connection cap, paced accept errors).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::http::{Limits, Stats};
 
 /// Readiness shared between the controller loop and the probe server.
 #[derive(Debug, Clone, Default)]
@@ -39,21 +41,10 @@ pub fn respond(request_line: &str, ready: bool) -> &'static str {
 
 /// Serves the probes on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, readiness: Readiness) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let readiness = readiness.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let line = request.lines().next().unwrap_or("");
-            let _ = stream
-                .write_all(respond(line, readiness.is_ready()).as_bytes())
-                .await;
-        });
-    }
+    crate::http::serve(listener, Limits::default(), Stats::default(), move |line| {
+        respond(line, readiness.is_ready()).to_string()
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 //! converts Kubernetes objects into allocator inputs ([`convert`]), runs allocation passes
 //! ([`reconcile`]) and connects them to the API server ([`run`]).
 
+pub mod backoff;
 pub mod config_state;
 pub mod convert;
 pub mod events;
 pub mod health;
+pub mod http;
 pub mod kube_client;
 pub mod memory;
 pub mod metrics;

@@ -7,7 +7,9 @@ use clap::Parser;
 use metallb_controller::health::{Readiness, serve};
 use metallb_controller::kube_client::REST_CLIENT_REQUESTS;
 use metallb_controller::metrics::{self, Family, Metrics};
-use metallb_controller::run::{Settings, run};
+use metallb_controller::run::{
+    CONFIG_LOADED, CONFIG_STALE, PASSES, Settings, UPDATE_ERRORS, UPDATES, run,
+};
 
 /// MetalLB-compatible IP allocation for Services of type LoadBalancer.
 #[derive(Parser)]
@@ -45,6 +47,11 @@ struct Flags {
 /// The controller's metric families (upstream names; label `pool`).
 const FAMILIES: &[Family] = &[
     REST_CLIENT_REQUESTS,
+    CONFIG_LOADED,
+    CONFIG_STALE,
+    UPDATES,
+    UPDATE_ERRORS,
+    PASSES,
     (
         "metallb_allocator_addresses_total",
         "gauge",

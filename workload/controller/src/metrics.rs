@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::http::{Limits, Stats};
 
 /// A metric family: name, type (`counter` or `gauge`) and help text.
 pub type Family = (&'static str, &'static str, &'static str);
@@ -86,31 +87,27 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, metrics: Metrics) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let response = if path == "/metrics" {
-                let body = metrics.render();
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    .to_string()
-            };
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
+/// The response to a request line: the exposition for `GET /metrics`, else 404.
+pub fn respond(request_line: &str, metrics: &Metrics) -> String {
+    let path = request_line.split_whitespace().nth(1).unwrap_or("");
+    if path == "/metrics" {
+        let body = metrics.render();
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
     }
+}
+
+/// Serves `GET /metrics` on `listener` until the process ends, through [`crate::http`]
+/// (timeouts, connection cap, paced accept errors).
+pub async fn serve(listener: TcpListener, metrics: Metrics) {
+    crate::http::serve(listener, Limits::default(), Stats::default(), move |line| {
+        respond(line, &metrics)
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Service;
 use metallb_api::annotations;
 use metallb_core::allocator::{Allocator, Pool, PoolsError, ServiceRequest};
 
-use crate::convert::{current_ips, key, request};
+use crate::convert::{current_ips, key, known_request, request};
 
 /// A status change for one Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +64,35 @@ impl ServiceEvent {
     }
 }
 
+/// What a Service of this controller's class asks for.
+// The large variant is the common one (and `Tracked` is boxed already): boxing it would cost an
+// allocation per Service.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    /// No longer a LoadBalancer, but it still carries addresses or the pool annotation: clear.
+    Clear,
+    /// A LoadBalancer Service's allocation request.
+    Valid(ServiceRequest),
+    /// A LoadBalancer Service whose request cannot be parsed (boxed: rare, and the common case
+    /// stays small).
+    Invalid(Box<Invalid>),
+}
+
+/// A request that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Invalid {
+    /// Why.
+    reason: String,
+    /// What could be read (for keeping held addresses, [`Allocator::hold`]).
+    known: ServiceRequest,
+}
+
 /// What is kept of one Service of this controller's class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Tracked {
-    /// The allocation request of a LoadBalancer Service (an error explains a request that cannot
-    /// be parsed); `None` for a Service that is no longer a LoadBalancer but still carries
-    /// addresses or the pool annotation, which are cleared.
-    request: Option<Result<ServiceRequest, String>>,
+    /// What it asks for.
+    request: Request,
     /// The addresses in its `status.loadBalancer.ingress`.
     current_ips: Vec<IpAddr>,
     /// Its `ip-allocated-from-pool` annotation.
@@ -81,6 +103,11 @@ struct Tracked {
 
 /// The controller's allocation state: the allocator, the Services it handles and what changed
 /// since the last pass. Pure: fed with watch events, it returns the writes to make.
+///
+/// Safety rules (issue 14): no pass changes or allocates anything before a configuration is in
+/// force ([`Self::is_configured`]); a Service whose request cannot be parsed keeps what it holds
+/// ([`Allocator::hold`]); addresses held by Services of another class are never handed out
+/// ([`Allocator::reserve`]).
 #[derive(Debug)]
 pub struct Reconciler {
     allocator: Allocator,
@@ -133,10 +160,25 @@ impl Reconciler {
         self.services.len()
     }
 
+    /// Whether a configuration is in force: valid pools were installed at least once. Until
+    /// then no pass changes any Service (an invalid configuration at start, or no pool yet,
+    /// must not clear a single address).
+    pub fn is_configured(&self) -> bool {
+        self.allocator.is_configured()
+    }
+
     /// Installs `pools` when they differ from the ones in force; invalid pools leave the
     /// previous ones in force. A change makes the next pass look at every Service.
+    ///
+    /// An empty set is not a configuration to start from: before any configuration is in force
+    /// it is ignored (a controller watching the wrong namespace, or started before its pools
+    /// were created, would otherwise clear every address). Once one is in force, deleting every
+    /// pool releases every address, as upstream does.
     pub fn set_pools(&mut self, pools: Vec<Pool>) -> Result<(), PoolsError> {
-        if self.allocator.pools().eq(pools.iter()) {
+        if !self.allocator.is_configured() && pools.is_empty() {
+            return Ok(());
+        }
+        if self.allocator.is_configured() && self.allocator.pools().eq(pools.iter()) {
             return Ok(());
         }
         self.allocator.try_set_pools(pools)?;
@@ -144,8 +186,9 @@ impl Reconciler {
         Ok(())
     }
 
-    /// A Service was added or changed (or listed during a re-list).
-    pub fn service_applied(&mut self, service: &Service) {
+    /// A Service was added or changed (or listed during a re-list). Returns whether anything
+    /// allocation reads changed (the next pass looks at it).
+    pub fn service_applied(&mut self, service: &Service) -> bool {
         let key = key(service);
         if let Some(seen) = self.relist.as_mut() {
             seen.insert(key.clone());
@@ -154,19 +197,39 @@ impl Reconciler {
         let ours = spec.and_then(|s| s.load_balancer_class.as_deref()) == self.lb_class.as_deref();
         let load_balancer = spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
         let current_ips = current_ips(service);
+        if !ours {
+            // Another controller's LoadBalancer: what it holds is never handed out. (Addresses
+            // left in the status of a Service of another class that is no longer a
+            // LoadBalancer are announced by nobody, and are not kept from anyone.)
+            self.forget(&key);
+            let held: &[IpAddr] = if load_balancer { &current_ips } else { &[] };
+            if self.allocator.reserve(&key, held) {
+                self.retry_failed = true;
+            }
+            return false;
+        }
+        if self.allocator.unreserve(&key) {
+            self.retry_failed = true;
+        }
         let current_pool = annotations::get(
             service.metadata.annotations.as_ref(),
             annotations::IP_ALLOCATED_FROM_POOL,
         )
         .map(str::to_string);
-        let request = if ours && load_balancer {
-            Some(request(service))
-        } else if ours && (!current_ips.is_empty() || current_pool.is_some()) {
-            None
+        let request = if load_balancer {
+            match request(service) {
+                Ok(request) => Request::Valid(request),
+                Err(reason) => Request::Invalid(Box::new(Invalid {
+                    reason,
+                    known: known_request(service),
+                })),
+            }
+        } else if !current_ips.is_empty() || current_pool.is_some() {
+            Request::Clear
         } else {
-            // Not ours (another class), or nothing of ours on it: nothing to keep.
+            // Nothing of ours on it: nothing to keep.
             self.forget(&key);
-            return;
+            return false;
         };
         let previous = self.services.get(&key);
         if let Some(previous) = previous {
@@ -174,7 +237,7 @@ impl Reconciler {
                 && previous.current_ips == current_ips
                 && previous.current_pool == current_pool
             {
-                return;
+                return false;
             }
             // A holder whose request changed (ports, sharing key, type) may free addresses or
             // end a sharing conflict.
@@ -193,11 +256,16 @@ impl Reconciler {
             }),
         );
         self.dirty.insert(key);
+        true
     }
 
     /// A Service was deleted: what it held is free again.
     pub fn service_deleted(&mut self, service: &Service) {
-        self.forget(&key(service));
+        let key = key(service);
+        self.forget(&key);
+        if self.allocator.unreserve(&key) {
+            self.retry_failed = true;
+        }
     }
 
     /// The Service watch restarted: the Services applied until [`Self::relist_done`] replace
@@ -222,6 +290,18 @@ impl Reconciler {
         for key in gone {
             self.forget(&key);
         }
+        let gone: Vec<String> = self
+            .allocator
+            .reservations()
+            .map(|(k, _)| k)
+            .filter(|k| !seen.contains(*k))
+            .map(str::to_string)
+            .collect();
+        for key in gone {
+            if self.allocator.unreserve(&key) {
+                self.retry_failed = true;
+            }
+        }
         self.everything = true;
     }
 
@@ -239,7 +319,8 @@ impl Reconciler {
         }
     }
 
-    /// Looks at a Service again in the next pass (its last write failed).
+    /// Looks at a Service again in the next pass (its last write failed and its backoff is
+    /// over).
     pub fn retry(&mut self, namespace: &str, name: &str) {
         let key = format!("{namespace}/{name}");
         if self.services.contains_key(&key) {
@@ -258,8 +339,12 @@ impl Reconciler {
     }
 
     /// Runs one pass over the Services that need it; returns the status changes to write and
-    /// the events to record (see [`Self::is_news`]).
+    /// the events to record (see [`Self::is_news`]). Before a configuration is in force it
+    /// returns nothing and keeps every change for the first pass after.
     pub fn pass(&mut self) -> (Vec<Change>, Vec<ServiceEvent>) {
+        if !self.is_configured() {
+            return (vec![], vec![]);
+        }
         let mut work = std::mem::take(&mut self.dirty);
         if std::mem::take(&mut self.everything) {
             work = self.services.keys().cloned().collect();
@@ -321,19 +406,55 @@ impl Reconciler {
             };
             let current = &tracked.current_ips;
             let req = match &tracked.request {
-                None => {
+                Request::Clear => {
                     if self.allocator.release(key) {
                         self.retry_failed = true;
                     }
                     changes.push(change(vec![], None, "not a LoadBalancer any more".into()));
                     continue;
                 }
-                Some(Err(reason)) => {
+                Request::Invalid(invalid) => {
+                    let (reason, known) = (&invalid.reason, &invalid.known);
                     tracing::warn!(service = %key, "{reason}");
-                    events.push(event(true, "AllocationFailed", reason.clone()));
+                    self.failed.remove(key);
+                    if current.is_empty() {
+                        // Nothing held: nothing is allocated until the request is fixed.
+                        if self.allocator.release(key) {
+                            self.retry_failed = true;
+                        }
+                        events.push(event(true, "AllocationFailed", reason.clone()));
+                        continue;
+                    }
+                    // Held addresses stay claimed: never handed to another Service.
+                    match self.allocator.hold(known, current) {
+                        Ok(held) => {
+                            let note = format!(
+                                "invalid requested loadbalancer IPs: {reason}; keeping {}",
+                                list(&held.ips)
+                            );
+                            events.push(event(true, "LoadBalancerFailed", note));
+                            if tracked.current_pool.as_deref() != Some(held.pool.as_str()) {
+                                changes.push(change(
+                                    held.ips,
+                                    Some(held.pool),
+                                    "pool annotation".into(),
+                                ));
+                            }
+                        }
+                        Err(err) => {
+                            self.retry_failed = true;
+                            let note = format!(
+                                "current IP not allowed by config, clearing: {err}; no new IP until the request is fixed: {reason}"
+                            );
+                            // Normal, as upstream's ClearAssignment; the AllocationFailed
+                            // warning follows once the cleared status is back.
+                            events.push(event(false, "ClearAssignment", note));
+                            changes.push(change(vec![], None, format!("cleared: {err}")));
+                        }
+                    }
                     continue;
                 }
-                Some(Ok(req)) => req,
+                Request::Valid(req) => req,
             };
             // Services holding addresses re-claim them (restart safety); a held address that is
             // no longer valid (family, requested IPs or pool changed, pool shrunk) is released.
@@ -350,6 +471,19 @@ impl Reconciler {
                     }
                 }
             }
+            if let Some(held) = &kept
+                && let Some((ip, other)) = held.ips.iter().find_map(|ip| {
+                    Some((
+                        *ip,
+                        self.allocator.foreign_users_of(*ip).into_iter().next()?,
+                    ))
+                })
+            {
+                let note = format!(
+                    "{ip} is also held by {other}, a Service this controller does not handle; keeping it"
+                );
+                events.push(event(true, "IPConflict", note));
+            }
             // PreferDualStack Services holding one family get the other from the same pool
             // when it has one.
             if kept.is_some() {
@@ -363,10 +497,7 @@ impl Reconciler {
                 Some(a) => (Some(a), String::new()),
                 None => match self.allocator.allocate(req) {
                     Ok(a) => {
-                        let reason = format!(
-                            "Assigned IP {:?}",
-                            a.ips.iter().map(ToString::to_string).collect::<Vec<_>>()
-                        );
+                        let reason = format!("Assigned IP {}", list(&a.ips));
                         events.push(event(false, "IPAllocated", reason.clone()));
                         (Some(a), reason)
                     }
@@ -391,6 +522,14 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// Addresses as upstream's events print them: `["198.18.0.1"]`.
+fn list(ips: &[IpAddr]) -> String {
+    format!(
+        "{:?}",
+        ips.iter().map(ToString::to_string).collect::<Vec<_>>()
+    )
 }
 
 #[cfg(test)]
@@ -661,5 +800,209 @@ mod tests {
         ));
         let (_, events) = r.pass();
         assert!(r.is_news(&events[0]), "a different message is news again");
+    }
+
+    /// `service` holding `ips` from pool `p`, as a previous run left it.
+    fn holding(s: &Service, ips: &[&str]) -> Service {
+        written(
+            s,
+            &Change {
+                namespace: "apps".into(),
+                name: String::new(),
+                ips: ips.iter().map(|s| ip(s)).collect(),
+                pool: Some("p".into()),
+                reason: String::new(),
+            },
+        )
+    }
+
+    /// Feeds back what a pass wrote, as the watch would.
+    fn echo(r: &mut Reconciler, services: &[&Service], changes: &[Change]) {
+        for c in changes {
+            if let Some(s) = services
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(&c.name))
+            {
+                r.service_applied(&written(s, c));
+            }
+        }
+    }
+
+    #[test]
+    fn a_restart_with_an_invalid_configuration_keeps_every_address_and_allocates_nothing() {
+        // A restart while an L2Advertisement names a missing pool: run.rs gets a ConfigError
+        // and installs no pools, so the reconciler has no configuration in force.
+        let mut r = Reconciler::new(None);
+        let held = holding(&service("held", "LoadBalancer", json!({})), &["198.18.0.2"]);
+        let plain = holding(&service("was-lb", "ClusterIP", json!({})), &["198.18.0.3"]);
+        let pending = service("pending", "LoadBalancer", json!({}));
+        r.relist_started();
+        for s in [&held, &plain, &pending] {
+            r.service_applied(s);
+        }
+        r.relist_done();
+        for _ in 0..3 {
+            assert!(!r.is_configured());
+            assert_eq!(
+                r.pass(),
+                (vec![], vec![]),
+                "nothing cleared, nothing allocated"
+            );
+        }
+        // No pool at all is not a configuration to start from either.
+        r.set_pools(vec![]).unwrap();
+        assert!(!r.is_configured());
+        assert_eq!(r.pass(), (vec![], vec![]));
+        // Fixed: held addresses are kept, the pending Service gets a free one, and the
+        // non-LoadBalancer is cleared only now.
+        r.set_pools(vec![pool("p", &["198.18.0.0/30"])]).unwrap();
+        assert!(r.is_configured());
+        let (changes, _) = r.pass();
+        let by_name = |n: &str| changes.iter().find(|c| c.name == n).map(|c| c.ips.clone());
+        assert_eq!(by_name("held"), None, "kept as it is: no write");
+        assert_eq!(by_name("pending"), Some(vec![ip("198.18.0.0")]));
+        assert_eq!(by_name("was-lb"), Some(vec![]));
+        assert_eq!(r.allocator().users_of(ip("198.18.0.2")), ["apps/held"]);
+    }
+
+    #[test]
+    fn an_unparsable_request_keeps_its_address_reserved() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let bad = holding(
+            &service(
+                "bad",
+                "LoadBalancer",
+                json!({"loadBalancerIP": "not-an-ip"}),
+            ),
+            &["198.18.0.0"],
+        );
+        let pending = service("pending", "LoadBalancer", json!({}));
+        let wants = service(
+            "wants",
+            "LoadBalancer",
+            json!({"loadBalancerIP": "198.18.0.0"}),
+        );
+        r.relist_started();
+        for s in [&bad, &pending, &wants] {
+            r.service_applied(s);
+        }
+        r.relist_done();
+        let (changes, events) = r.pass();
+        assert_eq!(names(&changes), ["pending"]);
+        assert_eq!(changes[0].ips, vec![ip("198.18.0.1")], "not the bad one's");
+        let bad_event = events.iter().find(|e| e.name == "bad").unwrap();
+        assert_eq!(bad_event.reason, "LoadBalancerFailed");
+        assert!(bad_event.warning && bad_event.note.contains("keeping"));
+        assert!(
+            events
+                .iter()
+                .any(|e| e.name == "wants" && e.reason == "AllocationFailed"),
+            "an explicit request for the held address is refused"
+        );
+        assert_eq!(r.allocator().users_of(ip("198.18.0.0")), ["apps/bad"]);
+        // Fixed: it keeps its address, nothing is written.
+        let fixed = holding(&service("bad", "LoadBalancer", json!({})), &["198.18.0.0"]);
+        r.service_applied(&fixed);
+        assert_eq!(r.pass().0, vec![]);
+        assert_eq!(r.allocator().users_of(ip("198.18.0.0")), ["apps/bad"]);
+    }
+
+    #[test]
+    fn an_unparsable_request_outside_the_pools_is_cleared_with_an_event() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let bad = holding(
+            &service(
+                "bad",
+                "LoadBalancer",
+                json!({"loadBalancerIP": "not-an-ip"}),
+            ),
+            &["198.18.9.9"],
+        );
+        r.service_applied(&bad);
+        let (changes, events) = r.pass();
+        assert_eq!(names(&changes), ["bad"]);
+        assert!(changes[0].ips.is_empty());
+        assert!(
+            events
+                .iter()
+                .any(|e| e.reason == "ClearAssignment" && e.note.contains("not-an-ip"))
+        );
+        // Cleared, it is not given a new address until its request is fixed.
+        r.service_applied(&written(&bad, &changes[0]));
+        let (changes, events) = r.pass();
+        assert!(changes.is_empty());
+        assert_eq!(events[0].reason, "AllocationFailed");
+        assert!(r.allocator().holders().is_empty());
+    }
+
+    #[test]
+    fn addresses_held_by_services_of_another_class_are_never_handed_out() {
+        let mut r = reconciler(&["198.18.0.0/31"]);
+        let theirs = holding(
+            &service(
+                "theirs",
+                "LoadBalancer",
+                json!({"loadBalancerClass": "other"}),
+            ),
+            &["198.18.0.0"],
+        );
+        r.service_applied(&theirs);
+        let a = service("a", "LoadBalancer", json!({}));
+        let b = service("b", "LoadBalancer", json!({}));
+        r.service_applied(&a);
+        r.service_applied(&b);
+        let (changes, events) = r.pass();
+        assert_eq!(names(&changes), ["a"]);
+        assert_eq!(changes[0].ips, vec![ip("198.18.0.1")]);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.name == "b" && e.reason == "AllocationFailed")
+        );
+        echo(&mut r, &[&a], &changes);
+        assert_eq!(r.tracked(), 2, "the other class's Service is not tracked");
+        assert_eq!(r.allocator().counters("p").unwrap().v4_in_use, 2);
+        // The other controller releases it: the waiting Service gets it.
+        r.service_deleted(&theirs);
+        let (changes, _) = r.pass();
+        assert_eq!(names(&changes), ["b"]);
+        assert_eq!(changes[0].ips, vec![ip("198.18.0.0")]);
+        // Not a LoadBalancer any more: its stale addresses are not kept from anyone.
+        let mut stale = theirs.clone();
+        if let Some(spec) = stale.spec.as_mut() {
+            spec.type_ = Some("ClusterIP".into());
+        }
+        let mut r2 = reconciler(&["198.18.0.0/31"]);
+        r2.service_applied(&stale);
+        assert_eq!(r2.allocator().reservations().count(), 0);
+        // A re-list without it forgets its reservation too.
+        let mut r = reconciler(&["198.18.0.0/31"]);
+        r.service_applied(&theirs);
+        r.relist_started();
+        r.relist_done();
+        assert_eq!(r.allocator().reservations().count(), 0);
+    }
+
+    #[test]
+    fn an_address_also_held_by_another_class_is_kept_with_a_warning() {
+        let mut r = reconciler(&["198.18.0.0/30"]);
+        let mine = holding(&service("mine", "LoadBalancer", json!({})), &["198.18.0.1"]);
+        let theirs = holding(
+            &service(
+                "theirs",
+                "LoadBalancer",
+                json!({"loadBalancerClass": "other"}),
+            ),
+            &["198.18.0.1"],
+        );
+        r.service_applied(&theirs);
+        r.service_applied(&mine);
+        let (changes, events) = r.pass();
+        assert_eq!(changes, vec![], "nothing is taken away");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.name == "mine" && e.reason == "IPConflict" && e.warning)
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The controller's I/O: a watch over Services feeding the [`Reconciler`], reflectors over
 //! IPAddressPools, Namespaces and L2Advertisements; one pass per settled batch of changes;
-//! status writes only for Services whose addresses changed.
+//! status writes only for Services whose addresses changed. A failed write is retried with
+//! exponential backoff per Service (per pool for pool status, once for the
+//! ConfigurationState): 1 s doubling to 5 min, reset by a success or a change of the Service.
 
 use std::time::Duration;
 
@@ -17,8 +19,10 @@ use metallb_core::allocator::Allocator;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::convert;
-use crate::metrics::Metrics;
+use crate::backoff::Backoff;
+use crate::config_state::Verdict;
+use crate::convert::{self, ConfigError};
+use crate::metrics::{Family, Metrics};
 use crate::reconcile::{Change, Reconciler, ServiceEvent};
 use crate::secret::ensure_memberlist_secret;
 use tokio::time::Instant;
@@ -53,8 +57,63 @@ const POOL_STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// How many writes (status updates, events) a pass keeps in flight.
 const IN_FLIGHT: usize = 4;
 
-/// How long after a failed write the Service is looked at again.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The first retry after a failed write.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest time between retries of a write that keeps failing.
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// Upstream's gauge: 1 once a configuration was loaded.
+pub const CONFIG_LOADED: Family = (
+    "metallb_k8s_client_config_loaded_bool",
+    "gauge",
+    "1 if the MetalLB configuration was successfully loaded at least once.",
+);
+
+/// Upstream's gauge: 1 while the latest configuration read is refused.
+pub const CONFIG_STALE: Family = (
+    "metallb_k8s_client_config_stale_bool",
+    "gauge",
+    "1 if running on a stale configuration, because the latest config failed to load.",
+);
+
+/// Upstream's counter of object updates processed (Service watch events).
+pub const UPDATES: Family = (
+    "metallb_k8s_client_updates_total",
+    "counter",
+    "Number of k8s object updates that have been processed.",
+);
+
+/// Upstream's counter of failed updates (writes that failed).
+pub const UPDATE_ERRORS: Family = (
+    "metallb_k8s_client_update_errors_total",
+    "counter",
+    "Number of k8s object updates that failed for some reason.",
+);
+
+/// Allocation passes run.
+pub const PASSES: Family = (
+    "metallb_controller_passes_total",
+    "counter",
+    "Number of allocation passes run (each looks at the Services that changed).",
+);
+
+/// Retry times of failed writes.
+struct Retries {
+    /// Service status writes, by `namespace/name`.
+    services: Backoff<String>,
+    /// Pool status writes, by pool name.
+    pools: Backoff<String>,
+}
+
+impl Retries {
+    fn new() -> Self {
+        Self {
+            services: Backoff::new(RETRY_FIRST, RETRY_CAP),
+            pools: Backoff::new(RETRY_FIRST, RETRY_CAP),
+        }
+    }
+}
 
 /// A kind that can be watched and cached.
 pub trait Watched:
@@ -118,13 +177,22 @@ pub fn spawn_reflector_with<K: Watched>(
 }
 
 /// Feeds one Service watch event to the reconciler; returns whether the Services are listed
-/// completely (a pass may run).
-fn apply(reconciler: &mut Reconciler, event: watcher::Event<Service>) -> bool {
+/// completely (a pass may run). A Service that changed starts its write backoff over.
+fn apply(
+    reconciler: &mut Reconciler,
+    retries: &mut Retries,
+    event: watcher::Event<Service>,
+) -> bool {
     match event {
         watcher::Event::Apply(service) | watcher::Event::InitApply(service) => {
-            reconciler.service_applied(&service)
+            if reconciler.service_applied(&service) {
+                retries.services.reset(&convert::key(&service));
+            }
         }
-        watcher::Event::Delete(service) => reconciler.service_deleted(&service),
+        watcher::Event::Delete(service) => {
+            reconciler.service_deleted(&service);
+            retries.services.reset(&convert::key(&service));
+        }
         watcher::Event::Init => reconciler.relist_started(),
         watcher::Event::InitDone => {
             reconciler.relist_done();
@@ -187,23 +255,32 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
     };
     let mut reconciler = Reconciler::new(settings.lb_class.clone());
     let mut config_state = crate::config_state::Reporter::default();
+    let mut retries = Retries::new();
+    settings.metrics.set(CONFIG_LOADED.0, &[], 0.0);
+    settings.metrics.set(CONFIG_STALE.0, &[], 0.0);
     // No pass before the Services are listed completely: Services holding addresses re-claim
     // them before any pending Service is served (restart safety).
     let mut listed = false;
     let mut settle_until: Option<Instant> = None;
-    let mut retry_at: Option<Instant> = None;
     let mut pools_written_at: Option<Instant> = None;
     let mut pools_due: Option<Instant> = None;
     loop {
-        let wake = [settle_until, retry_at, pools_due]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = [
+            settle_until,
+            retries.services.next_due(),
+            retries.pools.next_due(),
+            config_state.next_retry(),
+            pools_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         tokio::select! {
             event = services.next() => {
                 match event {
                     Some(Ok(event)) => {
-                        if apply(&mut reconciler, event) && !listed {
+                        settings.metrics.inc(UPDATES.0, &[]);
+                        if apply(&mut reconciler, &mut retries, event) && !listed {
                             listed = true;
                             tracing::info!("caches synced; serving");
                         }
@@ -224,11 +301,19 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
             () = sleep_until(wake) => {}
         }
         settle_until = None;
-        retry_at = None;
+        let now = Instant::now();
+        // Writes whose backoff is over: the Services are looked at again in this pass; the
+        // pools and the ConfigurationState are written again by it.
+        for key in retries.services.due(now) {
+            if let Some((namespace, name)) = key.split_once('/') {
+                reconciler.retry(namespace, name);
+            }
+        }
+        retries.pools.due(now);
+        config_state.take_due(now);
         if !listed {
             continue;
         }
-        let now = Instant::now();
         let pool_status_due = pools_written_at.is_none_or(|t| now >= t + POOL_STATUS_INTERVAL);
         if pool_status_due {
             pools_written_at = Some(now);
@@ -236,29 +321,76 @@ pub async fn run(client: Client, settings: Settings) -> Result<()> {
         } else {
             pools_due = pools_written_at.map(|t| t + POOL_STATUS_INTERVAL);
         }
-        if pass(
+        pass(
             &client,
             &settings,
             &reporter,
             &mut reconciler,
             &mut config_state,
-            &pools,
-            &namespaces,
-            &advertisements,
+            &mut retries,
+            &Stores {
+                pools: &pools,
+                namespaces: &namespaces,
+                advertisements: &advertisements,
+            },
             pool_status_due,
         )
-        .await
-        .is_err()
-        {
-            retry_at = Some(Instant::now() + RETRY_AFTER);
-        }
+        .await;
         settings.readiness.set_ready();
     }
 }
 
-/// One pass: installs the pools (a bad set keeps the previous configuration in force), runs the
-/// reconciler and writes what it decided, the pools' status counters only when
-/// `pool_status_due`. Errs when a write failed (it is retried).
+/// The caches a pass reads the configuration from.
+struct Stores<'a> {
+    pools: &'a Store<IPAddressPool>,
+    namespaces: &'a Store<Namespace>,
+    advertisements: &'a Store<L2Advertisement>,
+}
+
+/// Installs the configuration read from the caches when it is valid; returns the verdict (a
+/// bad set keeps the configuration in force, or none before the first valid one).
+fn configure(reconciler: &mut Reconciler, stores: &Stores<'_>) -> (Verdict, Vec<IPAddressPool>) {
+    let pool_objects: Vec<IPAddressPool> =
+        stores.pools.state().iter().map(|p| (**p).clone()).collect();
+    let namespace_objects: Vec<Namespace> = stores
+        .namespaces
+        .state()
+        .iter()
+        .map(|n| (**n).clone())
+        .collect();
+    let ad_objects: Vec<L2Advertisement> = stores
+        .advertisements
+        .state()
+        .iter()
+        .map(|a| (**a).clone())
+        .collect();
+    let result =
+        convert::configuration(&pool_objects, &namespace_objects, &ad_objects).and_then(|valid| {
+            let empty = valid.is_empty();
+            reconciler
+                .set_pools(valid)
+                .map_err(|e| ConfigError::from_pools(&e))?;
+            if empty && !reconciler.is_configured() {
+                tracing::info!(
+                    "no IPAddressPool yet: no Service is changed until a configuration is loaded"
+                );
+            }
+            Ok(())
+        });
+    let verdict = Verdict {
+        error: result.err(),
+        in_force: reconciler.is_configured(),
+    };
+    if let Some(summary) = verdict.summary() {
+        tracing::warn!("invalid configuration: {summary}");
+    }
+    (verdict, pool_objects)
+}
+
+/// One pass: installs the pools (a bad set keeps the previous configuration in force, and
+/// before the first valid one nothing is changed), runs the reconciler and writes what it
+/// decided, the pools' status counters only when `pool_status_due`. Failed writes are retried
+/// after their backoff; writes still backing off are left for then.
 #[allow(clippy::too_many_arguments)]
 async fn pass(
     client: &Client,
@@ -266,34 +398,26 @@ async fn pass(
     reporter: &crate::events::Reporter,
     reconciler: &mut Reconciler,
     config_state: &mut crate::config_state::Reporter,
-    pools: &Store<IPAddressPool>,
-    namespaces: &Store<Namespace>,
-    advertisements: &Store<L2Advertisement>,
+    retries: &mut Retries,
+    stores: &Stores<'_>,
     pool_status_due: bool,
-) -> Result<(), ()> {
-    let mut outcome = Ok(());
-    let pool_objects: Vec<IPAddressPool> = pools.state().iter().map(|p| (**p).clone()).collect();
-    let namespace_objects: Vec<Namespace> =
-        namespaces.state().iter().map(|n| (**n).clone()).collect();
-    let ad_objects: Vec<L2Advertisement> = advertisements
-        .state()
-        .iter()
-        .map(|a| (**a).clone())
-        .collect();
-    // Cross-object validation: a bad set keeps the previous configuration in force.
-    let verdict = convert::pools(&pool_objects, &namespace_objects).and_then(|valid| {
-        convert::check_advertisements(&ad_objects, &pool_objects)?;
-        reconciler.set_pools(valid).map_err(|e| e.to_string())
-    });
-    if let Err(err) = &verdict {
-        tracing::warn!("invalid configuration, keeping the previous one: {err}");
-    }
+) {
+    settings.metrics.inc(PASSES.0, &[]);
+    let (verdict, pool_objects) = configure(reconciler, stores);
+    let metric = |b: bool| if b { 1.0 } else { 0.0 };
+    settings
+        .metrics
+        .set(CONFIG_LOADED.0, &[], metric(verdict.in_force));
+    settings
+        .metrics
+        .set(CONFIG_STALE.0, &[], metric(verdict.error.is_some()));
+    let now = Instant::now();
     if let Err(err) = config_state
-        .report(client, reporter, &settings.namespace, verdict)
+        .report(client, reporter, &settings.namespace, verdict, now)
         .await
     {
+        settings.metrics.inc(UPDATE_ERRORS.0, &[]);
         tracing::warn!("cannot report the configuration state: {err:#}");
-        outcome = Err(());
     }
     let (changes, events) = reconciler.pass();
     // Writes go out concurrently: one at a time, a burst of Services would wait on the round
@@ -308,39 +432,59 @@ async fn pass(
             reconciler.recorded(&event);
         }
     }
+    // A Service whose last write failed waits for its backoff (it is looked at again then).
+    let (changes, held_back): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|c| {
+        !retries
+            .services
+            .is_waiting(&format!("{}/{}", c.namespace, c.name), now)
+    });
+    if !held_back.is_empty() {
+        tracing::debug!(
+            "{} status writes wait for their retry time",
+            held_back.len()
+        );
+    }
     let written = in_flight(changes, async |change| write(client, change).await).await;
+    let now = Instant::now();
     for (change, result) in written {
+        let key = format!("{}/{}", change.namespace, change.name);
         match result {
-            Ok(()) => tracing::info!(
-                service = %format!("{}/{}", change.namespace, change.name),
-                ips = ?change.ips,
-                "{}",
-                change.reason
-            ),
-            Err(err) => {
-                tracing::warn!(
-                    "cannot update {}/{}: {err:#}",
-                    change.namespace,
-                    change.name
+            Ok(()) => {
+                retries.services.reset(&key);
+                tracing::info!(
+                    service = %key,
+                    ips = ?change.ips,
+                    "{}",
+                    change.reason
                 );
-                reconciler.retry(&change.namespace, &change.name);
-                outcome = Err(());
+            }
+            Err(err) => {
+                settings.metrics.inc(UPDATE_ERRORS.0, &[]);
+                let at = retries.services.failed(key.clone(), now);
+                tracing::warn!(
+                    "cannot update {key} (attempt {}, retrying in {:?}): {err:#}",
+                    retries.services.failures(&key),
+                    at.saturating_duration_since(now)
+                );
             }
         }
     }
     let allocator = reconciler.allocator();
     for object in &pool_objects {
-        if pool_status_due
-            && let Err(err) =
-                write_pool_status(client, &settings.namespace, object, allocator).await
-        {
-            tracing::warn!(
-                "cannot update the status of pool {:?}: {err:#}",
-                object.metadata.name
-            );
-            outcome = Err(());
-        }
         let name = object.metadata.name.as_deref().unwrap_or_default();
+        if pool_status_due && !retries.pools.is_waiting(&name.to_string(), now) {
+            match write_pool_status(client, &settings.namespace, object, allocator).await {
+                Ok(()) => retries.pools.reset(&name.to_string()),
+                Err(err) => {
+                    settings.metrics.inc(UPDATE_ERRORS.0, &[]);
+                    let at = retries.pools.failed(name.to_string(), now);
+                    tracing::warn!(
+                        "cannot update the status of pool {name} (retrying in {:?}): {err:#}",
+                        at.saturating_duration_since(now)
+                    );
+                }
+            }
+        }
         if let Some(counters) = allocator.counters(name) {
             for (metric, value) in counters.metrics() {
                 settings
@@ -349,7 +493,6 @@ async fn pass(
             }
         }
     }
-    outcome
 }
 
 /// Runs `op` on every item, [`IN_FLIGHT`] at a time; returns each item with its result, in

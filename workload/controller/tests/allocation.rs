@@ -447,3 +447,219 @@ async fn a_restart_with_a_thousand_services_keeps_every_address() -> Result<()> 
     );
     Ok(())
 }
+
+/// The sum of metric `name` on the controller's metrics port (0 while it does not answer).
+fn metric(port: u16, name: &str) -> f64 {
+    http_body(port, "/metrics")
+        .map(|text| test_support::sum_metric(&text, name))
+        .unwrap_or(0.0)
+}
+
+/// Whether an event with `reason` regards the object named `name` in `namespace`.
+async fn has_event(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> Result<bool> {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    Ok(events
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .any(|e| {
+            e.reason.as_deref() == Some(reason)
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+        }))
+}
+
+/// The ingress addresses of every Service in `api`, by name.
+async fn addresses(api: &Api<Service>) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    Ok(api
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|s| {
+            (
+                s.metadata.name.clone().unwrap_or_default(),
+                metallb_controller::convert::current_ips(s)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn a_restart_with_an_invalid_configuration_changes_no_address_until_it_is_fixed() -> Result<()>
+{
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let apps = TestNamespace::create(cluster, "apps").await?;
+    let class = format!("metallb.test/{}", apps.name);
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    apply_pool(&pools, "pool", &["198.18.202.0/29"]).await?;
+
+    // A previous run: four Services hold addresses.
+    let controller = Controller::start(&metallb.name, &class, 0, 0);
+    for (i, name) in ["s0", "s1", "s2", "bad"].iter().enumerate() {
+        create_service(&services, name, "LoadBalancer", &class).await?;
+        wait_ips(&services, name, &[&format!("198.18.202.{i}")]).await?;
+    }
+    drop(controller);
+
+    // While it is down: an L2Advertisement names a missing pool, one Service's request stops
+    // parsing, and a new Service waits for an address.
+    let ads: Api<metallb_api::L2Advertisement> = Api::namespaced(client.clone(), &metallb.name);
+    let ad: metallb_api::L2Advertisement = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+        "metadata": {"name": "broken"}, "spec": {"ipAddressPools": ["missing"]},
+    }))?;
+    ads.create(&PostParams::default(), &ad).await?;
+    services
+        .patch(
+            "bad",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {"metallb.io/loadBalancerIPs": "not-an-ip"}}
+            })),
+        )
+        .await?;
+    create_service(&services, "pending", "LoadBalancer", &class).await?;
+    let before = addresses(&services).await?;
+
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let _controller = Controller::start(&metallb.name, &class, 0, metrics_port);
+    wait_config(
+        &client,
+        &metallb.name,
+        "Invalid",
+        "unknown IPAddressPool missing",
+    )
+    .await?;
+    let summary = config_state(&client, &metallb.name)
+        .await?
+        .unwrap_or_default()
+        .1;
+    assert!(summary.contains("no Service is changed"), "{summary}");
+    for regarding in ["controller", "broken"] {
+        wait_for(
+            &format!("a ConfigurationError event about {regarding}"),
+            WAIT,
+            || async {
+                Ok(
+                    has_event(&client, &metallb.name, regarding, "ConfigurationError")
+                        .await?
+                        .then_some(()),
+                )
+            },
+        )
+        .await?;
+    }
+    // Several passes, each triggered by a change of a Service: nothing is written.
+    let passes = metric(metrics_port, "metallb_controller_passes_total");
+    for round in 0..3 {
+        for name in ["s0", "s1", "bad", "pending"] {
+            services
+                .patch(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(
+                        serde_json::json!({"metadata": {"labels": {"round": round.to_string()}}}),
+                    ),
+                )
+                .await?;
+        }
+        wait_for("a pass over the changes", WAIT, || async {
+            Ok((metric(metrics_port, "metallb_controller_passes_total")
+                >= passes + 1.0 + f64::from(round))
+            .then_some(()))
+        })
+        .await?;
+    }
+    assert_eq!(
+        metric(metrics_port, "metallb_k8s_client_config_loaded_bool"),
+        0.0
+    );
+    assert_eq!(
+        metric(metrics_port, "metallb_k8s_client_config_stale_bool"),
+        1.0
+    );
+    assert_eq!(addresses(&services).await?, before, "an address changed");
+    assert_eq!(before["pending"], Vec::<String>::new());
+
+    // Fixed: the pending Service gets the lowest free address, every other keeps its own (the
+    // Service whose request does not parse too, with a warning).
+    ads.delete("broken", &DeleteParams::default()).await?;
+    wait_config(&client, &metallb.name, "Valid", "").await?;
+    wait_ips(&services, "pending", &["198.18.202.4"]).await?;
+    let mut after = addresses(&services).await?;
+    after.remove("pending");
+    let mut expected = before.clone();
+    expected.remove("pending");
+    assert_eq!(after, expected, "a held address changed");
+    wait_for("a LoadBalancerFailed event for bad", WAIT, || async {
+        Ok(has_event(&client, &apps.name, "bad", "LoadBalancerFailed")
+            .await?
+            .then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        metric(metrics_port, "metallb_k8s_client_config_loaded_bool"),
+        1.0
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_address_held_by_a_service_of_another_class_is_never_handed_out() -> Result<()> {
+    let cluster = cluster();
+    let client = cluster.client().await?;
+    test_support::install_crds(&client, metallb_api::crds()).await?;
+    let metallb = TestNamespace::create(cluster, "metallb").await?;
+    let apps = TestNamespace::create(cluster, "apps").await?;
+    let class = format!("metallb.test/{}", apps.name);
+    let pools: Api<IPAddressPool> = Api::namespaced(client.clone(), &metallb.name);
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    apply_pool(&pools, "pool", &["198.18.203.0/31"]).await?;
+    // Another controller's Service holds the pool's first address.
+    create_service(
+        &services,
+        "theirs",
+        "LoadBalancer",
+        &format!("{class}-other"),
+    )
+    .await?;
+    services
+        .patch_status(
+            "theirs",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "status": {"loadBalancer": {"ingress": [{"ip": "198.18.203.0"}]}}
+            })),
+        )
+        .await?;
+    let _controller = Controller::start(&metallb.name, &class, 0, 0);
+    create_service(&services, "a", "LoadBalancer", &class).await?;
+    wait_ips(&services, "a", &["198.18.203.1"]).await?;
+    create_service(&services, "b", "LoadBalancer", &class).await?;
+    wait_for("an AllocationFailed event for b", WAIT, || async {
+        Ok(has_event(&client, &apps.name, "b", "AllocationFailed")
+            .await?
+            .then_some(()))
+    })
+    .await?;
+    assert!(addresses(&services).await?["b"].is_empty());
+    // The other controller lets it go: b gets it.
+    services.delete("theirs", &DeleteParams::default()).await?;
+    wait_ips(&services, "b", &["198.18.203.0"]).await?;
+    Ok(())
+}

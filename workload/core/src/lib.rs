@@ -7,8 +7,11 @@
 //! * [`iprange`]: address ranges (`a.b.c.d/n`, `A-B`, IPv4 and IPv6) and the `iprange` list rules.
 //! * [`allocator`]: which address a LoadBalancer Service gets, MetalLB-compatible.
 //! * [`bfd`]: BFD control packets and the session state machine.
-//! * [`bgp`]: BGP-4 messages: encoding, strict decoding, packing into UPDATEs.
-//! * [`l2`]: the Layer 2 election and the ARP/NDP frames.
+//! * [`bgp`]: BGP-4 messages: encoding, strict decoding, packing into UPDATEs; the session
+//!   state machine; the aggregation-length rule.
+//! * [`l2`]: the Layer 2 election, the ARP/NDP frames and the interfaces an address is
+//!   answered on.
+//! * [`membership`]: the header inside sealed membership packets and the replay guard.
 //! * [`selector`]: label selectors evaluated against label maps.
 
 #![forbid(unsafe_code)]
@@ -19,4 +22,5 @@ pub mod bfd;
 pub mod bgp;
 pub mod iprange;
 pub mod l2;
+pub mod membership;
 pub mod selector;

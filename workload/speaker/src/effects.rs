@@ -1,7 +1,10 @@
-//! The API side of a reconcile pass: ServiceL2Status and ServiceBGPStatus objects,
-//! `nodeAssigned` and `announceFailed` events, and the announced-address metric. They run in a task of their own,
-//! fed with the latest pass's decisions, so elections and the announcement table never wait on
-//! the API server (a slow write must not delay a failover).
+//! The API side of a reconcile pass: ServiceL2Status and ServiceBGPStatus objects, this
+//! speaker's ConfigurationState, `nodeAssigned`, `announceFailed` and `ConfigurationError`
+//! events, and the announced-address metric. They run in a task of their own, fed with the
+//! latest pass's decisions, so elections and the announcement table never wait on the API
+//! server (a slow write must not delay a failover). Failed writes are retried with an
+//! exponential backoff (1 s doubling to 2 min), whatever happens meanwhile: a permanent
+//! refusal (403, 422) costs one request every two minutes, not one per pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -9,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
@@ -16,23 +20,29 @@ use metallb_api::{ServiceBGPStatus, ServiceL2Status};
 use metallb_core::l2::election::Outcome;
 use tokio::sync::watch;
 
-use crate::adapters::status;
+use crate::adapters::{config_state, status};
+use crate::backoff::Backoff;
+use crate::bgp_config::Problem;
 use crate::bgp_plan::{Advertised, ServiceKey};
 use crate::metrics::{ANNOUNCED, Metrics};
-use crate::reconcile::Decision;
+use crate::reconcile::{Decision, Unannounced};
 
-/// How long after a failed API write the effects are tried again.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// The first delay before failed API writes are tried again.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest delay between two tries.
+const RETRY_MAX: Duration = Duration::from_secs(120);
 
 /// One reconcile pass's outcome, as the effects task needs it.
 #[derive(Debug, Clone, Default)]
 pub struct PassOutcome {
     /// Every Layer 2 decision of the pass, Services that cannot be announced included.
     pub decisions: Vec<Decision>,
-    /// Services that cannot be announced here, with the interfaces they asked for.
-    pub failed: BTreeMap<String, Vec<String>>,
+    /// Services whose addresses (all or some) cannot be announced here, and why.
+    pub failed: BTreeMap<String, Unannounced>,
     /// Services this node advertises with BGP.
     pub bgp: BTreeMap<ServiceKey, Advertised>,
+    /// Configuration problems: what this node refuses or ignores.
+    pub problems: Vec<Problem>,
 }
 
 /// Who the effects are written as.
@@ -44,6 +54,8 @@ pub struct EffectsSettings {
     pub namespace: String,
     /// Metrics.
     pub metrics: Metrics,
+    /// The speaker's pod, owner of its ConfigurationState (when it runs in a pod).
+    pub owner: Option<OwnerReference>,
 }
 
 /// The watch caches of the status objects.
@@ -71,9 +83,46 @@ pub fn spawn(
 #[derive(Default)]
 struct Memory {
     announced: BTreeSet<(String, &'static str)>,
-    failed: BTreeMap<String, Vec<String>>,
+    failed: BTreeMap<String, Unannounced>,
     created_l2: BTreeMap<String, Instant>,
     created_bgp: BTreeMap<String, Instant>,
+    /// Problems reported with an event (object uid and message).
+    reported: BTreeSet<(String, String)>,
+    /// The problems of the ConfigurationState written last.
+    config_state: Option<Vec<String>>,
+}
+
+/// One kind of API write retried on failure: when its next try is due, and the backoff.
+struct Retried {
+    what: &'static str,
+    backoff: Backoff,
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl Retried {
+    fn new(what: &'static str) -> Self {
+        Retried {
+            what,
+            backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
+            retry_at: None,
+        }
+    }
+
+    /// Whether a write may go now (it is not waiting out a backoff).
+    fn idle(&self) -> bool {
+        self.retry_at.is_none()
+    }
+
+    fn done(&mut self, ok: bool) {
+        if ok {
+            self.backoff.succeeded();
+            self.retry_at = None;
+        } else {
+            let delay = self.backoff.failed();
+            tracing::info!("{} failed: trying again in {delay:?}", self.what);
+            self.retry_at = Some(tokio::time::Instant::now() + delay);
+        }
+    }
 }
 
 async fn work(
@@ -82,25 +131,114 @@ async fn work(
     caches: StatusCaches,
     mut outcomes: watch::Receiver<Arc<PassOutcome>>,
 ) {
-    let recorder = Recorder::new(client.clone(), Reporter::from("metallb-speaker"));
+    let reporter = Reporter {
+        controller: "metallb-speaker".into(),
+        instance: Some(settings.node.clone()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
     let mut memory = Memory::default();
-    let mut retry = false;
+    // Each kind of write waits out its own backoff, so one refused write (a missing RBAC
+    // rule) does not hold the others back.
+    let mut statuses = Retried::new("service status writes");
+    let mut state = Retried::new("the ConfigurationState write");
     loop {
-        if retry {
-            tokio::select! {
-                changed = outcomes.changed() => if changed.is_err() { break },
-                _ = tokio::time::sleep(RETRY_AFTER) => {}
+        let (write_statuses, write_state) = tokio::select! {
+            changed = outcomes.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let outcome = outcomes.borrow_and_update().clone();
+                // Events and metrics follow every pass; writes wait out their backoff.
+                report_failures(&outcome, &memory.failed, &recorder).await;
+                memory.failed = outcome.failed.clone();
+                let announced = announced(&outcome);
+                publish_announced(&announced, &settings, &recorder, &memory.announced).await;
+                memory.announced = announced.iter().map(|a| (a.key(), a.protocol)).collect();
+                report_problems(&outcome.problems, &settings.node, &recorder, &mut memory.reported)
+                    .await;
+                (statuses.idle(), state.idle())
             }
-        } else if outcomes.changed().await.is_err() {
-            break;
+            _ = sleep_until(statuses.retry_at) => (true, false),
+            _ = sleep_until(state.retry_at) => (false, true),
+        };
+        let outcome = outcomes.borrow().clone();
+        if write_statuses {
+            let ok = sync_statuses(&client, &settings, &outcome, &caches, &mut memory).await;
+            statuses.done(ok);
         }
-        let outcome = outcomes.borrow_and_update().clone();
-        report_failures(&outcome, &memory.failed, &recorder).await;
-        memory.failed = outcome.failed.clone();
-        let announced = announced(&outcome);
-        publish_announced(&announced, &settings, &recorder, &memory.announced).await;
-        memory.announced = announced.iter().map(|a| (a.key(), a.protocol)).collect();
-        retry = !sync_statuses(&client, &settings, &outcome, &caches, &mut memory).await;
+        if write_state {
+            let ok = write_config_state(&client, &settings, &outcome, &mut memory).await;
+            state.done(ok);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A Warning `ConfigurationError` event on the object of every new problem.
+async fn report_problems(
+    problems: &[Problem],
+    node: &str,
+    recorder: &Recorder,
+    reported: &mut BTreeSet<(String, String)>,
+) {
+    let mut now = BTreeSet::new();
+    for problem in problems {
+        let key = (
+            problem.object.uid.clone().unwrap_or_default(),
+            problem.message.clone(),
+        );
+        if !reported.contains(&key) {
+            tracing::warn!(node, "configuration: {}", problem.message);
+            let event = Event {
+                type_: EventType::Warning,
+                reason: "ConfigurationError".into(),
+                note: Some(format!("{} (speaker on node {node})", problem.message)),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            if let Err(err) = recorder.publish(&event, &problem.object).await {
+                tracing::debug!("cannot record the ConfigurationError event: {err}");
+            }
+        }
+        now.insert(key);
+    }
+    *reported = now;
+}
+
+/// This speaker's ConfigurationState, when the problems changed; false after an API error.
+async fn write_config_state(
+    client: &Client,
+    settings: &EffectsSettings,
+    outcome: &PassOutcome,
+    memory: &mut Memory,
+) -> bool {
+    let problems: Vec<String> = outcome.problems.iter().map(|p| p.message.clone()).collect();
+    if memory.config_state.as_ref() == Some(&problems) {
+        return true;
+    }
+    match config_state::write(
+        client,
+        &settings.namespace,
+        &settings.node,
+        settings.owner.as_ref(),
+        &problems,
+    )
+    .await
+    {
+        Ok(()) => {
+            memory.config_state = Some(problems);
+            true
+        }
+        Err(err) => {
+            tracing::warn!("{err:#}");
+            false
+        }
     }
 }
 
@@ -118,13 +256,18 @@ impl Announcement<'_> {
     }
 }
 
+/// Whether the Service `key` is not announced at all here.
+fn not_announced(outcome: &PassOutcome, key: &str) -> bool {
+    outcome.failed.get(key).is_some_and(|f| f.all)
+}
+
 /// Every announcement of the pass: Layer 2 winners that can announce, and BGP advertisements.
 fn announced(outcome: &PassOutcome) -> Vec<Announcement<'_>> {
     let layer2 = outcome
         .decisions
         .iter()
         .filter(|d| {
-            matches!(d.outcome, Outcome::Announce { .. }) && !outcome.failed.contains_key(&d.key())
+            matches!(d.outcome, Outcome::Announce { .. }) && !not_announced(outcome, &d.key())
         })
         .map(|d| Announcement {
             namespace: &d.namespace,
@@ -144,27 +287,27 @@ fn announced(outcome: &PassOutcome) -> Vec<Announcement<'_>> {
     layer2.chain(bgp).collect()
 }
 
-/// A Warning `announceFailed` event for every Service that newly cannot be announced.
+/// A Warning `announceFailed` event for every Service that newly cannot be announced (all or
+/// some of its addresses).
 async fn report_failures(
     outcome: &PassOutcome,
-    before: &BTreeMap<String, Vec<String>>,
+    before: &BTreeMap<String, Unannounced>,
     recorder: &Recorder,
 ) {
     for decision in &outcome.decisions {
         let key = decision.key();
-        let Some(names) = outcome.failed.get(&key) else {
+        let Some(failure) = outcome.failed.get(&key) else {
             continue;
         };
-        if before.contains_key(&key) {
+        if before.get(&key) == Some(failure) {
             continue;
         }
-        tracing::warn!(service = %key, interfaces = ?names, "cannot announce: none of the interfaces exists here");
+        let reason = failure.reason();
+        tracing::warn!(service = %key, "cannot announce: {reason}");
         let event = Event {
             type_: EventType::Warning,
             reason: "announceFailed".into(),
-            note: Some(format!(
-                "none of the interfaces {names:?} of its L2Advertisements can announce on this node"
-            )),
+            note: Some(reason),
             action: "Announce".into(),
             secondary: None,
         };
@@ -232,7 +375,7 @@ async fn sync_statuses(
     let l2: Vec<_> = outcome
         .decisions
         .iter()
-        .filter(|d| !outcome.failed.contains_key(&d.key()))
+        .filter(|d| !not_announced(outcome, &d.key()))
         .filter_map(|d| match &d.outcome {
             Outcome::Announce { interfaces } => {
                 Some(status::l2(node, &d.namespace, &d.name, interfaces.as_ref()))
@@ -296,5 +439,31 @@ impl ObjectRefFromKey for Service {
             name: Some(name.to_string()),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_refused_for_good_is_tried_less_and_less_often() {
+        let mut writes = Retried::new("test writes");
+        assert!(writes.idle());
+        let waits: Vec<u64> = (0..10)
+            .map(|_| {
+                writes.done(false);
+                let at = writes.retry_at.expect("a retry is scheduled");
+                (at - tokio::time::Instant::now()).as_secs_f64().round() as u64
+            })
+            .collect();
+        // 1 s doubling, then once every two minutes: not once per pass.
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 120, 120, 120]);
+        assert!(!writes.idle());
+        writes.done(true);
+        assert!(writes.idle());
+        writes.done(false);
+        let at = writes.retry_at.expect("a retry is scheduled");
+        assert!(at - tokio::time::Instant::now() <= RETRY_FIRST);
     }
 }

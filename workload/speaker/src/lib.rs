@@ -6,12 +6,16 @@
 //! answers ARP and NDP for the Service's addresses and sends gratuitous announcements.
 //!
 //! * [`reconcile`]: Kubernetes objects in, this node's Layer 2 announcements out (no I/O).
-//! * [`bgp_plan`]: Kubernetes objects in, this node's BGP peers and routes out (no I/O).
+//! * [`bgp_config`]: the BGP objects this node accepts, what it refuses and why (no I/O).
+//! * [`bgp_plan`]: the accepted configuration and the Services in, this node's BGP peers and
+//!   routes out (no I/O).
 //! * [`table`]: the announcement table shared with the responders.
 //! * [`adapters`]: the edges: raw-socket responders, interface scanning, membership gossip,
 //!   the Kubernetes watches and status writes, metrics and health.
 
 pub mod adapters;
+pub mod backoff;
+pub mod bgp_config;
 pub mod bgp_plan;
 pub mod effects;
 pub mod metrics;

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use metallb_controller::health::{self, Readiness};
 use metallb_speaker::adapters::interfaces::EXCLUDE_FILE;
@@ -53,6 +53,10 @@ struct Flags {
     /// Metrics port (0 disables metrics).
     #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
     port: u16,
+    /// Address the metrics listen on: the node's address (`status.hostIP`), as upstream's
+    /// speaker does with its plain-HTTP metrics; unset or empty: every address.
+    #[arg(long, env = "METALLB_HOST")]
+    host: Option<String>,
     /// Health probe port on 127.0.0.1 (0 disables the probes).
     #[arg(long, default_value_t = 17472)]
     health_probe_port: u16,
@@ -89,6 +93,16 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Where the metrics listen: `--host` (METALLB_HOST), else every address.
+fn metrics_host(host: Option<&str>) -> Result<IpAddr> {
+    match host.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(text) => text
+            .parse()
+            .with_context(|| format!("--host (METALLB_HOST) {text:?} is not an IP address")),
+        None => Ok(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    }
+}
+
 fn membership_settings(flags: &Flags) -> Result<Option<MembershipSettings>> {
     let (Some(addr), Some(labels)) = (
         flags.ml_bindaddr.as_deref().filter(|a| !a.is_empty()),
@@ -100,13 +114,26 @@ fn membership_settings(flags: &Flags) -> Result<Option<MembershipSettings>> {
         .parse()
         .with_context(|| format!("--ml-bindaddr {addr:?} is not an IP address"))?;
     let secret_file = flags.ml_secret_key_path.join("secretkey");
+    // No key, no gossip: membership packets are always encrypted and authenticated.
     let secret = match std::fs::read(&secret_file) {
-        Ok(bytes) => Some(bytes.trim_ascii().to_vec()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Ok(bytes) => bytes.trim_ascii().to_vec(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
+            "refusing to start: membership is on (--ml-bindaddr and --ml-labels) but its key \
+             file {} does not exist; the speaker never gossips unencrypted. Mount the \
+             memberlist Secret (key `secretkey`) at --ml-secret-key-path",
+            secret_file.display()
+        ),
         Err(err) => {
             return Err(err).with_context(|| format!("cannot read {}", secret_file.display()));
         }
     };
+    if secret.is_empty() {
+        bail!(
+            "refusing to start: the membership key file {} is empty; the speaker never gossips \
+             without a key. Put a random key in the memberlist Secret (key `secretkey`)",
+            secret_file.display()
+        );
+    }
     Ok(Some(MembershipSettings {
         gossip: membership::Settings {
             node: flags.node_name.clone(),
@@ -160,13 +187,20 @@ async fn main() -> Result<()> {
             })?;
         tokio::spawn(health::serve(listener, readiness.clone()));
     }
+    let membership = membership_settings(&flags).inspect_err(|err| tracing::error!("{err:#}"))?;
     if flags.port != 0 {
-        let listener = tokio::net::TcpListener::bind(("0.0.0.0", flags.port))
+        let host = metrics_host(flags.host.as_deref())?;
+        let listener = tokio::net::TcpListener::bind((host, flags.port))
             .await
-            .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on the metrics address {host} port {}",
+                    flags.port
+                )
+            })?;
+        tracing::info!(%host, port = flags.port, "serving metrics");
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
-    let membership = membership_settings(&flags)?;
     let client =
         metallb_controller::kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics))
             .await?;
@@ -175,6 +209,7 @@ async fn main() -> Result<()> {
         client,
         Settings {
             node: flags.node_name,
+            pod_name: flags.pod_name,
             namespace: flags.namespace,
             lb_class: flags.lb_class,
             ignore_exclude_label: flags.ignore_exclude_lb,
@@ -186,4 +221,26 @@ async fn main() -> Result<()> {
         shutdown,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_listen_on_the_host_address_when_given() {
+        assert_eq!(
+            metrics_host(Some("198.18.0.11")).unwrap(),
+            "198.18.0.11".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            metrics_host(Some("2001:db8::b")).unwrap(),
+            "2001:db8::b".parse::<IpAddr>().unwrap()
+        );
+        for unset in [None, Some(""), Some("  ")] {
+            assert!(metrics_host(unset).unwrap().is_unspecified());
+        }
+        let err = metrics_host(Some("node-a")).unwrap_err();
+        assert!(format!("{err:#}").contains("METALLB_HOST"), "{err:#}");
+    }
 }

@@ -14,8 +14,10 @@ use metallb_core::iprange::IpRange;
 use metallb_core::l2::election::{
     self, Advertisement, ClusterView, NodeView, Outcome, ServiceView,
 };
+use metallb_core::l2::interface::answers_on;
 use metallb_core::selector::any_matches;
 
+use crate::adapters::interfaces::Interface;
 use crate::table::Table;
 
 /// The label EndpointSlices carry with their Service's name.
@@ -241,21 +243,74 @@ pub fn table(decisions: &[Decision]) -> Table {
     }))
 }
 
-/// Services this node won but cannot announce: none of the interfaces their advertisements
-/// name is available here (upstream's `announceFailed`). Keys with the requested names.
-pub fn missing_interfaces(
+/// Addresses of a Service this node won but cannot announce here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unannounced {
+    /// The interfaces its advertisements name (`None`: they name none, and no interface here
+    /// is on the network of `ips`).
+    pub requested: Option<Vec<String>>,
+    /// The addresses no interface here answers for.
+    pub ips: Vec<IpAddr>,
+    /// Whether that is every address of the Service: it is not announced at all.
+    pub all: bool,
+}
+
+impl Unannounced {
+    /// Why, for the `announceFailed` event.
+    pub fn reason(&self) -> String {
+        match &self.requested {
+            Some(names) => format!(
+                "none of the interfaces {names:?} of its L2Advertisements can announce on this node"
+            ),
+            None => format!(
+                "no interface of this node is on a network containing {}; name the interfaces \
+                 in its L2Advertisement to announce there",
+                self.ips
+                    .iter()
+                    .map(IpAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// Services this node won but cannot announce (all or some of their addresses) on the
+/// interfaces `available`: none of the interfaces their advertisements name is here
+/// (upstream's `announceFailed`), or, when they name none, no interface is on an address's
+/// network. Keyed by `namespace/name`.
+pub fn unannounced(
     decisions: &[Decision],
-    available: &[String],
-) -> BTreeMap<String, Vec<String>> {
+    available: &[Interface],
+) -> BTreeMap<String, Unannounced> {
     decisions
         .iter()
-        .filter_map(|d| match &d.outcome {
-            Outcome::Announce {
-                interfaces: Some(names),
-            } if !names.iter().any(|n| available.contains(n)) => {
-                Some((d.key(), names.iter().cloned().collect()))
+        .filter_map(|d| {
+            let Outcome::Announce { interfaces } = &d.outcome else {
+                return None;
+            };
+            let ips: Vec<IpAddr> = d
+                .ips
+                .iter()
+                .copied()
+                .filter(|ip| {
+                    !available
+                        .iter()
+                        .any(|i| answers_on(*ip, interfaces.as_ref(), &i.name, &i.networks))
+                })
+                .collect();
+            if ips.is_empty() {
+                return None;
             }
-            _ => None,
+            let all = ips.len() == d.ips.len();
+            Some((
+                d.key(),
+                Unannounced {
+                    requested: interfaces.as_ref().map(|n| n.iter().cloned().collect()),
+                    ips,
+                    all,
+                },
+            ))
         })
         .collect()
 }

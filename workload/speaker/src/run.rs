@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::reflector::Store;
@@ -29,6 +30,7 @@ use crate::adapters::bgp::Sessions;
 use crate::adapters::interfaces;
 use crate::adapters::membership::{self, Membership};
 use crate::adapters::responder::Responders;
+use crate::bgp_config::{self, ConfigInputs, InForce, Problem};
 use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
 use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches};
 use crate::metrics::Metrics;
@@ -58,6 +60,8 @@ pub struct MembershipSettings {
 pub struct Settings {
     /// This node's name.
     pub node: String,
+    /// This speaker's pod (it owns the speaker's ConfigurationState), when it runs in one.
+    pub pod_name: Option<String>,
     /// The MetalLB namespace.
     pub namespace: String,
     /// Only Services of this loadBalancerClass.
@@ -269,6 +273,7 @@ pub async fn run(
             node: settings.node.clone(),
             namespace: settings.namespace.clone(),
             metrics: settings.metrics.clone(),
+            owner: own_pod(&settings, &caches),
         },
         StatusCaches {
             l2: caches.statuses.clone(),
@@ -276,6 +281,7 @@ pub async fn run(
         },
     );
     let mut bgp = Sessions::new(settings.metrics.clone());
+    let mut in_force = InForce::default();
     let mut windows: BTreeMap<IpAddr, Instant> = BTreeMap::new();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
@@ -314,11 +320,11 @@ pub async fn run(
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
         });
-        let advertised = sync_bgp(&mut bgp, &settings, &caches);
-        let failed = reconcile::missing_interfaces(&decisions, &responders.interfaces());
+        let (advertised, problems) = sync_bgp(&mut bgp, &mut in_force, &settings, &caches);
+        let failed = reconcile::unannounced(&decisions, &responders.interfaces());
         let announceable: Vec<Decision> = decisions
             .iter()
-            .filter(|d| !failed.contains_key(&d.key()))
+            .filter(|d| !failed.get(&d.key()).is_some_and(|f| f.all))
             .cloned()
             .collect();
         let new_table = reconcile::table(&announceable);
@@ -360,6 +366,7 @@ pub async fn run(
             decisions,
             failed,
             bgp: advertised,
+            problems,
         }));
     }
     tracing::info!("stopping: leaving the membership");
@@ -371,34 +378,61 @@ pub async fn run(
     Ok(())
 }
 
-/// Brings the BGP sessions in line with the configuration and the Services.
-/// Returns what this node advertises.
+/// A reference to this speaker's pod, found by name among the speaker pods.
+fn own_pod(settings: &Settings, caches: &Caches) -> Option<OwnerReference> {
+    let name = settings.pod_name.as_deref()?;
+    let pods = caches.pods.as_ref()?.state();
+    let pod = pods
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(name))?;
+    Some(OwnerReference {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        name: name.to_string(),
+        uid: pod.metadata.uid.clone()?,
+        ..OwnerReference::default()
+    })
+}
+
+/// Brings the BGP sessions in line with the configuration and the Services. Returns what this
+/// node advertises and the configuration problems found (refused objects keep the version in
+/// force).
 fn sync_bgp(
     bgp: &mut Sessions,
+    in_force: &mut InForce,
     settings: &Settings,
     caches: &Caches,
-) -> BTreeMap<ServiceKey, Advertised> {
+) -> (BTreeMap<ServiceKey, Advertised>, Vec<Problem>) {
     let nodes = caches.nodes.state();
     let Some(local) = nodes
         .iter()
         .find(|n| n.metadata.name.as_deref() == Some(settings.node.as_str()))
     else {
-        return BTreeMap::new();
+        return (BTreeMap::new(), Vec::new());
     };
-    let plan = bgp_plan::plan(&BgpInputs {
-        local_node: local,
-        lb_class: settings.lb_class.as_deref(),
-        services: &caches.services.state(),
-        slices: &caches.slices.state(),
-        pools: &caches.pools.state(),
-        peers: &caches.bgp_peers.state(),
-        advertisements: &caches.bgp_advertisements.state(),
-        communities: &caches.communities.state(),
-        secrets: &caches.secrets.state(),
-        bfd_profiles: &caches.bfd_profiles.state(),
-    });
+    let accepted = bgp_config::accept(
+        &ConfigInputs {
+            local_node: local,
+            pools: &caches.pools.state(),
+            peers: &caches.bgp_peers.state(),
+            advertisements: &caches.bgp_advertisements.state(),
+            communities: &caches.communities.state(),
+            secrets: &caches.secrets.state(),
+            bfd_profiles: &caches.bfd_profiles.state(),
+        },
+        in_force,
+    );
+    let plan = bgp_plan::plan(
+        &BgpInputs {
+            local_node: local,
+            lb_class: settings.lb_class.as_deref(),
+            services: &caches.services.state(),
+            slices: &caches.slices.state(),
+        },
+        &accepted,
+    );
     bgp.sync(&plan);
-    plan.services
+    (plan.services, accepted.problems)
 }
 
 /// Sends the gratuitous bursts due now; `triggered` addresses start (or extend) their window.

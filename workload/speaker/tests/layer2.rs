@@ -150,7 +150,170 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, &second).await?;
-    Ok(())
+
+    configuration_state(lab).await?;
+    membership_keys(lab, &winner).await
+}
+
+/// The status of the ConfigurationState of `node`'s speaker: (result, errorSummary).
+async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, String)>> {
+    let api: Api<metallb_api::ConfigurationState> =
+        Api::namespaced(lab.client.clone(), &lab.namespace);
+    let Some(state) = api.get_opt(&format!("speaker-{node}")).await? else {
+        return Ok(None);
+    };
+    let labels = state.metadata.labels.unwrap_or_default();
+    ensure!(
+        labels.get("metallb.io/component-type").map(String::as_str) == Some("speaker")
+            && labels.get("metallb.io/node-name").map(String::as_str) == Some(node),
+        "labels of speaker-{node}: {labels:?}"
+    );
+    Ok(state.status.map(|s| {
+        (
+            s.result.map(|r| format!("{r:?}")).unwrap_or_default(),
+            s.error_summary.unwrap_or_default(),
+        )
+    }))
+}
+
+/// What a speaker cannot honour is refused, reported in its ConfigurationState and with an
+/// event on the object, and the state is valid again once it is gone.
+async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
+    let ns = lab.namespace.clone();
+    let node = NODES[0];
+    wait_for(&format!("speaker-{node} to be Valid"), WAIT, || async {
+        Ok(config_state(lab, node)
+            .await?
+            .filter(|(result, _)| result == "Valid")
+            .map(|_| ()))
+    })
+    .await?;
+    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+    let peer = json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "in-a-vrf"},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.18.0.3", "vrf": "red"},
+    });
+    let params = kube::api::PatchParams::apply("layer2-test").force();
+    peers
+        .patch("in-a-vrf", &params, &kube::api::Patch::Apply(&peer))
+        .await?;
+    // Aggregating the /25 pool to /1 would announce half the Internet.
+    let ad = json!({"ipAddressPools": ["lab"], "aggregationLength": 1});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "BGPAdvertisement",
+        "bgpadvertisements",
+        "wide",
+        ad,
+    )
+    .await?;
+    wait_for(
+        &format!("speaker-{node} to report the vrf and the aggregation length"),
+        WAIT,
+        || async {
+            Ok(config_state(lab, node)
+                .await?
+                .filter(|(result, summary)| {
+                    result == "Invalid"
+                        && summary.contains("BGPPeer in-a-vrf: vrf \"red\" is not supported")
+                        && summary
+                            .contains("BGPAdvertisement wide: aggregation length 1 is shorter")
+                })
+                .map(|_| ()))
+        },
+    )
+    .await?;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(lab.client.clone(), &ns);
+    wait_for(
+        "a ConfigurationError event on the BGPPeer",
+        WAIT,
+        || async {
+            let list = events.list(&Default::default()).await?;
+            Ok(list
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("ConfigurationError")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("in-a-vrf")
+                })
+                .then_some(()))
+        },
+    )
+    .await?;
+    peers.delete("in-a-vrf", &Default::default()).await?;
+    let ads: Api<metallb_api::BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
+    ads.delete("wide", &Default::default()).await?;
+    wait_for(
+        &format!("speaker-{node} to be Valid again"),
+        WAIT,
+        || async {
+            Ok(config_state(lab, node)
+                .await?
+                .filter(|(result, _)| result == "Valid")
+                .map(|_| ()))
+        },
+    )
+    .await
+}
+
+/// A value of this node's speaker metrics (0 when the series is absent).
+fn metric(lab: &SpeakerLab, node: &str, series: &str) -> Result<f64> {
+    let host = lab.network.node(node).context("no such node")?;
+    let text = netlab::http_get_from(
+        &host.netns,
+        IpAddr::from([127, 0, 0, 1]),
+        7472,
+        "/metrics",
+        Duration::from_secs(2),
+    )?;
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
+const MEMBERS: &str = "metallb_speaker_members ";
+const UNAUTHENTICATED: &str =
+    "metallb_speaker_memberlist_packets_dropped{reason=\"unauthenticated\"} ";
+
+/// A speaker with another key forms no membership with the others: each side drops the
+/// other's packets as unauthenticated. With the right key it is a member again.
+async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
+    let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != odd).collect();
+    // The stopped speaker (SIGTERM above) comes back, with another key.
+    lab.speakers
+        .start_with_key(&lab.network, odd, b"a-key-of-another-cluster")?;
+    wait_for(
+        &format!("{odd}, with another key, to drop the others' packets and be alone"),
+        WAIT,
+        || async {
+            let members = metric(lab, odd, MEMBERS)?;
+            let dropped = metric(lab, odd, UNAUTHENTICATED)?;
+            Ok((members == 1.0 && dropped > 0.0).then_some(()))
+        },
+    )
+    .await?;
+    for node in &others {
+        wait_for(
+            &format!("{node} to drop {odd}'s packets and not count it"),
+            WAIT,
+            || async {
+                let members = metric(lab, node, MEMBERS)?;
+                let dropped = metric(lab, node, UNAUTHENTICATED)?;
+                Ok((members == others.len() as f64 && dropped > 0.0).then_some(()))
+            },
+        )
+        .await?;
+    }
+    lab.speakers.start(&lab.network, odd)?;
+    wait_for(
+        &format!("{odd}, with the cluster's key, to be a member again"),
+        WAIT,
+        || async { Ok((metric(lab, odd, MEMBERS)? == NODES.len() as f64).then_some(())) },
+    )
+    .await
 }
 
 /// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
@@ -158,6 +321,11 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     let ns = lab.namespace.clone();
     lab.network.add_second_segment()?;
+    // The nodes' eth1 is on another network (198.18.200.0/24), which holds no pool address.
+    for (i, node) in lab.network.nodes.iter().enumerate() {
+        let address = format!("198.18.200.{}/24", 11 + i);
+        netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
+    }
     let pool = json!({"addresses": ["198.18.100.128/25"]});
     netlab::apply_metallb(
         &lab.client,
@@ -199,6 +367,14 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     ensure!(
         macs.is_empty(),
         "{PINNED_V4} is announced on eth1 only, but eth0 answers came from {macs:?}"
+    );
+    // eth1 answers (for the pinned address), but not for the address of an advertisement that
+    // names no interface: eth1's network does not contain it.
+    let macs = netlab::arping_on(&lab.network, "eth1", SERVICE_V4)?;
+    ensure!(
+        macs.is_empty(),
+        "{SERVICE_V4} is not on eth1's network and its advertisement names no interface, but \
+         eth1 answers came from {macs:?}"
     );
 
     // The exclude list wins over the advertisement.

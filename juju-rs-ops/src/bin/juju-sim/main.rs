@@ -229,11 +229,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RemoveUnit { targets, num_units } => remove_unit(store, &targets, num_units),
         Command::Config { settings, reset } => configure(store, &settings, &reset),
         Command::Trust { remove } => {
-            let mut sim = load_alive(store)?;
+            // Trust can still change while the application is being removed (an operator
+            // granting the access a failed clean-up needs); dying units get no new hooks, the
+            // next `remove` retries theirs.
+            let mut sim = Sim::load(store)?;
+            let alive = sim.with_agent(|a| a.state.app.life == Life::Alive);
             sim.with_agent(|a| a.state.app.trusted = !remove);
             sim.save()?;
             refresh_identity(&sim)?;
-            lifecycle::on_live_units(&mut sim, &["config-changed"])?;
+            if alive {
+                lifecycle::on_live_units(&mut sim, &["config-changed"])?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Refresh {
@@ -571,6 +577,17 @@ fn refresh_identity(sim: &Sim) -> Result<()> {
             a.state.app.trusted,
         )
     });
-    k8s::ensure_identity(admin, &model, &app, trusted, &sim.store.charm_kubeconfig())
-        .context("cannot set up the charm's Kubernetes identity")
+    let charm_kubeconfig = sim.store.charm_kubeconfig();
+    match k8s::ensure_identity(admin, &model, &app, trusted, &charm_kubeconfig) {
+        Ok(()) => Ok(()),
+        // A unit keeps its service-account token while the cluster is away (the agent talks
+        // to the Juju controller, not to Kubernetes): hooks still run, and the charm finds out.
+        Err(err) if charm_kubeconfig.exists() => {
+            eprintln!(
+                "WARNING cannot refresh the charm's Kubernetes identity (keeping the current one): {err:#}"
+            );
+            Ok(())
+        }
+        Err(err) => Err(err).context("cannot set up the charm's Kubernetes identity"),
+    }
 }

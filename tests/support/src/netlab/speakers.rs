@@ -72,6 +72,27 @@ impl Speakers {
 
     /// [`Speakers::start`] with `more` flags for this speaker only.
     pub fn start_with(&mut self, network: &Network, name: &str, more: &[&str]) -> Result<()> {
+        let key_dir = self.dir.clone();
+        self.spawn(network, name, &key_dir, more)
+    }
+
+    /// [`Speakers::start`] with another membership key than the others' for this speaker.
+    pub fn start_with_key(&mut self, network: &Network, name: &str, key: &[u8]) -> Result<()> {
+        let key_dir = self.dir.join(format!("key-{name}"));
+        std::fs::create_dir_all(&key_dir)
+            .with_context(|| format!("cannot create {}", key_dir.display()))?;
+        std::fs::write(key_dir.join("secretkey"), key)
+            .context("cannot write the membership secret")?;
+        self.spawn(network, name, &key_dir, &[])
+    }
+
+    fn spawn(
+        &mut self,
+        network: &Network,
+        name: &str,
+        key_dir: &Path,
+        more: &[&str],
+    ) -> Result<()> {
         let node = network.node(name).context("no such node")?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -86,14 +107,16 @@ impl Speakers {
             .args(["--ml-bindaddr", &node.ipv4.to_string()])
             .args(["--ml-labels", &self.labels])
             .arg("--ml-secret-key-path")
-            .arg(&self.dir)
+            .arg(key_dir)
             .args(&self.extra)
             .args(more)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = spawn_tied(&mut cmd)?;
+        // The previous speaker of the node goes first: the new one binds the same ports, and
+        // would exit with "address in use" if it started before the old one was gone.
         self.stop_quietly(name);
+        let child = spawn_tied(&mut cmd)?;
         self.running.push((name.to_string(), child));
         Ok(())
     }

@@ -44,6 +44,14 @@ pub enum AllocError {
     /// The address is used by another Service that it may not share with.
     #[error(transparent)]
     Sharing(#[from] SharingConflict),
+    /// A Service this controller does not handle (another loadBalancerClass) holds the address.
+    #[error("{ip} is held by {holder}, a Service this controller does not handle")]
+    HeldElsewhere {
+        /// The address.
+        ip: IpAddr,
+        /// One Service holding it.
+        holder: String,
+    },
     /// The Service has no cluster IP, so its family is unknown.
     #[error("the service has no cluster IP")]
     NoClusterIps,
@@ -102,7 +110,7 @@ impl AllocError {
             | Self::NoClusterIps
             | Self::NotEnoughClusterIps
             | Self::CurrentFamilyChanged(_) => "family",
-            Self::Sharing(_) => "sharing",
+            Self::Sharing(_) | Self::HeldElsewhere { .. } => "sharing",
             Self::NoCurrentIps | Self::PoolChanged { .. } | Self::RequestChanged { .. } => {
                 "changed"
             }

@@ -6,7 +6,10 @@
 //! that are gone; [`Allocator::restore`] every Service that has addresses in its status (most
 //! addresses first), then [`Allocator::add_missing_family`] for PreferDualStack ones; then
 //! [`Allocator::allocate`] the rest; write what changed; read [`Allocator::counters`] for pool
-//! status and metrics.
+//! status and metrics. Before the first pools are installed ([`Allocator::is_configured`]) no
+//! Service is touched. A Service whose request cannot be read keeps what it holds through
+//! [`Allocator::hold`]; addresses of Services the controller does not handle (another
+//! loadBalancerClass) are recorded with [`Allocator::reserve`] and never handed out.
 //!
 //! Upstream traps fixed here (behaviour reference §2.4, §7, §8):
 //! * unrestricted pools are tried in name order, not Go map order: reproducible results;

@@ -95,9 +95,10 @@ impl Allocator {
             .into_iter()
             .flat_map(|h| h.ips.iter().copied())
             .filter(|ip| range.contains(*ip) && usable(*ip));
-        let shared = self
-            .usage
-            .lowest_shareable(svc, range, |ip| pool.is_buggy(ip));
+        // An address also held by a Service of another controller is not joined.
+        let shared = self.usage.lowest_shareable(svc, range, |ip| {
+            pool.is_buggy(ip) || self.usage.is_foreign(ip)
+        });
         unused.into_iter().chain(held).chain(shared).min()
     }
 

@@ -27,13 +27,33 @@ pub struct PoolsUpdate {
     pub moved: Vec<(String, String, String)>,
 }
 
+/// How an address is claimed (which checks apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// A new allocation or an explicit request: every rule, including the `address-pool`
+    /// annotation; addresses held by Services of other controllers are refused.
+    Fresh,
+    /// Addresses the Service already has in its status (restart recovery): kept even when a
+    /// Service of another controller claims them too (nothing is taken away on a conflict this
+    /// controller did not make).
+    Status,
+    /// A PreferDualStack Service gaining its second family.
+    Upgrade,
+}
+
 /// Pools and allocations. Deterministic: the same calls in the same order give the same
-/// answers. Invariant: an address has several users only if the sharing rules (§3.5) allow it.
+/// answers. Invariant: an address has several users only if the sharing rules (§3.5) allow it,
+/// and an address a Service of another controller holds ([`Self::reserve`]) is never handed to
+/// a Service that did not already hold it.
 #[derive(Debug, Clone, Default)]
 pub struct Allocator {
     pub(super) pools: BTreeMap<String, Pool>,
     pub(super) holdings: BTreeMap<String, Holding>,
     pub(super) usage: Usage,
+    /// Addresses held by Services this controller does not handle, by Service key.
+    pub(super) reserved: BTreeMap<String, Vec<IpAddr>>,
+    /// Whether pools were installed at least once.
+    pub(super) configured: bool,
 }
 
 impl Allocator {
@@ -62,6 +82,7 @@ impl Allocator {
     }
 
     fn install(&mut self, pools: Vec<Pool>) -> PoolsUpdate {
+        self.configured = true;
         self.pools = pools.into_iter().map(|p| (p.name.clone(), p)).collect();
         let mut update = PoolsUpdate::default();
         let keys: Vec<String> = self.holdings.keys().cloned().collect();
@@ -89,6 +110,62 @@ impl Allocator {
             }
         }
         update
+    }
+
+    /// Whether pools were installed at least once ([`Self::try_set_pools`] or
+    /// [`Self::set_pools`]): before that, the allocator knows no configuration and the controller
+    /// must not change any Service (an empty allocator would find every held address invalid).
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Records that `key`, a Service this controller does not handle (another
+    /// loadBalancerClass), holds `ips` (replacing what was recorded for it). Those addresses are
+    /// never handed to another Service and count as in use in the pools' counters; they are not
+    /// subject to the pools (a pool change never releases them). Returns whether an address
+    /// recorded before is no longer (it may be free now).
+    pub fn reserve(&mut self, key: &str, ips: &[IpAddr]) -> bool {
+        if ips.is_empty() {
+            return self.unreserve(key);
+        }
+        let mut wanted = ips.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        if self.reserved.get(key) == Some(&wanted) {
+            return false;
+        }
+        let freed = self.unreserve(key);
+        for ip in &wanted {
+            self.usage.add_foreign(*ip, key);
+        }
+        self.reserved.insert(key.to_string(), wanted);
+        freed
+    }
+
+    /// Forgets what [`Self::reserve`] recorded for `key`; returns whether it held anything.
+    pub fn unreserve(&mut self, key: &str) -> bool {
+        let Some(ips) = self.reserved.remove(key) else {
+            return false;
+        };
+        for ip in ips {
+            self.usage.remove_foreign(ip, key);
+        }
+        true
+    }
+
+    /// The keys of every Service recorded with [`Self::reserve`], sorted.
+    pub fn reservations(&self) -> impl Iterator<Item = (&str, &[IpAddr])> {
+        self.reserved
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// The Services this controller does not handle that hold `ip`, sorted.
+    pub fn foreign_users_of(&self, ip: IpAddr) -> Vec<String> {
+        self.usage
+            .foreign(ip)
+            .map(|users| users.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The pools, by name.
@@ -137,7 +214,8 @@ impl Allocator {
             .map(|(ip, u)| (*ip, u.users.keys().map(String::as_str).collect()))
     }
 
-    /// Capacity and use of a pool (`None` for an unknown pool). Cost: the occupied runs inside
+    /// Capacity and use of a pool (`None` for an unknown pool); addresses the pool may hand out
+    /// that Services of other controllers hold count as in use. Cost: the occupied runs inside
     /// the pool, not its size.
     pub fn counters(&self, pool: &str) -> Option<PoolCounters> {
         let pool = self.pools.get(pool)?;
@@ -148,7 +226,14 @@ impl Allocator {
             ..PoolCounters::default()
         };
         for range in &pool.ranges {
-            let used = self.usage.count_in(range);
+            // Foreign holders of addresses the pool never hands out (avoidBuggyIPs) take
+            // nothing from its capacity.
+            let unusable = self
+                .usage
+                .foreign_in(range)
+                .filter(|ip| pool.is_buggy(*ip) && self.usage.get(*ip).is_none())
+                .count() as u128;
+            let used = self.usage.count_in(range) - unusable;
             if range.is_ipv4() {
                 c.v4_in_use = c.v4_in_use.saturating_add(used);
             } else {
@@ -195,14 +280,14 @@ impl Allocator {
         svc: &ServiceRequest,
         ips: &[IpAddr],
     ) -> Result<Allocation, AllocError> {
-        self.assign_checked(svc, ips, true)
+        self.assign_checked(svc, ips, Claim::Fresh)
     }
 
     fn assign_checked(
         &mut self,
         svc: &ServiceRequest,
         ips: &[IpAddr],
-        check_requested_pool: bool,
+        claim: Claim,
     ) -> Result<Allocation, AllocError> {
         match ips {
             [_] => {}
@@ -224,7 +309,7 @@ impl Allocator {
         if !pool.compatible(svc) {
             return Err(AllocError::Incompatible(pool.name.clone()));
         }
-        if check_requested_pool
+        if claim == Claim::Fresh
             && let Some(requested) = svc.requested_pool.as_ref().filter(|r| **r != pool.name)
         {
             return Err(AllocError::WrongPool {
@@ -233,6 +318,20 @@ impl Allocator {
             });
         }
         let pool = pool.name.clone();
+        if claim != Claim::Status {
+            let held = self.holdings.get(&svc.key).map(|h| h.ips.as_slice());
+            for ip in ips {
+                if held.is_some_and(|h| h.contains(ip)) {
+                    continue;
+                }
+                if let Some(holder) = self.usage.foreign(*ip).and_then(|f| f.first()) {
+                    return Err(AllocError::HeldElsewhere {
+                        ip: *ip,
+                        holder: holder.clone(),
+                    });
+                }
+            }
+        }
         for ip in ips {
             if let Some(u) = self.usage.get(*ip) {
                 u.check(*ip, svc)?;
@@ -290,7 +389,7 @@ impl Allocator {
         if !svc.fits_families(current) {
             return Err(AllocError::CurrentFamilyChanged(current.to_vec()));
         }
-        let allocation = self.assign_checked(svc, current, false)?;
+        let allocation = self.assign_checked(svc, current, Claim::Status)?;
         if let Some(requested) = svc
             .requested_pool
             .as_ref()
@@ -309,6 +408,29 @@ impl Allocator {
             });
         }
         Ok(allocation)
+    }
+
+    /// Keeps the addresses a Service has in its status when its request cannot be read (a bad
+    /// `loadBalancerIPs` annotation or `spec.loadBalancerIP`): `svc` carries what could be read
+    /// (namespace, labels, ports, sharing key, backend). Checks only what does not depend on the
+    /// unreadable part: one address or two of different families, pool membership, the pool's
+    /// serviceAllocation and sharing with other holders. On error the Service is released (the
+    /// controller then clears its status, with an event); on success its addresses are never
+    /// handed to another Service until it changes.
+    pub fn hold(
+        &mut self,
+        svc: &ServiceRequest,
+        current: &[IpAddr],
+    ) -> Result<Allocation, AllocError> {
+        if current.is_empty() {
+            self.release(&svc.key);
+            return Err(AllocError::NoCurrentIps);
+        }
+        let result = self.assign_checked(svc, current, Claim::Status);
+        if result.is_err() {
+            self.release(&svc.key);
+        }
+        result
     }
 
     /// Allocates addresses for `svc` (§3.3), in order of precedence:
@@ -402,6 +524,7 @@ impl Allocator {
         let extra = self
             .first_free(pool, Family::of(held).other(), svc)
             .ok_or_else(|| AllocError::PoolExhausted(pool.name.clone()))?;
-        self.assign_checked(svc, &[held, extra], false).map(Some)
+        self.assign_checked(svc, &[held, extra], Claim::Upgrade)
+            .map(Some)
     }
 }

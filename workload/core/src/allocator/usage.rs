@@ -1,7 +1,7 @@
 //! The table of addresses in use, with the two indexes that keep allocation fast: occupied runs
 //! per family (next-free search in `O(log n)`) and, per sharing key, addresses grouped by their
 //! terms (backend and ports in use), so finding a shareable address visits groups, not
-//! addresses.
+//! addresses. Addresses held by Services the controller does not handle are occupied too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -19,6 +19,9 @@ pub(super) struct Usage {
     v6: Occupied,
     /// Non-empty sharing key -> terms -> addresses whose users share under that key and terms.
     by_sharing_key: BTreeMap<String, BTreeMap<Terms, BTreeSet<IpAddr>>>,
+    /// Addresses held by Services the controller does not handle (another loadBalancerClass):
+    /// occupied for everyone else, never shared.
+    foreign: BTreeMap<IpAddr, BTreeSet<String>>,
 }
 
 /// The terms of a shared address: backend key and every port its users expose (sorted).
@@ -134,6 +137,43 @@ impl Usage {
         self.group(ip);
     }
 
+    /// The Services this controller does not handle that hold `ip` (empty when none).
+    pub(super) fn foreign(&self, ip: IpAddr) -> Option<&BTreeSet<String>> {
+        self.foreign.get(&ip)
+    }
+
+    /// Whether a Service this controller does not handle holds `ip`.
+    pub(super) fn is_foreign(&self, ip: IpAddr) -> bool {
+        self.foreign.contains_key(&ip)
+    }
+
+    /// The addresses in `range` held by Services this controller does not handle.
+    pub(super) fn foreign_in(&self, range: &IpRange) -> impl Iterator<Item = IpAddr> + '_ {
+        self.foreign
+            .range(range.first()..=range.last())
+            .map(|(ip, _)| *ip)
+    }
+
+    /// Records that `key`, a Service this controller does not handle, holds `ip`.
+    pub(super) fn add_foreign(&mut self, ip: IpAddr, key: &str) {
+        self.foreign.entry(ip).or_default().insert(key.to_string());
+        self.occupied_mut(ip).insert(to_u128(ip));
+    }
+
+    /// Forgets that `key` holds `ip`; frees the address when nobody else uses it.
+    pub(super) fn remove_foreign(&mut self, ip: IpAddr, key: &str) {
+        let Some(holders) = self.foreign.get_mut(&ip) else {
+            return;
+        };
+        holders.remove(key);
+        if holders.is_empty() {
+            self.foreign.remove(&ip);
+            if !self.by_ip.contains_key(&ip) {
+                self.occupied_mut(ip).remove(to_u128(ip));
+            }
+        }
+    }
+
     /// Removes `key` from the users of `ip`; frees the address when it was the last one.
     pub(super) fn remove(&mut self, ip: IpAddr, key: &str) {
         if !self
@@ -150,13 +190,15 @@ impl Usage {
         entry.users.remove(key);
         if entry.users.is_empty() {
             self.by_ip.remove(&ip);
-            self.occupied_mut(ip).remove(to_u128(ip));
+            if !self.foreign.contains_key(&ip) {
+                self.occupied_mut(ip).remove(to_u128(ip));
+            }
         } else {
             self.group(ip);
         }
     }
 
-    /// Addresses in use within `range`.
+    /// Addresses in use within `range`, by Services of this controller or others.
     pub(super) fn count_in(&self, range: &IpRange) -> u128 {
         self.occupied(Family::of(range.first()))
             .count_in(to_u128(range.first()), to_u128(range.last()))

@@ -110,6 +110,9 @@ pub struct Config {
     pub keepalive: Option<Duration>,
     /// Capabilities to offer (4-octet AS is always added).
     pub capabilities: Vec<Capability>,
+    /// A fixed ConnectRetry time (BGPPeer `connectTime`, FRR's `timers connect`) instead of
+    /// the default backoff (1 s doubling to 60 s).
+    pub connect_retry: Option<Duration>,
 }
 
 /// Reconnect delays: 1 s doubling to 60 s, reset once established.
@@ -192,8 +195,13 @@ impl Session {
         if was_up || !reason.is_empty() {
             actions.push(Action::Down(reason));
         }
-        actions.push(Action::RetryAfter(self.retry));
-        self.retry = (self.retry * 2).min(MAX_RETRY);
+        match self.config.connect_retry {
+            Some(fixed) => actions.push(Action::RetryAfter(fixed)),
+            None => {
+                actions.push(Action::RetryAfter(self.retry));
+                self.retry = (self.retry * 2).min(MAX_RETRY);
+            }
+        }
         actions
     }
 
@@ -324,6 +332,7 @@ mod tests {
             hold_time: 9,
             keepalive: None,
             capabilities: Vec::new(),
+            connect_retry: None,
         }
     }
 
@@ -420,6 +429,19 @@ mod tests {
         establish(&mut s, 90);
         let down = s.handle(Input::Disconnected);
         assert!(down.contains(&Action::RetryAfter(Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn a_connect_time_replaces_the_backoff() {
+        let mut s = Session::new(Config {
+            connect_retry: Some(Duration::from_secs(5)),
+            ..config()
+        });
+        for _ in 0..3 {
+            s.handle(Input::Start);
+            let failed = s.handle(Input::Disconnected);
+            assert!(failed.contains(&Action::RetryAfter(Duration::from_secs(5))));
+        }
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! Decoding never panics: a malformed message yields the NOTIFICATION (code, subcode, data) the
 //! RFC prescribes, which the session sends before it resets.
 
+pub mod aggregation;
 mod decode;
 mod encode;
 pub mod fsm;
 mod pack;
 
+pub use aggregation::{AggregationError, AggregationLengths, check_aggregation};
 pub use decode::{DecodeError, decode};
 pub use encode::encode;
 pub use pack::pack_announcements;

@@ -1,9 +1,11 @@
 //! Layer 2 mode: which node announces a Service ([`election`]) and the ARP/NDP frames the speaker
-//! reads and writes ([`arp`], [`ndp`]). Pure functions: the speaker feeds them Kubernetes state
+//! reads and writes ([`arp`], [`ndp`]), and on which interfaces an address is answered for
+//! ([`interface`]). Pure functions: the speaker feeds them Kubernetes state
 //! and raw frames, and does the I/O.
 
 pub mod arp;
 pub mod election;
+pub mod interface;
 pub mod ndp;
 
 /// An Ethernet MAC address.

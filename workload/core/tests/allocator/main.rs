@@ -3,6 +3,7 @@
 
 mod common;
 mod dual_stack;
+mod foreign;
 mod pools;
 mod properties;
 mod requests;

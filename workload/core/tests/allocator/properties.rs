@@ -27,6 +27,8 @@ enum Op {
     Restore(u8, Flavour, u8),
     Upgrade(u8, Flavour),
     Pools(u8),
+    Reserve(u8, u8),
+    Unreserve(u8),
 }
 
 const ADDRESSES: [&str; 14] = [
@@ -65,6 +67,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (n.clone(), flavour(), 0u8..14).prop_map(|(s, f, a)| Op::Restore(s, f, a)),
         1 => (n, flavour()).prop_map(|(s, f)| Op::Upgrade(s, f)),
         1 => (0u8..4).prop_map(Op::Pools),
+        1 => (0u8..3, 0u8..14).prop_map(|(s, a)| Op::Reserve(s, a)),
+        1 => (0u8..3).prop_map(Op::Unreserve),
     ]
 }
 
@@ -152,7 +156,8 @@ fn naive_first(
             for ip in range.iter() {
                 let users: Vec<&ServiceRequest> =
                     a.users_of(ip).iter().filter_map(|k| model.get(k)).collect();
-                if !pool.is_buggy(ip) && may_share(&users, svc) {
+                if !pool.is_buggy(ip) && may_share(&users, svc) && a.foreign_users_of(ip).is_empty()
+                {
                     return Some(ip);
                 }
             }
@@ -161,7 +166,11 @@ fn naive_first(
     None
 }
 
-fn check(a: &Allocator, model: &BTreeMap<String, ServiceRequest>) -> Result<(), TestCaseError> {
+fn check(
+    a: &Allocator,
+    model: &BTreeMap<String, ServiceRequest>,
+    foreign: &BTreeMap<String, IpAddr>,
+) -> Result<(), TestCaseError> {
     let holders: BTreeSet<String> = a.holders().into_iter().collect();
     prop_assert_eq!(&holders, &model.keys().cloned().collect::<BTreeSet<_>>());
     let mut recount: BTreeMap<IpAddr, BTreeSet<String>> = BTreeMap::new();
@@ -201,6 +210,9 @@ fn check(a: &Allocator, model: &BTreeMap<String, ServiceRequest>) -> Result<(), 
         let count = |v4: bool| {
             recount
                 .keys()
+                .chain(foreign.values().filter(|ip| pool.allows(**ip)))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .filter(|ip| ip.is_ipv4() == v4 && pool.contains(**ip))
                 .count() as u128
         };
@@ -223,21 +235,45 @@ proptest! {
         let mut a = Allocator::new();
         a.try_set_pools(pools(0)).unwrap();
         let mut model: BTreeMap<String, ServiceRequest> = BTreeMap::new();
+        // Services of another controller and the one address each holds.
+        let mut foreign: BTreeMap<String, IpAddr> = BTreeMap::new();
+        // An address held by a Service of another controller is never newly given to ours.
+        let fresh_ok = |a: &Allocator, before: &Option<Vec<IpAddr>>, key: &str| {
+            let after = a.allocation(key).map(|x| x.ips).unwrap_or_default();
+            after.iter().all(|ip| {
+                a.foreign_users_of(*ip).is_empty() || before.as_ref().is_some_and(|b| b.contains(ip))
+            })
+        };
         for op in ops {
             match op {
                 Op::Allocate(n, f) => {
                     let s = request(n, f);
-                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s); }
+                    let before = a.allocation(&s.key).map(|x| x.ips);
+                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s.clone()); }
+                    prop_assert!(fresh_ok(&a, &before, &s.key));
                 }
                 Op::Request(n, f, i) => {
                     let mut s = request(n, f);
                     s.requested_ips = vec![ip(ADDRESSES[usize::from(i)])];
-                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s); }
+                    let before = a.allocation(&s.key).map(|x| x.ips);
+                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s.clone()); }
+                    prop_assert!(fresh_ok(&a, &before, &s.key));
                 }
                 Op::RequestPool(n, f, p) => {
                     let mut s = request(n, f);
                     s.requested_pool = Some(pool_name(p));
-                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s); }
+                    let before = a.allocation(&s.key).map(|x| x.ips);
+                    if a.allocate(&s).is_ok() { model.insert(s.key.clone(), s.clone()); }
+                    prop_assert!(fresh_ok(&a, &before, &s.key));
+                }
+                Op::Reserve(n, i) => {
+                    let key = format!("other/f{n}");
+                    a.reserve(&key, &[ip(ADDRESSES[usize::from(i)])]);
+                    foreign.insert(key, ip(ADDRESSES[usize::from(i)]));
+                }
+                Op::Unreserve(n) => {
+                    let key = format!("other/f{n}");
+                    prop_assert_eq!(a.unreserve(&key), foreign.remove(&key).is_some());
                 }
                 Op::Release(n) => {
                     let key = format!("default/s{n}");
@@ -252,16 +288,18 @@ proptest! {
                 }
                 Op::Upgrade(n, f) => {
                     let s = request(n, f);
+                    let before = a.allocation(&s.key).map(|x| x.ips);
                     if model.contains_key(&s.key) && let Ok(Some(_)) = a.add_missing_family(&s) {
-                        model.insert(s.key.clone(), s);
+                        model.insert(s.key.clone(), s.clone());
                     }
+                    prop_assert!(fresh_ok(&a, &before, &s.key));
                 }
                 Op::Pools(v) => {
                     let update = a.try_set_pools(pools(v)).unwrap();
                     for key in update.released { model.remove(&key); }
                 }
             }
-            check(&a, &model)?;
+            check(&a, &model, &foreign)?;
         }
         // The next fresh Service gets the lowest usable address: freed addresses are reused.
         for (family, sharing) in [(Family::V4, None), (Family::V6, None), (Family::V4, Some("k1")), (Family::V6, Some("k2"))] {

@@ -18,6 +18,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 
 /// Gauge: 1 while the BFD session with a peer is up (label `peer`).
@@ -197,14 +198,22 @@ fn bind_listener(any: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
 async fn receive(socket: UdpSocket, bfd: Bfd, multi: bool) {
     let mut buf = [0u8; 512];
     let fd = socket.as_raw_fd();
+    // Consecutive receive errors (the socket broken for good) slow the loop down instead of
+    // spinning: 10 ms doubling to 5 s.
+    let mut errors = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
     loop {
         let received = socket
             .async_io(Interest::READABLE, || receive_with_ttl(fd, &mut buf))
             .await;
         let (len, from, ttl) = match received {
-            Ok(received) => received,
+            Ok(received) => {
+                errors.succeeded();
+                received
+            }
             Err(err) => {
-                tracing::debug!("BFD receive error: {err}");
+                let delay = errors.failed();
+                tracing::debug!("BFD receive error (next read in {delay:?}): {err}");
+                tokio::time::sleep(delay).await;
                 continue;
             }
         };
@@ -375,13 +384,22 @@ impl SessionTask {
         let origin = Instant::now();
         let mut socket = None;
         let mut next_send = Some(Instant::now());
+        // A socket that cannot be opened (the source address is gone, no free port) is tried
+        // again with a backoff, not on every wake-up.
+        let mut bind_backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut next_bind = Instant::now();
         self.metrics.set(SESSION_UP, &[("peer", &self.label)], 0.0);
         loop {
-            if socket.is_none() {
+            if socket.is_none() && Instant::now() >= next_bind {
                 match bind_sender(self.peer, self.source, self.hops) {
-                    Ok(s) => socket = Some(s),
+                    Ok(s) => {
+                        socket = Some(s);
+                        bind_backoff.succeeded();
+                    }
                     Err(err) => {
-                        tracing::warn!(peer = %self.label, "BFD: cannot open a socket: {err}");
+                        let delay = bind_backoff.failed();
+                        next_bind = Instant::now() + delay;
+                        tracing::warn!(peer = %self.label, "BFD: cannot open a socket (trying again in {delay:?}): {err}");
                     }
                 }
             }

@@ -384,6 +384,7 @@ async fn run(
             .keepalive_time
             .map(|s| Duration::from_secs(u64::from(s))),
         capabilities: capabilities(&peer, restarted),
+        connect_retry: peer.connect_time.map(|s| Duration::from_secs(u64::from(s))),
     };
     let mut session = Session::new(config(true));
     let mut pending: VecDeque<Input> = VecDeque::from([Input::Start]);
@@ -563,6 +564,7 @@ mod tests {
             peer_as: metallb_core::bgp::fsm::PeerAs::Exact(peer_as),
             hold_time: 9,
             keepalive_time: None,
+            connect_time: None,
             router_id: Ipv4Addr::new(198, 18, 0, 11),
             password: None,
             source_address: None,

@@ -1,11 +1,15 @@
 //! Which network interfaces may answer ARP and NDP, following upstream's rules: the name does
 //! not match the exclude list, the interface is up, not enslaved to a bridge or bond, and has
-//! no NOARP flag; ARP needs broadcast, NDP needs an IPv6 link-local address.
+//! no NOARP flag; ARP needs broadcast, NDP needs an IPv6 link-local address. Each interface
+//! comes with its networks (its addresses with their prefixes): an address is answered for
+//! only on interfaces on its network, unless the advertisement names the interface
+//! ([`metallb_core::l2::interface`]).
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use metallb_core::iprange::Cidr;
 use metallb_core::l2::Mac;
 use regex::Regex;
 use serde::Deserialize;
@@ -46,6 +50,8 @@ pub struct Interface {
     pub arp: bool,
     /// The IPv6 link-local address, when NDP can be answered.
     pub link_local: Option<Ipv6Addr>,
+    /// The networks of its addresses (address and prefix length).
+    pub networks: Vec<Cidr>,
 }
 
 #[derive(Deserialize)]
@@ -103,12 +109,18 @@ pub fn scan(exclude: &Regex) -> Vec<Interface> {
                 _ => None,
             });
             let arp = i.is_broadcast();
+            let networks = i
+                .ips
+                .iter()
+                .filter_map(|net| Cidr::new(net.ip(), net.prefix()))
+                .collect();
             (arp || link_local.is_some()).then(|| Interface {
                 name: i.name.clone(),
                 index: i.index,
                 mac,
                 arp,
                 link_local,
+                networks,
             })
         })
         .collect()

@@ -1,64 +1,29 @@
 //! Speaker membership: SWIM gossip (the `foca` crate) over UDP, each packet sealed with
-//! AES-256-GCM under a key derived from the memberlist Secret.
+//! AES-256-GCM under a key derived from the memberlist Secret and numbered so that replays are
+//! dropped ([`wire`]). There is no membership without a key: an empty key is refused.
 //!
 //! The task publishes the names (node names) of the live members, itself included. Suspected
 //! members still count as live: only a confirmed failure moves an address, so a slow peer does
 //! not cause a flap. A graceful stop leaves the cluster, so peers drop this node at once.
+
+mod wire;
+
+pub use wire::{Dropped, KeyError, MAX_CLOCK_SKEW, Sealer, SpeakerId, derive_key};
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::num::{NonZeroU8, NonZeroUsize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aes_gcm::aead::Aead;
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use anyhow::{Context, Result, bail};
 use foca::{
     AccumulatingRuntime, Config, Foca, OwnedNotification, PeriodicParams, PostcardCodec, Timer,
 };
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::backoff::Backoff;
 use crate::metrics::{MEMBERLIST_DROPPED, MEMBERS, Metrics};
-
-/// A speaker's identity in the membership: its node name, its address, and a generation that
-/// makes a restarted speaker a new member.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SpeakerId {
-    /// Node name.
-    pub node: String,
-    /// Address peers reach this speaker at.
-    pub addr: SocketAddr,
-    /// Generation: start time in milliseconds, bumped on renewal.
-    pub generation: u64,
-}
-
-impl std::fmt::Debug for SpeakerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}#{}", self.node, self.addr, self.generation)
-    }
-}
-
-impl foca::Identity for SpeakerId {
-    type Addr = SocketAddr;
-
-    fn renew(&self) -> Option<Self> {
-        Some(SpeakerId {
-            generation: self.generation.wrapping_add(1),
-            ..self.clone()
-        })
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn win_addr_conflict(&self, adversary: &Self) -> bool {
-        self.generation > adversary.generation
-    }
-}
 
 /// Failure-detection timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,16 +52,28 @@ impl Default for Timings {
 }
 
 /// How to run the membership.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// This node's name.
     pub node: String,
     /// Address to bind and to be reached at (a specific address, not 0.0.0.0).
     pub addr: SocketAddr,
-    /// The shared secret; `None` sends packets unsealed (with a warning).
-    pub secret: Option<Vec<u8>>,
+    /// The shared secret (the memberlist Secret's key); it must not be empty.
+    pub secret: Vec<u8>,
     /// Failure-detection timings.
     pub timings: Timings,
+}
+
+impl std::fmt::Debug for Settings {
+    /// Everything but the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("node", &self.node)
+            .field("addr", &self.addr)
+            .field("secret", &format_args!("<{} bytes>", self.secret.len()))
+            .field("timings", &self.timings)
+            .finish()
+    }
 }
 
 /// The running membership.
@@ -106,45 +83,6 @@ pub struct Membership {
     address: SocketAddr,
     peers: watch::Sender<Vec<SocketAddr>>,
     leave: mpsc::Sender<oneshot::Sender<()>>,
-}
-
-/// Derives the AES-256 key from the Secret's bytes.
-pub fn derive_key(secret: &[u8]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(b"metallb-rs memberlist v1\0");
-    hasher.update(secret);
-    hasher.finalize().into()
-}
-
-const NONCE_LEN: usize = 12;
-
-/// Seals and opens membership packets.
-struct Sealer(Option<Aes256Gcm>);
-
-impl Sealer {
-    fn seal(&self, data: &[u8]) -> Option<Vec<u8>> {
-        let Some(cipher) = &self.0 else {
-            return Some(data.to_vec());
-        };
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::fill(&mut nonce);
-        let sealed = cipher.encrypt(Nonce::from_slice(&nonce), data).ok()?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Some(out)
-    }
-
-    fn open(&self, packet: &[u8]) -> Option<Vec<u8>> {
-        let Some(cipher) = &self.0 else {
-            return Some(packet.to_vec());
-        };
-        if packet.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, sealed) = packet.split_at(NONCE_LEN);
-        cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()
-    }
 }
 
 fn foca_config(timings: Timings) -> Config {
@@ -183,19 +121,11 @@ impl Membership {
                 settings.addr
             );
         }
+        let sealer = Sealer::new(&settings.secret, rand::random())
+            .context("refusing to run the membership without a key")?;
         let socket = UdpSocket::bind(settings.addr)
             .await
             .with_context(|| format!("cannot bind the membership socket to {}", settings.addr))?;
-        let sealer = match &settings.secret {
-            Some(secret) => Sealer(Some(
-                Aes256Gcm::new_from_slice(&derive_key(secret))
-                    .context("cannot build the membership cipher")?,
-            )),
-            None => {
-                tracing::warn!("no memberlist secret: membership packets are not encrypted");
-                Sealer(None)
-            }
-        };
         let identity = SpeakerId {
             node: settings.node.clone(),
             addr: settings.addr,
@@ -215,6 +145,8 @@ impl Membership {
             socket,
             sealer,
             metrics,
+            last_skew_warning: None,
+            receive_errors: Backoff::new(Duration::from_millis(10), Duration::from_secs(5)),
             members_tx,
             timers: mpsc::unbounded_channel(),
         };
@@ -265,7 +197,14 @@ struct Task {
     metrics: Metrics,
     members_tx: watch::Sender<BTreeSet<String>>,
     timers: TimerChannel,
+    /// When a clock-skew drop was last logged (at most one warning per minute).
+    last_skew_warning: Option<tokio::time::Instant>,
+    /// Delays after consecutive receive errors.
+    receive_errors: Backoff,
 }
+
+/// How often dropped packets of senders with a skewed clock are logged.
+const SKEW_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// How often addresses that are not members yet are asked to let us join.
 const JOIN_RETRY: Duration = Duration::from_secs(2);
@@ -281,14 +220,22 @@ impl Task {
         loop {
             let result = tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((len, from)) => match self.sealer.open(&buf[..len]) {
-                        Some(data) => self.foca.handle_data(&data, &mut self.runtime).map_err(|e| format!("from {from}: {e}")),
-                        None => {
-                            self.metrics.inc(MEMBERLIST_DROPPED, &[("reason", "unauthenticated")]);
-                            Ok(())
+                    Err(err) => {
+                        // A broken socket must not spin: back off until reads work again.
+                        let delay = self.receive_errors.failed();
+                        tokio::time::sleep(delay).await;
+                        Err(format!("receive (next read in {delay:?}): {err}"))
+                    }
+                    Ok((len, from)) => {
+                        self.receive_errors.succeeded();
+                        match self.sealer.open(&buf[..len], now_millis()) {
+                            Ok(data) => self.foca.handle_data(&data, &mut self.runtime).map_err(|e| format!("from {from}: {e}")),
+                            Err(dropped) => {
+                                self.dropped(dropped, from);
+                                Ok(())
+                            }
                         }
-                    },
-                    Err(err) => Err(format!("receive: {err}")),
+                    }
                 },
                 Some(timer) = self.timers.1.recv() => self.foca.handle_timer(timer, &mut self.runtime).map_err(|e| e.to_string()),
                 _ = join_retry.tick() => { self.join(&peers.borrow()); Ok(()) }
@@ -311,6 +258,32 @@ impl Task {
         }
     }
 
+    /// Counts a dropped packet; logs packets of senders whose clock is off (they cannot join).
+    fn dropped(&mut self, dropped: Dropped, from: SocketAddr) {
+        self.metrics
+            .inc(MEMBERLIST_DROPPED, &[("reason", dropped.label())]);
+        match dropped {
+            Dropped::Rejected(
+                rejected @ (metallb_core::membership::Rejected::Stale { .. }
+                | metallb_core::membership::Rejected::Future { .. }),
+            ) => {
+                let now = tokio::time::Instant::now();
+                if self
+                    .last_skew_warning
+                    .is_none_or(|at| now.duration_since(at) >= SKEW_WARNING_EVERY)
+                {
+                    self.last_skew_warning = Some(now);
+                    tracing::warn!(
+                        %from,
+                        "membership packet dropped: {rejected} ({MAX_CLOCK_SKEW:?} allowed); \
+                         synchronise the nodes' clocks"
+                    );
+                }
+            }
+            other => tracing::debug!(%from, "membership packet dropped: {other}"),
+        }
+    }
+
     /// Announces to every peer address that is not a member yet.
     fn join(&mut self, peers: &[SocketAddr]) {
         let own = self.foca.identity().addr;
@@ -329,7 +302,7 @@ impl Task {
 
     async fn flush(&mut self) {
         while let Some((to, data)) = self.runtime.to_send() {
-            match self.sealer.seal(&data) {
+            match self.sealer.seal(&data, now_millis(), rand::random()) {
                 Some(packet) => {
                     if let Err(err) = self.socket.send_to(&packet, to.addr).await {
                         tracing::debug!("cannot send to {to:?}: {err}");
@@ -375,26 +348,4 @@ impl Task {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sealed_packets_open_only_with_the_same_key() {
-        let a = Sealer(Some(
-            Aes256Gcm::new_from_slice(&derive_key(b"secret-one")).unwrap(),
-        ));
-        let b = Sealer(Some(
-            Aes256Gcm::new_from_slice(&derive_key(b"secret-two")).unwrap(),
-        ));
-        let packet = a.seal(b"hello").unwrap();
-        assert_eq!(a.open(&packet).as_deref(), Some(&b"hello"[..]));
-        assert_eq!(b.open(&packet), None);
-        let mut tampered = packet.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 1;
-        assert_eq!(a.open(&tampered), None);
-        for len in 0..packet.len() {
-            assert_eq!(a.open(&packet[..len]), None);
-        }
-    }
-}
+mod tests;

@@ -2,6 +2,7 @@
 
 pub mod bfd;
 pub mod bgp;
+pub mod config_state;
 pub mod interfaces;
 pub mod md5;
 pub mod membership;

@@ -8,12 +8,14 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use metallb_core::l2::interface::answers_on;
 use metallb_core::l2::{DropReason, arp, ndp};
 use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 
 use super::interfaces::Interface;
+use crate::backoff::Backoff;
 use crate::metrics::{FRAMES_DROPPED, GRATUITOUS_SENT, Metrics, REQUESTS_RECEIVED, RESPONSES_SENT};
 use crate::table::{InterfaceFilter, SharedTable};
 
@@ -70,7 +72,7 @@ impl Receiver {
 
     fn announces(&self, ip: IpAddr) -> bool {
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
-        table.announces(ip, &self.interface.name)
+        table.announces(ip, &self.interface.name, &self.interface.networks)
     }
 
     fn dropped(&self, reason: DropReason) {
@@ -130,7 +132,13 @@ pub struct Responders {
     open: BTreeMap<String, Responder>,
     table: SharedTable,
     metrics: Metrics,
+    /// Interfaces whose responder could not be opened: when to try again.
+    failing: BTreeMap<String, (Backoff, Instant)>,
 }
+
+/// Delays before opening a failed responder again: 2 s doubling to 5 minutes.
+const REOPEN_FIRST: Duration = Duration::from_secs(2);
+const REOPEN_MAX: Duration = Duration::from_secs(300);
 
 impl Responders {
     /// No responders yet; they read `table`.
@@ -139,12 +147,13 @@ impl Responders {
             open: BTreeMap::new(),
             table,
             metrics,
+            failing: BTreeMap::new(),
         }
     }
 
-    /// Names of the interfaces with a responder.
-    pub fn interfaces(&self) -> Vec<String> {
-        self.open.keys().cloned().collect()
+    /// The interfaces with a responder.
+    pub fn interfaces(&self) -> Vec<Interface> {
+        self.open.values().map(|r| r.interface.clone()).collect()
     }
 
     /// Opens responders for new interfaces and closes those of interfaces that went away or
@@ -159,16 +168,29 @@ impl Responders {
             }
             keep
         });
+        self.failing.retain(|name, _| wanted.contains_key(name));
+        let now = Instant::now();
         for (name, interface) in wanted {
-            if self.open.contains_key(&name) {
+            if self.open.contains_key(&name)
+                || self.failing.get(&name).is_some_and(|(_, at)| *at > now)
+            {
                 continue;
             }
             match self.open_one(interface) {
                 Ok(responder) => {
                     tracing::info!(interface = %name, arp = responder.interface.arp, ndp = responder.interface.link_local.is_some(), "responder started");
+                    self.failing.remove(&name);
                     self.open.insert(name, responder);
                 }
-                Err(err) => tracing::warn!(interface = %name, "cannot open a responder: {err}"),
+                Err(err) => {
+                    let (backoff, at) = self
+                        .failing
+                        .entry(name.clone())
+                        .or_insert_with(|| (Backoff::new(REOPEN_FIRST, REOPEN_MAX), now));
+                    let delay = backoff.failed();
+                    *at = now + delay;
+                    tracing::warn!(interface = %name, "cannot open a responder (trying again in {delay:?}): {err}");
+                }
             }
         }
         self.sync_groups();
@@ -252,17 +274,14 @@ impl Responders {
         }
     }
 
-    /// Sends one gratuitous announcement of `ip` on every matching interface; returns how many
-    /// packets went out.
+    /// Sends one gratuitous announcement of `ip` on every interface it is answered for on
+    /// (the named ones, else those on its network); returns how many packets went out.
     pub fn gratuitous(&self, ip: IpAddr, filter: &InterfaceFilter) -> usize {
         let mut sent = 0;
         let label = ip.to_string();
         for responder in self.open.values() {
             let interface = &responder.interface;
-            if filter
-                .as_ref()
-                .is_some_and(|names| !names.contains(&interface.name))
-            {
+            if !answers_on(ip, filter.as_ref(), &interface.name, &interface.networks) {
                 continue;
             }
             let frames: Vec<Vec<u8>> = match ip {

@@ -111,7 +111,8 @@ fn exactly_one_node_announces_and_the_others_name_it() {
     let named = winner(&a).or(winner(&b)).unwrap();
     assert!(named == "n1" || named == "n2");
     let t = table(if winner(&a).is_none() { &a } else { &b });
-    assert!(t.announces("198.18.100.10".parse().unwrap(), "eth0"));
+    let on_link = [metallb_core::iprange::Cidr::new("198.18.0.11".parse().unwrap(), 16).unwrap()];
+    assert!(t.announces("198.18.100.10".parse().unwrap(), "eth0", &on_link));
 }
 
 #[test]
@@ -230,12 +231,72 @@ fn other_types_classes_and_unassigned_services_are_skipped() {
     assert!(w.decide("n1").is_empty());
 }
 
+fn interface(name: &str, networks: &[&str]) -> Interface {
+    Interface {
+        name: name.into(),
+        index: 2,
+        mac: [2, 0, 0, 0, 0, 1],
+        arp: true,
+        link_local: None,
+        networks: networks
+            .iter()
+            .map(|n| {
+                let (ip, len) = n.split_once('/').unwrap();
+                metallb_core::iprange::Cidr::new(ip.parse().unwrap(), len.parse().unwrap()).unwrap()
+            })
+            .collect(),
+    }
+}
+
 #[test]
 fn missing_interfaces_are_reported() {
     let mut w = world();
     w.ads = vec![ad("pinned", json!({"interfaces": ["eth1"]}))];
     let decisions = [w.decide("n1"), w.decide("n2")].concat();
-    let failed = missing_interfaces(&decisions, &["eth0".to_string()]);
-    assert_eq!(failed.values().next(), Some(&vec!["eth1".to_string()]));
-    assert!(missing_interfaces(&decisions, &["eth1".to_string()]).is_empty());
+    let failed = unannounced(&decisions, &[interface("eth0", &["198.18.0.11/16"])]);
+    let only = failed.values().next().unwrap();
+    assert_eq!(only.requested, Some(vec!["eth1".to_string()]));
+    assert!(only.all);
+    assert!(only.reason().contains("\"eth1\""), "{}", only.reason());
+    // The named interface needs no address on the network.
+    assert!(unannounced(&decisions, &[interface("eth1", &[])]).is_empty());
+}
+
+#[test]
+fn without_named_interfaces_an_address_off_every_network_is_reported() {
+    let mut w = world();
+    w.services = vec![Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.18.100.10"}, {"ip": "2001:db8::64:a"}]}},
+        }))
+        .unwrap(),
+    )];
+    w.pools = vec![pool(
+        "lab",
+        &["198.18.100.0/24", "2001:db8::64:0/112"],
+        json!({}),
+    )];
+    let decisions = [w.decide("n1"), w.decide("n2")].concat();
+    // On the IPv4 network only: the IPv6 address is reported, the Service still announced.
+    let v4_only = [
+        interface("eth0", &["198.18.0.11/16"]),
+        interface("eth1", &["198.18.200.11/24"]),
+    ];
+    let failed = unannounced(&decisions, &v4_only);
+    let partial = failed.get("apps/web").expect("reported");
+    assert_eq!(partial.ips, ["2001:db8::64:a".parse::<IpAddr>().unwrap()]);
+    assert!(!partial.all && partial.requested.is_none());
+    assert!(
+        partial.reason().contains("2001:db8::64:a"),
+        "{}",
+        partial.reason()
+    );
+    // On neither network: not announced at all.
+    let elsewhere = unannounced(&decisions, &[interface("eth1", &["198.18.200.11/24"])]);
+    assert!(elsewhere["apps/web"].all);
+    // On both: nothing to report.
+    let both = [interface("eth0", &["198.18.0.11/16", "2001:db8::b/64"])];
+    assert!(unannounced(&decisions, &both).is_empty());
 }

@@ -1,9 +1,15 @@
 //! The charm's options, validated. A bad value becomes a message that names the option and the
 //! bad item; the charm then blocks and changes nothing in the cluster.
 
+mod addresses;
+mod bgp;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+
+pub use addresses::parse_iprange;
+pub use bgp::{BgpConfig, BgpPeerEntry, parse_bgp, parse_bgp_peer, valid_community};
 
 /// The raw options from config.yaml.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -42,35 +48,9 @@ fn default_aggregation() -> i64 {
     32
 }
 
-/// One BGP router from `bgp-peers`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BgpPeerEntry {
-    /// Its address.
-    pub address: std::net::IpAddr,
-    /// Its AS.
-    pub asn: u32,
-    /// Its port (default 179).
-    pub port: Option<u16>,
-}
-
-/// BGP mode, when `bgp-asn` is set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BgpConfig {
-    /// Local AS.
-    pub asn: u32,
-    /// Routers.
-    pub peers: Vec<BgpPeerEntry>,
-    /// Communities (as typed, validated).
-    pub communities: Vec<String>,
-    /// LOCAL_PREF.
-    pub local_pref: Option<u32>,
-    /// IPv4 aggregation length.
-    pub aggregation_length: u8,
-}
-
-/// One problem with one option.
+/// One problem with one option: `invalid <option> "<item>": <reason>`, or for an option that
+/// must be set, `set <option> ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {option} {item:?}: {reason}")]
 pub struct ConfigProblem {
     /// The option.
     pub option: &'static str,
@@ -78,6 +58,34 @@ pub struct ConfigProblem {
     pub item: String,
     /// Why it is wrong and what to type instead.
     pub reason: String,
+    /// Whether the option is simply unset (the reason then says what to set).
+    pub missing: bool,
+}
+
+impl ConfigProblem {
+    /// An option that must be set; `how` starts with "set <option>".
+    pub fn missing(option: &'static str, how: String) -> Self {
+        Self {
+            option,
+            item: String::new(),
+            reason: how,
+            missing: true,
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.missing {
+            f.write_str(&self.reason)
+        } else {
+            write!(
+                f,
+                "invalid {} {:?}: {}",
+                self.option, self.item, self.reason
+            )
+        }
+    }
 }
 
 fn problem(option: &'static str, item: &str, reason: impl Into<String>) -> ConfigProblem {
@@ -85,6 +93,7 @@ fn problem(option: &'static str, item: &str, reason: impl Into<String>) -> Confi
         option,
         item: item.to_string(),
         reason: reason.into(),
+        missing: false,
     }
 }
 
@@ -110,11 +119,8 @@ pub struct CharmConfig {
 const LOG_LEVELS: [&str; 6] = ["all", "debug", "info", "warn", "error", "none"];
 
 impl CharmConfig {
-    /// Validates every option; `parse_addresses` validates `iprange`.
-    pub fn validate(
-        raw: &RawConfig,
-        parse_addresses: impl Fn(&str) -> Result<Vec<String>, String>,
-    ) -> Result<Self, ConfigProblem> {
+    /// Validates every option.
+    pub fn validate(raw: &RawConfig) -> Result<Self, ConfigProblem> {
         let namespace = raw.namespace.trim();
         if !is_dns_label(namespace) {
             return Err(problem(
@@ -123,11 +129,7 @@ impl CharmConfig {
                 "must be a DNS label: lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit",
             ));
         }
-        let addresses = parse_addresses(&raw.iprange).map_err(|reason| ConfigProblem {
-            option: "iprange",
-            item: raw.iprange.clone(),
-            reason,
-        })?;
+        let pool = parse_iprange(&raw.iprange)?;
         let log_level = raw.log_level.trim().to_ascii_lowercase();
         if !LOG_LEVELS.contains(&log_level.as_str()) {
             return Err(problem(
@@ -146,132 +148,14 @@ impl CharmConfig {
         }
         Ok(Self {
             namespace: namespace.to_string(),
-            addresses,
+            addresses: pool.iter().map(ToString::to_string).collect(),
             node_selector: parse_node_selector(&raw.node_selector)?,
             image_registry,
             log_level,
             l2_interfaces: parse_interfaces(&raw.l2_interfaces)?,
-            bgp: parse_bgp(raw)?,
+            bgp: parse_bgp(raw, &pool)?,
         })
     }
-}
-
-/// `address:asn[:port]`, IPv6 in brackets.
-pub fn parse_bgp_peer(item: &str) -> Result<BgpPeerEntry, ConfigProblem> {
-    let bad = |reason: &str| problem("bgp-peers", item, reason.to_string());
-    let (address, rest) = if let Some(stripped) = item.strip_prefix('[') {
-        let (addr, rest) = stripped
-            .split_once(']')
-            .ok_or_else(|| bad("missing ']' after the IPv6 address"))?;
-        (
-            addr,
-            rest.strip_prefix(':')
-                .ok_or_else(|| bad("expected [address]:asn"))?,
-        )
-    } else {
-        item.split_once(':')
-            .ok_or_else(|| bad("expected address:asn, e.g. 192.168.1.1:64513"))?
-    };
-    let address: std::net::IpAddr = address.parse().map_err(|_| {
-        bad("not an IP address (IPv6 addresses go in brackets: [2001:db8::1]:64513)")
-    })?;
-    let mut parts = rest.split(':');
-    let asn = parts
-        .next()
-        .and_then(|a| a.parse::<u32>().ok())
-        .filter(|a| *a != 0)
-        .ok_or_else(|| bad("the AS number must be 1 to 4294967295"))?;
-    let port = match parts.next() {
-        None => None,
-        Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| bad("the port must be 1 to 65535"))?,
-        ),
-    };
-    if parts.next().is_some() {
-        return Err(bad(
-            "too many ':' parts: expected address:asn or address:asn:port",
-        ));
-    }
-    Ok(BgpPeerEntry { address, asn, port })
-}
-
-/// `a:b` with 16-bit halves, or `large:a:b:c` with 32-bit parts.
-pub fn valid_community(text: &str) -> bool {
-    let parts: Vec<&str> = text.split(':').collect();
-    match parts.as_slice() {
-        [a, b] => a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok(),
-        ["large", a, b, c] => [a, b, c].iter().all(|p| p.parse::<u32>().is_ok()),
-        _ => false,
-    }
-}
-
-fn parse_bgp(raw: &RawConfig) -> Result<Option<BgpConfig>, ConfigProblem> {
-    let items = |text: &str| -> Vec<String> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    };
-    let peers = items(&raw.bgp_peers)
-        .iter()
-        .map(|p| parse_bgp_peer(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    if raw.bgp_asn == 0 {
-        if !peers.is_empty() {
-            return Err(problem(
-                "bgp-asn",
-                "0",
-                "set bgp-asn (the local AS) to peer with bgp-peers",
-            ));
-        }
-        return Ok(None);
-    }
-    let asn = u32::try_from(raw.bgp_asn).ok().ok_or_else(|| {
-        problem(
-            "bgp-asn",
-            &raw.bgp_asn.to_string(),
-            "must be 1 to 4294967295, or 0 for no BGP",
-        )
-    })?;
-    let communities = items(&raw.bgp_communities);
-    if let Some(bad) = communities.iter().find(|c| !valid_community(c)) {
-        return Err(problem(
-            "bgp-communities",
-            bad,
-            "expected 65000:100 or large:64512:1:2",
-        ));
-    }
-    let local_pref = match raw.bgp_local_pref {
-        0 => None,
-        n => Some(u32::try_from(n).map_err(|_| {
-            problem(
-                "bgp-local-pref",
-                &n.to_string(),
-                "must be 0 (unset) to 4294967295",
-            )
-        })?),
-    };
-    let aggregation_length = u8::try_from(raw.bgp_aggregation_length)
-        .ok()
-        .filter(|l| (1..=32).contains(l))
-        .ok_or_else(|| {
-            problem(
-                "bgp-aggregation-length",
-                &raw.bgp_aggregation_length.to_string(),
-                "must be 1 to 32",
-            )
-        })?;
-    Ok(Some(BgpConfig {
-        asn,
-        peers,
-        communities,
-        local_pref,
-        aggregation_length,
-    }))
 }
 
 fn is_dns_label(text: &str) -> bool {
@@ -369,7 +253,7 @@ pub fn parse_interfaces(text: &str) -> Result<Vec<String>, ConfigProblem> {
 mod tests {
     use super::*;
 
-    fn raw() -> RawConfig {
+    pub(super) fn raw() -> RawConfig {
         RawConfig {
             namespace: "metallb-system".into(),
             iprange: "198.18.0.240-198.18.0.247".into(),
@@ -385,13 +269,9 @@ mod tests {
         }
     }
 
-    fn ok_addresses(text: &str) -> Result<Vec<String>, String> {
-        Ok(vec![text.to_string()])
-    }
-
     #[test]
     fn a_good_config_is_normalised() {
-        let c = CharmConfig::validate(&raw(), ok_addresses).unwrap();
+        let c = CharmConfig::validate(&raw()).unwrap();
         assert_eq!(c.log_level, "info");
         assert_eq!(c.image_registry, "ghcr.io/metallb-rs");
         assert_eq!(c.l2_interfaces, ["eth0", "eth1"]);
@@ -400,10 +280,15 @@ mod tests {
 
     #[test]
     fn iprange_errors_name_the_option() {
-        let err =
-            CharmConfig::validate(&raw(), |_| Err("\"x\": not an address".into())).unwrap_err();
-        assert_eq!(err.option, "iprange");
+        let mut r = raw();
+        r.iprange = "198.18.0.1/32, x".into();
+        let err = CharmConfig::validate(&r).unwrap_err();
+        assert_eq!((err.option, err.item.as_str()), ("iprange", "x"));
         assert!(err.to_string().starts_with("invalid iprange"), "{err}");
+        r.iprange = String::new();
+        let err = CharmConfig::validate(&r).unwrap_err();
+        assert_eq!(err.option, "iprange");
+        assert!(err.to_string().starts_with("set iprange"), "{err}");
     }
 
     /// A change to the raw config, the option expected to be named, and the item.
@@ -451,69 +336,7 @@ mod tests {
         for (change, option, item) in cases {
             let mut r = raw();
             change(&mut r);
-            let err = CharmConfig::validate(&r, ok_addresses).unwrap_err();
-            assert_eq!((err.option, err.item.as_str()), (option, item), "{err}");
-        }
-    }
-
-    #[test]
-    fn bgp_options_are_validated_and_name_the_bad_entry() {
-        let mut r = raw();
-        assert_eq!(CharmConfig::validate(&r, ok_addresses).unwrap().bgp, None);
-        r.bgp_asn = 64512;
-        r.bgp_peers = "192.168.1.1:64513, [2001:db8::1]:64513:1179".into();
-        r.bgp_communities = "65000:100, large:64512:1:2".into();
-        r.bgp_local_pref = 150;
-        let bgp = CharmConfig::validate(&r, ok_addresses)
-            .unwrap()
-            .bgp
-            .unwrap();
-        assert_eq!(bgp.peers.len(), 2);
-        assert_eq!(bgp.peers[1].port, Some(1179));
-        assert_eq!(bgp.local_pref, Some(150));
-        for (mutate, option, item) in [
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_peers = "192.168.1.1:64513, 10.0.0.1".into())
-                    as Box<dyn Fn(&mut RawConfig)>,
-                "bgp-peers",
-                "10.0.0.1",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_peers = "2001:db8::1:64513".into()),
-                "bgp-peers",
-                "2001:db8::1:64513",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_peers = "192.168.1.1:0".into()),
-                "bgp-peers",
-                "192.168.1.1:0",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_communities = "65000:100, 70000:1".into()),
-                "bgp-communities",
-                "70000:1",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_aggregation_length = 33),
-                "bgp-aggregation-length",
-                "33",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| r.bgp_asn = -1),
-                "bgp-asn",
-                "-1",
-            ),
-            (
-                Box::new(|r: &mut RawConfig| {
-                    r.bgp_asn = 0;
-                }),
-                "bgp-asn",
-                "0",
-            ),
-        ] {
-            let mut bad = r.clone();
-            mutate(&mut bad);
-            let err = CharmConfig::validate(&bad, ok_addresses).unwrap_err();
+            let err = CharmConfig::validate(&r).unwrap_err();
             assert_eq!((err.option, err.item.as_str()), (option, item), "{err}");
         }
     }
@@ -523,7 +346,7 @@ mod tests {
         let mut r = raw();
         r.node_selector = "  ".into();
         r.l2_interfaces = "".into();
-        let c = CharmConfig::validate(&r, ok_addresses).unwrap();
+        let c = CharmConfig::validate(&r).unwrap();
         assert!(c.node_selector.is_empty() && c.l2_interfaces.is_empty());
         assert!(
             parse_node_selector("node-role.kubernetes.io/lb=")
