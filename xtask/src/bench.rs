@@ -60,6 +60,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         trials: u32,
     },
+    /// The same workloads against upstream MetalLB v0.16.2 and metallb-rs in one run, on fresh
+    /// control planes: one table with ratios (controller, Layer 2 failover, speaker memory,
+    /// BGP, sizes).
+    Compare(crate::bench_compare::CompareArgs),
 }
 
 /// Runs a benchmark.
@@ -77,6 +81,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             idle_seconds,
         } => failover(trials, idle_seconds),
         BenchCommand::Bgp { trials } => bgp(trials),
+        BenchCommand::Compare(args) => crate::bench_compare::run(&args),
     }
 }
 

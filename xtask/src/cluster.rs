@@ -4,7 +4,7 @@
 //! `up` starts `kcp up` detached (it outlives xtask) with its state, logs and admin kubeconfig
 //! in one directory; `down` stops it and removes that directory.
 
-mod build;
+pub(crate) mod build;
 mod runtime;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod bench;
+mod bench_compare;
 mod cluster;
 mod crds;
 mod faults;
@@ -12,6 +13,7 @@ mod pack;
 mod packages;
 mod paths;
 mod test;
+mod upstream;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -43,6 +45,9 @@ enum Command {
     /// Start the local lab (a real control plane, the charm through juju-sim, controller and
     /// speakers on network-namespace nodes); `lab down` removes it.
     Lab(lab::LabArgs),
+    /// Upstream MetalLB as a test peer: build its controller and speaker, or fetch its source.
+    #[command(subcommand)]
+    Upstream(upstream::UpstreamCommand),
     /// Fuzz a decoder with libFuzzer (default target: bgp_message; `--all`: every target in
     /// turn) for `--seconds` each, then print a table.
     Fuzz(fuzz::FuzzArgs),
@@ -68,5 +73,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Images(args) => images::run(&args).map(|_| ()),
         Command::Lab(args) => lab::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
+        Command::Upstream(cmd) => upstream::run(cmd),
     }
 }

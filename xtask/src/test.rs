@@ -47,41 +47,61 @@ pub fn run(args: &TestArgs) -> Result<()> {
     outcome
 }
 
-/// What the tests need besides the workspace: the control plane and the shipped artifacts.
+/// What the tests need besides the workspace: the control plane, the shipped artifacts and
+/// upstream MetalLB (its source and binaries).
 struct Prepared {
     cluster_bin: std::path::PathBuf,
     charm_file: std::path::PathBuf,
     images_dir: std::path::PathBuf,
+    upstream_src: std::path::PathBuf,
+    upstream_bin: std::path::PathBuf,
+    ours_bin: std::path::PathBuf,
 }
 
 impl Prepared {
     /// The environment variables that tell the tests where they are.
-    fn env(&self) -> [(&'static str, &std::path::Path); 3] {
+    fn env(&self) -> [(&'static str, &std::path::Path); 6] {
         [
             ("METALLB_RS_CLUSTER_BIN", self.cluster_bin.as_path()),
             ("METALLB_RS_CHARM_FILE", self.charm_file.as_path()),
             ("METALLB_RS_IMAGES_DIR", self.images_dir.as_path()),
+            ("METALLB_RS_UPSTREAM_SRC", self.upstream_src.as_path()),
+            ("METALLB_RS_UPSTREAM_BIN", self.upstream_bin.as_path()),
+            ("METALLB_RS_OURS_BIN", self.ours_bin.as_path()),
         ]
     }
 }
 
-/// Installs the packages the tests use, builds the control plane, packs the charm and builds
-/// the images (the tests check the shipped artifacts as they are).
+/// Installs the packages the tests use, builds the control plane and upstream MetalLB (both
+/// cached by hash), packs the charm and builds the images (the tests check the shipped
+/// artifacts as they are).
 fn prepare() -> Result<Prepared> {
     crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
     crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
     crate::packages::ensure(crate::packages::NODE_TOOLS)?;
     let cluster_bin = crate::cluster::ensure_built()?;
+    // Upstream MetalLB: its module (CRDs and documentation) for the compatibility tests, and
+    // its controller and speaker (cached by hash) for the interoperation tests.
+    let upstream_src = crate::upstream::ensure_source(crate::upstream::DEFAULT_VERSION)?;
+    let upstream_bin = crate::upstream::ensure_built(crate::upstream::DEFAULT_VERSION)?;
+    // The shipped artifacts, which the tests check as they are.
     let build = crate::artifacts::build_dir();
     let charm_file = crate::pack::run(&crate::pack::PackArgs::to(
         build.join("metallb_amd64.charm"),
     ))?;
     let images_dir = build.join("images");
     crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
+    // The static binaries the images hold (built by `images` above).
+    let ours_bin = crate::artifacts::static_target_dir()
+        .join(crate::artifacts::TARGET)
+        .join("release");
     Ok(Prepared {
         cluster_bin,
         charm_file,
         images_dir,
+        upstream_src,
+        upstream_bin,
+        ours_bin,
     })
 }
 

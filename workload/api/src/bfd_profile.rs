@@ -1,11 +1,11 @@
 //! BFDProfile (v1beta1): BFD timers for BGP sessions.
 
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// BFD session settings referenced by BGPPeers.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[kube(
     group = "metallb.io",
     version = "v1beta1",
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Receive Interval", "type":"integer", "jsonPath":".spec.receiveInterval"}"#,
     printcolumn = r#"{"name":"Multiplier", "type":"integer", "jsonPath":".spec.detectMultiplier"}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct BFDProfileSpec {
     /// Minimum receive interval in milliseconds (10 to 60000, default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +48,8 @@ pub struct BFDProfileSpec {
     #[schemars(range(min = 1, max = 254))]
     pub minimum_ttl: Option<u32>,
 }
+
+crate::absent_spec_is_default!(BFDProfileSpec);
 
 /// Empty status.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

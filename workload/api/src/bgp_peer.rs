@@ -23,7 +23,7 @@ pub fn crd() -> CustomResourceDefinition {
 
 /// The current version.
 pub mod v1beta2 {
-    use kube::{CustomResource, KubeSchema};
+    use kube::CustomResource;
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,7 @@ pub mod v1beta2 {
 
     /// A BGP session that speakers on the selected nodes open.
     #[derive(
-        CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default,
+        CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default,
     )]
     #[kube(
         group = "metallb.io",
@@ -48,13 +48,33 @@ pub mod v1beta2 {
         printcolumn = r#"{"name":"Address", "type":"string", "jsonPath":".spec.peerAddress"}"#,
         printcolumn = r#"{"name":"ASN", "type":"string", "jsonPath":".spec.peerASN"}"#,
         printcolumn = r#"{"name":"BFD Profile", "type":"string", "jsonPath":".spec.bfdProfile"}"#,
-        printcolumn = r#"{"name":"Multi Hops", "type":"string", "jsonPath":".spec.ebgpMultiHop"}"#,
-        validation = kube::core::Rule::new("has(self.spec.peerASN) != has(self.spec.dynamicASN)").message("exactly one of peerASN and dynamicASN must be set"),
-        validation = kube::core::Rule::new("has(self.spec.peerAddress) != has(self.spec.interface)").message("exactly one of peerAddress and interface must be set"),
-        validation = kube::core::Rule::new("!(has(self.spec.password) && has(self.spec.passwordSecret))").message("password and passwordSecret are mutually exclusive"),
-        validation = kube::core::Rule::new("!(has(self.spec.ebgpMultiHop) && self.spec.ebgpMultiHop && has(self.spec.peerASN) && self.spec.peerASN == self.spec.myASN)").message("ebgpMultiHop cannot be used with iBGP (peerASN equal to myASN)")
+        printcolumn = r#"{"name":"Multi Hops", "type":"string", "jsonPath":".spec.ebgpMultiHop"}"#
     )]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", remote = "Self")]
+    // The rules of upstream's webhook that need no other object, with its meaning of "unset"
+    // (0 or ""). Its webhook lets a create with `disableMP: true` through unchecked (with a
+    // deprecation warning), so the rules do too. It blanks `passwordSecret` before checking, so
+    // password together with passwordSecret is left to the configuration check. Address fields
+    // may be empty (unset); IPv6 text with an embedded IPv4 address (`::ffff:198.18.0.1`) parses
+    // in Go but not with CEL's `isIP`, so it is left to the configuration check too.
+    #[schemars(extend("x-kubernetes-validations" = [
+        {
+            "rule": "(has(self.disableMP) && self.disableMP) || ((has(self.peerASN) && self.peerASN != 0) != (has(self.dynamicASN) && self.dynamicASN != ''))",
+            "message": "exactly one of peerASN and dynamicASN must be set"
+        },
+        {
+            "rule": "(has(self.disableMP) && self.disableMP) || ((has(self.peerAddress) && self.peerAddress != '') != (has(self.interface) && self.interface != ''))",
+            "message": "exactly one of peerAddress and interface must be set"
+        },
+        {
+            "rule": "(has(self.disableMP) && self.disableMP) || !(has(self.ebgpMultiHop) && self.ebgpMultiHop && self.myASN == (has(self.peerASN) ? self.peerASN : 0))",
+            "message": "ebgpMultiHop cannot be used with iBGP (peerASN equal to myASN)"
+        },
+        {
+            "rule": "(has(self.disableMP) && self.disableMP) || self.myASN != 0",
+            "message": "myASN must not be 0"
+        }
+    ]))]
     pub struct BGPPeerSpec {
         /// Local AS number.
         #[serde(rename = "myASN")]
@@ -77,7 +97,7 @@ pub mod v1beta2 {
         pub local_asn: Option<u32>,
         /// Address of the peer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[x_kube(validation = kube::core::Rule::new("isIP(self)").message("peerAddress must be an IP address"))]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == '' || isIP(self) || (self.contains(':') && self.contains('.'))", "message": "peerAddress must be an IP address"}]))]
         #[schemars(length(max = 64))]
         pub peer_address: Option<String>,
         /// Interface for unnumbered BGP.
@@ -85,7 +105,7 @@ pub mod v1beta2 {
         pub interface: Option<String>,
         /// Local address to connect from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[x_kube(validation = kube::core::Rule::new("isIP(self)").message("sourceAddress must be an IP address"))]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == '' || isIP(self) || (self.contains(':') && self.contains('.'))", "message": "sourceAddress must be an IP address"}]))]
         #[schemars(length(max = 64))]
         pub source_address: Option<String>,
         /// TCP port of the peer (default 179).
@@ -103,11 +123,14 @@ pub mod v1beta2 {
         /// Connect retry time, whole seconds between 1 and 65535.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schemars(regex(pattern = DURATION_PATTERN))]
-        #[x_kube(validation = kube::core::Rule::new("duration(self).getSeconds() >= 1 && duration(self).getSeconds() <= 65535 && duration(self).getMilliseconds() % 1000 == 0").message("connectTime must be whole seconds between 1 and 65535"))]
+        #[schemars(extend("x-kubernetes-validations" = [
+            {"rule": "duration(self).getSeconds() >= 1 && duration(self).getSeconds() <= 65535", "message": "connectTime must be between 1 and 65535 seconds"},
+            {"rule": "duration(self).getMilliseconds() % 1000 == 0", "message": "connectTime must be a whole number of seconds"}
+        ]))]
         pub connect_time: Option<String>,
         /// BGP router id.
         #[serde(default, skip_serializing_if = "Option::is_none", rename = "routerID")]
-        #[x_kube(validation = kube::core::Rule::new("isIP(self)").message("routerID must be an IP address"))]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == '' || isIP(self) || (self.contains(':') && self.contains('.'))", "message": "routerID must be an IP address"}]))]
         #[schemars(length(max = 64))]
         pub router_id: Option<String>,
         /// Nodes that open this session; empty means every node.
@@ -124,7 +147,7 @@ pub mod v1beta2 {
         pub bfd_profile: Option<String>,
         /// Graceful restart (RFC 4724); cannot be changed once set.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("enableGracefulRestart cannot be changed after creation"))]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "enableGracefulRestart cannot be changed after creation"}]))]
         pub enable_graceful_restart: Option<bool>,
         /// Allow the eBGP peer to be more than one hop away.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,11 +157,15 @@ pub mod v1beta2 {
         pub vrf: Option<String>,
         /// Deprecated; has no effect.
         #[serde(default, skip_serializing_if = "Option::is_none", rename = "disableMP")]
+        #[schemars(extend("default" = false))]
         pub disable_mp: Option<bool>,
         /// Carry both address families on the session.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("default" = false))]
         pub dual_stack_address_family: Option<bool>,
     }
+
+    crate::absent_spec_is_default!(BGPPeerSpec);
 
     /// `internal` or `external`.
     #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -172,7 +199,7 @@ pub mod v1beta1 {
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
-    use crate::LabelSelector;
+    use std::collections::BTreeMap;
 
     /// A BGP session (deprecated version: use v1beta2).
     #[derive(
@@ -192,7 +219,7 @@ pub mod v1beta1 {
         printcolumn = r#"{"name":"BFD Profile", "type":"string", "jsonPath":".spec.bfdProfile"}"#,
         printcolumn = r#"{"name":"Multi Hops", "type":"string", "jsonPath":".spec.ebgpMultiHop"}"#
     )]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", remote = "Self")]
     pub struct BGPPeerSpec {
         /// Local AS number.
         #[serde(rename = "myASN")]
@@ -220,7 +247,7 @@ pub mod v1beta1 {
         pub router_id: Option<String>,
         /// Nodes that open this session.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pub node_selectors: Vec<LabelSelector>,
+        pub node_selectors: Vec<NodeSelector>,
         /// TCP MD5 password.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub password: Option<String>,
@@ -230,6 +257,33 @@ pub mod v1beta1 {
         /// Multi-hop eBGP.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub ebgp_multi_hop: Option<bool>,
+    }
+
+    crate::absent_spec_is_default!(BGPPeerSpec);
+
+    /// v1beta1's own node selector: a label selector whose expressions need at least one value
+    /// (it serialises like a label selector, so the API server converts it to v1beta2 as is).
+    #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct NodeSelector {
+        /// Labels a node must have.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub match_labels: Option<BTreeMap<String, String>>,
+        /// Expressions a node must match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub match_expressions: Option<Vec<SelectorRequirement>>,
+    }
+
+    /// One expression of a [`NodeSelector`].
+    #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+    pub struct SelectorRequirement {
+        /// Label key.
+        pub key: String,
+        /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
+        pub operator: String,
+        /// Values (at least one).
+        #[schemars(length(min = 1))]
+        pub values: Vec<String>,
     }
 
     /// Empty status.

@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Result", "type":"string", "jsonPath":".status.result"}"#,
     printcolumn = r#"{"name":"Errors", "type":"string", "jsonPath":".status.errorSummary"}"#
 )]
+#[serde(remote = "Self")]
 pub struct ConfigurationStateSpec {}
+
+crate::absent_spec_is_default!(ConfigurationStateSpec);
 
 /// The result and the conditions behind it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

@@ -1,13 +1,13 @@
 //! L2Advertisement (v1beta1): announce pools with ARP/NDP.
 
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::LabelSelector;
 
 /// Announces addresses of the selected pools on the local network (ARP for IPv4, NDP for IPv6).
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[kube(
     group = "metallb.io",
     version = "v1beta1",
@@ -21,7 +21,7 @@ use crate::LabelSelector;
     printcolumn = r#"{"name":"Interfaces", "type":"string", "jsonPath":".spec.interfaces"}"#,
     printcolumn = r#"{"name":"Node Selectors", "type":"string", "jsonPath":".spec.nodeSelectors", "priority":10}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct L2AdvertisementSpec {
     /// Pools by name; with no names and no selectors, every pool.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -42,6 +42,8 @@ pub struct L2AdvertisementSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preferred_node_selectors: Vec<PreferredNodeSelector>,
 }
+
+crate::absent_spec_is_default!(L2AdvertisementSpec);
 
 /// A weighted node preference for the Layer 2 election.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

@@ -23,7 +23,10 @@ pub struct EmptySpec {}
     printcolumn = r#"{"name":"Service Name", "type":"string", "jsonPath":".status.serviceName"}"#,
     printcolumn = r#"{"name":"Service Namespace", "type":"string", "jsonPath":".status.serviceNamespace"}"#
 )]
+#[serde(remote = "Self")]
 pub struct ServiceL2StatusSpec {}
+
+crate::absent_spec_is_default!(ServiceL2StatusSpec);
 
 /// Status of a ServiceL2Status.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -46,10 +49,11 @@ pub struct L2Status {
     pub interfaces: Vec<InterfaceInfo>,
 }
 
-/// An interface name.
+/// An interface name (not required in upstream's CRD).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 pub struct InterfaceInfo {
     /// Interface name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
 }
 
@@ -67,7 +71,10 @@ pub struct InterfaceInfo {
     printcolumn = r#"{"name":"Service Name", "type":"string", "jsonPath":".status.serviceName"}"#,
     printcolumn = r#"{"name":"Service Namespace", "type":"string", "jsonPath":".status.serviceNamespace"}"#
 )]
+#[serde(remote = "Self")]
 pub struct ServiceBGPStatusSpec {}
+
+crate::absent_spec_is_default!(ServiceBGPStatusSpec);
 
 /// Status of a ServiceBGPStatus.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

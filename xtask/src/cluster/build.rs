@@ -63,7 +63,7 @@ const KEEP_BUILDS: usize = 3;
 
 /// Every file under `src` that affects the Go build (`*.go`, `go.mod`, `go.sum`), as sorted
 /// paths relative to `src`.
-pub(super) fn inputs(src: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn inputs(src: &Path) -> Result<Vec<PathBuf>> {
     fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         for entry in
             std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?
@@ -101,7 +101,7 @@ pub(super) fn fnv(bytes: &[u8]) -> String {
 
 /// FNV-1a (64 bit) over the build flags and each input's relative path and content: enough to
 /// notice any change of the inputs.
-pub(super) fn inputs_hash(src: &Path, files: &[PathBuf], build_args: &[String]) -> Result<String> {
+pub(crate) fn inputs_hash(src: &Path, files: &[PathBuf], build_args: &[String]) -> Result<String> {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for byte in bytes {
@@ -133,7 +133,7 @@ fn complete(dir: &Path) -> bool {
 }
 
 /// Takes the lock of a build cache folder (waiting for another builder of `what`).
-pub(super) fn lock_builds(builds: &Path, what: &str) -> Result<std::fs::File> {
+pub(crate) fn lock_builds(builds: &Path, what: &str) -> Result<std::fs::File> {
     std::fs::create_dir_all(builds)
         .with_context(|| format!("cannot create {}", builds.display()))?;
     let lock_path = builds.join("build.lock");
@@ -266,7 +266,7 @@ fn run_go(src: &Path, args: &[&str], start: Instant) -> Result<()> {
 
 /// Runs `go args...` in `dir` at low priority with `env` added, passing its output through and
 /// printing a line every 30 s so that a long build of `what` is visibly alive.
-pub(super) fn run_go_env(
+pub(crate) fn run_go_env(
     dir: &Path,
     args: &[&str],
     env: &[(&str, &str)],
@@ -318,7 +318,7 @@ pub(super) fn run_go_env(
 }
 
 /// Marks a build as used now (the cache keeps the most recently used builds).
-pub(super) fn touch(dir: &Path) {
+pub(crate) fn touch(dir: &Path) {
     if let Ok(file) = std::fs::File::open(dir) {
         let _ = file.set_modified(SystemTime::now());
     }
