@@ -127,6 +127,30 @@ const CASES: &[Case] = &[
         env: &[],
     },
     Case {
+        title: "announcing speaker killed (SIGKILL) and stopped (SIGTERM)",
+        args: &[
+            "test",
+            "--workspace",
+            "--test",
+            "layer2",
+            "--",
+            "--nocapture",
+        ],
+        env: &[],
+    },
+    Case {
+        title: "adopting an upstream install keeps the user's objects",
+        args: &[
+            "test",
+            "--workspace",
+            "--test",
+            "charm_migration",
+            "--",
+            "--nocapture",
+        ],
+        env: &[],
+    },
+    Case {
         title: "controller killed during churn (1,000 Services, 10 rounds)",
         args: &[
             "test",

@@ -126,6 +126,9 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     let took = netlab::first_reply_from(&lab.network, ip, &second, stopped, WAIT)?;
     eprintln!("failover after SIGTERM: {took:?}");
     wait_announcer(lab, "web", SERVICE_V4, &second).await?;
+    // For `cargo xtask test --faults`: the announcing speaker killed (SIGKILL), brought back,
+    // and stopped (SIGTERM); each time another node answered and the status followed.
+    println!("faults: speaker-killed-and-stopped tried=2 held=2");
 
     // externalTrafficPolicy: Local moves the announcement to a node with endpoints.
     let target = survivors
