@@ -393,6 +393,27 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
             tracing::info!("removed the adopted installation's {object}");
             plan.adopted.push(format!("{object} (removed)"));
         }
+        let wanted: Vec<(String, Option<String>, String)> = plan
+            .apply
+            .iter()
+            .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone()))
+            .collect();
+        let bindings = cluster.bindings(&input.namespace)?;
+        let retire: Vec<Desired> =
+            migration::bindings_to_retire(&bindings, &input.namespace, &wanted)
+                .into_iter()
+                .map(|b| Desired {
+                    api_version: "rbac.authorization.k8s.io/v1".to_string(),
+                    kind: b.kind.clone(),
+                    namespace: b.namespace.clone(),
+                    name: b.name.clone(),
+                    body: serde_json::Value::Null,
+                })
+                .collect();
+        for object in cluster.delete(&retire)? {
+            tracing::info!("removed the adopted installation's {object}");
+            plan.adopted.push(format!("{object} (removed)"));
+        }
         // Its CRDs stop converting through its webhook: the webhook settings belong to its
         // field manager, which an apply of ours would leave in place (and the API server then
         // refuses the strategy None we state).

@@ -7,7 +7,10 @@
 //! replaces upstream's, nothing serves it and, with `failurePolicy: Fail`, every create or
 //! update of a pool, advertisement or peer is refused. Adopting the installation therefore
 //! retires those webhook configurations, and only those: every webhook in them is a
-//! `*.metallb.io` webhook that calls a Service in the namespace the charm takes over.
+//! `*.metallb.io` webhook that calls a Service in the namespace the charm takes over. It also
+//! retires the installation's RBAC bindings for the `controller` and `speaker` ServiceAccounts
+//! of that namespace, which the charm's workloads run as: left in place, they would keep
+//! granting them the installation's wider rights.
 
 /// One webhook configuration found in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +43,133 @@ pub fn webhooks_to_retire<'a>(
         .collect()
 }
 
+/// An RBAC binding found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// `RoleBinding` or `ClusterRoleBinding`.
+    pub kind: String,
+    /// The namespace of a RoleBinding.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Each subject: kind, namespace, name.
+    pub subjects: Vec<(String, Option<String>, String)>,
+    /// Whether it carries the charm's ownership labels.
+    pub charm_managed: bool,
+}
+
+/// The ServiceAccounts a MetalLB installation's workloads run as (upstream's names, and ours).
+pub const WORKLOAD_ACCOUNTS: [&str; 2] = ["controller", "speaker"];
+
+/// The bindings that adopting the MetalLB installation in `namespace` retires: not the
+/// charm's, not among the objects it applies (`wanted`: kind, namespace, name), and granting
+/// rights only to the workload ServiceAccounts of `namespace`, which the charm's workloads
+/// now run as (upstream's would otherwise keep giving them upstream's wider rights).
+pub fn bindings_to_retire<'a>(
+    bindings: &'a [Binding],
+    namespace: &str,
+    wanted: &[(String, Option<String>, String)],
+) -> Vec<&'a Binding> {
+    bindings
+        .iter()
+        .filter(|b| !b.charm_managed)
+        .filter(|b| b.kind == "ClusterRoleBinding" || b.namespace.as_deref() == Some(namespace))
+        .filter(|b| {
+            !wanted
+                .iter()
+                .any(|(kind, ns, name)| *kind == b.kind && *ns == b.namespace && *name == b.name)
+        })
+        .filter(|b| {
+            !b.subjects.is_empty()
+                && b.subjects.iter().all(|(kind, ns, name)| {
+                    kind == "ServiceAccount"
+                        && WORKLOAD_ACCOUNTS.contains(&name.as_str())
+                        && ns.as_deref().or(b.namespace.as_deref()) == Some(namespace)
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn binding(kind: &str, ns: Option<&str>, name: &str, subjects: &[(&str, &str)]) -> Binding {
+        Binding {
+            kind: kind.into(),
+            namespace: ns.map(String::from),
+            name: name.into(),
+            subjects: subjects
+                .iter()
+                .map(|(sns, sname)| {
+                    (
+                        "ServiceAccount".into(),
+                        Some(sns.to_string()),
+                        sname.to_string(),
+                    )
+                })
+                .collect(),
+            charm_managed: false,
+        }
+    }
+
+    #[test]
+    fn only_foreign_bindings_of_the_workload_accounts_are_retired() {
+        let ns = "metallb-system";
+        let mut ours = binding(
+            "ClusterRoleBinding",
+            None,
+            "metallb-charm:m.metallb:speaker",
+            &[(ns, "speaker")],
+        );
+        ours.charm_managed = true;
+        let bindings = [
+            binding(
+                "ClusterRoleBinding",
+                None,
+                "metallb-system:controller",
+                &[(ns, "controller")],
+            ),
+            binding(
+                "RoleBinding",
+                Some(ns),
+                "pod-lister",
+                &[(ns, "controller"), (ns, "speaker")],
+            ),
+            // Wanted by the charm under the same name: applied, not retired.
+            binding("RoleBinding", Some(ns), "controller", &[(ns, "controller")]),
+            // Someone else's account too, another namespace's accounts, the charm's own.
+            binding(
+                "ClusterRoleBinding",
+                None,
+                "shared",
+                &[(ns, "speaker"), (ns, "monitoring")],
+            ),
+            binding(
+                "ClusterRoleBinding",
+                None,
+                "elsewhere",
+                &[("other", "speaker")],
+            ),
+            binding(
+                "RoleBinding",
+                Some("other"),
+                "pod-lister",
+                &[("other", "speaker")],
+            ),
+            ours,
+        ];
+        let wanted = [(
+            "RoleBinding".to_string(),
+            Some(ns.to_string()),
+            "controller".to_string(),
+        )];
+        let retired: Vec<String> = bindings_to_retire(&bindings, ns, &wanted)
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        assert_eq!(retired, ["metallb-system:controller", "pod-lister"]);
+    }
 
     fn config(name: &str, webhooks: &[(&str, Option<&str>)]) -> WebhookConfiguration {
         WebhookConfiguration {

@@ -172,6 +172,9 @@ async fn adopting_an_upstream_install_keeps_the_users_objects_and_retires_its_we
         "Namespace/metallb-system",
         "Deployment/metallb-system/controller",
         "ValidatingWebhookConfiguration/metallb-webhook-configuration (removed)",
+        "ClusterRoleBinding/metallb-system:controller (removed)",
+        "ClusterRoleBinding/metallb-system:speaker (removed)",
+        "RoleBinding/metallb-system/pod-lister (removed)",
     ] {
         ensure!(
             taken.contains(expected),
