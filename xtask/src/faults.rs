@@ -218,7 +218,7 @@ pub fn run(env: &[(&str, &Path)]) -> Result<()> {
         let outcome = run_case(case, env)?;
         rows.push((case.title, outcome));
     }
-    println!("\n{:<58} {:>6} {:>6}  lost", "case", "tried", "held");
+    println!("\n{:<62} {:>6} {:>6}  lost", "case", "tried", "held");
     let mut failed = 0;
     for (title, o) in &rows {
         let lost = if o.lost.is_empty() && o.held == o.tried {
@@ -227,12 +227,12 @@ pub fn run(env: &[(&str, &Path)]) -> Result<()> {
             failed += 1;
             o.lost.join("; ")
         };
-        println!("{title:<58} {:>6} {:>6}  {lost}", o.tried, o.held);
+        println!("{title:<62} {:>6} {:>6}  {lost}", o.tried, o.held);
     }
     let (tried, held) = rows
         .iter()
         .fold((0, 0), |(t, h), (_, o)| (t + o.tried, h + o.held));
-    println!("{:<58} {tried:>6} {held:>6}", "total");
+    println!("{:<62} {tried:>6} {held:>6}", "total");
     if failed > 0 {
         bail!("{failed} fault case(s) lost something");
     }
@@ -275,6 +275,10 @@ fn run_case(case: &Case, env: &[(&str, &Path)]) -> Result<Outcome> {
                 .cloned()
                 .unwrap_or_else(|| format!("failed ({status})")),
         );
+    } else if outcome.tried == 0 {
+        // A passing case that reports no count is one fault tried and held.
+        outcome.tried = 1;
+        outcome.held = 1;
     }
     Ok(outcome)
 }
