@@ -369,6 +369,103 @@ fn execute(cluster: &Cluster, plan: &Plan, instance: &Instance) -> Result<Vec<St
 }
 
 /// Applies everything and reports on the result.
+/// Takes apart what of an adopted MetalLB installation must not outlive the adoption (see
+/// `migration`): its webhook configurations and its workload bindings go, its CRDs stop
+/// converting through its webhook, and its controller Deployment and speaker DaemonSet are
+/// deleted so that the charm's are created, not merged into them. Records what went in
+/// `plan.adopted`.
+fn retire_adopted_installation(
+    cluster: &Cluster,
+    input: &RenderInput,
+    plan: &mut Plan,
+) -> Result<(), K8sError> {
+    // The adopted installation's webhooks go first: once its controller is replaced,
+    // nothing serves them and they would refuse every pool and peer.
+    let mut configs = Vec::new();
+    for kind in [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ] {
+        configs.extend(
+            cluster
+                .list("admissionregistration.k8s.io/v1", kind, None)?
+                .iter()
+                .map(|o| migration::WebhookConfiguration::from_object(kind, o)),
+        );
+    }
+    let retire: Vec<Desired> = migration::webhooks_to_retire(&configs, &input.namespace)
+        .into_iter()
+        .map(|c| Desired {
+            api_version: "admissionregistration.k8s.io/v1".to_string(),
+            kind: c.kind.clone(),
+            namespace: None,
+            name: c.name.clone(),
+            body: serde_json::Value::Null,
+        })
+        .collect();
+    for object in cluster.delete(&retire)? {
+        tracing::info!("removed the adopted installation's {object}");
+        plan.adopted.push(format!("{object} (removed)"));
+    }
+    let wanted: Vec<(String, Option<String>, String)> = plan
+        .apply
+        .iter()
+        .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone()))
+        .collect();
+    let mut bindings = Vec::new();
+    for (kind, namespace) in [
+        ("ClusterRoleBinding", None),
+        ("RoleBinding", Some(input.namespace.as_str())),
+    ] {
+        bindings.extend(
+            cluster
+                .list("rbac.authorization.k8s.io/v1", kind, namespace)?
+                .iter()
+                .map(|o| migration::Binding::from_object(kind, o)),
+        );
+    }
+    let retire: Vec<Desired> = migration::bindings_to_retire(&bindings, &input.namespace, &wanted)
+        .into_iter()
+        .map(|b| Desired {
+            api_version: "rbac.authorization.k8s.io/v1".to_string(),
+            kind: b.kind.clone(),
+            namespace: b.namespace.clone(),
+            name: b.name.clone(),
+            body: serde_json::Value::Null,
+        })
+        .collect();
+    for object in cluster.delete(&retire)? {
+        tracing::info!("removed the adopted installation's {object}");
+        plan.adopted.push(format!("{object} (removed)"));
+    }
+    // Its CRDs stop converting through its webhook: the webhook settings belong to its
+    // field manager, which an apply of ours would leave in place (and the API server then
+    // refuses the strategy None we state).
+    for crd in plan
+        .apply
+        .iter()
+        .filter(|o| o.kind == ownership::CRD_KIND && plan.adopted.contains(&o.describe()))
+    {
+        cluster.merge_patch(&Desired {
+            body: json!({"spec": {"conversion": {"strategy": "None", "webhook": null}}}),
+            ..crd.clone()
+        })?;
+    }
+    // Its workloads are replaced, not merged into: a server-side apply over them would
+    // keep every container field of theirs that ours do not set (env, mounts, volumes).
+    let replaced: Vec<Desired> = plan
+        .apply
+        .iter()
+        .filter(|o| matches!(o.kind.as_str(), "Deployment" | "DaemonSet"))
+        .filter(|o| plan.adopted.contains(&o.describe()))
+        .cloned()
+        .collect();
+    for object in cluster.delete(&replaced)? {
+        tracing::info!("replacing the adopted {object}");
+    }
+    Ok(())
+}
+
 fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let mut plan = match plan_for(&cluster, input, adopt)? {
@@ -376,69 +473,7 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         Err(conflicts) => return Ok(Applied::Conflicts(conflicts)),
     };
     if adopt == Adopt::Foreign {
-        // The adopted installation's webhooks go first: once its controller is replaced,
-        // nothing serves them and they would refuse every pool and peer.
-        let configs = cluster.webhook_configurations()?;
-        let retire: Vec<Desired> = migration::webhooks_to_retire(&configs, &input.namespace)
-            .into_iter()
-            .map(|c| Desired {
-                api_version: "admissionregistration.k8s.io/v1".to_string(),
-                kind: c.kind.clone(),
-                namespace: None,
-                name: c.name.clone(),
-                body: serde_json::Value::Null,
-            })
-            .collect();
-        for object in cluster.delete(&retire)? {
-            tracing::info!("removed the adopted installation's {object}");
-            plan.adopted.push(format!("{object} (removed)"));
-        }
-        let wanted: Vec<(String, Option<String>, String)> = plan
-            .apply
-            .iter()
-            .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone()))
-            .collect();
-        let bindings = cluster.bindings(&input.namespace)?;
-        let retire: Vec<Desired> =
-            migration::bindings_to_retire(&bindings, &input.namespace, &wanted)
-                .into_iter()
-                .map(|b| Desired {
-                    api_version: "rbac.authorization.k8s.io/v1".to_string(),
-                    kind: b.kind.clone(),
-                    namespace: b.namespace.clone(),
-                    name: b.name.clone(),
-                    body: serde_json::Value::Null,
-                })
-                .collect();
-        for object in cluster.delete(&retire)? {
-            tracing::info!("removed the adopted installation's {object}");
-            plan.adopted.push(format!("{object} (removed)"));
-        }
-        // Its CRDs stop converting through its webhook: the webhook settings belong to its
-        // field manager, which an apply of ours would leave in place (and the API server then
-        // refuses the strategy None we state).
-        for crd in plan
-            .apply
-            .iter()
-            .filter(|o| o.kind == ownership::CRD_KIND && plan.adopted.contains(&o.describe()))
-        {
-            cluster.merge_patch(&Desired {
-                body: json!({"spec": {"conversion": {"strategy": "None", "webhook": null}}}),
-                ..crd.clone()
-            })?;
-        }
-        // Its workloads are replaced, not merged into: a server-side apply over them would
-        // keep every container field of theirs that ours do not set (env, mounts, volumes).
-        let replaced: Vec<Desired> = plan
-            .apply
-            .iter()
-            .filter(|o| matches!(o.kind.as_str(), "Deployment" | "DaemonSet"))
-            .filter(|o| plan.adopted.contains(&o.describe()))
-            .cloned()
-            .collect();
-        for object in cluster.delete(&replaced)? {
-            tracing::info!("replacing the adopted {object}");
-        }
+        retire_adopted_installation(&cluster, input, &mut plan)?;
     }
     // Old workloads go before new ones start: never two allocators at once.
     for object in cluster.delete(&std::mem::take(&mut plan.retire_workloads))? {

@@ -329,94 +329,19 @@ impl Cluster {
         })
     }
 
-    /// Every validating and mutating webhook configuration in the cluster.
-    pub fn webhook_configurations(
+    /// Every object of `kind`, in `namespace` or (None) cluster-wide.
+    pub fn list(
         &self,
-    ) -> Result<Vec<crate::migration::WebhookConfiguration>, K8sError> {
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<DynamicObject>, K8sError> {
         self.runtime.block_on(async {
-            let mut found = Vec::new();
-            for kind in [
-                "ValidatingWebhookConfiguration",
-                "MutatingWebhookConfiguration",
-            ] {
-                let api = api_for(&self.client, "admissionregistration.k8s.io/v1", kind, None);
-                let list = api
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(|e| classify(&format!("listing {kind}s"), e))?;
-                for object in list.items {
-                    let webhooks = object.data["webhooks"]
-                        .as_array()
-                        .map(|hooks| {
-                            hooks
-                                .iter()
-                                .map(|h| {
-                                    (
-                                        h["name"].as_str().unwrap_or_default().to_string(),
-                                        h["clientConfig"]["service"]["namespace"]
-                                            .as_str()
-                                            .map(String::from),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    found.push(crate::migration::WebhookConfiguration {
-                        kind: kind.to_string(),
-                        name: object.metadata.name.unwrap_or_default(),
-                        webhooks,
-                    });
-                }
-            }
-            Ok(found)
-        })
-    }
-
-    /// Every ClusterRoleBinding, and the RoleBindings of `namespace`.
-    pub fn bindings(&self, namespace: &str) -> Result<Vec<crate::migration::Binding>, K8sError> {
-        self.runtime.block_on(async {
-            let mut found = Vec::new();
-            for (kind, ns) in [
-                ("ClusterRoleBinding", None),
-                ("RoleBinding", Some(namespace)),
-            ] {
-                let api = api_for(&self.client, "rbac.authorization.k8s.io/v1", kind, ns);
-                let list = api
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(|e| classify(&format!("listing {kind}s"), e))?;
-                for object in list.items {
-                    let subjects = object.data["subjects"]
-                        .as_array()
-                        .map(|subjects| {
-                            subjects
-                                .iter()
-                                .map(|s| {
-                                    (
-                                        s["kind"].as_str().unwrap_or_default().to_string(),
-                                        s["namespace"].as_str().map(String::from),
-                                        s["name"].as_str().unwrap_or_default().to_string(),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let charm_managed = object
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(crate::identity::LABEL_MANAGED_BY))
-                        .is_some_and(|v| v == crate::identity::MANAGED_BY);
-                    found.push(crate::migration::Binding {
-                        kind: kind.to_string(),
-                        namespace: object.metadata.namespace,
-                        name: object.metadata.name.unwrap_or_default(),
-                        subjects,
-                        charm_managed,
-                    });
-                }
-            }
-            Ok(found)
+            api_for(&self.client, api_version, kind, namespace)
+                .list(&ListParams::default())
+                .await
+                .map(|list| list.items)
+                .map_err(|e| classify(&format!("listing {kind}s"), e))
         })
     }
 

@@ -12,6 +12,10 @@
 //! of that namespace, which the charm's workloads run as: left in place, they would keep
 //! granting them the installation's wider rights.
 
+use kube::api::DynamicObject;
+
+use crate::identity::{LABEL_MANAGED_BY, MANAGED_BY};
+
 /// One webhook configuration found in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfiguration {
@@ -21,6 +25,37 @@ pub struct WebhookConfiguration {
     pub name: String,
     /// Each webhook's name and the namespace of the Service it calls (None: a URL).
     pub webhooks: Vec<(String, Option<String>)>,
+}
+
+impl WebhookConfiguration {
+    /// Reads a webhook configuration of `kind` from the API's `object`.
+    pub fn from_object(kind: &str, object: &DynamicObject) -> Self {
+        let webhooks = object.data["webhooks"]
+            .as_array()
+            .map(|hooks| {
+                hooks
+                    .iter()
+                    .map(|h| {
+                        (
+                            text(&h["name"]),
+                            h["clientConfig"]["service"]["namespace"]
+                                .as_str()
+                                .map(String::from),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            kind: kind.to_string(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            webhooks,
+        }
+    }
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_string()
 }
 
 /// Whether `config` belongs to a MetalLB installation in `namespace`: it has webhooks, and
@@ -56,6 +91,40 @@ pub struct Binding {
     pub subjects: Vec<(String, Option<String>, String)>,
     /// Whether it carries the charm's ownership labels.
     pub charm_managed: bool,
+}
+
+impl Binding {
+    /// Reads a binding of `kind` from the API's `object`.
+    pub fn from_object(kind: &str, object: &DynamicObject) -> Self {
+        let subjects = object.data["subjects"]
+            .as_array()
+            .map(|subjects| {
+                subjects
+                    .iter()
+                    .map(|s| {
+                        (
+                            text(&s["kind"]),
+                            s["namespace"].as_str().map(String::from),
+                            text(&s["name"]),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let charm_managed = object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_MANAGED_BY))
+            .is_some_and(|v| v == MANAGED_BY);
+        Self {
+            kind: kind.to_string(),
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            subjects,
+            charm_managed,
+        }
+    }
 }
 
 /// The ServiceAccounts a MetalLB installation's workloads run as (upstream's names, and ours).
