@@ -10,7 +10,7 @@ mod charm_support;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail, ensure};
-use charm_support::{Deployed, pool_api};
+use charm_support::{Deployed, pool_api, user_pool};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -62,17 +62,6 @@ fn kubectl_apply(yaml: &str, dir: &std::path::Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn object(kind: &str, name: &str, spec: serde_json::Value) -> Result<DynamicObject> {
-    let mut value = json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": kind,
-        "metadata": {"name": name, "namespace": NAMESPACE},
-    });
-    if !spec.is_null() {
-        value["spec"] = spec;
-    }
-    Ok(serde_json::from_value(value)?)
-}
-
 fn l2_api(client: &kube::Client) -> Api<DynamicObject> {
     let resource = kube::core::ApiResource {
         group: "metallb.io".into(),
@@ -107,36 +96,20 @@ async fn adopting_an_upstream_install_keeps_the_users_objects_and_retires_its_we
         "upstream's CRDs not established: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pools = pool_api(&client, NAMESPACE);
-    pools
-        .create(
-            &PostParams::default(),
-            &object(
-                "IPAddressPool",
-                "users-pool",
-                json!({"addresses": ["198.18.110.0/28"]}),
-            )?,
-        )
-        .await?;
+    user_pool(&client, NAMESPACE, "users-pool", "198.18.110.0/28").await?;
     // Upstream's documented minimum: an L2Advertisement without a spec.
     l2_api(&client)
         .create(
             &PostParams::default(),
-            &object("L2Advertisement", "users-l2", serde_json::Value::Null)?,
+            &serde_json::from_value(json!({
+                "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+                "metadata": {"name": "users-l2", "namespace": NAMESPACE},
+            }))?,
         )
         .await?;
     kubectl_apply(&webhooks, d.dir.path(), "webhooks.yaml")?;
     // With nothing serving upstream's webhook, a new pool is refused: what adopt must undo.
-    let refused = pools
-        .create(
-            &PostParams::default(),
-            &object(
-                "IPAddressPool",
-                "refused",
-                json!({"addresses": ["198.18.111.0/28"]}),
-            )?,
-        )
-        .await;
+    let refused = user_pool(&client, NAMESPACE, "refused", "198.18.111.0/28").await;
     ensure!(
         refused.is_err(),
         "upstream's webhook did not refuse a pool (is the manifest's webhook missing?)"
@@ -188,7 +161,10 @@ async fn adopting_an_upstream_install_keeps_the_users_objects_and_retires_its_we
         "upstream's webhook configuration is still there"
     );
     ensure!(
-        pools.get_opt("users-pool").await?.is_some(),
+        pool_api(&client, NAMESPACE)
+            .get_opt("users-pool")
+            .await?
+            .is_some(),
         "the user's pool was lost"
     );
     ensure!(
@@ -196,15 +172,7 @@ async fn adopting_an_upstream_install_keeps_the_users_objects_and_retires_its_we
         "the user's L2Advertisement was lost"
     );
     // Pools can be created again (no webhook in the way).
-    pools
-        .create(
-            &PostParams::default(),
-            &object(
-                "IPAddressPool",
-                "after-adopt",
-                json!({"addresses": ["198.18.112.0/28"]}),
-            )?,
-        )
+    user_pool(&client, NAMESPACE, "after-adopt", "198.18.112.0/28")
         .await
         .context("a pool is still refused after adopt")?;
     // The CRDs are the charm's, and BGPPeer versions no longer call upstream's webhook.

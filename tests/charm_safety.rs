@@ -5,12 +5,12 @@
 mod charm_support;
 
 use anyhow::{Result, bail};
-use charm_support::{Deployed, SERIAL, WAIT, pool_addresses, pool_api};
+use charm_support::{Deployed, SERIAL, WAIT, pool_addresses, pool_api, user_pool};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use test_support::{cluster, unique_name, wait_for};
 
@@ -24,19 +24,6 @@ async fn metallb_crds(client: &kube::Client) -> Result<usize> {
         .iter()
         .filter(|c| c.spec.group == "metallb.io")
         .count())
-}
-
-/// Creates a user's IPAddressPool (no charm labels).
-async fn user_pool(client: &kube::Client, namespace: &str, name: &str, cidr: &str) -> Result<()> {
-    let pool: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"addresses": [cidr]},
-    }))?;
-    pool_api(client, namespace)
-        .create(&PostParams::default(), &pool)
-        .await?;
-    Ok(())
 }
 
 /// Whether the Namespace exists and is not being deleted.
@@ -406,260 +393,152 @@ async fn a_namespace_move_keeps_the_old_namespace_when_the_user_has_things_in_it
     Ok(())
 }
 
-/// One access check: who (component), verb, API group, resource (with `/subresource`), in the
-/// charm's namespace (true) or cluster-wide, optional object name, and the expected answer.
-type Access = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    bool,
-    Option<&'static str>,
-    bool,
-);
+/// Who asks (component), what, in kubectl's notation (`verb resource[.group][/subresource]
+/// namespace|cluster [name]`), and whether it must be allowed.
+const ACCESS: &[(&str, &str, bool)] = &[
+    // The controller: watches, writes statuses, creates its Secret and events.
+    ("controller", "watch services cluster", true),
+    ("controller", "list namespaces cluster", true),
+    ("controller", "patch services/status cluster", true),
+    ("controller", "create events.events.k8s.io cluster", true),
+    (
+        "controller",
+        "list ipaddresspools.metallb.io namespace",
+        true,
+    ),
+    (
+        "controller",
+        "patch ipaddresspools.metallb.io/status namespace",
+        true,
+    ),
+    (
+        "controller",
+        "create configurationstates.metallb.io namespace",
+        true,
+    ),
+    ("controller", "get secrets namespace memberlist", true),
+    ("controller", "create secrets namespace", true),
+    (
+        "controller",
+        "get deployments.apps namespace controller",
+        true,
+    ),
+    // ... and nothing more.
+    ("controller", "update services cluster", false),
+    ("controller", "patch services cluster", false),
+    ("controller", "delete services cluster", false),
+    ("controller", "list secrets namespace", false),
+    ("controller", "get secrets namespace other", false),
+    ("controller", "get secrets cluster memberlist", false),
+    ("controller", "list nodes cluster", false),
+    (
+        "controller",
+        "delete ipaddresspools.metallb.io namespace",
+        false,
+    ),
+    (
+        "controller",
+        "list ipaddresspools.metallb.io cluster",
+        false,
+    ),
+    (
+        "controller",
+        "get deployments.apps namespace speaker",
+        false,
+    ),
+    ("controller", "list pods namespace", false),
+    // The speaker: watches, keeps its status objects, events with their series.
+    ("speaker", "watch nodes cluster", true),
+    (
+        "speaker",
+        "list endpointslices.discovery.k8s.io cluster",
+        true,
+    ),
+    ("speaker", "patch events.events.k8s.io cluster", true),
+    ("speaker", "list pods namespace", true),
+    ("speaker", "watch secrets namespace", true),
+    ("speaker", "list bgppeers.metallb.io namespace", true),
+    (
+        "speaker",
+        "delete servicel2statuses.metallb.io namespace",
+        true,
+    ),
+    (
+        "speaker",
+        "patch servicebgpstatuses.metallb.io/status namespace",
+        true,
+    ),
+    (
+        "speaker",
+        "patch configurationstates.metallb.io/status namespace",
+        true,
+    ),
+    // ... and nothing more.
+    ("speaker", "list secrets cluster", false),
+    ("speaker", "list pods cluster", false),
+    ("speaker", "create pods namespace", false),
+    ("speaker", "patch services/status cluster", false),
+    ("speaker", "patch nodes cluster", false),
+    ("speaker", "create secrets namespace", false),
+    (
+        "speaker",
+        "patch ipaddresspools.metallb.io namespace",
+        false,
+    ),
+    (
+        "speaker",
+        "delete configurationstates.metallb.io namespace",
+        false,
+    ),
+    (
+        "speaker",
+        "delete customresourcedefinitions.apiextensions.k8s.io cluster",
+        false,
+    ),
+    (
+        "speaker",
+        "patch servicel2statuses.metallb.io cluster",
+        false,
+    ),
+];
+
+/// The resource attributes of one [`ACCESS`] question, in `namespace` when it says so.
+fn resource_attributes(
+    question: &str,
+    namespace: &str,
+) -> Result<k8s_openapi::api::authorization::v1::ResourceAttributes> {
+    let words: Vec<&str> = question.split_whitespace().collect();
+    let (verb, path, scope, name) = match words.as_slice() {
+        [verb, path, scope] => (*verb, *path, *scope, None),
+        [verb, path, scope, name] => (*verb, *path, *scope, Some(name.to_string())),
+        _ => bail!("not `verb resource scope [name]`: {question}"),
+    };
+    let (resource, subresource) = match path.split_once('/') {
+        Some((r, sub)) => (r, Some(sub.to_string())),
+        None => (path, None),
+    };
+    let (resource, group) = resource.split_once('.').unwrap_or((resource, ""));
+    Ok(k8s_openapi::api::authorization::v1::ResourceAttributes {
+        verb: Some(verb.into()),
+        group: Some(group.into()),
+        resource: Some(resource.into()),
+        subresource,
+        namespace: (scope == "namespace").then(|| namespace.to_string()),
+        name,
+        ..Default::default()
+    })
+}
 
 /// What the workloads call must be allowed, and nothing broader: asked of the real API
 /// server's authorizer (SubjectAccessReview) for the service accounts the charm created.
 #[tokio::test]
 async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
-    use k8s_openapi::api::authorization::v1::{
-        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-    };
+    use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessReviewSpec};
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
     let client = d.nodes().await?;
     d.deploy(true, &[]);
     d.wait_active().await?;
-    let checks: &[Access] = &[
-        // The controller: watches, writes statuses, creates its Secret and events.
-        ("controller", "watch", "", "services", false, None, true),
-        ("controller", "list", "", "namespaces", false, None, true),
-        (
-            "controller",
-            "patch",
-            "",
-            "services/status",
-            false,
-            None,
-            true,
-        ),
-        (
-            "controller",
-            "create",
-            "events.k8s.io",
-            "events",
-            false,
-            None,
-            true,
-        ),
-        (
-            "controller",
-            "list",
-            "metallb.io",
-            "ipaddresspools",
-            true,
-            None,
-            true,
-        ),
-        (
-            "controller",
-            "patch",
-            "metallb.io",
-            "ipaddresspools/status",
-            true,
-            None,
-            true,
-        ),
-        (
-            "controller",
-            "create",
-            "metallb.io",
-            "configurationstates",
-            true,
-            None,
-            true,
-        ),
-        (
-            "controller",
-            "get",
-            "",
-            "secrets",
-            true,
-            Some("memberlist"),
-            true,
-        ),
-        ("controller", "create", "", "secrets", true, None, true),
-        (
-            "controller",
-            "get",
-            "apps",
-            "deployments",
-            true,
-            Some("controller"),
-            true,
-        ),
-        // ... and nothing more.
-        ("controller", "update", "", "services", false, None, false),
-        ("controller", "patch", "", "services", false, None, false),
-        ("controller", "delete", "", "services", false, None, false),
-        ("controller", "list", "", "secrets", true, None, false),
-        (
-            "controller",
-            "get",
-            "",
-            "secrets",
-            true,
-            Some("other"),
-            false,
-        ),
-        (
-            "controller",
-            "get",
-            "",
-            "secrets",
-            false,
-            Some("memberlist"),
-            false,
-        ),
-        ("controller", "list", "", "nodes", false, None, false),
-        (
-            "controller",
-            "delete",
-            "metallb.io",
-            "ipaddresspools",
-            true,
-            None,
-            false,
-        ),
-        (
-            "controller",
-            "list",
-            "metallb.io",
-            "ipaddresspools",
-            false,
-            None,
-            false,
-        ),
-        (
-            "controller",
-            "get",
-            "apps",
-            "deployments",
-            true,
-            Some("speaker"),
-            false,
-        ),
-        ("controller", "list", "", "pods", true, None, false),
-        // The speaker: watches, keeps its status objects, events with their series.
-        ("speaker", "watch", "", "nodes", false, None, true),
-        (
-            "speaker",
-            "list",
-            "discovery.k8s.io",
-            "endpointslices",
-            false,
-            None,
-            true,
-        ),
-        (
-            "speaker",
-            "patch",
-            "events.k8s.io",
-            "events",
-            false,
-            None,
-            true,
-        ),
-        ("speaker", "list", "", "pods", true, None, true),
-        ("speaker", "watch", "", "secrets", true, None, true),
-        (
-            "speaker",
-            "list",
-            "metallb.io",
-            "bgppeers",
-            true,
-            None,
-            true,
-        ),
-        (
-            "speaker",
-            "delete",
-            "metallb.io",
-            "servicel2statuses",
-            true,
-            None,
-            true,
-        ),
-        (
-            "speaker",
-            "patch",
-            "metallb.io",
-            "servicebgpstatuses/status",
-            true,
-            None,
-            true,
-        ),
-        (
-            "speaker",
-            "patch",
-            "metallb.io",
-            "configurationstates/status",
-            true,
-            None,
-            true,
-        ),
-        // ... and nothing more.
-        ("speaker", "list", "", "secrets", false, None, false),
-        ("speaker", "list", "", "pods", false, None, false),
-        ("speaker", "create", "", "pods", true, None, false),
-        (
-            "speaker",
-            "patch",
-            "",
-            "services/status",
-            false,
-            None,
-            false,
-        ),
-        ("speaker", "patch", "", "nodes", false, None, false),
-        ("speaker", "create", "", "secrets", true, None, false),
-        (
-            "speaker",
-            "patch",
-            "metallb.io",
-            "ipaddresspools",
-            true,
-            None,
-            false,
-        ),
-        (
-            "speaker",
-            "delete",
-            "metallb.io",
-            "configurationstates",
-            true,
-            None,
-            false,
-        ),
-        (
-            "speaker",
-            "delete",
-            "apiextensions.k8s.io",
-            "customresourcedefinitions",
-            false,
-            None,
-            false,
-        ),
-        (
-            "speaker",
-            "patch",
-            "metallb.io",
-            "servicel2statuses",
-            false,
-            None,
-            false,
-        ),
-    ];
     // What `kubectl auth can-i --list` shows for each account (printed for the record).
     for component in ["controller", "speaker"] {
         let user = format!("--as=system:serviceaccount:{}:{component}", d.namespace);
@@ -672,12 +551,7 @@ async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
     }
     let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
     let mut wrong = Vec::new();
-    for &(component, verb, group, resource, namespaced, name, expected) in checks {
-        let shown = resource;
-        let (resource, subresource) = match resource.split_once('/') {
-            Some((r, s)) => (r, Some(s.to_string())),
-            None => (resource, None),
-        };
+    for &(component, question, expected) in ACCESS {
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
                 user: Some(format!("system:serviceaccount:{}:{component}", d.namespace)),
@@ -686,36 +560,24 @@ async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
                     format!("system:serviceaccounts:{}", d.namespace),
                     "system:authenticated".into(),
                 ]),
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(verb.into()),
-                    group: Some(group.into()),
-                    resource: Some(resource.into()),
-                    subresource,
-                    namespace: namespaced.then(|| d.namespace.clone()),
-                    name: name.map(String::from),
-                    ..Default::default()
-                }),
+                resource_attributes: Some(resource_attributes(question, &d.namespace)?),
                 ..Default::default()
             },
             ..Default::default()
         };
         let answer = reviews.create(&PostParams::default(), &review).await?;
         let allowed = answer.status.is_some_and(|s| s.allowed);
-        let scope = if namespaced { "namespace" } else { "cluster" };
-        println!(
-            "rbac: {component:<10} {verb:<6} {group:>20}/{shown:<28} {scope:<9} {:<10} allowed={allowed}",
-            name.unwrap_or("*")
-        );
+        println!("rbac: {component:<10} {question:<66} allowed={allowed}");
         if allowed != expected {
             wrong.push(format!(
-                "{component} {verb} {group}/{shown} ({scope}, {name:?}): allowed={allowed}, expected {expected}"
+                "{component} {question}: allowed={allowed}, expected {expected}"
             ));
         }
     }
     println!(
         "faults: least-privilege tried={} held={}{}",
-        checks.len(),
-        checks.len() - wrong.len(),
+        ACCESS.len(),
+        ACCESS.len() - wrong.len(),
         if wrong.is_empty() {
             String::new()
         } else {

@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use serde_json::Value;
+use serde_json::{Value, json};
 use test_support::{cluster, create_nodes, unique_name, wait_for};
 use tokio::sync::Mutex;
 
@@ -212,4 +212,22 @@ pub async fn pool_addresses(client: &kube::Client, d: &Deployed) -> Result<Value
         .get(&format!("{}.{}", d.model, d.app))
         .await?;
     Ok(pool.data["spec"]["addresses"].clone())
+}
+
+/// Creates a user's IPAddressPool (no charm labels).
+pub async fn user_pool(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    cidr: &str,
+) -> Result<()> {
+    let pool: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"addresses": [cidr]},
+    }))?;
+    pool_api(client, namespace)
+        .create(&PostParams::default(), &pool)
+        .await?;
+    Ok(())
 }
