@@ -7,8 +7,6 @@
 
 mod charm_support;
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail, ensure};
 use charm_support::{Deployed, pool_api, user_pool};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
@@ -23,13 +21,7 @@ const WEBHOOKS: &str = "metallb-webhook-configuration";
 
 /// Upstream's manifest, split into its webhook configurations and everything else.
 fn upstream_manifest() -> Result<(String, String)> {
-    let dir = std::env::var_os("METALLB_RS_UPSTREAM_SRC")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .context("METALLB_RS_UPSTREAM_SRC is not set: run the tests with `cargo xtask test`")?;
-    let path = dir.join("config/manifests/metallb-native.yaml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text = test_support::upstream_manifest("metallb-native.yaml")?;
     let (mut webhooks, mut rest) = (String::new(), String::new());
     for doc in text.split("\n---") {
         let target = if doc.contains("\nkind: ValidatingWebhookConfiguration") {
@@ -42,8 +34,7 @@ fn upstream_manifest() -> Result<(String, String)> {
     }
     ensure!(
         !webhooks.is_empty(),
-        "no webhook configuration in {}",
-        path.display()
+        "no webhook configuration in upstream's metallb-native.yaml"
     );
     Ok((webhooks, rest))
 }

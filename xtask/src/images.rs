@@ -64,6 +64,23 @@ const IMAGES: &[Image] = &[
     },
 ];
 
+/// Upstream MetalLB's controller and speaker as upstream's images hold them (`/controller`,
+/// `/speaker`): test peers for the migration tests, never shipped.
+const UPSTREAM_IMAGES: &[Image] = &[
+    Image {
+        name: "upstream-controller",
+        binary: ("controller", ""),
+        user: Some("65534:65534"),
+        description: "upstream MetalLB controller, built from the Go module proxy (test peer)",
+    },
+    Image {
+        name: "upstream-speaker",
+        binary: ("speaker", ""),
+        user: None,
+        description: "upstream MetalLB speaker, built from the Go module proxy (test peer)",
+    },
+];
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SOURCE: &str = "https://github.com/metallb-rs/metallb-rs";
 
@@ -208,4 +225,13 @@ pub fn run(args: &ImagesArgs) -> Result<Vec<PathBuf>> {
         written.push(out);
     }
     Ok(written)
+}
+
+/// Writes `upstream-controller.oci.tar` and `upstream-speaker.oci.tar` from upstream's binaries
+/// in `bin_dir` (`cargo xtask upstream build`); returns their paths.
+pub fn write_upstream(bin_dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    UPSTREAM_IMAGES
+        .iter()
+        .map(|image| write_image(image, &bin_dir.join(image.binary.0), out_dir))
+        .collect()
 }

@@ -15,6 +15,10 @@ pub struct TestArgs {
     /// print its table.
     #[arg(long)]
     faults: bool,
+    /// Run only these `cargo test --workspace` arguments with the tests' environment, without
+    /// the formatting and lint checks (e.g. `cargo xtask test -- --test pods_migration`).
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
 }
 
 /// Runs formatting, lint and the test suites, then prints one summary line.
@@ -23,6 +27,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if args.faults {
         let prepared = prepare()?;
         return crate::faults::run(&prepared.env());
+    }
+    if !args.cargo_args.is_empty() {
+        let prepared = prepare()?;
+        let mut command = vec!["test", "--workspace"];
+        command.extend(args.cargo_args.iter().map(String::as_str));
+        let mut totals = Totals::default();
+        return cargo_test(&command, &prepared.env(), &mut totals);
     }
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
@@ -91,6 +102,7 @@ fn prepare() -> Result<Prepared> {
     ))?;
     let images_dir = build.join("images");
     crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
+    crate::images::write_upstream(&upstream_bin, &images_dir)?;
     // The static binaries the images hold (built by `images` above).
     let ours_bin = crate::artifacts::static_target_dir()
         .join(crate::artifacts::TARGET)

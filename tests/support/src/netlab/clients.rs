@@ -136,3 +136,73 @@ pub fn first_reply_from(
         }
     })?
 }
+
+/// A client that sends HTTP GETs from the client namespace to one address back to back (each
+/// with a 200 ms timeout, a new connection each) until stopped, and reports what it saw.
+pub struct TrafficProbe {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<std::io::Result<TrafficReport>>,
+}
+
+/// What a [`TrafficProbe`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficReport {
+    /// Requests answered with 200 OK.
+    pub answered: usize,
+    /// Requests that failed or timed out.
+    pub failed: usize,
+    /// The longest time between two answered requests (the traffic gap), and when it began
+    /// (time since the probe started).
+    pub longest_gap: Duration,
+    /// When the longest gap began, counted from the probe's start.
+    pub gap_started_after: Duration,
+    /// The bodies answered, in order, without repeats (which node served).
+    pub served_by: Vec<String>,
+}
+
+impl TrafficProbe {
+    /// Starts polling `http://ip:80/` from `network`'s client namespace.
+    pub fn start(network: &Network, ip: IpAddr) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn({
+            let ns = network.client.netns.clone();
+            move || -> std::io::Result<TrafficReport> {
+                super::enter(&ns)?;
+                let started = Instant::now();
+                let mut report = TrafficReport::default();
+                let mut last_answer = started;
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    match http_get((ip, 80).into(), Duration::from_millis(200)) {
+                        Ok(body) => {
+                            let now = Instant::now();
+                            let gap = now - last_answer;
+                            if gap > report.longest_gap {
+                                report.longest_gap = gap;
+                                report.gap_started_after = last_answer - started;
+                            }
+                            last_answer = now;
+                            report.answered += 1;
+                            if report.served_by.last() != Some(&body) {
+                                report.served_by.push(body);
+                            }
+                        }
+                        Err(_) => report.failed += 1,
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(report)
+            }
+        });
+        TrafficProbe { stop, handle }
+    }
+
+    /// Stops the probe and returns what it saw.
+    pub fn stop(self) -> Result<TrafficReport> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the traffic probe panicked"))?
+            .context("cannot enter the client namespace")
+    }
+}

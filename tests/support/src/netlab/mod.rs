@@ -29,8 +29,8 @@ mod scenario;
 mod speakers;
 
 pub use clients::{
-    arping, arping_on, curl, first_reply_from, http_get, http_get_any, http_get_from,
-    http_get_path, ndisc6,
+    TrafficProbe, TrafficReport, arping, arping_on, curl, first_reply_from, http_get, http_get_any,
+    http_get_from, http_get_path, ndisc6,
 };
 pub use cluster::NetCluster;
 pub use nodes::{CLUSTER_CIDR, IMAGE_TAG, NodeImage, PAUSE_REPOSITORY, RealNodes, clean_node};

@@ -71,6 +71,34 @@ pub struct RealNodes {
 }
 
 /// The pod subnet of the `index`-th node.
+/// The routing a real cluster's network gives: every node forwards (as kubeadm requires) and
+/// reaches the other nodes' pod subnets through them (a flat routed pod network, like flannel's
+/// host-gw), and the API server reaches Services (an admission or conversion webhook served by
+/// a pod) through the first node's kube-proxy, as on a control-plane node running kube-proxy
+/// (it masquerades callers from outside the cluster CIDR, so the answer comes back).
+fn route_pods_and_services(network: &Network) -> Result<()> {
+    for node in &network.nodes {
+        super::netns_exec(&node.netns, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        for (index, other) in network.nodes.iter().enumerate() {
+            if other.name != node.name {
+                let via = other.ipv4.to_string();
+                super::netns_exec(
+                    &node.netns,
+                    &["ip", "route", "replace", &pod_subnet(index), "via", &via],
+                )?;
+            }
+        }
+    }
+    if let Some(first) = network.nodes.first() {
+        let via = first.ipv4.to_string();
+        super::netns_exec(
+            &network.api.netns,
+            &["ip", "route", "replace", SERVICE_RANGE_V4, "via", &via],
+        )?;
+    }
+    Ok(())
+}
+
 fn pod_subnet(index: usize) -> String {
     format!("198.19.{}.0/24", 208 + index)
 }
@@ -125,6 +153,7 @@ impl RealNodes {
             // From here on, a failure stops and cleans what started (Drop).
             nodes.start_node(index, &host.name, &host.netns, host.ipv4, cluster, images)?;
         }
+        route_pods_and_services(network)?;
         let deadline = Instant::now() + Duration::from_secs(90);
         for node in &mut nodes.nodes {
             while !node.dir.join("started").exists() {
