@@ -466,6 +466,61 @@ fn retire_adopted_installation(
     Ok(())
 }
 
+/// Converts the pool and L2Advertisement the Python `metallb` charm wrote for this application
+/// into the charm's (see `migration`): once the charm's pool (applied just before) holds every
+/// address of the old pool, both old objects are deleted; otherwise they are kept and reported.
+fn convert_predecessor_pool(
+    cluster: &Cluster,
+    input: &RenderInput,
+    plan: &mut Plan,
+) -> Result<(), K8sError> {
+    let ns = Some(input.namespace.as_str());
+    let old_pool = cluster
+        .list("metallb.io/v1beta1", "IPAddressPool", ns)?
+        .into_iter()
+        .find(|o| migration::written_by_predecessor(o, &input.model, &input.app));
+    let Some(old_pool) = old_pool else {
+        return Ok(());
+    };
+    let name = migration::predecessor_name(&input.model, &input.app);
+    let addresses = migration::pool_addresses(&old_pool);
+    if !migration::pool_covers(&ranges(&input.addresses), &addresses) {
+        tracing::warn!(
+            "kept the previous charm's IPAddressPool {name} ({}): iprange does not hold all of it",
+            addresses.join(",")
+        );
+        plan.adopted.push(format!(
+            "IPAddressPool/{}/{name} (kept: iprange does not hold {})",
+            input.namespace,
+            addresses.join(",")
+        ));
+        return Ok(());
+    }
+    let mut old = vec![Desired {
+        api_version: "metallb.io/v1beta1".to_string(),
+        kind: "IPAddressPool".to_string(),
+        namespace: Some(input.namespace.clone()),
+        name: name.clone(),
+        body: Value::Null,
+    }];
+    if cluster
+        .list("metallb.io/v1beta1", "L2Advertisement", ns)?
+        .iter()
+        .any(|o| migration::written_by_predecessor(o, &input.model, &input.app))
+    {
+        old.push(Desired {
+            kind: "L2Advertisement".to_string(),
+            ..old[0].clone()
+        });
+    }
+    for object in cluster.delete(&old)? {
+        tracing::info!("converted the previous charm's {object} into the charm's pool");
+        plan.adopted
+            .push(format!("{object} (converted into {})", input.pool_name()));
+    }
+    Ok(())
+}
+
 fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let mut plan = match plan_for(&cluster, input, adopt)? {
@@ -493,6 +548,9 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
     cluster.wait_crds_established(&crd_names, CRD_WAIT)?;
     cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
     cluster.apply(&rest)?;
+    if adopt == Adopt::Foreign {
+        convert_predecessor_pool(&cluster, input, &mut plan)?;
+    }
     for object in execute(&cluster, &plan, &input.instance())? {
         tracing::info!("pruned {object}");
     }

@@ -11,8 +11,15 @@
 //! retires the installation's RBAC bindings for the `controller` and `speaker` ServiceAccounts
 //! of that namespace, which the charm's workloads run as: left in place, they would keep
 //! granting them the installation's wider rights.
+//!
+//! Refreshed from the Python `metallb` charm, the application finds the IPAddressPool and
+//! L2Advertisement that charm wrote for it (`<model>-<app>`, applied with the application's name
+//! as field manager). They overlap the charm's own pool, and MetalLB refuses overlapping pools,
+//! so adopting converts them: they are deleted once the charm's pool, applied first, holds every
+//! address of theirs (so no Service loses its address), and kept otherwise.
 
 use kube::api::DynamicObject;
+use metallb_core::iprange::IpRange;
 
 use crate::identity::{LABEL_MANAGED_BY, MANAGED_BY};
 
@@ -52,6 +59,45 @@ impl WebhookConfiguration {
             webhooks,
         }
     }
+}
+
+/// The name the Python `metallb` charm gives the IPAddressPool and L2Advertisement of application
+/// `app` in model `model`.
+pub fn predecessor_name(model: &str, app: &str) -> String {
+    format!("{model}-{app}")
+}
+
+/// Whether `object` is what the Python `metallb` charm of application `app` in `model` wrote:
+/// named [`predecessor_name`] and applied with `app` as its field manager.
+pub fn written_by_predecessor(object: &DynamicObject, model: &str, app: &str) -> bool {
+    object.metadata.name.as_deref() == Some(predecessor_name(model, app).as_str())
+        && object
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .any(|m| m.manager.as_deref() == Some(app))
+}
+
+/// Whether `ranges` (the charm's pool) hold every address of a pool's `spec.addresses`; false
+/// when one of them does not parse or none is given.
+pub fn pool_covers(ranges: &[IpRange], addresses: &[String]) -> bool {
+    !addresses.is_empty()
+        && addresses.iter().all(|item| {
+            IpRange::parse(item.trim()).is_ok_and(|old| {
+                ranges
+                    .iter()
+                    .any(|r| r.contains(old.first()) && r.contains(old.last()))
+            })
+        })
+}
+
+/// The `spec.addresses` of an IPAddressPool object.
+pub fn pool_addresses(object: &DynamicObject) -> Vec<String> {
+    object.data["spec"]["addresses"]
+        .as_array()
+        .map(|items| items.iter().map(text).collect())
+        .unwrap_or_default()
 }
 
 fn text(value: &serde_json::Value) -> String {
@@ -295,5 +341,60 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(retired, ["metallb-webhook-configuration"]);
+    }
+
+    fn object(name: &str, managers: &[&str], addresses: &[&str]) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {
+                "name": name, "namespace": "metallb-system",
+                "managedFields": managers.iter().map(|m| serde_json::json!({
+                    "manager": m, "operation": "Apply", "apiVersion": "metallb.io/v1beta1",
+                })).collect::<Vec<_>>(),
+            },
+            "spec": {"addresses": addresses},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_python_charms_pool_of_this_application_is_its_predecessors() {
+        let ours = object("lab-metallb", &["metallb"], &[]);
+        assert!(written_by_predecessor(&ours, "lab", "metallb"));
+        // Another application's, a user's pool of that name, and another name.
+        assert!(!written_by_predecessor(&ours, "lab", "lb"));
+        assert!(!written_by_predecessor(
+            &object("lab-metallb", &["kubectl"], &[]),
+            "lab",
+            "metallb"
+        ));
+        assert!(!written_by_predecessor(
+            &object("users-pool", &["metallb"], &[]),
+            "lab",
+            "metallb"
+        ));
+    }
+
+    #[test]
+    fn a_pool_is_covered_only_when_every_address_is_in_the_charms_ranges() {
+        let charm: Vec<IpRange> = ["198.18.100.240/29", "2001:db8::/120"]
+            .iter()
+            .map(|r| IpRange::parse(r).unwrap())
+            .collect();
+        let pool = |a: &[&str]| pool_addresses(&object("p", &[], a));
+        assert!(pool_covers(
+            &charm,
+            &pool(&["198.18.100.240-198.18.100.247"])
+        ));
+        assert!(pool_covers(
+            &charm,
+            &pool(&["198.18.100.242/31", "2001:db8::10-2001:db8::20"])
+        ));
+        assert!(!pool_covers(
+            &charm,
+            &pool(&["198.18.100.240-198.18.100.248"])
+        ));
+        assert!(!pool_covers(&charm, &pool(&["198.18.100.240/29", "bad"])));
+        assert!(!pool_covers(&charm, &pool(&[])));
     }
 }

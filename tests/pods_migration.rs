@@ -13,14 +13,14 @@
 
 mod pods_support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use kube::api::Api;
 use pods_support::{
-    CONTROLLER_REPO, NAMESPACE, NODES, PodLab, SPEAKER_REPO, WAIT, env_path, service,
+    CONTROLLER_REPO, NAMESPACE, NODES, PodLab, SPEAKER_REPO, Switch, WAIT, addresses, apply,
+    arp_owner, env_path, finish_switch, service,
 };
 use serde_json::Value;
 use test_support::netlab::{self, TrafficProbe};
@@ -46,14 +46,6 @@ const IPRANGE: &str = "iprange=198.18.100.240-198.18.100.247";
 /// Services the user has; the first is polled through the switch.
 const SERVICES: [&str; 3] = ["web-1", "web-2", "web-3"];
 
-/// Applies `yaml` with `kubectl apply --server-side`.
-fn apply(lab: &PodLab, yaml: &str, name: &str) -> Result<()> {
-    let file = lab.dir.path().join(name);
-    std::fs::write(&file, yaml)?;
-    lab.kubectl(&["apply", "--server-side", "-f", &file.display().to_string()])?;
-    Ok(())
-}
-
 /// Waits until upstream's controller is available and its speaker ready on every node.
 async fn wait_upstream_running(lab: &PodLab) -> Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(lab.client.clone(), NAMESPACE);
@@ -72,41 +64,8 @@ async fn wait_upstream_running(lab: &PodLab) -> Result<()> {
     .await
 }
 
-/// The node whose MAC answers ARP for `ip` from the client (one answer expected).
-fn arp_owner(lab: &PodLab, ip: &str) -> Result<String> {
-    let replies = netlab::arping(&lab.network, ip)?;
-    let owners: Vec<&str> = NODES
-        .iter()
-        .copied()
-        .filter(|node| replies.iter().any(|r| r.contains(&lab.mac_of(node))))
-        .collect();
-    match owners.as_slice() {
-        [one] => Ok(one.to_string()),
-        _ => bail!("ARP for {ip} answered by {owners:?}: {replies:?}"),
-    }
-}
-
-/// The Services' addresses.
-async fn addresses(lab: &PodLab) -> Result<BTreeMap<String, String>> {
-    let services: Api<k8s_openapi::api::core::v1::Service> =
-        Api::namespaced(lab.client.clone(), "default");
-    let mut out = BTreeMap::new();
-    for name in SERVICES {
-        let ip = services
-            .get(name)
-            .await?
-            .status
-            .and_then(|s| s.load_balancer)
-            .and_then(|lb| lb.ingress)
-            .and_then(|i| i.into_iter().find_map(|i| i.ip))
-            .unwrap_or_default();
-        out.insert(name.to_string(), ip);
-    }
-    Ok(out)
-}
-
 async fn scenario(lab: &PodLab) -> Result<()> {
-    let images = env_path("METALLB_RS_IMAGES_DIR");
+    let images = env_path("METALLB_RS_IMAGES_DIR").join("upstream-v0.16.2");
     for (archive, repository, reference) in UPSTREAM_IMAGES {
         lab.nodes
             .import(&images.join(archive), repository, Some(reference))
@@ -142,7 +101,7 @@ async fn scenario(lab: &PodLab) -> Result<()> {
     for name in SERVICES {
         service(lab, name).await?;
     }
-    let before = addresses(lab).await?;
+    let before = addresses(lab, &SERVICES).await?;
     println!("addresses from upstream's controller: {before:?}");
     let polled = before[SERVICES[0]].clone();
     let upstream_owner = wait_for("upstream's speaker to answer ARP", WAIT, || async {
@@ -190,50 +149,20 @@ async fn scenario(lab: &PodLab) -> Result<()> {
         pods.len(),
         switch_started.elapsed().as_secs_f64()
     );
-    let ours = lab.announcer(SERVICES[0], None).await?;
-    let owner = wait_for("our speaker to answer ARP", WAIT, || async {
-        Ok(arp_owner(lab, &polled).ok().filter(|o| *o == ours))
-    })
-    .await?;
-    // Let the client see our speaker's announcement for a while before stopping it.
-    wait_for("the client to be served after the switch", WAIT, || async {
-        Ok(netlab::curl(&lab.network, &polled)
-            .ok()
-            .filter(|b| *b == owner))
-    })
-    .await?;
     // The README's last step: the old pool goes once the charm's covers its range.
     lab.kubectl(&["delete", "-n", NAMESPACE, "ipaddresspool", "users-pool"])?;
-    let message = lab.wait_status("active").await?;
-    println!("old pool deleted; the charm says active: {message}");
-    let new = service(lab, "web-new").await?;
-    println!("a new Service got {new} from the charm's pool");
-    let report = probe.stop()?;
-    println!(
-        "traffic during the switch (deploy, adopt, upstream's pods replaced by ours, {:.1} s): \
-         {} requests answered, {} failed, longest gap {} ms (began {:.1} s in), served by {:?}",
-        switch_started.elapsed().as_secs_f64(),
-        report.answered,
-        report.failed,
-        report.longest_gap.as_millis(),
-        report.gap_started_after.as_secs_f64(),
-        report.served_by
-    );
-    println!(
-        "bench: migration-gap-ms={} failed-requests={}",
-        report.longest_gap.as_millis(),
-        report.failed
-    );
-    ensure!(report.answered > 0, "the client was never answered");
-    let after = addresses(lab).await?;
-    ensure!(
-        after == before,
-        "addresses moved: before {before:?}, after {after:?}"
-    );
-    println!(
-        "every Service kept its address; {polled} now announced by our speaker on {owner} \
-         (upstream's was {upstream_owner})"
-    );
+    finish_switch(
+        lab,
+        probe,
+        &Switch {
+            polled: SERVICES[0],
+            before: &before,
+            started: switch_started,
+            what: "deploy, adopt, upstream's pods replaced by ours",
+            old_owner: &upstream_owner,
+        },
+    )
+    .await?;
     Ok(())
 }
 

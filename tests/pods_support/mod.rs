@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -313,4 +314,138 @@ pub fn component(pod: &Pod) -> &str {
         .and_then(|l| l.get("component"))
         .map(String::as_str)
         .unwrap_or_default()
+}
+
+/// Applies `yaml` with `kubectl apply --server-side`.
+pub fn apply(lab: &PodLab, yaml: &str, name: &str) -> Result<()> {
+    let file = lab.dir.path().join(name);
+    std::fs::write(&file, yaml)?;
+    lab.kubectl(&["apply", "--server-side", "-f", &file.display().to_string()])?;
+    Ok(())
+}
+
+/// The node whose MAC answers ARP for `ip` from the client (one answer expected).
+pub fn arp_owner(lab: &PodLab, ip: &str) -> Result<String> {
+    let replies = netlab::arping(&lab.network, ip)?;
+    let owners: Vec<&str> = NODES
+        .iter()
+        .copied()
+        .filter(|node| replies.iter().any(|r| r.contains(&lab.mac_of(node))))
+        .collect();
+    match owners.as_slice() {
+        [one] => Ok(one.to_string()),
+        _ => bail!("ARP for {ip} answered by {owners:?}: {replies:?}"),
+    }
+}
+
+/// The addresses of Services `default/<name>` (empty when none yet).
+pub async fn addresses(lab: &PodLab, names: &[&str]) -> Result<BTreeMap<String, String>> {
+    let services: Api<Service> = Api::namespaced(lab.client.clone(), "default");
+    let mut out = BTreeMap::new();
+    for name in names {
+        let ip = services
+            .get(name)
+            .await?
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .and_then(|i| i.into_iter().find_map(|i| i.ip))
+            .unwrap_or_default();
+        out.insert(name.to_string(), ip);
+    }
+    Ok(out)
+}
+
+/// A switch from another installation to the charm's workloads, under a polling client.
+pub struct Switch<'a> {
+    /// The Service the client polls.
+    pub polled: &'a str,
+    /// Every Service's address before the switch.
+    pub before: &'a BTreeMap<String, String>,
+    /// When the switch began.
+    pub started: Instant,
+    /// What the switch did (for the report).
+    pub what: &'a str,
+    /// The node that announced the polled Service before.
+    pub old_owner: &'a str,
+}
+
+/// Ends a switch: waits until the charm is active, our speaker answers ARP for the polled
+/// Service and the client is served through it, gives a new Service an address from the
+/// charm's pool, stops `probe` and prints what it saw (`bench:` line). Fails if a Service of
+/// `switch.before` moved or the client was never answered.
+pub async fn finish_switch(
+    lab: &PodLab,
+    probe: netlab::TrafficProbe,
+    switch: &Switch<'_>,
+) -> Result<netlab::TrafficReport> {
+    let message = lab.wait_status("active").await?;
+    println!("the charm says active: {message}");
+    let ip = switch.before[switch.polled].clone();
+    let ours = lab.announcer(switch.polled, None).await?;
+    let owner = wait_for("our speaker to answer ARP", WAIT, || async {
+        Ok(arp_owner(lab, &ip).ok().filter(|o| *o == ours))
+    })
+    .await?;
+    wait_for("the client to be served after the switch", WAIT, || async {
+        Ok(netlab::curl(&lab.network, &ip).ok().filter(|b| *b == owner))
+    })
+    .await?;
+    let new = service(lab, "web-new").await?;
+    println!("a new Service got {new} from the charm's pool");
+    let report = probe.stop()?;
+    println!(
+        "traffic during the switch ({}, {:.1} s): {} requests answered, {} failed, longest gap \
+         {} ms (began {:.1} s in), served by {:?}",
+        switch.what,
+        switch.started.elapsed().as_secs_f64(),
+        report.answered,
+        report.failed,
+        report.longest_gap.as_millis(),
+        report.gap_started_after.as_secs_f64(),
+        report.served_by
+    );
+    println!(
+        "bench: migration-gap-ms={} failed-requests={}",
+        report.longest_gap.as_millis(),
+        report.failed
+    );
+    ensure!(report.answered > 0, "the client was never answered");
+    let names: Vec<&str> = switch.before.keys().map(String::as_str).collect();
+    let after = addresses(lab, &names).await?;
+    ensure!(
+        &after == switch.before,
+        "addresses moved: before {:?}, after {after:?}",
+        switch.before
+    );
+    println!(
+        "every Service kept its address; {ip} now announced by our speaker on {owner} (before: {})",
+        switch.old_owner
+    );
+    Ok(report)
+}
+
+/// Gives Service `default/name` a core `Endpoints` object naming every node's HTTP server, next
+/// to the EndpointSlice [`service`] writes: what older MetalLB releases read (v0.13 looks for
+/// `discovery.k8s.io/v1beta1` slices, which Kubernetes no longer serves, and falls back to
+/// Endpoints), as a real cluster's endpoints controller would give them.
+pub async fn legacy_endpoints(lab: &PodLab, name: &str) -> Result<()> {
+    let addresses: Vec<Value> = lab
+        .network
+        .nodes
+        .iter()
+        .map(|n| json!({"ip": n.ipv4.to_string(), "nodeName": n.name}))
+        .collect();
+    let body: k8s_openapi::api::core::v1::Endpoints = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "subsets": [{"addresses": addresses, "ports": [{"port": 80, "protocol": "TCP"}]}],
+    }))?;
+    Api::<k8s_openapi::api::core::v1::Endpoints>::namespaced(lab.client.clone(), "default")
+        .patch(
+            name,
+            &PatchParams::apply("real-pods").force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    Ok(())
 }

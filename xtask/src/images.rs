@@ -227,11 +227,13 @@ pub fn run(args: &ImagesArgs) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Writes `upstream-controller.oci.tar` and `upstream-speaker.oci.tar` from upstream's binaries
-/// in `bin_dir` (`cargo xtask upstream build`); returns their paths.
-pub fn write_upstream(bin_dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    UPSTREAM_IMAGES
-        .iter()
-        .map(|image| write_image(image, &bin_dir.join(image.binary.0), out_dir))
-        .collect()
+/// Writes `upstream-<version>/upstream-controller.oci.tar` and `...-speaker.oci.tar` under
+/// `out_dir` from upstream's binaries in `bin_dir` (`cargo xtask upstream build`); returns the
+/// directory.
+pub fn write_upstream(bin_dir: &Path, version: &str, out_dir: &Path) -> Result<PathBuf> {
+    let dir = out_dir.join(format!("upstream-{version}"));
+    for image in UPSTREAM_IMAGES {
+        write_image(image, &bin_dir.join(image.binary.0), &dir)?;
+    }
+    Ok(dir)
 }

@@ -12,6 +12,7 @@ mod lab;
 mod pack;
 mod packages;
 mod paths;
+mod python_charm;
 mod test;
 mod upstream;
 

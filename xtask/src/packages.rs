@@ -56,6 +56,11 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    install(&missing)
+}
+
+/// Installs Debian `packages` (with apt-get, as root).
+pub fn install(missing: &[&str]) -> Result<()> {
     println!("==> installing Debian packages: {}", missing.join(" "));
     let status = Command::new("apt-get")
         .args(["update", "-qq"])
@@ -69,7 +74,7 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     }
     let status = Command::new("apt-get")
         .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("cannot run apt-get install")?;

@@ -67,11 +67,13 @@ struct Prepared {
     upstream_src: std::path::PathBuf,
     upstream_bin: std::path::PathBuf,
     ours_bin: std::path::PathBuf,
+    python_charm: std::path::PathBuf,
+    python_venv: std::path::PathBuf,
 }
 
 impl Prepared {
     /// The environment variables that tell the tests where they are.
-    fn env(&self) -> [(&'static str, &std::path::Path); 6] {
+    fn env(&self) -> [(&'static str, &std::path::Path); 8] {
         [
             ("METALLB_RS_CLUSTER_BIN", self.cluster_bin.as_path()),
             ("METALLB_RS_CHARM_FILE", self.charm_file.as_path()),
@@ -79,6 +81,8 @@ impl Prepared {
             ("METALLB_RS_UPSTREAM_SRC", self.upstream_src.as_path()),
             ("METALLB_RS_UPSTREAM_BIN", self.upstream_bin.as_path()),
             ("METALLB_RS_OURS_BIN", self.ours_bin.as_path()),
+            (crate::python_charm::PEER_ENV, self.python_charm.as_path()),
+            ("METALLB_RS_PYTHON_VENV", self.python_venv.as_path()),
         ]
     }
 }
@@ -102,7 +106,17 @@ fn prepare() -> Result<Prepared> {
     ))?;
     let images_dir = build.join("images");
     crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
-    crate::images::write_upstream(&upstream_bin, &images_dir)?;
+    crate::images::write_upstream(&upstream_bin, crate::upstream::DEFAULT_VERSION, &images_dir)?;
+    // The Python charm the project replaces, with the release of upstream closest to the one
+    // its manifests name (v0.13.10; the module proxy serves v0.13.5), for the refresh test.
+    let old_upstream = crate::upstream::ensure_built(crate::python_charm::UPSTREAM_VERSION)?;
+    crate::images::write_upstream(
+        &old_upstream,
+        crate::python_charm::UPSTREAM_VERSION,
+        &images_dir,
+    )?;
+    let python_charm = crate::python_charm::peer_dir()?;
+    let python_venv = crate::python_charm::ensure_venv(&python_charm)?;
     // The static binaries the images hold (built by `images` above).
     let ours_bin = crate::artifacts::static_target_dir()
         .join(crate::artifacts::TARGET)
@@ -114,6 +128,8 @@ fn prepare() -> Result<Prepared> {
         upstream_src,
         upstream_bin,
         ours_bin,
+        python_charm,
+        python_venv,
     })
 }
 
