@@ -17,6 +17,7 @@ use crate::images;
 use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness};
 use crate::migration;
 use crate::ownership::{self, Adopt, Conflict, Plan};
+use crate::preflight;
 use crate::render::{Desired, MANAGED_KINDS, MEMBERLIST_SECRET, RenderInput, render};
 
 /// What the last reconcile found, for collect-status.
@@ -38,6 +39,9 @@ pub enum Outcome {
     Applied {
         /// Ready counts.
         readiness: Readiness,
+        /// A condition of the cluster that stops announcements from working, with its fix
+        /// (the objects stay applied: nothing in force is taken away).
+        blocker: Option<String>,
         /// The pool's items, as applied.
         pool: String,
         /// Number of addresses in the pool.
@@ -131,6 +135,7 @@ impl MetallbCharm {
                 adopted,
                 in_use,
                 bgp,
+                blocker,
             })) => {
                 for object in &adopted {
                     tracing::info!("adopted {object}");
@@ -138,6 +143,7 @@ impl MetallbCharm {
                 self.adopted = adopted;
                 Outcome::Applied {
                     readiness,
+                    blocker,
                     pool: input.addresses.join(", "),
                     size: metallb_core::iprange::total_size(&ranges(&input.addresses)),
                     in_use,
@@ -307,6 +313,8 @@ struct ApplyReport {
     in_use: usize,
     /// What the speakers advertise over BGP (when BGP is on).
     bgp: Option<BgpAdvertising>,
+    /// A condition of the cluster that stops announcements from working (see `preflight`).
+    blocker: Option<String>,
 }
 
 /// The charm's view of the cluster and what it would do there: every object it wants, and
@@ -521,6 +529,19 @@ fn convert_predecessor_pool(
     Ok(())
 }
 
+/// What `preflight` finds wrong with the cluster; nothing when it cannot look (it never blocks
+/// on what it could not read).
+fn preflight_problem(cluster: &Cluster) -> Option<String> {
+    let (namespace, name) = preflight::KUBE_PROXY_CONFIG_MAP;
+    match cluster.config_map_data(namespace, name) {
+        Ok(data) => data.and_then(|d| preflight::kube_proxy_problem(&d)),
+        Err(err) => {
+            tracing::warn!("cannot check kube-proxy's configuration: {err}");
+            None
+        }
+    }
+}
+
 fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let mut plan = match plan_for(&cluster, input, adopt)? {
@@ -569,6 +590,7 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         adopted: plan.adopted,
         in_use,
         bgp,
+        blocker: preflight_problem(&cluster),
     }))
 }
 
@@ -725,11 +747,16 @@ impl Charm for MetallbCharm {
             }
             Outcome::ApiError(message) => Status::waiting(format!("will retry: {message}")),
             Outcome::Applied {
+                blocker: Some(problem),
+                ..
+            } => Status::blocked(problem.clone()),
+            Outcome::Applied {
                 readiness,
                 pool,
                 size,
                 in_use,
                 bgp,
+                ..
             } if readiness.ready() => {
                 let plural = if *size == 1 { "" } else { "es" };
                 let mut message = format!("{size} address{plural} ({pool}), {in_use} in use");

@@ -455,6 +455,22 @@ impl Cluster {
         })
     }
 
+    /// The `data` of ConfigMap `namespace/name`, or None when there is none.
+    pub fn config_map_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, K8sError> {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        self.runtime.block_on(async {
+            let maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+            maps.get_opt(name)
+                .await
+                .map(|map| map.map(|m| m.data.unwrap_or_default()))
+                .map_err(|e| classify(&format!("reading ConfigMap {namespace}/{name}"), e))
+        })
+    }
+
     /// Every LoadBalancer ingress IP in the cluster.
     pub fn load_balancer_ips(&self) -> Result<Vec<std::net::IpAddr>, K8sError> {
         use k8s_openapi::api::core::v1::Service;

@@ -5,6 +5,8 @@
 //! * [`identity`]: this instance's ownership labels and object names.
 //! * [`render`]: pure rendering of every Kubernetes object the charm wants.
 //! * [`ownership`]: pure decisions about what the charm may apply, prune and delete.
+//! * [`migration`]: pure decisions about taking over another MetalLB installation.
+//! * [`preflight`]: pure checks of the cluster that decide whether announcements can work.
 //! * [`k8s`]: the only module that talks to the Kubernetes API.
 
 pub mod charm;
@@ -14,4 +16,5 @@ pub mod images;
 pub mod k8s;
 pub mod migration;
 pub mod ownership;
+pub mod preflight;
 pub mod render;

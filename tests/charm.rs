@@ -7,8 +7,8 @@ mod charm_support;
 use anyhow::{Result, bail};
 use charm_support::{Deployed, SERIAL, WAIT, pool_addresses};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use metallb_api::ServiceL2Status;
 use serde_json::json;
@@ -352,4 +352,48 @@ async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off()
     assert!(peers.list(&ListParams::default()).await?.items.is_empty());
     assert!(ads.list(&ListParams::default()).await?.items.is_empty());
     Ok(())
+}
+
+#[tokio::test]
+async fn kube_proxy_in_ipvs_mode_without_strict_arp_blocks_with_the_fix() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    // kubeadm's ConfigMap, as `kubectl edit configmap -n kube-system kube-proxy` leaves it.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let kube_proxy = |strict: bool| -> Result<ConfigMap> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": "kube-proxy"},
+            "data": {"config.conf": format!(
+                "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n\
+                 mode: ipvs\nipvs:\n  strictARP: {strict}\n"
+            )},
+        }))?)
+    };
+    let apply = PatchParams::apply("metallb-rs-test").force();
+    maps.patch("kube-proxy", &apply, &Patch::Apply(kube_proxy(false)?))
+        .await?;
+    let result = async {
+        d.deploy(true, &[]);
+        let (status, message) = d.status();
+        if status != "blocked"
+            || !message.contains("strictARP: true")
+            || !message.contains("proxy-extra-config")
+        {
+            bail!("with IPVS and no strictARP the charm says {status}: {message}");
+        }
+        // What is applied stays applied: blocked names a fix, it takes nothing away.
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
+        if deployments.get_opt("controller").await?.is_none() {
+            bail!("blocked by kube-proxy's configuration, the charm did not apply its objects");
+        }
+        maps.patch("kube-proxy", &apply, &Patch::Apply(kube_proxy(true)?))
+            .await?;
+        d.wait_active().await?;
+        d.ok(&["remove"]);
+        Ok(())
+    }
+    .await;
+    maps.delete("kube-proxy", &DeleteParams::default()).await?;
+    result
 }
