@@ -18,7 +18,10 @@ use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness};
 use crate::migration;
 use crate::ownership::{self, Adopt, Conflict, Plan};
 use crate::preflight;
-use crate::render::{Desired, MANAGED_KINDS, MEMBERLIST_SECRET, RenderInput, render};
+use crate::render::{
+    Desired, EXCLUDE_CONFIG_MAP, MANAGED_KINDS, MEMBERLIST_SECRET, RenderInput, exclude_list,
+    render,
+};
 
 /// What the last reconcile found, for collect-status.
 #[derive(Debug, Clone, PartialEq)]
@@ -335,11 +338,18 @@ fn plan_for(
         })
         .collect();
     existing.extend(cluster.lookup(&unknown)?);
-    let keep = [(
-        "Secret".to_string(),
-        Some(input.namespace.clone()),
-        MEMBERLIST_SECRET.to_string(),
-    )];
+    let keep = [
+        (
+            "Secret".to_string(),
+            Some(input.namespace.clone()),
+            MEMBERLIST_SECRET.to_string(),
+        ),
+        (
+            "ConfigMap".to_string(),
+            Some(input.namespace.clone()),
+            EXCLUDE_CONFIG_MAP.to_string(),
+        ),
+    ];
     Ok(ownership::plan(
         desired,
         &existing,
@@ -568,6 +578,9 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         .collect();
     cluster.wait_crds_established(&crd_names, CRD_WAIT)?;
     cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
+    if cluster.create_if_absent(&exclude_list(input))? {
+        tracing::info!("created the interface exclude list {EXCLUDE_CONFIG_MAP}");
+    }
     cluster.apply(&rest)?;
     if adopt == Adopt::Foreign {
         convert_predecessor_pool(&cluster, input, &mut plan)?;

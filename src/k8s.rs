@@ -455,6 +455,26 @@ impl Cluster {
         })
     }
 
+    /// Creates `object` unless an object of its kind and name exists (which is left as it is);
+    /// returns whether it was created.
+    pub fn create_if_absent(&self, object: &Desired) -> Result<bool, K8sError> {
+        self.runtime.block_on(async {
+            let api = api_for(
+                &self.client,
+                &object.api_version,
+                &object.kind,
+                object.namespace.as_deref(),
+            );
+            let body: DynamicObject = serde_json::from_value(object.body.clone())
+                .map_err(|e| K8sError::Transient(format!("{}: {e}", object.describe())))?;
+            match api.create(&PostParams::default(), &body).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+                Err(e) => Err(classify(&format!("creating {}", object.describe()), e)),
+            }
+        })
+    }
+
     /// The `data` of ConfigMap `namespace/name`, or None when there is none.
     pub fn config_map_data(
         &self,

@@ -19,6 +19,11 @@ pub const METRICS_PORT: u16 = 7472;
 pub const MEMBERLIST_PORT: u16 = 7946;
 /// Name of the memberlist Secret (created once, never rendered: its key must not change).
 pub const MEMBERLIST_SECRET: &str = "memberlist";
+/// The ConfigMap with the interfaces speakers never announce on (upstream's name and format),
+/// created once with upstream's default list and then the operator's to edit.
+pub const EXCLUDE_CONFIG_MAP: &str = "metallb-excludel2";
+/// Where the speakers read it (upstream's path).
+const EXCLUDE_MOUNT: &str = "/etc/metallb";
 
 /// Everything rendering needs, already validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +166,7 @@ pub const MANAGED_KINDS: &[(&str, &str)] = &[
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
     ("v1", "ServiceAccount"),
     ("v1", "Secret"),
+    ("v1", "ConfigMap"),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("rbac.authorization.k8s.io/v1", "Role"),
@@ -172,6 +178,25 @@ pub const MANAGED_KINDS: &[(&str, &str)] = &[
     ("metallb.io/v1beta2", "BGPPeer"),
     ("metallb.io/v1beta1", "BGPAdvertisement"),
 ];
+
+/// The exclude-list ConfigMap as the charm first creates it (it is created when absent, never
+/// applied over: the operator edits it): upstream's default list, in upstream's format.
+pub fn exclude_list(input: &RenderInput) -> Desired {
+    let patterns: Vec<String> = metallb_core::l2::DEFAULT_EXCLUDED_INTERFACES
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect();
+    let list = format!("announcedInterfacesToExclude: [{}]\n", patterns.join(", "));
+    object(
+        input,
+        "v1",
+        "ConfigMap",
+        Some(&input.namespace),
+        EXCLUDE_CONFIG_MAP,
+        &[],
+        json!({"data": {"excludel2.yaml": list}}),
+    )
+}
 
 /// A BGPPeer per router and one BGPAdvertisement for the pool, when BGP is on.
 fn bgp(input: &RenderInput) -> Vec<Desired> {
@@ -515,9 +540,15 @@ fn speaker(input: &RenderInput) -> Desired {
                         "readOnlyRootFilesystem": true,
                         "capabilities": {"add": ["NET_RAW"], "drop": ["ALL"]},
                     },
-                    "volumeMounts": [{"name": "memberlist", "mountPath": "/etc/ml_secret_key", "readOnly": true}],
+                    "volumeMounts": [
+                        {"name": "memberlist", "mountPath": "/etc/ml_secret_key", "readOnly": true},
+                        {"name": "excludel2", "mountPath": EXCLUDE_MOUNT, "readOnly": true},
+                    ],
                 }],
-                "volumes": [{"name": "memberlist", "secret": {"secretName": MEMBERLIST_SECRET, "defaultMode": 0o420}}],
+                "volumes": [
+                    {"name": "memberlist", "secret": {"secretName": MEMBERLIST_SECRET, "defaultMode": 0o420}},
+                    {"name": "excludel2", "configMap": {"name": EXCLUDE_CONFIG_MAP, "optional": true, "defaultMode": 0o444}},
+                ],
             },
         },
     });
@@ -667,6 +698,35 @@ mod tests {
             find(&no_ifaces, "L2Advertisement", "lab.metallb").body["spec"]
                 .get("interfaces")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn the_exclude_list_is_upstreams_default_in_upstreams_format_and_mounted_where_read() {
+        let map = exclude_list(&input());
+        assert_eq!(
+            (map.kind.as_str(), map.name.as_str()),
+            ("ConfigMap", EXCLUDE_CONFIG_MAP)
+        );
+        let text = map.body["data"]["excludel2.yaml"]
+            .as_str()
+            .unwrap_or_default();
+        let parsed: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(
+            parsed["announcedInterfacesToExclude"],
+            json!(metallb_core::l2::DEFAULT_EXCLUDED_INTERFACES)
+        );
+        assert!(
+            !render(&input()).iter().any(|o| o.kind == "ConfigMap"),
+            "created once, never applied over the operator's edits"
+        );
+        let objects = render(&input());
+        let pod = &find(&objects, "DaemonSet", "speaker").body["spec"]["template"]["spec"];
+        assert_eq!(pod["volumes"][1]["configMap"]["name"], EXCLUDE_CONFIG_MAP);
+        assert_eq!(pod["volumes"][1]["configMap"]["optional"], true);
+        assert_eq!(
+            pod["containers"][0]["volumeMounts"][1]["mountPath"], "/etc/metallb",
+            "the speaker reads /etc/metallb/excludel2.yaml"
         );
     }
 

@@ -397,3 +397,41 @@ async fn kube_proxy_in_ipvs_mode_without_strict_arp_blocks_with_the_fix() -> Res
     maps.delete("kube-proxy", &DeleteParams::default()).await?;
     result
 }
+
+#[tokio::test]
+async fn the_exclude_list_is_created_once_and_keeps_the_operators_edits() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &d.namespace);
+    let list = |map: ConfigMap| {
+        map.data
+            .and_then(|d| d.get("excludel2.yaml").cloned())
+            .unwrap_or_default()
+    };
+    let created = list(maps.get("metallb-excludel2").await?);
+    if !created.contains("\"^docker.*\"") || !created.starts_with("announcedInterfacesToExclude:") {
+        bail!("the exclude list is not upstream's default: {created}");
+    }
+    // The operator's edit survives the charm's next reconcile.
+    let edited = "announcedInterfacesToExclude: [\"^eth9$\"]\n";
+    maps.patch(
+        "metallb-excludel2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"excludel2.yaml": edited}})),
+    )
+    .await?;
+    d.ok(&["config", "log-level=debug"]);
+    d.wait_active().await?;
+    let now = list(maps.get("metallb-excludel2").await?);
+    if now != edited {
+        bail!("the charm overwrote the operator's exclude list: {now}");
+    }
+    d.ok(&["remove"]);
+    if maps.get_opt("metallb-excludel2").await?.is_some() {
+        bail!("the exclude list outlived the application");
+    }
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! Layer 2 mode: which node announces a Service ([`election`]) and the ARP/NDP frames the speaker
 //! reads and writes ([`arp`], [`ndp`]), and on which interfaces an address is answered for
-//! ([`interface`]). Pure functions: the speaker feeds them Kubernetes state
+//! ([`interface`], [`DEFAULT_EXCLUDED_INTERFACES`]). Pure functions: the speaker feeds them Kubernetes state
 //! and raw frames, and does the I/O.
 
 pub mod arp;
@@ -10,6 +10,26 @@ pub mod ndp;
 
 /// An Ethernet MAC address.
 pub type Mac = [u8; 6];
+
+/// Upstream's default list of interfaces never announced on (regular expressions on the name):
+/// the speaker's list when no exclude file is mounted, and the charm's `metallb-excludel2`
+/// ConfigMap as first created.
+pub const DEFAULT_EXCLUDED_INTERFACES: &[&str] = &[
+    "^docker.*",
+    "^cbr.*",
+    "^dummy.*",
+    "^virbr.*",
+    "^lxcbr.*",
+    "^veth.*",
+    "^lo$",
+    "^cali.*",
+    "^tunl.*",
+    "^flannel.*",
+    "^kube-ipvs.*",
+    "^cni.*",
+    "^nodelocaldns.*",
+    "^lxc.*",
+];
 
 /// Why an incoming frame was not answered; the speaker counts drops by [`DropReason::label`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,27 +10,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use metallb_core::iprange::Cidr;
-use metallb_core::l2::Mac;
+use metallb_core::l2::{DEFAULT_EXCLUDED_INTERFACES, Mac};
 use regex::Regex;
 use serde::Deserialize;
-
-/// Upstream's default exclude list.
-pub const DEFAULT_EXCLUDES: &[&str] = &[
-    "^docker.*",
-    "^cbr.*",
-    "^dummy.*",
-    "^virbr.*",
-    "^lxcbr.*",
-    "^veth.*",
-    "^lo$",
-    "^cali.*",
-    "^tunl.*",
-    "^flannel.*",
-    "^kube-ipvs.*",
-    "^cni.*",
-    "^nodelocaldns.*",
-    "^lxc.*",
-];
 
 /// Where upstream mounts the exclude list (ConfigMap `metallb-excludel2`).
 pub const EXCLUDE_FILE: &str = "/etc/metallb/excludel2.yaml";
@@ -70,9 +52,10 @@ pub fn exclude_regex(path: &Path) -> Result<Regex> {
                 .with_context(|| format!("cannot parse {}", path.display()))?;
             file.announced_interfaces_to_exclude
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect()
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => DEFAULT_EXCLUDED_INTERFACES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     };
     if patterns.is_empty() {
