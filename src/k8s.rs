@@ -88,6 +88,16 @@ pub struct Cluster {
     runtime: tokio::runtime::Runtime,
 }
 
+/// The API of `object`'s kind, in its namespace.
+fn api_of(client: &Client, object: &Desired) -> Api<DynamicObject> {
+    api_for(
+        client,
+        &object.api_version,
+        &object.kind,
+        object.namespace.as_deref(),
+    )
+}
+
 fn api_for(
     client: &Client,
     api_version: &str,
@@ -166,12 +176,7 @@ impl Cluster {
         self.runtime.block_on(async {
             let params = PatchParams::apply(FIELD_MANAGER).force();
             for object in objects {
-                let api = api_for(
-                    &self.client,
-                    &object.api_version,
-                    &object.kind,
-                    object.namespace.as_deref(),
-                );
+                let api = api_of(&self.client, object);
                 api.patch(&object.name, &params, &Patch::Apply(&object.body))
                     .await
                     .map_err(|e| classify(&format!("applying {}", object.describe()), e))?;
@@ -183,12 +188,7 @@ impl Cluster {
     /// JSON-merge-patches `object` with its `body` (a `null` removes a field, whoever set it).
     pub fn merge_patch(&self, object: &Desired) -> Result<(), K8sError> {
         self.runtime.block_on(async {
-            let api = api_for(
-                &self.client,
-                &object.api_version,
-                &object.kind,
-                object.namespace.as_deref(),
-            );
+            let api = api_of(&self.client, object);
             api.patch(
                 &object.name,
                 &PatchParams::default(),
@@ -247,12 +247,7 @@ impl Cluster {
         self.runtime.block_on(async {
             let mut found = Vec::new();
             for object in objects {
-                let api = api_for(
-                    &self.client,
-                    &object.api_version,
-                    &object.kind,
-                    object.namespace.as_deref(),
-                );
+                let api = api_of(&self.client, object);
                 match api.get_opt(&object.name).await {
                     Ok(Some(item)) => {
                         found.extend(existing(&object.api_version, &object.kind, &item));
@@ -313,12 +308,7 @@ impl Cluster {
         self.runtime.block_on(async {
             let mut deleted = Vec::new();
             for object in objects {
-                let api = api_for(
-                    &self.client,
-                    &object.api_version,
-                    &object.kind,
-                    object.namespace.as_deref(),
-                );
+                let api = api_of(&self.client, object);
                 match api.delete(&object.name, &DeleteParams::background()).await {
                     Ok(_) => deleted.push(object.describe()),
                     Err(kube::Error::Api(status)) if status.code == 404 => {}
@@ -459,12 +449,7 @@ impl Cluster {
     /// returns whether it was created.
     pub fn create_if_absent(&self, object: &Desired) -> Result<bool, K8sError> {
         self.runtime.block_on(async {
-            let api = api_for(
-                &self.client,
-                &object.api_version,
-                &object.kind,
-                object.namespace.as_deref(),
-            );
+            let api = api_of(&self.client, object);
             let body: DynamicObject = serde_json::from_value(object.body.clone())
                 .map_err(|e| K8sError::Transient(format!("{}: {e}", object.describe())))?;
             match api.create(&PostParams::default(), &body).await {

@@ -21,7 +21,7 @@ const WEBHOOKS: &str = "metallb-webhook-configuration";
 
 /// Upstream's manifest, split into its webhook configurations and everything else.
 fn upstream_manifest() -> Result<(String, String)> {
-    let text = test_support::upstream_manifest("metallb-native.yaml")?;
+    let text = test_support::upstream::manifest("metallb-native.yaml")?;
     let (mut webhooks, mut rest) = (String::new(), String::new());
     for doc in text.split("\n---") {
         let target = if doc.contains("\nkind: ValidatingWebhookConfiguration") {

@@ -15,14 +15,13 @@ mod pods_support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use kube::api::Api;
 use pods_support::{
-    CONTROLLER_REPO, NAMESPACE, NODES, PodLab, SPEAKER_REPO, Switch, WAIT, addresses, apply,
-    arp_owner, env_path, finish_switch, service,
+    NAMESPACE, NODES, PodLab, Switch, WAIT, addresses, apply, arp_owner, env_path, finish_switch,
+    service,
 };
-use serde_json::Value;
 use test_support::netlab::{self, TrafficProbe};
 use test_support::wait_for;
 
@@ -65,18 +64,16 @@ async fn wait_upstream_running(lab: &PodLab) -> Result<()> {
 }
 
 async fn scenario(lab: &PodLab) -> Result<()> {
-    let images = env_path("METALLB_RS_IMAGES_DIR").join("upstream-v0.16.2");
-    for (archive, repository, reference) in UPSTREAM_IMAGES {
-        lab.nodes
-            .import(&images.join(archive), repository, Some(reference))
-            .with_context(|| format!("cannot import {archive} (run `cargo xtask test`)"))?;
-    }
+    lab.import_images(
+        &env_path("METALLB_RS_IMAGES_DIR").join("upstream-v0.16.2"),
+        &UPSTREAM_IMAGES,
+    )?;
 
     // Upstream installed as its documentation says, running for real.
     let started = Instant::now();
     apply(
         lab,
-        &test_support::upstream_manifest("metallb-native.yaml")?,
+        &test_support::upstream::manifest("metallb-native.yaml")?,
         "metallb-native.yaml",
     )?;
     wait_upstream_running(lab).await?;
@@ -118,30 +115,9 @@ async fn scenario(lab: &PodLab) -> Result<()> {
     // The charm over it: blocked, nothing touched, until the operator adopts.
     let probe = TrafficProbe::start(&lab.network, polled.parse()?);
     let switch_started = Instant::now();
-    let kubeconfig = lab.kubeconfig.display().to_string();
-    let controller = format!("controller-image={CONTROLLER_REPO}:{}", netlab::IMAGE_TAG);
-    let speaker = format!("speaker-image={SPEAKER_REPO}:{}", netlab::IMAGE_TAG);
-    lab.sim(&[
-        "deploy",
-        &lab.charm(),
-        "--trust",
-        "--kubeconfig",
-        &kubeconfig,
-        "--resource",
-        &controller,
-        "--resource",
-        &speaker,
-        "--config",
-        IPRANGE,
-    ])?;
-    let (status, message) = lab.status()?;
-    ensure!(
-        status == "blocked" && message.contains("adopt"),
-        "deployed over a running upstream install, the charm says {status}: {message}"
-    );
-    println!("deployed over upstream: {status}: {message}");
-    let adopted: Value = serde_json::from_str(&lab.sim(&["run", "adopt", "--format", "json"])?)?;
-    println!("adopt: {}", adopted["metallb/0"]["results"]);
+    lab.deploy_charm(&[IPRANGE])?;
+    lab.expect_adopt_asked("deployed over a running upstream install")?;
+    lab.adopt()?;
     let pods = lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
     let (status, message) = lab.status()?;
     println!(

@@ -20,10 +20,9 @@ use anyhow::{Context, Result, bail, ensure};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use pods_support::{
-    CONTROLLER_REPO, NAMESPACE, NODES, PodLab, SPEAKER_REPO, Switch, WAIT, addresses, arp_owner,
-    env_path, finish_switch, legacy_endpoints, service,
+    NAMESPACE, NODES, PodLab, Switch, WAIT, addresses, arp_owner, env_path, finish_switch,
+    legacy_endpoints, service,
 };
-use serde_json::Value;
 use test_support::netlab::{self, TrafficProbe};
 use test_support::wait_for;
 
@@ -98,27 +97,16 @@ async fn pool_names(lab: &PodLab) -> Result<Vec<String>> {
 }
 
 async fn scenario(lab: &PodLab) -> Result<()> {
-    let images = env_path("METALLB_RS_IMAGES_DIR").join("upstream-v0.13.5");
-    for (archive, repository, reference) in PYTHON_CHARM_IMAGES {
-        lab.nodes
-            .import(&images.join(archive), repository, Some(reference))
-            .with_context(|| format!("cannot import {archive} (run `cargo xtask test`)"))?;
-    }
+    lab.import_images(
+        &env_path("METALLB_RS_IMAGES_DIR").join("upstream-v0.13.5"),
+        &PYTHON_CHARM_IMAGES,
+    )?;
 
     // The Python charm, deployed as its users did.
     let old_charm = lab.dir.path().join("python-charm");
     python_charm(&old_charm)?;
     let started = Instant::now();
-    let kubeconfig = lab.kubeconfig.display().to_string();
-    lab.sim(&[
-        "deploy",
-        &old_charm.display().to_string(),
-        "--trust",
-        "--kubeconfig",
-        &kubeconfig,
-        "--config",
-        IPRANGE,
-    ])?;
+    lab.deploy(&old_charm.display().to_string(), &["--config", IPRANGE])?;
     let message = lab.wait_status("active").await?;
     println!(
         "the Python charm active ({message}) in {:.1} s",
@@ -145,25 +133,9 @@ async fn scenario(lab: &PodLab) -> Result<()> {
     // the operator.
     let probe = TrafficProbe::start(&lab.network, polled.parse()?);
     let switch_started = Instant::now();
-    let controller = format!("controller-image={CONTROLLER_REPO}:{}", netlab::IMAGE_TAG);
-    let speaker = format!("speaker-image={SPEAKER_REPO}:{}", netlab::IMAGE_TAG);
-    lab.sim(&[
-        "refresh",
-        &lab.charm(),
-        "--resource",
-        &controller,
-        "--resource",
-        &speaker,
-    ])?;
-    let (status, message) = lab.status()?;
-    ensure!(
-        status == "blocked" && message.contains("adopt"),
-        "refreshed from the Python charm, the charm says {status}: {message}"
-    );
-    println!("refreshed from the Python charm: {status}: {message}");
-    let adopted: Value = serde_json::from_str(&lab.sim(&["run", "adopt", "--format", "json"])?)?;
-    let results = adopted["metallb/0"]["results"].to_string();
-    println!("adopt: {results}");
+    lab.refresh_to_charm()?;
+    lab.expect_adopt_asked("refreshed from the Python charm")?;
+    let results = lab.adopt()?;
     ensure!(
         results.contains(&format!(
             "IPAddressPool/{NAMESPACE}/{old_pool} (converted into"

@@ -33,23 +33,7 @@ const TRIALS: usize = 3;
 /// Step 1: the charm deployed with our images as resources; real pods become ready.
 async fn deploy_and_serve(lab: &PodLab) -> Result<String> {
     let started = Instant::now();
-    let kubeconfig = lab.kubeconfig.display().to_string();
-    let controller = format!("controller-image={CONTROLLER_REPO}:{}", netlab::IMAGE_TAG);
-    let speaker = format!("speaker-image={SPEAKER_REPO}:{}", netlab::IMAGE_TAG);
-    let iprange = format!("iprange={IPRANGE}");
-    lab.sim(&[
-        "deploy",
-        &lab.charm(),
-        "--trust",
-        "--kubeconfig",
-        &kubeconfig,
-        "--resource",
-        &controller,
-        "--resource",
-        &speaker,
-        "--config",
-        &iprange,
-    ])?;
+    lab.deploy_charm(&[&format!("iprange={IPRANGE}")])?;
     let pods = lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
     let message = lab.wait_status("active").await?;
     println!(

@@ -124,6 +124,72 @@ impl PodLab {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Our images as `juju-sim` resource arguments.
+    fn our_resources() -> [String; 4] {
+        [
+            "--resource".into(),
+            format!("controller-image={CONTROLLER_REPO}:{}", netlab::IMAGE_TAG),
+            "--resource".into(),
+            format!("speaker-image={SPEAKER_REPO}:{}", netlab::IMAGE_TAG),
+        ]
+    }
+
+    /// Deploys `charm` (a charm directory) trusted, with `args` (e.g. `--config k=v`).
+    pub fn deploy(&self, charm: &str, args: &[&str]) -> Result<String> {
+        let kubeconfig = self.kubeconfig.display().to_string();
+        let mut all = vec!["deploy", charm, "--trust", "--kubeconfig", &kubeconfig];
+        all.extend(args);
+        self.sim(&all)
+    }
+
+    /// Deploys the packed charm trusted, with our images and `config` (`key=value` items).
+    pub fn deploy_charm(&self, config: &[&str]) -> Result<String> {
+        let resources = Self::our_resources();
+        let mut args: Vec<&str> = resources.iter().map(String::as_str).collect();
+        for item in config {
+            args.extend(["--config", item]);
+        }
+        self.deploy(&self.charm(), &args)
+    }
+
+    /// Refreshes the application to the packed charm with our images.
+    pub fn refresh_to_charm(&self) -> Result<String> {
+        let charm = self.charm();
+        let resources = Self::our_resources();
+        let mut args = vec!["refresh", charm.as_str()];
+        args.extend(resources.iter().map(String::as_str));
+        self.sim(&args)
+    }
+
+    /// Fails unless the charm is blocked, asking the operator to adopt; prints what it says.
+    pub fn expect_adopt_asked(&self, after: &str) -> Result<()> {
+        let (status, message) = self.status()?;
+        ensure!(
+            status == "blocked" && message.contains("adopt"),
+            "{after}, the charm says {status}: {message}"
+        );
+        println!("{after}: {status}: {message}");
+        Ok(())
+    }
+
+    /// Runs `adopt` on the leader; prints and returns its results (JSON text).
+    pub fn adopt(&self) -> Result<String> {
+        let out: Value = serde_json::from_str(&self.sim(&["run", "adopt", "--format", "json"])?)?;
+        let results = out["metallb/0"]["results"].to_string();
+        println!("adopt: {results}");
+        Ok(results)
+    }
+
+    /// Imports image archives from `dir` into every node: (archive, repository, reference).
+    pub fn import_images(&self, dir: &Path, images: &[(&str, &str, &str)]) -> Result<()> {
+        for (archive, repository, reference) in images {
+            self.nodes
+                .import(&dir.join(archive), repository, Some(reference))
+                .with_context(|| format!("cannot import {archive} (run `cargo xtask test`)"))?;
+        }
+        Ok(())
+    }
+
     /// The unit's workload status (current, message).
     pub fn status(&self) -> Result<(String, String)> {
         let s: Value = serde_json::from_str(&self.sim(&["status", "--format", "json"])?)?;

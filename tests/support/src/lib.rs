@@ -24,6 +24,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 pub mod netlab;
+pub mod upstream;
 
 /// The environment variable naming the directory that holds `kcp` and `kubectl`.
 pub const CLUSTER_BIN_ENV: &str = "METALLB_RS_CLUSTER_BIN";
@@ -98,22 +99,6 @@ fn cluster_bin_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
         );
     }
     Ok(dir)
-}
-
-/// The environment variable naming upstream MetalLB's module directory (its manifests, CRDs and
-/// documentation), which `cargo xtask test` sets.
-pub const UPSTREAM_SRC_ENV: &str = "METALLB_RS_UPSTREAM_SRC";
-
-/// Upstream MetalLB's installation manifest `name` (e.g. `metallb-native.yaml`) from its module.
-pub fn upstream_manifest(name: &str) -> Result<String> {
-    let dir = std::env::var_os(UPSTREAM_SRC_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .with_context(|| {
-            format!("{UPSTREAM_SRC_ENV} is not set: run the tests with `cargo xtask test`")
-        })?;
-    let path = dir.join("config/manifests").join(name);
-    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The address ranges of the test networks and the control plane's Service ranges: nothing

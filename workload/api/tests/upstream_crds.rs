@@ -3,7 +3,7 @@
 //! type, and the same required lists, kind by kind and version by version. Any difference fails
 //! with one line per difference.
 
-mod upstream;
+use test_support::upstream;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,7 +2,7 @@
 //! the YAML blocks of the website's pages, read from the Go module cache) applies to a real API
 //! server with our CRDs unchanged: accepted, and with every field kept (nothing pruned).
 
-mod upstream;
+use test_support::upstream;
 
 use anyhow::{Context, Result};
 use kube::api::{Api, DynamicObject, PostParams};

@@ -6,8 +6,6 @@
 //! `go env GOMODCACHE`); `cargo xtask test` sets it after `go mod download` of that one module
 //! (the version is the one `tests/upstream/v0.16/go.mod` requires).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -149,4 +147,10 @@ pub fn examples(module: &Path) -> Result<Vec<Example>> {
         }
     }
     Ok(out)
+}
+
+/// Upstream's installation manifest `name` (e.g. `metallb-native.yaml`) from its module.
+pub fn manifest(name: &str) -> Result<String> {
+    let path = module_dir()?.join("config/manifests").join(name);
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
