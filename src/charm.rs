@@ -386,7 +386,15 @@ fn execute(cluster: &Cluster, plan: &Plan, instance: &Instance) -> Result<Vec<St
     Ok(deleted)
 }
 
-/// Applies everything and reports on the result.
+/// Deletes `objects` of the adopted installation and records each as removed.
+fn remove_adopted(cluster: &Cluster, objects: &[Desired], plan: &mut Plan) -> Result<(), K8sError> {
+    for object in cluster.delete(objects)? {
+        tracing::info!("removed the adopted installation's {object}");
+        plan.adopted.push(format!("{object} (removed)"));
+    }
+    Ok(())
+}
+
 /// Takes apart what of an adopted MetalLB installation must not outlive the adoption (see
 /// `migration`): its webhook configurations and its workload bindings go, its CRDs stop
 /// converting through its webhook, and its controller Deployment and speaker DaemonSet are
@@ -413,18 +421,9 @@ fn retire_adopted_installation(
     }
     let retire: Vec<Desired> = migration::webhooks_to_retire(&configs, &input.namespace)
         .into_iter()
-        .map(|c| Desired {
-            api_version: "admissionregistration.k8s.io/v1".to_string(),
-            kind: c.kind.clone(),
-            namespace: None,
-            name: c.name.clone(),
-            body: serde_json::Value::Null,
-        })
+        .map(|c| Desired::target("admissionregistration.k8s.io/v1", &c.kind, None, &c.name))
         .collect();
-    for object in cluster.delete(&retire)? {
-        tracing::info!("removed the adopted installation's {object}");
-        plan.adopted.push(format!("{object} (removed)"));
-    }
+    remove_adopted(cluster, &retire, plan)?;
     let wanted: Vec<(String, Option<String>, String)> = plan
         .apply
         .iter()
@@ -444,18 +443,16 @@ fn retire_adopted_installation(
     }
     let retire: Vec<Desired> = migration::bindings_to_retire(&bindings, &input.namespace, &wanted)
         .into_iter()
-        .map(|b| Desired {
-            api_version: "rbac.authorization.k8s.io/v1".to_string(),
-            kind: b.kind.clone(),
-            namespace: b.namespace.clone(),
-            name: b.name.clone(),
-            body: serde_json::Value::Null,
+        .map(|b| {
+            Desired::target(
+                "rbac.authorization.k8s.io/v1",
+                &b.kind,
+                b.namespace.as_deref(),
+                &b.name,
+            )
         })
         .collect();
-    for object in cluster.delete(&retire)? {
-        tracing::info!("removed the adopted installation's {object}");
-        plan.adopted.push(format!("{object} (removed)"));
-    }
+    remove_adopted(cluster, &retire, plan)?;
     // Its CRDs stop converting through its webhook: the webhook settings belong to its
     // field manager, which an apply of ours would leave in place (and the API server then
     // refuses the strategy None we state).
@@ -514,22 +511,23 @@ fn convert_predecessor_pool(
         ));
         return Ok(());
     }
-    let mut old = vec![Desired {
-        api_version: "metallb.io/v1beta1".to_string(),
-        kind: "IPAddressPool".to_string(),
-        namespace: Some(input.namespace.clone()),
-        name: name.clone(),
-        body: Value::Null,
-    }];
+    let mut old = vec![Desired::target(
+        "metallb.io/v1beta1",
+        "IPAddressPool",
+        ns,
+        &name,
+    )];
     if cluster
         .list("metallb.io/v1beta1", "L2Advertisement", ns)?
         .iter()
         .any(|o| migration::written_by_predecessor(o, &input.model, &input.app))
     {
-        old.push(Desired {
-            kind: "L2Advertisement".to_string(),
-            ..old[0].clone()
-        });
+        old.push(Desired::target(
+            "metallb.io/v1beta1",
+            "L2Advertisement",
+            ns,
+            &name,
+        ));
     }
     for object in cluster.delete(&old)? {
         tracing::info!("converted the previous charm's {object} into the charm's pool");
@@ -552,6 +550,7 @@ fn preflight_problem(cluster: &Cluster) -> Option<String> {
     }
 }
 
+/// Applies everything and reports on the result.
 fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
     let cluster = Cluster::connect(kube)?;
     let mut plan = match plan_for(&cluster, input, adopt)? {

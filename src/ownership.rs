@@ -50,13 +50,12 @@ impl Existing {
 
     /// The same object as something to delete.
     pub fn as_target(&self) -> Desired {
-        Desired {
-            api_version: self.api_version.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            body: serde_json::Value::Null,
-        }
+        Desired::target(
+            &self.api_version,
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
     }
 
     fn key(&self) -> Key {

@@ -66,15 +66,20 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// The Namespace `name`, as something to delete.
-    pub fn namespace_target(name: &str) -> Self {
+    /// The object `kind` `namespace/name`, named only: something to delete.
+    pub fn target(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Self {
         Self {
-            api_version: "v1".to_string(),
-            kind: "Namespace".to_string(),
-            namespace: None,
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
             name: name.to_string(),
             body: Value::Null,
         }
+    }
+
+    /// The Namespace `name`, as something to delete.
+    pub fn namespace_target(name: &str) -> Self {
+        Self::target("v1", "Namespace", None, name)
     }
 
     /// `Kind/namespace/name` for messages.
