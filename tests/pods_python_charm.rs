@@ -51,6 +51,10 @@ const SERVICES: [&str; 3] = ["web-1", "web-2", "web-3"];
 fn python_charm(to: &Path) -> Result<()> {
     let peer = env_path("METALLB_RS_PYTHON_CHARM");
     let venv = env_path("METALLB_RS_PYTHON_VENV");
+    ensure!(
+        peer.join("src/charm.py").is_file(),
+        "the Python metallb charm (test peer) was not found: `cargo xtask test` printed where it looked"
+    );
     let out = std::process::Command::new("cp")
         .arg("-r")
         .arg(&peer)

@@ -21,13 +21,13 @@ pub const PEER_ENV: &str = "METALLB_RS_PYTHON_CHARM";
 /// The peer's directory: `$METALLB_RS_PYTHON_CHARM`, else `../shared/peers/metallb-operator`
 /// next to the workspace, else `/work/shared/peers/metallb-operator`.
 pub fn peer_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(PEER_ENV).filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let candidates = [
-        workspace_root().join("../shared/peers/metallb-operator"),
-        PathBuf::from("/work/shared/peers/metallb-operator"),
-    ];
+    let candidates = match std::env::var_os(PEER_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            workspace_root().join("../shared/peers/metallb-operator"),
+            PathBuf::from("/work/shared/peers/metallb-operator"),
+        ],
+    };
     candidates
         .iter()
         .find(|d| d.join("src/charm.py").is_file())

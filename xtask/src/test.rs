@@ -115,8 +115,17 @@ fn prepare() -> Result<Prepared> {
         crate::python_charm::UPSTREAM_VERSION,
         &images_dir,
     )?;
-    let python_charm = crate::python_charm::peer_dir()?;
-    let python_venv = crate::python_charm::ensure_venv(&python_charm)?;
+    // Without the peer, only the test that runs it fails (saying so), not every test.
+    let (python_charm, python_venv) = match crate::python_charm::peer_dir() {
+        Ok(peer) => {
+            let venv = crate::python_charm::ensure_venv(&peer)?;
+            (peer, venv)
+        }
+        Err(err) => {
+            println!("==> warning: {err:#}; the Python charm's refresh test will fail");
+            Default::default()
+        }
+    };
     // The static binaries the images hold (built by `images` above).
     let ours_bin = crate::artifacts::static_target_dir()
         .join(crate::artifacts::TARGET)
