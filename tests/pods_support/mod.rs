@@ -345,12 +345,7 @@ pub async fn service(lab: &PodLab, name: &str) -> Result<String> {
         .collect();
     netlab::endpoints(&lab.client, "default", name, &endpoints).await?;
     wait_for(&format!("an address for default/{name}"), WAIT, || async {
-        let service = services.get(name).await?;
-        Ok(service
-            .status
-            .and_then(|s| s.load_balancer)
-            .and_then(|lb| lb.ingress)
-            .and_then(|i| i.into_iter().find_map(|i| i.ip)))
+        Ok(test_support::ingress_ip(services.get(name).await?))
     })
     .await
 }
@@ -409,14 +404,7 @@ pub async fn addresses(lab: &PodLab, names: &[&str]) -> Result<BTreeMap<String, 
     let services: Api<Service> = Api::namespaced(lab.client.clone(), "default");
     let mut out = BTreeMap::new();
     for name in names {
-        let ip = services
-            .get(name)
-            .await?
-            .status
-            .and_then(|s| s.load_balancer)
-            .and_then(|lb| lb.ingress)
-            .and_then(|i| i.into_iter().find_map(|i| i.ip))
-            .unwrap_or_default();
+        let ip = test_support::ingress_ip(services.get(name).await?).unwrap_or_default();
         out.insert(name.to_string(), ip);
     }
     Ok(out)

@@ -135,13 +135,7 @@ async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<()> {
 /// `AllocationFailed` event, or None while it has given none.
 async fn answer(client: &kube::Client, ask: &Ask) -> Result<Option<String>> {
     let services: Api<Service> = Api::namespaced(client.clone(), &ask.namespace);
-    let service = services.get(&ask.name).await?;
-    if let Some(ip) = service
-        .status
-        .and_then(|s| s.load_balancer)
-        .and_then(|lb| lb.ingress)
-        .and_then(|i| i.into_iter().find_map(|i| i.ip))
-    {
+    if let Some(ip) = test_support::ingress_ip(services.get(&ask.name).await?) {
         return Ok(Some(ip));
     }
     let events: Api<Event> = Api::namespaced(client.clone(), &ask.namespace);

@@ -583,6 +583,16 @@ pub async fn create_simulated_nodes(
     Ok(names)
 }
 
+/// The first address in a Service's `status.loadBalancer.ingress`, if any.
+pub fn ingress_ip(service: k8s_openapi::api::core::v1::Service) -> Option<String> {
+    service
+        .status?
+        .load_balancer?
+        .ingress?
+        .into_iter()
+        .find_map(|i| i.ip)
+}
+
 /// Waits until every node in `names` has condition Ready=True.
 pub async fn wait_nodes_ready(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
     let api: Api<Node> = Api::all(client.clone());
