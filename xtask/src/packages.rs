@@ -11,6 +11,7 @@ pub const NETWORK_TOOLS: &[(&str, &str)] = &[
     ("arping", "arping"),
     ("ndisc6", "ndisc6"),
     ("curl", "curl"),
+    ("tcpdump", "tcpdump"),
 ];
 
 /// Whether `program` (a name looked up on `PATH`, or an absolute path) exists.

@@ -4,7 +4,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::LabelSelector;
+use crate::{DURATION_PATTERN, LabelSelector};
 
 /// Announces addresses of the selected pools on the local network (ARP for IPv4, NDP for IPv6).
 #[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -41,6 +41,17 @@ pub struct L2AdvertisementSpec {
     /// Soft preferences for the announcing node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preferred_node_selectors: Vec<PreferredNodeSelector>,
+    /// metallb-rs: also announce each address gratuitously (ARP, or unsolicited NDP) every this
+    /// long, a duration such as `30s` (whole seconds; `0s` or absent: only after a change, or
+    /// the speaker's `--gratuitous-arp-interval`). Upstream's schema prunes the field, so an
+    /// object that sets it still applies there.
+    #[serde(
+        default,
+        rename = "gratuitousARPInterval",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub gratuitous_arp_interval: Option<String>,
 }
 
 crate::absent_spec_is_default!(L2AdvertisementSpec);

@@ -11,14 +11,24 @@ use anyhow::Result;
 use serde_json::Value;
 
 /// Fields of ours that upstream does not have, each with the reason it is kept.
-const ALLOWED_EXTRA_PATHS: &[(&str, &str, &str)] = &[(
-    "ConfigurationState",
-    "v1beta1",
-    // Upstream's kind is status-only; our controller applies the object with an empty spec, and
-    // server-side apply refuses fields the schema does not declare. Upstream's API server
-    // would prune it, ours keeps an empty object: no behaviour depends on it.
-    ".spec",
-)];
+const ALLOWED_EXTRA_PATHS: &[(&str, &str, &str)] = &[
+    (
+        "ConfigurationState",
+        "v1beta1",
+        // Upstream's kind is status-only; our controller applies the object with an empty spec,
+        // and server-side apply refuses fields the schema does not declare. Upstream's API
+        // server would prune it, ours keeps an empty object: no behaviour depends on it.
+        ".spec",
+    ),
+    (
+        "L2Advertisement",
+        "v1beta1",
+        // Periodic gratuitous announcements per advertisement (an extension; upstream only has
+        // the speaker-wide flag). Optional, so upstream's objects stay valid here and ours
+        // apply there with the field pruned.
+        ".spec.gratuitousARPInterval",
+    ),
+];
 
 /// Properties every object has, which upstream's schemas list and ours leave to the API server.
 const IMPLICIT_ROOT_FIELDS: &[&str] = &[".apiVersion", ".kind", ".metadata"];

@@ -66,6 +66,11 @@ struct Flags {
     /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
     #[arg(long)]
     ignore_exclude_lb: bool,
+    /// Announce every Layer 2 address gratuitously every this many seconds while this node
+    /// announces it (0: only after a change; an L2Advertisement's `gratuitousARPInterval`
+    /// overrides it for its addresses). Upstream's flag, same unit.
+    #[arg(long, env = "METALLB_GRATUITOUS_ARP_INTERVAL", default_value_t = 0)]
+    gratuitous_arp_interval: u32,
     /// Interface exclude list (YAML with announcedInterfacesToExclude).
     #[arg(long, default_value = EXCLUDE_FILE)]
     exclude_l2_file: PathBuf,
@@ -215,6 +220,8 @@ async fn main() -> Result<()> {
             ignore_exclude_label: flags.ignore_exclude_lb,
             membership,
             exclude_file: flags.exclude_l2_file,
+            gratuitous_interval: (flags.gratuitous_arp_interval > 0)
+                .then(|| Duration::from_secs(u64::from(flags.gratuitous_arp_interval))),
             readiness,
             metrics,
         },

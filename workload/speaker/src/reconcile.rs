@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -12,7 +13,7 @@ use metallb_api::{IPAddressPool, L2Advertisement};
 use metallb_controller::convert::{current_ips, handled, selector};
 use metallb_core::iprange::IpRange;
 use metallb_core::l2::election::{
-    self, Advertisement, ClusterView, NodeView, Outcome, ServiceView,
+    self, Advertisement, ClusterView, LinkView, NodeView, Outcome, ServiceView,
 };
 use metallb_core::l2::interface::answers_on;
 use metallb_core::selector::any_matches;
@@ -44,6 +45,11 @@ pub struct Inputs<'a> {
     pub members: Option<&'a BTreeSet<String>>,
     /// Ignore the exclude-from-external-load-balancers label.
     pub ignore_exclude_label: bool,
+    /// The links (interfaces up with carrier) each node published, this one's included.
+    pub links: Option<&'a BTreeMap<String, Vec<LinkView>>>,
+    /// Periodic gratuitous announcements for addresses whose advertisements set no interval
+    /// (`--gratuitous-arp-interval`); `None`: only after a change.
+    pub gratuitous_interval: Option<Duration>,
 }
 
 /// The decision for one Service.
@@ -57,6 +63,10 @@ pub struct Decision {
     pub ips: Vec<IpAddr>,
     /// The election outcome on this node.
     pub outcome: Outcome,
+    /// How often the addresses are announced gratuitously while this node announces them
+    /// (the shortest `gratuitousARPInterval` of the applicable advertisements, else the
+    /// speaker's default); `None`: only after a change.
+    pub gratuitous_interval: Option<Duration>,
 }
 
 impl Decision {
@@ -82,11 +92,19 @@ pub fn node_view(node: &Node) -> NodeView {
         .into_iter()
         .flatten()
         .any(|c| c.type_ == "Ready" && c.status == "True");
+    let spec = node.spec.as_ref();
+    let cordoned = spec.and_then(|s| s.unschedulable) == Some(true);
+    let no_execute = spec
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|t| t.effect == "NoExecute");
     NodeView {
         name: node.metadata.name.clone().unwrap_or_default(),
         labels: node.metadata.labels.clone().unwrap_or_default(),
         network_unavailable,
         not_ready: !ready,
+        draining: cordoned || no_execute,
     }
 }
 
@@ -107,6 +125,14 @@ pub fn advertisement(object: &L2Advertisement) -> Option<Advertisement> {
         interfaces: object.spec.interfaces.clone(),
         preferred,
     })
+}
+
+/// The periodic gratuitous interval an advertisement asks for (`None`: absent, zero or
+/// malformed; the API server refuses malformed durations).
+pub fn gratuitous_interval(ad: &L2Advertisement) -> Option<Duration> {
+    let text = ad.spec.gratuitous_arp_interval.as_deref()?;
+    let seconds = crate::bgp_config::duration_seconds(text)?;
+    (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)))
 }
 
 /// Whether `ad` applies to `pool` (by name, by pool selector, or to every pool when it names none).
@@ -193,6 +219,7 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
         nodes: &nodes,
         members: inputs.members,
         ignore_exclude_label: inputs.ignore_exclude_label,
+        links: inputs.links,
     };
     let mut decisions = Vec::new();
     for service in inputs.services {
@@ -203,15 +230,21 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
         let Some(first) = ips.first().copied() else {
             continue;
         };
-        let ads: Vec<Advertisement> = match pool_of(service, first, inputs.pools) {
+        let pool_ads: Vec<&L2Advertisement> = match pool_of(service, first, inputs.pools) {
             Some(pool) => inputs
                 .advertisements
                 .iter()
                 .filter(|a| selects_pool(a, pool))
-                .filter_map(|a| advertisement(a))
+                .map(|a| &**a)
                 .collect(),
             None => Vec::new(),
         };
+        let ads: Vec<Advertisement> = pool_ads.iter().filter_map(|a| advertisement(a)).collect();
+        let gratuitous_interval = pool_ads
+            .iter()
+            .filter_map(|a| gratuitous_interval(a))
+            .min()
+            .or(inputs.gratuitous_interval);
         let (has_serving_endpoint, serving_nodes) = serving(service, inputs.slices);
         let spec = service.spec.as_ref();
         let view = ServiceView {
@@ -228,6 +261,7 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
             name: service.metadata.name.clone().unwrap_or_default(),
             ips,
             outcome: election::elect(inputs.local_node, &view, &ads, cluster),
+            gratuitous_interval,
         });
     }
     decisions

@@ -28,14 +28,16 @@ use tokio::time::Instant;
 
 use crate::adapters::bgp::Sessions;
 use crate::adapters::interfaces;
-use crate::adapters::membership::{self, Membership};
+use crate::adapters::link_watch;
+use crate::adapters::membership::{self, Links, Membership};
 use crate::adapters::responder::Responders;
 use crate::bgp_config::{self, ConfigInputs, InForce, Problem};
 use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
 use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches};
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Decision, Inputs};
-use crate::table::{SharedTable, Table};
+use crate::table::{InterfaceFilter, SharedTable, Table};
+use metallb_core::l2::election::{LinkView, Outcome};
 
 /// How long gratuitous announcements continue after the last trigger.
 const GRATUITOUS_WINDOW: Duration = Duration::from_secs(5);
@@ -43,8 +45,13 @@ const GRATUITOUS_WINDOW: Duration = Duration::from_secs(5);
 const GRATUITOUS_INTERVAL: Duration = Duration::from_millis(1100);
 /// How long a starting speaker waits to join its peers before the first election.
 const JOIN_WAIT: Duration = Duration::from_secs(2);
-/// How often interfaces are scanned.
+/// How often interfaces are scanned (besides every link or address change).
 const INTERFACE_SCAN: Duration = Duration::from_secs(2);
+/// How long this node keeps answering for an address it lost to another node, while the new
+/// winner starts announcing it: a planned move (a cordon, a node coming back) leaves no moment
+/// when nobody answers, even if the new winner sees the change a little later. Short, because a
+/// client that asks meanwhile may be sent back here for a while (the node still serves).
+const HANDOFF: Duration = Duration::from_millis(500);
 
 /// Membership settings of a run.
 #[derive(Debug, Clone)]
@@ -72,6 +79,9 @@ pub struct Settings {
     pub membership: Option<MembershipSettings>,
     /// The interface exclude list file.
     pub exclude_file: PathBuf,
+    /// Periodic gratuitous announcements (`None`: only after a change), unless an
+    /// L2Advertisement sets its own interval.
+    pub gratuitous_interval: Option<Duration>,
     /// Set once the caches are synced.
     pub readiness: Readiness,
     /// Metrics.
@@ -228,12 +238,19 @@ pub async fn run(
         Some(m) => {
             let started = Membership::start(m.gossip.clone(), settings.metrics.clone()).await?;
             let mut members = started.members.clone();
-            let trigger = trigger.clone();
+            let member_trigger = trigger.clone();
             let changes = member_changes.clone();
             tokio::spawn(async move {
                 while members.changed().await.is_ok() {
                     changes.fetch_add(1, Ordering::Relaxed);
-                    let _ = trigger.try_send(());
+                    let _ = member_trigger.try_send(());
+                }
+            });
+            let mut links = started.links.clone();
+            let links_trigger = trigger.clone();
+            tokio::spawn(async move {
+                while links.changed().await.is_ok() {
+                    let _ = links_trigger.try_send(());
                 }
             });
             Some((started, m.gossip.addr.port()))
@@ -266,7 +283,17 @@ pub async fn run(
 
     let table: SharedTable = Arc::new(RwLock::new(Table::default()));
     let mut responders = Responders::new(table.clone(), settings.metrics.clone());
-    responders.sync_interfaces(interfaces::scan(&exclude));
+    let mut own_links = rescan(&mut responders, &exclude);
+    if let Some((m, _)) = &membership {
+        m.set_links(own_links.clone());
+    }
+    let mut link_changes = match link_watch::spawn() {
+        Ok(rx) => Some(rx),
+        Err(err) => {
+            tracing::warn!("interfaces are only scanned every {INTERFACE_SCAN:?}: {err:#}");
+            None
+        }
+    };
     let effects = effects::spawn(
         client.clone(),
         EffectsSettings {
@@ -283,29 +310,53 @@ pub async fn run(
     let mut bgp = Sessions::new(settings.metrics.clone());
     let mut in_force = InForce::default();
     let mut windows: BTreeMap<IpAddr, Instant> = BTreeMap::new();
+    // What this pass's election gives this node (the table also holds the hand-offs).
+    let mut elected = Table::default();
+    let mut handoffs: BTreeMap<IpAddr, (Instant, InterfaceFilter)> = BTreeMap::new();
+    let mut periodic = Periodic::default();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
     let mut member_changes_seen = 0;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = scan.tick() => {
+            changed = next_change(&mut link_changes, scan.tick()) => {
+                if !changed {
+                    link_changes = None;
+                }
                 let before = responders.interfaces();
-                responders.sync_interfaces(interfaces::scan(&exclude));
-                if responders.interfaces() == before {
+                let links = rescan(&mut responders, &exclude);
+                if responders.interfaces() == before && links == own_links {
                     continue;
+                }
+                if links != own_links {
+                    tracing::info!(?links, "links changed");
+                    own_links = links;
+                    if let Some((m, _)) = &membership {
+                        m.set_links(own_links.clone());
+                    }
                 }
             }
             _ = gratuitous.tick() => {
                 send_gratuitous(&responders, &table, &mut windows, None);
                 continue;
             }
+            _ = sleep_until(periodic.next_due()) => {
+                periodic.send_due(&responders, &table);
+                continue;
+            }
+            _ = sleep_until(handoffs.values().map(|(until, _)| *until).min()) => {}
             Some(()) = triggered.recv() => {}
         }
         let changes = member_changes.load(Ordering::Relaxed);
         let members_moved = changes != member_changes_seen;
         member_changes_seen = changes;
         let members = membership.as_ref().map(|(m, _)| m.members.borrow().clone());
+        let mut links: Links = membership
+            .as_ref()
+            .map(|(m, _)| m.links.borrow().clone())
+            .unwrap_or_default();
+        links.insert(settings.node.clone(), own_links.clone());
         if let (Some((m, port)), Some(pods)) = (&membership, &caches.pods) {
             m.set_peers(peer_addresses(&pods.state(), &caches.nodes.state(), *port));
         }
@@ -319,6 +370,8 @@ pub async fn run(
             advertisements: &caches.advertisements.state(),
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
+            links: Some(&links),
+            gratuitous_interval: settings.gratuitous_interval,
         });
         let (advertised, problems) = sync_bgp(&mut bgp, &mut in_force, &settings, &caches);
         let failed = reconcile::unannounced(&decisions, &responders.interfaces());
@@ -327,23 +380,25 @@ pub async fn run(
             .filter(|d| !failed.get(&d.key()).is_some_and(|f| f.all))
             .cloned()
             .collect();
-        let new_table = reconcile::table(&announceable);
-        let newly: Vec<IpAddr> = {
-            let mut current = table.write().unwrap_or_else(PoisonError::into_inner);
-            let newly = new_table
+        let new_elected = reconcile::table(&announceable);
+        let newly: Vec<IpAddr> = new_elected
+            .entries()
+            .map(|(ip, _)| *ip)
+            .filter(|ip| !elected.contains(*ip))
+            .collect();
+        update_handoffs(&mut handoffs, &elected, &new_elected, &decisions);
+        elected = new_elected;
+        *table.write().unwrap_or_else(PoisonError::into_inner) = Table::from_entries(
+            elected
                 .entries()
-                .map(|(ip, _)| *ip)
-                .filter(|ip| !current.contains(*ip))
-                .collect();
-            *current = new_table;
-            newly
-        };
+                .map(|(ip, f)| (*ip, f.clone()))
+                .chain(handoffs.iter().map(|(ip, (_, f))| (*ip, f.clone()))),
+        );
         responders.sync_groups();
-        // An address this node stopped announcing starts a fresh burst when it comes back.
-        {
-            let current = table.read().unwrap_or_else(PoisonError::into_inner);
-            windows.retain(|ip, _| current.contains(*ip));
-        }
+        // An address this node stopped announcing starts a fresh burst when it comes back; one
+        // it hands over is answered for but no longer announced.
+        windows.retain(|ip, _| elected.contains(*ip));
+        periodic.sync(&decisions, &elected);
         for ip in &newly {
             tracing::info!(%ip, "announcing");
         }
@@ -376,6 +431,107 @@ pub async fn run(
         m.leave(Duration::from_secs(1)).await;
     }
     Ok(())
+}
+
+/// Scans the interfaces, opens and closes responders to match; returns this node's links (the
+/// interfaces that can announce, with their networks).
+fn rescan(responders: &mut Responders, exclude: &regex::Regex) -> Vec<LinkView> {
+    let found = interfaces::scan(exclude);
+    let links = interfaces::links(&found);
+    responders.sync_interfaces(found);
+    links
+}
+
+/// Waits for a link change notification or, without them, for the periodic scan; `false` when
+/// the notifications stopped.
+async fn next_change(
+    changes: &mut Option<mpsc::Receiver<()>>,
+    tick: impl Future<Output = Instant>,
+) -> bool {
+    match changes {
+        Some(rx) => tokio::select! {
+            received = rx.recv() => received.is_some(),
+            _ = tick => true,
+        },
+        None => {
+            tick.await;
+            true
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Addresses this node stops announcing because another node won them keep being answered for
+/// [`HANDOFF`] (not announced: the new winner's announcements win the clients over); they end
+/// early when the address comes back, or when its Service no longer names another winner.
+fn update_handoffs(
+    handoffs: &mut BTreeMap<IpAddr, (Instant, InterfaceFilter)>,
+    before: &Table,
+    after: &Table,
+    decisions: &[Decision],
+) {
+    let now = Instant::now();
+    let lost_to_another = |ip: &IpAddr| {
+        decisions
+            .iter()
+            .any(|d| d.ips.contains(ip) && matches!(d.outcome, Outcome::NotOwner { .. }))
+    };
+    for (ip, filter) in before.entries() {
+        if !after.contains(*ip) && lost_to_another(ip) && !handoffs.contains_key(ip) {
+            tracing::info!(%ip, "handing over: answering for {HANDOFF:?} more");
+            handoffs.insert(*ip, (now + HANDOFF, filter.clone()));
+        }
+    }
+    handoffs.retain(|ip, (until, _)| *until > now && !after.contains(*ip) && lost_to_another(ip));
+}
+
+/// Periodic gratuitous announcements: when each announced address with an interval is next due.
+#[derive(Default)]
+struct Periodic {
+    due: BTreeMap<IpAddr, (Instant, Duration)>,
+}
+
+impl Periodic {
+    /// Follows the addresses this node is elected for and their intervals.
+    fn sync(&mut self, decisions: &[Decision], elected: &Table) {
+        let now = Instant::now();
+        let wanted: BTreeMap<IpAddr, Duration> = decisions
+            .iter()
+            .filter_map(|d| Some((d, d.gratuitous_interval?)))
+            .flat_map(|(d, every)| d.ips.iter().map(move |ip| (*ip, every)))
+            .filter(|(ip, _)| elected.contains(*ip))
+            .collect();
+        self.due
+            .retain(|ip, (_, every)| wanted.get(ip) == Some(every));
+        for (ip, every) in wanted {
+            self.due.entry(ip).or_insert((now + every, every));
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.due.values().map(|(at, _)| *at).min()
+    }
+
+    /// Announces the addresses that are due and schedules their next announcement.
+    fn send_due(&mut self, responders: &Responders, table: &SharedTable) {
+        let now = Instant::now();
+        let table = table.read().unwrap_or_else(PoisonError::into_inner).clone();
+        for (ip, (at, every)) in &mut self.due {
+            if *at > now {
+                continue;
+            }
+            *at = now + *every;
+            if let Some((_, filter)) = table.entries().find(|(i, _)| *i == ip) {
+                responders.gratuitous(*ip, filter);
+            }
+        }
+    }
 }
 
 /// A reference to this speaker's pod, found by name among the speaker pods.

@@ -261,22 +261,6 @@ async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
     .await
 }
 
-/// A value of this node's speaker metrics (0 when the series is absent).
-fn metric(lab: &SpeakerLab, node: &str, series: &str) -> Result<f64> {
-    let host = lab.network.node(node).context("no such node")?;
-    let text = netlab::http_get_from(
-        &host.netns,
-        IpAddr::from([127, 0, 0, 1]),
-        7472,
-        "/metrics",
-        Duration::from_secs(2),
-    )?;
-    Ok(text
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0))
-}
-
 const MEMBERS: &str = "metallb_speaker_members ";
 const UNAUTHENTICATED: &str =
     "metallb_speaker_memberlist_packets_dropped{reason=\"unauthenticated\"} ";
@@ -292,8 +276,8 @@ async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
         &format!("{odd}, with another key, to drop the others' packets and be alone"),
         WAIT,
         || async {
-            let members = metric(lab, odd, MEMBERS)?;
-            let dropped = metric(lab, odd, UNAUTHENTICATED)?;
+            let members = lab.metric(odd, MEMBERS)?;
+            let dropped = lab.metric(odd, UNAUTHENTICATED)?;
             Ok((members == 1.0 && dropped > 0.0).then_some(()))
         },
     )
@@ -303,8 +287,8 @@ async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
             &format!("{node} to drop {odd}'s packets and not count it"),
             WAIT,
             || async {
-                let members = metric(lab, node, MEMBERS)?;
-                let dropped = metric(lab, node, UNAUTHENTICATED)?;
+                let members = lab.metric(node, MEMBERS)?;
+                let dropped = lab.metric(node, UNAUTHENTICATED)?;
                 Ok((members == others.len() as f64 && dropped > 0.0).then_some(()))
             },
         )
@@ -314,13 +298,14 @@ async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
     wait_for(
         &format!("{odd}, with the cluster's key, to be a member again"),
         WAIT,
-        || async { Ok((metric(lab, odd, MEMBERS)? == NODES.len() as f64).then_some(())) },
+        || async { Ok((lab.metric(odd, MEMBERS)? == NODES.len() as f64).then_some(())) },
     )
     .await
 }
 
 /// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
-/// speaker's exclude list, nobody does and the speaker reports `announceFailed`.
+/// winner's exclude list, the next node's eth1 does; naming an interface no node has, nobody
+/// does and the winner reports `announceFailed`.
 async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     let ns = lab.namespace.clone();
     lab.network.add_second_segment()?;
@@ -380,13 +365,36 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
          eth1 answers came from {macs:?}"
     );
 
-    // The exclude list wins over the advertisement.
+    // The exclude list wins over the advertisement: the winner cannot announce on eth1 any
+    // more, so the next node in the election order, whose eth1 can, takes the address over.
+    let ranked = netlab::ranked_nodes(PINNED_V4, &NODES, &NODES);
+    let next_eth1 = lab.interface_mac(&ranked[1], "eth1")?;
     let dir = tempfile::tempdir()?;
     let exclude = dir.path().join("excludel2.yaml");
     std::fs::write(&exclude, "announcedInterfacesToExclude: ['^eth1$']\n")?;
     let exclude_arg = exclude.to_string_lossy().into_owned();
     lab.speakers
         .start_with(&lab.network, &winner, &["--exclude-l2-file", &exclude_arg])?;
+    wait_for(
+        &format!("{}'s eth1 to answer for {PINNED_V4}", ranked[1]),
+        WAIT,
+        || async {
+            let macs = netlab::arping_on(&lab.network, "eth1", PINNED_V4)?;
+            Ok((!macs.is_empty() && macs.iter().all(|m| *m == next_eth1)).then_some(()))
+        },
+    )
+    .await?;
+    // An interface no node has: nobody can announce, and the usual winner says why.
+    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth9"]});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "L2Advertisement",
+        "l2advertisements",
+        "pinned",
+        ad,
+    )
+    .await?;
     wait_for(
         &format!("nobody to answer for {PINNED_V4}"),
         WAIT,
@@ -407,6 +415,16 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
             .any(|e| e.reason.as_deref() == Some("announceFailed"))
             .then_some(()))
     })
+    .await?;
+    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "L2Advertisement",
+        "l2advertisements",
+        "pinned",
+        ad,
+    )
     .await?;
     lab.speakers.start(&lab.network, &winner)?;
     wait_for(

@@ -206,3 +206,25 @@ impl TrafficProbe {
             .context("cannot enter the client namespace")
     }
 }
+
+/// The ARP frames about `ip` seen on the client's `interface` for `duration`, as `tcpdump`
+/// prints them (one line each, e.g. `Request who-has 198.18.100.41 tell 198.18.100.41`).
+pub fn capture_arp(
+    network: &Network,
+    interface: &str,
+    ip: &str,
+    duration: Duration,
+) -> Result<Vec<String>> {
+    let seconds = format!("{}", duration.as_secs_f64());
+    let filter = format!("arp and host {ip}");
+    // `timeout` ends tcpdump with a non-zero status: read what it printed either way.
+    let output = Command::new("ip")
+        .args(["netns", "exec", &network.client.netns, "timeout", &seconds])
+        .args(["tcpdump", "-i", interface, "-nn", "-l", "-e", &filter])
+        .output()
+        .context("cannot run tcpdump")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}

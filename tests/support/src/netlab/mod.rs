@@ -29,8 +29,8 @@ mod scenario;
 mod speakers;
 
 pub use clients::{
-    TrafficProbe, TrafficReport, arping, arping_on, curl, first_reply_from, http_get, http_get_any,
-    http_get_from, http_get_path, ndisc6,
+    TrafficProbe, TrafficReport, arping, arping_on, capture_arp, curl, first_reply_from, http_get,
+    http_get_any, http_get_from, http_get_path, ndisc6,
 };
 pub use cluster::NetCluster;
 pub use nodes::{CLUSTER_CIDR, IMAGE_TAG, NodeImage, PAUSE_REPOSITORY, RealNodes, clean_node};
@@ -73,7 +73,8 @@ pub struct Network {
     pub client: Host,
     /// The node namespaces.
     pub nodes: Vec<Host>,
-    hub: String,
+    /// The namespace of the bridges (the switch): ports `p<i>` on `br0`, `s<i>` on `br1`.
+    pub hub: String,
 }
 
 /// Runs a command and fails with its stderr when it fails.
@@ -428,6 +429,15 @@ impl Drop for Network {
 /// The node that announces `ip` when the speakers of `alive` (among `nodes`) run, every node
 /// eligible: the first in the upstream election order.
 pub fn expected_winner(ip: &str, nodes: &[&str], alive: &[&str]) -> String {
+    ranked_nodes(ip, nodes, alive)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The election order for `ip` when the speakers of `alive` (among `nodes`) run, every node
+/// eligible and able to announce.
+pub fn ranked_nodes(ip: &str, nodes: &[&str], alive: &[&str]) -> Vec<String> {
     use metallb_core::l2::election::{
         Advertisement, ClusterView, NodeView, ServiceView, ranked_candidates,
     };
@@ -447,12 +457,9 @@ pub fn expected_winner(ip: &str, nodes: &[&str], alive: &[&str]) -> String {
     let cluster = ClusterView {
         nodes: &views,
         members: Some(&members),
-        ignore_exclude_label: false,
+        ..Default::default()
     };
     ranked_candidates(&service, &[Advertisement::default()], cluster)
-        .into_iter()
-        .next()
-        .unwrap_or_default()
 }
 
 /// Whether this process may create network namespaces (root with `ip`).
@@ -549,6 +556,33 @@ impl SpeakerLab {
 
     fn node(&self, name: &str) -> Option<&Host> {
         self.network.node(name)
+    }
+
+    /// A value of node `name`'s speaker metrics (`series` includes the labels and ends with a
+    /// space, e.g. `"metallb_speaker_members "`); 0 when the series is absent.
+    pub fn metric(&self, name: &str, series: &str) -> Result<f64> {
+        let host = self.node(name).context("no such node")?;
+        let text = http_get_from(
+            &host.netns,
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            7472,
+            "/metrics",
+            std::time::Duration::from_secs(2),
+        )?;
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0))
+    }
+
+    /// The MAC address of `interface` in node `name`'s namespace.
+    pub fn interface_mac(&self, name: &str, interface: &str) -> Result<String> {
+        let host = self.node(name).context("no such node")?;
+        let path = format!("/sys/class/net/{interface}/address");
+        let output = netns_exec(&host.netns, &["cat", &path])?;
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .to_lowercase())
     }
 }
 

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
+use crate::iprange::Cidr;
+use crate::l2::interface::answers_on;
 use crate::selector::{Selector, any_matches};
 
 /// The label that takes a node out of load balancing.
@@ -22,6 +24,19 @@ pub struct NodeView {
     pub network_unavailable: bool,
     /// Condition `Ready` is not `True` (only consulted when membership is disabled).
     pub not_ready: bool,
+    /// Going into maintenance: cordoned (`spec.unschedulable`) or tainted `NoExecute`. Ranked
+    /// after every other node, so its addresses move before its pods are evicted, yet still a
+    /// candidate when no other node is.
+    pub draining: bool,
+}
+
+/// An interface of a node that can announce (up, with carrier), as the node publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkView {
+    /// Interface name.
+    pub name: String,
+    /// The networks of its addresses.
+    pub networks: Vec<Cidr>,
 }
 
 /// An L2Advertisement that applies to the Service's pool.
@@ -42,6 +57,23 @@ pub struct Advertisement {
 impl Advertisement {
     fn allows_node(&self, node: &NodeView) -> bool {
         self.node_selectors.is_empty() || any_matches(&self.node_selectors, &node.labels)
+    }
+
+    /// Whether some link of a node can announce `ip` for the advertisements `ads` that allow it
+    /// (the interfaces they name, else an interface on the address's network).
+    fn reachable(ads: &[&Advertisement], ip: IpAddr, links: &[LinkView]) -> bool {
+        let requested: Option<BTreeSet<String>> = if ads.iter().any(|a| a.interfaces.is_empty()) {
+            None
+        } else {
+            Some(
+                ads.iter()
+                    .flat_map(|a| a.interfaces.iter().cloned())
+                    .collect(),
+            )
+        };
+        links
+            .iter()
+            .any(|l| answers_on(ip, requested.as_ref(), &l.name, &l.networks))
     }
 
     fn serves(&self, labels: &BTreeMap<String, String>) -> bool {
@@ -67,7 +99,7 @@ pub struct ServiceView {
 }
 
 /// What the cluster looks like to one speaker.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ClusterView<'a> {
     /// Every Node known to the API.
     pub nodes: &'a [NodeView],
@@ -76,6 +108,10 @@ pub struct ClusterView<'a> {
     pub members: Option<&'a BTreeSet<String>>,
     /// Ignore the exclude-from-external-load-balancers label.
     pub ignore_exclude_label: bool,
+    /// The links each node published (its interfaces that are up with carrier). A node that
+    /// published none (an older speaker, or before its first report) is assumed able to announce
+    /// everywhere; one that did ranks after every node that can announce the address.
+    pub links: Option<&'a BTreeMap<String, Vec<LinkView>>>,
 }
 
 /// The outcome of the election for one Service, from one node's point of view.
@@ -135,8 +171,11 @@ pub fn node_hash(node: &str, ip: IpAddr) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// Candidates in election order (first announces): eligible nodes sorted by preference weight
-/// (highest first), then by [`node_hash`] (lowest first).
+/// Candidates in election order (first announces): eligible nodes (live, allowed by an
+/// advertisement) sorted with the nodes that cannot announce the address on any of their links
+/// last, then the draining ones, then by preference weight (highest first), then by
+/// [`node_hash`] (lowest first). Nodes that cannot announce stay candidates so that, when no node
+/// can, the usual winner reports why (`announceFailed`) instead of the address going silent.
 pub fn ranked_candidates(
     service: &ServiceView,
     ads: &[Advertisement],
@@ -146,7 +185,7 @@ pub fn ranked_candidates(
         return Vec::new();
     };
     let ads: Vec<&Advertisement> = ads.iter().filter(|a| a.serves(&service.labels)).collect();
-    let mut ranked: Vec<(i64, [u8; 32], &str)> = cluster
+    let mut ranked: Vec<(bool, bool, i64, [u8; 32], &str)> = cluster
         .nodes
         .iter()
         .filter(|n| match cluster.members {
@@ -158,19 +197,33 @@ pub fn ranked_candidates(
         .filter(|n| ads.iter().any(|a| a.allows_node(n)))
         .filter(|n| !service.local_traffic || service.serving_nodes.contains(&n.name))
         .map(|n| {
+            let reachable = match cluster.links.and_then(|l| l.get(&n.name)) {
+                None => true,
+                Some(links) => {
+                    let allowing: Vec<&Advertisement> =
+                        ads.iter().copied().filter(|a| a.allows_node(n)).collect();
+                    Advertisement::reachable(&allowing, ip, links)
+                }
+            };
             let weight: i64 = ads
                 .iter()
                 .flat_map(|a| &a.preferred)
                 .filter(|(_, s)| s.matches(&n.labels))
                 .map(|(w, _)| i64::from(*w))
                 .sum();
-            (-weight, node_hash(&n.name, ip), n.name.as_str())
+            (
+                !reachable,
+                n.draining,
+                -weight,
+                node_hash(&n.name, ip),
+                n.name.as_str(),
+            )
         })
         .collect();
     ranked.sort();
     ranked
         .into_iter()
-        .map(|(_, _, name)| name.to_string())
+        .map(|(_, _, _, _, name)| name.to_string())
         .collect()
 }
 

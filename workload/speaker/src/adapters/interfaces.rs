@@ -1,5 +1,5 @@
 //! Which network interfaces may answer ARP and NDP, following upstream's rules: the name does
-//! not match the exclude list, the interface is up, not enslaved to a bridge or bond, and has
+//! not match the exclude list, the interface is up (and has carrier), not enslaved to a bridge or bond, and has
 //! no NOARP flag; ARP needs broadcast, NDP needs an IPv6 link-local address. Each interface
 //! comes with its networks (its addresses with their prefixes): an address is answered for
 //! only on interfaces on its network, unless the advertisement names the interface
@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use metallb_core::iprange::Cidr;
+use metallb_core::l2::election::LinkView;
 use metallb_core::l2::{DEFAULT_EXCLUDED_INTERFACES, Mac};
 use regex::Regex;
 use serde::Deserialize;
@@ -79,7 +80,7 @@ pub fn scan(exclude: &Regex) -> Vec<Interface> {
     pnet_datalink::interfaces()
         .into_iter()
         .filter(|i| !exclude.is_match(&i.name))
-        .filter(|i| i.is_up() && !i.is_loopback())
+        .filter(|i| i.is_up() && i.is_running() && !i.is_loopback())
         .filter(|i| i.flags & IFF_NOARP == 0)
         .filter(|i| !enslaved(&i.name))
         .filter_map(|i| {
@@ -105,6 +106,17 @@ pub fn scan(exclude: &Regex) -> Vec<Interface> {
                 link_local,
                 networks,
             })
+        })
+        .collect()
+}
+
+/// The links of `found`, as this node publishes them to the election.
+pub fn links(found: &[Interface]) -> Vec<LinkView> {
+    found
+        .iter()
+        .map(|i| LinkView {
+            name: i.name.clone(),
+            networks: i.networks.clone(),
         })
         .collect()
 }

@@ -5,9 +5,14 @@
 //! The task publishes the names (node names) of the live members, itself included. Suspected
 //! members still count as live: only a confirmed failure moves an address, so a slow peer does
 //! not cause a flap. A graceful stop leaves the cluster, so peers drop this node at once.
+//!
+//! Each speaker also gossips its links (interfaces able to announce), see [`links`].
 
+mod links;
 mod wire;
 
+use links::LinkHandler;
+pub use links::{LinkError, Links, Publication};
 pub use wire::{Dropped, KeyError, MAX_CLOCK_SKEW, Sealer, SpeakerId, derive_key};
 
 use std::collections::BTreeSet;
@@ -21,6 +26,8 @@ use foca::{
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
+
+use metallb_core::l2::election::LinkView;
 
 use crate::backoff::Backoff;
 use crate::metrics::{MEMBERLIST_DROPPED, MEMBERS, Metrics};
@@ -80,6 +87,9 @@ impl std::fmt::Debug for Settings {
 pub struct Membership {
     /// Names of the live members, this node included.
     pub members: watch::Receiver<BTreeSet<String>>,
+    /// The links each live node published, this one's included.
+    pub links: watch::Receiver<Links>,
+    own_links: watch::Sender<Option<Vec<LinkView>>>,
     address: SocketAddr,
     peers: watch::Sender<Vec<SocketAddr>>,
     leave: mpsc::Sender<oneshot::Sender<()>>,
@@ -132,14 +142,18 @@ impl Membership {
             generation: now_millis(),
         };
         let (members_tx, members) = watch::channel(BTreeSet::from([settings.node.clone()]));
+        let (links_tx, links) = watch::channel(Links::new());
+        let (own_links, own_links_rx) = watch::channel(None);
         let (peers, peers_rx) = watch::channel(Vec::new());
         let (leave, leave_rx) = mpsc::channel(1);
+        let started_ms = identity.generation;
         let task = Task {
-            foca: Foca::new(
+            foca: Foca::with_custom_broadcast(
                 identity,
                 foca_config(settings.timings),
                 rand::make_rng(),
                 PostcardCodec,
+                LinkHandler::new(links_tx.clone()),
             ),
             runtime: AccumulatingRuntime::new(),
             socket,
@@ -148,11 +162,19 @@ impl Membership {
             last_skew_warning: None,
             receive_errors: Backoff::new(Duration::from_millis(10), Duration::from_secs(5)),
             members_tx,
+            links_tx,
+            own: OwnLinks {
+                started_ms,
+                version: 0,
+                links: own_links_rx,
+            },
             timers: mpsc::unbounded_channel(),
         };
         tokio::spawn(task.run(peers_rx, leave_rx));
         Ok(Membership {
             members,
+            links,
+            own_links,
             address: settings.addr,
             peers,
             leave,
@@ -175,6 +197,15 @@ impl Membership {
         });
     }
 
+    /// Publishes this node's links (sent to the peers at once, and again periodically).
+    pub fn set_links(&self, links: Vec<LinkView>) {
+        self.own_links.send_if_modified(|current| {
+            let changed = current.as_ref() != Some(&links);
+            *current = Some(links);
+            changed
+        });
+    }
+
     /// Leaves the cluster (peers drop this node at once), waiting at most `timeout`.
     pub async fn leave(&self, timeout: Duration) {
         let (done, wait) = oneshot::channel();
@@ -189,13 +220,23 @@ type TimerChannel = (
     mpsc::UnboundedReceiver<Timer<SpeakerId>>,
 );
 
+/// This node's links as it publishes them.
+struct OwnLinks {
+    started_ms: u64,
+    version: u64,
+    /// `None` until the speaker has scanned its interfaces (nothing is published before).
+    links: watch::Receiver<Option<Vec<LinkView>>>,
+}
+
 struct Task {
-    foca: Foca<SpeakerId, PostcardCodec, rand::rngs::StdRng, foca::NoCustomBroadcast>,
+    foca: Foca<SpeakerId, PostcardCodec, rand::rngs::StdRng, LinkHandler>,
     runtime: AccumulatingRuntime<SpeakerId>,
     socket: UdpSocket,
     sealer: Sealer,
     metrics: Metrics,
     members_tx: watch::Sender<BTreeSet<String>>,
+    links_tx: watch::Sender<Links>,
+    own: OwnLinks,
     timers: TimerChannel,
     /// When a clock-skew drop was last logged (at most one warning per minute).
     last_skew_warning: Option<tokio::time::Instant>,
@@ -208,6 +249,9 @@ const SKEW_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// How often addresses that are not members yet are asked to let us join.
 const JOIN_RETRY: Duration = Duration::from_secs(2);
+/// How often this node's links are published again without a change (for members that missed
+/// the last publication).
+const LINKS_REFRESH: Duration = Duration::from_secs(10);
 
 impl Task {
     async fn run(
@@ -217,6 +261,7 @@ impl Task {
     ) {
         let mut buf = vec![0u8; 65536];
         let mut join_retry = tokio::time::interval(JOIN_RETRY);
+        let mut links_refresh = tokio::time::interval(LINKS_REFRESH);
         loop {
             let result = tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
@@ -239,6 +284,8 @@ impl Task {
                 },
                 Some(timer) = self.timers.1.recv() => self.foca.handle_timer(timer, &mut self.runtime).map_err(|e| e.to_string()),
                 _ = join_retry.tick() => { self.join(&peers.borrow()); Ok(()) }
+                _ = links_refresh.tick() => { self.publish_links(); Ok(()) }
+                Ok(()) = self.own.links.changed() => { self.publish_links(); Ok(()) }
                 Ok(()) = peers.changed() => { self.join(&peers.borrow_and_update()); Ok(()) }
                 Some(done) = leave.recv() => {
                     if let Err(err) = self.foca.leave_cluster(&mut self.runtime) {
@@ -284,6 +331,32 @@ impl Task {
         }
     }
 
+    /// Gossips this node's current links as a new publication.
+    fn publish_links(&mut self) {
+        let Some(links) = self.own.links.borrow_and_update().clone() else {
+            return;
+        };
+        self.own.version += 1;
+        let publication = Publication::new(
+            &self.foca.identity().node,
+            self.own.started_ms,
+            self.own.version,
+            &links,
+        );
+        let added = publication
+            .encode()
+            .map_err(|e| e.to_string())
+            .and_then(|data| self.foca.add_broadcast(&data).map_err(|e| e.to_string()));
+        if let Err(err) = added {
+            tracing::warn!("cannot gossip this node's links: {err}");
+            return;
+        }
+        // Sent at once to a few members (they pass it on), not only with the next gossip round.
+        if let Err(err) = self.foca.broadcast(&mut self.runtime) {
+            tracing::debug!("cannot send this node's links: {err}");
+        }
+    }
+
     /// Announces to every peer address that is not a member yet.
     fn join(&mut self, peers: &[SocketAddr]) {
         let own = self.foca.identity().addr;
@@ -301,6 +374,28 @@ impl Task {
     }
 
     async fn flush(&mut self) {
+        let mut republish = false;
+        let mut gone = Vec::new();
+        while let Some(notification) = self.runtime.to_notify() {
+            match notification {
+                OwnedNotification::MemberUp(id) => {
+                    tracing::info!(member = ?id, "speaker joined");
+                    // The newcomer missed the last publication of this node's links.
+                    republish = true;
+                }
+                OwnedNotification::MemberDown(id) => {
+                    tracing::info!(member = ?id, "speaker left or failed");
+                    gone.push(id.node);
+                }
+                OwnedNotification::Rejoin(id) => {
+                    tracing::info!(identity = ?id, "rejoined the membership")
+                }
+                other => tracing::debug!(notification = ?other, "membership"),
+            }
+        }
+        if republish {
+            self.publish_links();
+        }
         while let Some((to, data)) = self.runtime.to_send() {
             match self.sealer.seal(&data, now_millis(), rand::random()) {
                 Some(packet) => {
@@ -318,24 +413,18 @@ impl Task {
                 let _ = tx.send(timer);
             });
         }
-        while let Some(notification) = self.runtime.to_notify() {
-            match notification {
-                OwnedNotification::MemberUp(id) => tracing::info!(member = ?id, "speaker joined"),
-                OwnedNotification::MemberDown(id) => {
-                    tracing::info!(member = ?id, "speaker left or failed")
-                }
-                OwnedNotification::Rejoin(id) => {
-                    tracing::info!(identity = ?id, "rejoined the membership")
-                }
-                other => tracing::debug!(notification = ?other, "membership"),
-            }
-        }
         let mut names: BTreeSet<String> = self
             .foca
             .iter_members()
             .map(|m| m.id().node.clone())
             .collect();
         names.insert(self.foca.identity().node.clone());
+        // A node that is gone takes its links along (unless it is back already).
+        self.links_tx.send_if_modified(|links| {
+            let before = links.len();
+            links.retain(|node, _| !gone.contains(node) || names.contains(node));
+            links.len() != before
+        });
         self.metrics.set(MEMBERS, &[], names.len() as f64);
         self.members_tx.send_if_modified(|current| {
             let changed = *current != names;

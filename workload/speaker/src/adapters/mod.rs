@@ -4,6 +4,7 @@ pub mod bfd;
 pub mod bgp;
 pub mod config_state;
 pub mod interfaces;
+pub mod link_watch;
 pub mod md5;
 pub mod membership;
 pub mod responder;

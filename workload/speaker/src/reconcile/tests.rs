@@ -75,6 +75,8 @@ impl World {
             advertisements: &self.ads,
             members: None,
             ignore_exclude_label: false,
+            links: None,
+            gratuitous_interval: None,
         })
     }
 }
@@ -299,4 +301,26 @@ fn without_named_interfaces_an_address_off_every_network_is_reported() {
     // On both: nothing to report.
     let both = [interface("eth0", &["198.18.0.11/16", "2001:db8::b/64"])];
     assert!(unannounced(&decisions, &both).is_empty());
+}
+
+#[test]
+fn cordoned_or_no_execute_nodes_are_draining() {
+    let plain = node_view(&ready("a"));
+    assert!(!plain.draining);
+    let cordoned: Node =
+        serde_json::from_value(json!({"metadata": {"name": "b"}, "spec": {"unschedulable": true}}))
+            .unwrap();
+    assert!(node_view(&cordoned).draining);
+    let tainted: Node = serde_json::from_value(json!({
+        "metadata": {"name": "c"},
+        "spec": {"taints": [{"key": "maintenance", "effect": "NoExecute"}]},
+    }))
+    .unwrap();
+    assert!(node_view(&tainted).draining);
+    let no_schedule: Node = serde_json::from_value(json!({
+        "metadata": {"name": "d"},
+        "spec": {"taints": [{"key": "maintenance", "effect": "NoSchedule"}]},
+    }))
+    .unwrap();
+    assert!(!node_view(&no_schedule).draining);
 }

@@ -7,8 +7,7 @@ fn node(name: &str, labels: &[(&str, &str)]) -> NodeView {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        network_unavailable: false,
-        not_ready: false,
+        ..Default::default()
     }
 }
 
@@ -38,8 +37,7 @@ fn all_nodes() -> Vec<NodeView> {
 fn view(nodes: &[NodeView]) -> ClusterView<'_> {
     ClusterView {
         nodes,
-        members: None,
-        ignore_exclude_label: false,
+        ..Default::default()
     }
 }
 
@@ -85,7 +83,7 @@ fn dead_unavailable_and_excluded_nodes_are_not_candidates() {
     let cluster = ClusterView {
         nodes: &nodes,
         members: Some(&members),
-        ignore_exclude_label: false,
+        ..Default::default()
     };
     assert_eq!(
         ranked_candidates(&service(), &every_node(), cluster),
@@ -290,5 +288,120 @@ fn without_membership_only_ready_nodes_are_candidates() {
     assert_eq!(
         ranked_candidates(&service(), &every_node(), cluster)[0],
         "node-c"
+    );
+}
+
+fn cidr(text: &str) -> Cidr {
+    let (ip, len) = text.split_once('/').unwrap();
+    Cidr::new(ip.parse().unwrap(), len.parse().unwrap()).unwrap()
+}
+
+fn link(name: &str, network: &str) -> LinkView {
+    LinkView {
+        name: name.into(),
+        networks: vec![cidr(network)],
+    }
+}
+
+#[test]
+fn draining_nodes_rank_last_but_remain_candidates() {
+    let mut nodes = all_nodes();
+    let first = ranked_candidates(&service(), &every_node(), view(&nodes));
+    let winner = first[0].clone();
+    nodes
+        .iter_mut()
+        .find(|n| n.name == winner)
+        .unwrap()
+        .draining = true;
+    let ranked = ranked_candidates(&service(), &every_node(), view(&nodes));
+    assert_eq!(ranked.last(), Some(&winner), "{ranked:?}");
+    assert_eq!(ranked.len(), 3);
+    assert_eq!(
+        elect(&winner, &service(), &every_node(), view(&nodes)),
+        Outcome::NotOwner {
+            winner: ranked[0].clone()
+        }
+    );
+    // Every node draining: the order is the usual one again, and somebody still announces.
+    for n in &mut nodes {
+        n.draining = true;
+    }
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), view(&nodes)),
+        first
+    );
+}
+
+#[test]
+fn a_node_without_a_link_for_the_address_ranks_last() {
+    let nodes = all_nodes();
+    let first = ranked_candidates(&service(), &every_node(), view(&nodes));
+    let winner = first[0].clone();
+    // The winner's only link is on another network: it cannot answer, the next one wins.
+    let mut links = BTreeMap::new();
+    links.insert(winner.clone(), vec![link("eth0", "198.18.200.0/24")]);
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    let ranked = ranked_candidates(&service(), &every_node(), cluster);
+    assert_eq!(ranked[..2], first[1..], "{ranked:?}");
+    assert_eq!(ranked.last(), Some(&winner));
+    // A link on the address's network makes it a candidate again.
+    links.insert(
+        winner.clone(),
+        vec![
+            link("eth0", "198.18.200.0/24"),
+            link("eth1", "198.18.100.0/24"),
+        ],
+    );
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    assert_eq!(ranked_candidates(&service(), &every_node(), cluster), first);
+    // An advertisement naming an interface asks for that interface, whatever its network.
+    let named = vec![Advertisement {
+        name: "eth2-only".into(),
+        interfaces: vec!["eth2".into()],
+        ..Default::default()
+    }];
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    let ranked = ranked_candidates(&service(), &named, cluster);
+    assert_eq!(ranked.last(), Some(&winner), "{ranked:?}");
+    links.insert(winner.clone(), vec![link("eth2", "10.0.0.0/8")]);
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    assert_eq!(ranked_candidates(&service(), &named, cluster), first);
+    // No node can announce (every link lost carrier): the usual order, so the usual winner
+    // reports why.
+    for n in &nodes {
+        links.insert(n.name.clone(), Vec::new());
+    }
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    assert_eq!(ranked_candidates(&service(), &every_node(), cluster), first);
+    // A link beats draining: a draining node that can announce wins over one that cannot.
+    let mut nodes = nodes;
+    links.insert(first[1].clone(), vec![link("eth0", "198.18.100.0/24")]);
+    nodes
+        .iter_mut()
+        .find(|n| n.name == first[1])
+        .unwrap()
+        .draining = true;
+    let cluster = ClusterView {
+        links: Some(&links),
+        ..view(&nodes)
+    };
+    assert_eq!(
+        ranked_candidates(&service(), &every_node(), cluster)[0],
+        first[1]
     );
 }

@@ -1,0 +1,265 @@
+//! The Layer 2 problems users fight with other load balancers, on a real network with real
+//! clients: the announcing node's uplink losing carrier, a node cordoned for maintenance, and
+//! switches whose ARP caches go stale (periodic gratuitous announcements).
+//!
+//! Needs root (network namespaces) and the control plane (`cargo xtask test`).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use test_support::netlab::{self, SpeakerLab, TrafficProbe};
+use test_support::wait_for;
+
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+/// On the uplink (eth1, 198.19.200.0/24, outside eth0's 198.18.0.0/16): the link that goes down.
+const UPLINK_IP: &str = "198.19.200.100";
+/// On the main segment: the Service of the cordon.
+const WEB_IP: &str = "198.18.100.40";
+/// On the main segment: the Service announced periodically.
+const PERIODIC_IP: &str = "198.18.100.41";
+const WAIT: Duration = Duration::from_secs(30);
+const MEMBERS: &str = "metallb_speaker_members ";
+
+/// Waits until `ip` is answered on the client's `interface` by `mac` only; returns how long.
+async fn wait_answered_by(
+    lab: &SpeakerLab,
+    interface: &str,
+    ip: &str,
+    mac: &str,
+) -> Result<Duration> {
+    let started = Instant::now();
+    wait_for(
+        &format!("only {mac} to answer for {ip} on {interface}"),
+        WAIT,
+        || async {
+            let macs = netlab::arping_on(&lab.network, interface, ip)?;
+            Ok((!macs.is_empty() && macs.iter().all(|m| m == mac)).then_some(()))
+        },
+    )
+    .await?;
+    Ok(started.elapsed())
+}
+
+async fn pool(
+    lab: &SpeakerLab,
+    name: &str,
+    addresses: &[&str],
+    ad: serde_json::Value,
+) -> Result<()> {
+    let ns = &lab.namespace;
+    let spec = json!({"addresses": addresses});
+    netlab::apply_metallb(
+        &lab.client,
+        ns,
+        "IPAddressPool",
+        "ipaddresspools",
+        name,
+        spec,
+    )
+    .await?;
+    netlab::apply_metallb(
+        &lab.client,
+        ns,
+        "L2Advertisement",
+        "l2advertisements",
+        name,
+        ad,
+    )
+    .await
+}
+
+async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
+    netlab::lb_service(&lab.client, "default", name, &[ip], false).await?;
+    netlab::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
+}
+
+/// The announcing node's eth1 loses carrier (its switch port goes down, the node and its
+/// speaker stay up): the next node takes the address over within a second, and it comes back
+/// when the link does.
+async fn link_down(lab: &SpeakerLab) -> Result<()> {
+    lab.network.add_second_segment()?;
+    let client = &lab.network.client.netns;
+    netlab::netns_exec(
+        client,
+        &["ip", "addr", "add", "198.19.200.3/24", "dev", "eth1"],
+    )?;
+    for (i, node) in lab.network.nodes.iter().enumerate() {
+        let address = format!("198.19.200.{}/24", 11 + i);
+        netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
+        let local = format!("{UPLINK_IP}/32");
+        netlab::netns_exec(
+            &node.netns,
+            &["ip", "route", "add", "local", &local, "dev", "lo"],
+        )?;
+    }
+    // No interface named: eth1 answers because its network holds the address.
+    pool(
+        lab,
+        "uplink",
+        &[&format!("{UPLINK_IP}/32")],
+        json!({"ipAddressPools": ["uplink"]}),
+    )
+    .await?;
+    service(lab, "uplink", UPLINK_IP).await?;
+    let ranked = netlab::ranked_nodes(UPLINK_IP, &NODES, &NODES);
+    let (winner, next) = (&ranked[0], &ranked[1]);
+    let winner_mac = lab.interface_mac(winner, "eth1")?;
+    let next_mac = lab.interface_mac(next, "eth1")?;
+    wait_answered_by(lab, "eth1", UPLINK_IP, &winner_mac).await?;
+
+    let ip: IpAddr = UPLINK_IP.parse()?;
+    let probe = TrafficProbe::start(&lab.network, ip);
+    // The winner's switch port: s0 is the client's, then one per node in order.
+    let index = NODES.iter().position(|n| n == winner).context("winner")?;
+    let port = format!("s{}", index + 1);
+    let down_at = Instant::now();
+    netlab::netns_exec(&lab.network.hub, &["ip", "link", "set", &port, "down"])?;
+    let served = netlab::first_reply_from(&lab.network, ip, next, down_at, WAIT)?;
+    println!("link down: {next} served {UPLINK_IP} {served:?} after {winner}'s eth1 lost carrier");
+    wait_answered_by(lab, "eth1", UPLINK_IP, &next_mac).await?;
+    // The link comes back: so does the address (the winner ranks first again).
+    netlab::netns_exec(&lab.network.hub, &["ip", "link", "set", &port, "up"])?;
+    wait_answered_by(lab, "eth1", UPLINK_IP, &winner_mac).await?;
+    let report = probe.stop()?;
+    println!("link down and up: {report:?}");
+    ensure!(report.answered > 0, "the probe saw no answer: {report:?}");
+    ensure!(
+        report.served_by.iter().any(|n| n == next) && report.served_by.last() == Some(winner),
+        "expected {next} to serve while {winner}'s link was down, then {winner}: {report:?}"
+    );
+    Ok(())
+}
+
+/// Each move of an address can reset the one connection open at the moment the client's ARP
+/// entry switches node (the new node does not know it); any other lost request means nobody
+/// answered for a while.
+fn ensure_only_moves_cost(report: &netlab::TrafficReport, what: &str) -> Result<()> {
+    let moves = report.served_by.len().saturating_sub(1);
+    ensure!(
+        report.failed <= moves,
+        "{what}, yet {} requests were lost for {moves} moves: {report:?}",
+        report.failed
+    );
+    Ok(())
+}
+
+/// A cordoned node hands its addresses over before maintenance: the next node announces, and
+/// stopping the cordoned node's speaker afterwards (the maintenance) loses no request.
+async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
+    pool(
+        lab,
+        "main",
+        &["198.18.100.32/28"],
+        json!({"ipAddressPools": ["main"]}),
+    )
+    .await?;
+    service(lab, "web", WEB_IP).await?;
+    let ranked = netlab::ranked_nodes(WEB_IP, &NODES, &NODES);
+    let (winner, next) = (ranked[0].clone(), ranked[1].clone());
+    wait_answered_by(lab, "eth0", WEB_IP, &lab.mac_of(&winner)).await?;
+
+    let ip: IpAddr = WEB_IP.parse()?;
+    let probe = TrafficProbe::start(&lab.network, ip);
+    let nodes: Api<Node> = Api::all(lab.client.clone());
+    let cordon = |on: bool| Patch::Merge(json!({"spec": {"unschedulable": on}}));
+    let cordoned_at = Instant::now();
+    nodes
+        .patch(&winner, &PatchParams::default(), &cordon(true))
+        .await?;
+    wait_answered_by(lab, "eth0", WEB_IP, &lab.mac_of(&next)).await?;
+    println!(
+        "cordon: {next} alone answers for {WEB_IP} {:?} after the cordon",
+        cordoned_at.elapsed()
+    );
+    // The maintenance: the cordoned node's speaker dies without a word.
+    lab.speakers.kill(&winner)?;
+    let others = NODES.len() as f64 - 1.0;
+    wait_for(
+        &format!("{next} to see {winner}'s speaker gone"),
+        WAIT,
+        || async { Ok((lab.metric(&next, MEMBERS)? == others).then_some(())) },
+    )
+    .await?;
+    let report = probe.stop()?;
+    println!("cordon then kill: {report:?}");
+    ensure!(report.answered > 0, "the probe saw no answer: {report:?}");
+    ensure_only_moves_cost(&report, "the address moved before the speaker stopped")?;
+    // Back from maintenance: uncordoned, the speaker back; the address returns, losing no
+    // more (the next node answers until the winner has announced).
+    let probe = TrafficProbe::start(&lab.network, ip);
+    nodes
+        .patch(&winner, &PatchParams::default(), &cordon(false))
+        .await?;
+    lab.speakers.start(&lab.network, &winner)?;
+    wait_answered_by(lab, "eth0", WEB_IP, &lab.mac_of(&winner)).await?;
+    let report = probe.stop()?;
+    println!("uncordon and restart: {report:?}");
+    ensure_only_moves_cost(&report, "the address came back")?;
+    Ok(())
+}
+
+/// Gratuitous announcements keep coming, at the interval the L2Advertisement asks for, long
+/// after the burst that follows a change.
+async fn periodic(lab: &SpeakerLab) -> Result<()> {
+    let ad = json!({"ipAddressPools": ["periodic"], "gratuitousARPInterval": "1s"});
+    pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], ad).await?;
+    service(lab, "periodic", PERIODIC_IP).await?;
+    let winner = netlab::expected_winner(PERIODIC_IP, &NODES, &NODES);
+    wait_answered_by(lab, "eth0", PERIODIC_IP, &lab.mac_of(&winner)).await?;
+    // The burst after the change lasts 5 s: watch it pass, then count what keeps coming.
+    netlab::capture_arp(&lab.network, "eth0", PERIODIC_IP, Duration::from_secs(6))?;
+    let series = format!("metallb_layer2_gratuitous_sent{{ip=\"{PERIODIC_IP}\"}} ");
+    let before = lab.metric(&winner, &series)?;
+    let lines = netlab::capture_arp(&lab.network, "eth0", PERIODIC_IP, Duration::from_secs(4))?;
+    let gratuitous: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            l.contains(&format!("who-has {PERIODIC_IP} tell {PERIODIC_IP}"))
+                || l.contains(&format!("{PERIODIC_IP} is-at"))
+        })
+        .collect();
+    let after = lab.metric(&winner, &series)?;
+    println!(
+        "periodic: {} gratuitous frames in 4 s on the wire, {} sent per the metric",
+        gratuitous.len(),
+        after - before
+    );
+    ensure!(
+        gratuitous.len() >= 3,
+        "expected gratuitous ARP every second, saw {gratuitous:#?} in\n{lines:#?}"
+    );
+    let mac = lab.mac_of(&winner);
+    ensure!(
+        gratuitous
+            .iter()
+            .all(|l| l.starts_with(&mac) || l.contains(&mac)),
+        "gratuitous frames from another MAC than {winner}'s {mac}: {gratuitous:#?}"
+    );
+    Ok(())
+}
+
+async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+    link_down(lab).await?;
+    periodic(lab).await?;
+    cordon(lab).await
+}
+
+#[tokio::test]
+async fn layer2_link_loss_cordon_and_periodic_announcements() {
+    assert!(
+        netlab::available(),
+        "this test needs root and iproute2 (run it with `cargo xtask test`)"
+    );
+    let prefix = format!("ml2f{}", std::process::id() % 100_000);
+    let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
+    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
+        .await
+        .expect("cannot start the test network");
+    if let Err(err) = scenario(&mut lab).await {
+        panic!("{err:#}\n\n{}", lab.speakers.diagnostics(&lab.network));
+    }
+}
