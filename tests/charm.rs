@@ -481,6 +481,18 @@ async fn explain_says_why_a_service_has_or_lacks_an_address() -> Result<()> {
         "source": {"component": "explain-test"},
     }))?;
     events.create(&PostParams::default(), &event).await?;
+    // The controller records events.k8s.io/v1 Events: they show too, with their controller.
+    let new_events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), &apps.name);
+    let recorded: k8s_openapi::api::events::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": "stray.controller-test"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Service", "name": "stray", "namespace": apps.name, "apiVersion": "v1"},
+        "reason": "AllocationFailed", "type": "Warning", "action": "Allocate",
+        "note": "Failed to allocate IP for \"stray\": 198.18.200.9 is not allowed in config",
+        "reportingController": "metallb-controller", "reportingInstance": "controller-0",
+    }))?;
+    new_events.create(&PostParams::default(), &recorded).await?;
 
     let text = d.action("explain", &[&format!("service={}/web", apps.name)]);
     assert_eq!(text["status"], "completed", "{text}");
@@ -540,7 +552,8 @@ async fn explain_says_why_a_service_has_or_lacks_an_address() -> Result<()> {
     println!("{out}");
     assert!(
         out.contains("the requested 198.18.200.9 is outside this pool (198.18.100.0/28)")
-            && out.contains("recorded by the test"),
+            && out.contains("recorded by the test")
+            && out.contains("AllocationFailed  metallb-controller"),
         "{out}"
     );
 
