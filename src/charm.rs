@@ -221,6 +221,12 @@ impl MetallbCharm {
             "list-allocations" => {
                 list_allocations(&self.kube, &input, action.raw_params().get("namespace"))
             }
+            "explain" => {
+                match crate::explain::action(&self.kube, &input.namespace, &action.raw_params()) {
+                    Ok(results) => Ok(results),
+                    Err(err) => return Ok(action.fail(&err.to_string())?),
+                }
+            }
             other => Err(K8sError::Transient(format!("unknown action {other}"))),
         };
         match result {

@@ -7,10 +7,12 @@
 //! * [`ownership`]: pure decisions about what the charm may apply, prune and delete.
 //! * [`migration`]: pure decisions about taking over another MetalLB installation.
 //! * [`preflight`]: pure checks of the cluster that decide whether announcements can work.
+//! * [`explain`]: the `explain` action: why a Service has (or lacks) an address.
 //! * [`k8s`]: the only module that talks to the Kubernetes API.
 
 pub mod charm;
 pub mod config;
+pub mod explain;
 pub mod identity;
 pub mod images;
 pub mod k8s;

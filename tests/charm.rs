@@ -435,3 +435,161 @@ async fn the_exclude_list_is_created_once_and_keeps_the_operators_edits() -> Res
     }
     Ok(())
 }
+
+/// `juju run metallb/0 explain service=NS/NAME [format=json]`: the reasons, in both forms.
+#[tokio::test]
+async fn explain_says_why_a_service_has_or_lacks_an_address() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+    let pool = format!("{}.metallb", d.model);
+    let apps = test_support::TestNamespace::create(cluster(), "apps").await?;
+    let services: Api<Service> = Api::namespaced(client.clone(), &apps.name);
+    // One Service holding an address of the charm's pool (as the controller records it), one
+    // asking for an address outside every pool, and one that is not a LoadBalancer.
+    let held: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web", "annotations": {"metallb.io/ip-allocated-from-pool": pool}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))?;
+    services.create(&PostParams::default(), &held).await?;
+    services
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"status": {"loadBalancer": {"ingress": [{"ip": "198.18.100.5"}]}}}),
+            ),
+        )
+        .await?;
+    let stray: Service = serde_json::from_value(json!({
+        "metadata": {"name": "stray", "annotations": {"metallb.io/loadBalancerIPs": "198.18.200.9"}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "stray"}, "ports": [{"port": 80}]},
+    }))?;
+    services.create(&PostParams::default(), &stray).await?;
+    let plain: Service = serde_json::from_value(json!({
+        "metadata": {"name": "plain"}, "spec": {"selector": {"app": "plain"}, "ports": [{"port": 80}]},
+    }))?;
+    services.create(&PostParams::default(), &plain).await?;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(client.clone(), &apps.name);
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": "stray.explain-test"},
+        "involvedObject": {"kind": "Service", "name": "stray", "namespace": apps.name, "apiVersion": "v1"},
+        "reason": "ExplainTest", "type": "Warning", "message": "recorded by the test",
+        "source": {"component": "explain-test"},
+    }))?;
+    events.create(&PostParams::default(), &event).await?;
+    // The controller records events.k8s.io/v1 Events: they show too, with their controller.
+    let new_events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), &apps.name);
+    let recorded: k8s_openapi::api::events::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": "stray.controller-test"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Service", "name": "stray", "namespace": apps.name, "apiVersion": "v1"},
+        "reason": "AllocationFailed", "type": "Warning", "action": "Allocate",
+        "note": "Failed to allocate IP for \"stray\": 198.18.200.9 is not allowed in config",
+        "reportingController": "metallb-controller", "reportingInstance": "controller-0",
+    }))?;
+    new_events.create(&PostParams::default(), &recorded).await?;
+
+    let text = d.action("explain", &[&format!("service={}/web", apps.name)]);
+    assert_eq!(text["status"], "completed", "{text}");
+    let out = text["results"]["explanation"].as_str().unwrap_or_default();
+    println!("{out}");
+    for expected in [
+        format!(
+            "Service {}/web: has 198.18.100.5 from pool {pool}",
+            apps.name
+        ),
+        "holds 198.18.100.5".to_string(),
+        format!("Speakers (Ready pods): {0}-n1, {0}-n2", d.model),
+        "Nobody announces: no endpoint of the Service is serving".to_string(),
+    ] {
+        assert!(out.contains(&expected), "{expected:?} missing from:\n{out}");
+    }
+    assert_eq!(
+        text["results"]["summary"],
+        format!("has 198.18.100.5 from pool {pool}")
+    );
+
+    let json_run = d.action(
+        "explain",
+        &[&format!("service={}/stray", apps.name), "format=json"],
+    );
+    assert_eq!(json_run["status"], "completed", "{json_run}");
+    let doc: serde_json::Value = serde_json::from_str(
+        json_run["results"]["explanation"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    let summary = doc["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("the requested 198.18.200.9 is in no IPAddressPool"),
+        "{summary}"
+    );
+    assert_eq!(doc["requestedIps"], json!(["198.18.200.9"]));
+    assert_eq!(doc["pools"][0]["name"], pool);
+    assert_eq!(doc["pools"][0]["reasons"][0]["code"], "requestedOutside");
+    assert_eq!(
+        doc["pools"][0]["reasons"][0]["message"],
+        "the requested 198.18.200.9 is outside this pool (198.18.100.0/28)"
+    );
+    assert_eq!(doc["pools"][0]["inUse"], 1, "web holds one address");
+    let reasons: Vec<&str> = doc["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(reasons.contains(&"ExplainTest"), "{doc}");
+    let stray_text = d.action("explain", &[&format!("service={}/stray", apps.name)]);
+    let out = stray_text["results"]["explanation"]
+        .as_str()
+        .unwrap_or_default();
+    println!("{out}");
+    assert!(
+        out.contains("the requested 198.18.200.9 is outside this pool (198.18.100.0/28)")
+            && out.contains("recorded by the test")
+            && out.contains("AllocationFailed  metallb-controller"),
+        "{out}"
+    );
+
+    // Bad input fails the action, naming the item.
+    let failure = |param: String| -> Result<String> {
+        let run = d.sim(&["run", "explain", "--format", "json", &param]);
+        if run.status.success() {
+            bail!("explain {param} succeeded");
+        }
+        let out: serde_json::Value = serde_json::from_slice(&run.stdout)?;
+        let unit = &out[format!("{}/0", d.app)];
+        assert_eq!(unit["status"], "failed", "{out}");
+        Ok(unit["message"].as_str().unwrap_or_default().to_string())
+    };
+    let message = failure("service=web".into())?;
+    assert!(
+        message.contains("\"web\" is not NAMESPACE/NAME"),
+        "{message}"
+    );
+    let message = failure(format!("service={}/missing", apps.name))?;
+    assert_eq!(message, format!("Service {}/missing not found", apps.name));
+    let message = failure(format!("service={}/plain", apps.name))?;
+    assert!(
+        message.contains(&format!(
+            "{}/plain is of type ClusterIP, not LoadBalancer",
+            apps.name
+        )),
+        "{message}"
+    );
+
+    // Other scenarios use the same pool: release the address before moving on.
+    services.delete("web", &Default::default()).await?;
+    wait_for("the service to be deleted", WAIT, || async {
+        Ok(services.get_opt("web").await?.is_none().then_some(()))
+    })
+    .await?;
+    d.ok(&["remove"]);
+    Ok(())
+}
