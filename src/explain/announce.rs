@@ -152,7 +152,7 @@ pub(super) fn layer2(inputs: &Inputs, pool: Option<&str>, current: &[IpAddr]) ->
     let cluster = ClusterView {
         nodes: &nodes,
         members: Some(&members),
-        ignore_exclude_label: false,
+        ..Default::default()
     };
     let view = service_view(inputs, current.first().copied());
     let ranking = election::ranked_candidates(&view, &ads, cluster);
