@@ -53,6 +53,8 @@ pub enum Outcome {
         in_use: usize,
         /// With BGP on: the number of routers, and what the speakers advertise.
         bgp: Option<(usize, BgpAdvertising)>,
+        /// What the speakers say about other hosts answering for announced addresses.
+        duplicates: Vec<String>,
     },
     /// The charm removed everything it created.
     Removed,
@@ -139,6 +141,7 @@ impl MetallbCharm {
                 in_use,
                 bgp,
                 blocker,
+                duplicates,
             })) => {
                 for object in &adopted {
                     tracing::info!("adopted {object}");
@@ -154,6 +157,7 @@ impl MetallbCharm {
                         .bgp
                         .as_ref()
                         .map(|b| (b.peers.len(), bgp.unwrap_or_default())),
+                    duplicates,
                 }
             }
             Err(err) => outcome_of(err),
@@ -259,6 +263,16 @@ fn bgp_summary(routers: usize, advertising: &BgpAdvertising) -> String {
     )
 }
 
+/// The duplicate-responder part of the active status: "; 198.18.100.10 also answered by
+/// 02:00:00:00:00:0c on eth0" for the first, and how many more.
+fn duplicates_summary(duplicates: &[String]) -> String {
+    match duplicates {
+        [] => String::new(),
+        [one] => format!("; {one}"),
+        [first, rest @ ..] => format!("; {first} (and {} more)", rest.len()),
+    }
+}
+
 /// The blocked message for objects the charm may not take: the first one, how many more, and
 /// what the operator can do.
 fn conflict_message(conflicts: &[Conflict], unit: &str) -> String {
@@ -324,6 +338,8 @@ struct ApplyReport {
     bgp: Option<BgpAdvertising>,
     /// A condition of the cluster that stops announcements from working (see `preflight`).
     blocker: Option<String>,
+    /// Duplicate responders the speakers report (see `Cluster::duplicate_responders`).
+    duplicates: Vec<String>,
 }
 
 /// The charm's view of the cluster and what it would do there: every object it wants, and
@@ -609,6 +625,7 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         in_use,
         bgp,
         blocker: preflight_problem(&cluster),
+        duplicates: cluster.duplicate_responders(&input.namespace)?,
     }))
 }
 
@@ -774,6 +791,7 @@ impl Charm for MetallbCharm {
                 size,
                 in_use,
                 bgp,
+                duplicates,
                 ..
             } if readiness.ready() => {
                 let plural = if *size == 1 { "" } else { "es" };
@@ -781,6 +799,7 @@ impl Charm for MetallbCharm {
                 if let Some((routers, advertising)) = bgp {
                     message.push_str(&bgp_summary(*routers, advertising));
                 }
+                message.push_str(&duplicates_summary(duplicates));
                 Status::active(message)
             }
             Outcome::Applied { readiness, .. } => {
@@ -817,6 +836,15 @@ mod tests {
 
     fn harness() -> Harness {
         Harness::new(env!("CARGO_MANIFEST_DIR")).unwrap()
+    }
+
+    #[test]
+    fn duplicate_responders_show_the_first_and_a_count() {
+        assert_eq!(duplicates_summary(&[]), "");
+        let one = "198.18.100.10 also answered by 02:00:00:00:00:0c on eth0".to_string();
+        assert_eq!(duplicates_summary(std::slice::from_ref(&one)), format!("; {one}"));
+        let two = [one.clone(), "198.18.100.11 also answered by 02:00:00:00:00:0d on eth0".into()];
+        assert_eq!(duplicates_summary(&two), format!("; {one} (and 1 more)"));
     }
 
     #[test]

@@ -519,6 +519,29 @@ impl Cluster {
         })
     }
 
+    /// What the speakers report about duplicate responders, from the `DuplicateResponder`
+    /// conditions of the ServiceL2Status objects in `namespace`: the first sentence of each
+    /// ("198.18.100.10 also answered by 02:00:00:00:00:0c on eth0"), sorted, without repeats.
+    pub fn duplicate_responders(&self, namespace: &str) -> Result<Vec<String>, K8sError> {
+        use metallb_api::{DUPLICATE_RESPONDER, ServiceL2Status};
+        self.runtime.block_on(async {
+            let statuses: Api<ServiceL2Status> = Api::namespaced(self.client.clone(), namespace);
+            let list = statuses
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| classify("listing servicel2statuses", e))?;
+            let found: std::collections::BTreeSet<String> = list
+                .items
+                .into_iter()
+                .filter_map(|s| s.status)
+                .flat_map(|s| s.conditions)
+                .filter(|c| c.type_ == DUPLICATE_RESPONDER && c.status == "True")
+                .filter_map(|c| c.message.split(": ").next().map(str::to_string))
+                .collect();
+            Ok(found.into_iter().collect())
+        })
+    }
+
     /// Runs an arbitrary async closure with the client (for actions that read other objects).
     pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
         self.runtime.block_on(f(self.client.clone()))

@@ -190,6 +190,22 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
         d.wait_active().await?,
         "16 addresses (198.18.100.0/28), 1 in use"
     );
+    // A speaker reporting another host on the Service's address: the status says so.
+    let message = "198.18.100.5 also answered by 02:00:00:00:00:63 on eth0: another host holds the address";
+    statuses
+        .patch_status(
+            "l2-web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"conditions": [{
+                "type": "DuplicateResponder", "status": "True", "reason": "AlsoAnswered",
+                "message": message, "lastTransitionTime": "2026-11-30T00:00:00Z",
+            }]}})),
+        )
+        .await?;
+    assert_eq!(
+        d.wait_active().await?,
+        "16 addresses (198.18.100.0/28), 1 in use; 198.18.100.5 also answered by 02:00:00:00:00:63 on eth0"
+    );
     // Other scenarios use the same pool: release the address before moving on.
     services.delete("web", &Default::default()).await?;
     wait_for("the service to be deleted", WAIT, || async {

@@ -69,7 +69,7 @@ pub use ip_address_pool::{
 };
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 pub use l2_advertisement::{L2Advertisement, L2AdvertisementSpec, PreferredNodeSelector};
-pub use service_status::{ServiceBGPStatus, ServiceL2Status};
+pub use service_status::{DUPLICATE_RESPONDER, ServiceBGPStatus, ServiceL2Status};
 
 /// The API group of every MetalLB kind.
 pub const GROUP: &str = "metallb.io";

@@ -47,7 +47,15 @@ pub struct L2Status {
     /// Interfaces announced on, when the advertisement restricts them (empty means all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<InterfaceInfo>,
+    /// metallb-rs: conditions of the announcement, e.g. `DuplicateResponder` when another
+    /// hardware address answers for the Service's address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }
+
+/// The condition type a speaker sets when another hardware address answers for an address it
+/// announces.
+pub const DUPLICATE_RESPONDER: &str = "DuplicateResponder";
 
 /// An interface name (not required in upstream's CRD).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

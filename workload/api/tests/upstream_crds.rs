@@ -28,7 +28,25 @@ const ALLOWED_EXTRA_PATHS: &[(&str, &str, &str)] = &[
         // apply there with the field pruned.
         ".spec.gratuitousARPInterval",
     ),
+    (
+        "ServiceL2Status",
+        "v1beta1",
+        // Conditions of the announcement (a duplicate responder seen on the wire), standard
+        // Kubernetes conditions. Optional: upstream's speakers never write them.
+        ".status.conditions",
+    ),
 ];
+
+/// Whether `path` of `kind`/`version` is one of ours upstream lacks (or lies below one).
+fn allowed_extra(kind: &str, version: &str, path: &str) -> bool {
+    ALLOWED_EXTRA_PATHS.iter().any(|(k, v, p)| {
+        *k == kind
+            && *v == version
+            && (path == *p
+                || path.starts_with(&format!("{p}."))
+                || path.starts_with(&format!("{p}[")))
+    })
+}
 
 /// Properties every object has, which upstream's schemas list and ours leave to the API server.
 const IMPLICIT_ROOT_FIELDS: &[&str] = &[".apiVersion", ".kind", ".metadata"];
@@ -149,15 +167,15 @@ fn differences(upstream: &[Value], ours: &[Value]) -> Vec<String> {
             }
         }
         for path in m.types.keys().filter(|p| !t.types.contains_key(*p)) {
-            let allowed = ALLOWED_EXTRA_PATHS
-                .iter()
-                .any(|(k, v, p)| k == kind && v == version && p == path);
-            if !allowed {
+            if !allowed_extra(kind, version, path) {
                 out.push(format!("{at}: field {path} upstream does not have"));
             }
         }
         let paths: BTreeSet<&String> = t.required.keys().chain(m.required.keys()).collect();
-        for path in paths {
+        for path in paths
+            .into_iter()
+            .filter(|p| !allowed_extra(kind, version, p))
+        {
             let none = BTreeSet::new();
             let (rt, rm) = (
                 t.required.get(path).unwrap_or(&none),

@@ -13,19 +13,22 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
-use metallb_api::{ServiceBGPStatus, ServiceL2Status};
+use metallb_api::{DUPLICATE_RESPONDER, ServiceBGPStatus, ServiceL2Status};
 use metallb_core::l2::election::Outcome;
 use tokio::sync::watch;
 
+use crate::adapters::responder::{Duplicate, format_mac};
 use crate::adapters::{config_state, status};
 use crate::backoff::Backoff;
 use crate::bgp_config::Problem;
 use crate::bgp_plan::{Advertised, ServiceKey};
-use crate::metrics::{ANNOUNCED, Metrics};
+use crate::metrics::{ANNOUNCED, DUPLICATE_RESPONDERS, Metrics};
 use crate::reconcile::{Decision, Unannounced};
+use metallb_core::l2::Mac;
 
 /// The first delay before failed API writes are tried again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -43,6 +46,8 @@ pub struct PassOutcome {
     pub bgp: BTreeMap<ServiceKey, Advertised>,
     /// Configuration problems: what this node refuses or ignores.
     pub problems: Vec<Problem>,
+    /// Other hardware addresses answering for addresses this node announces.
+    pub duplicates: BTreeMap<(IpAddr, Mac), Duplicate>,
 }
 
 /// Who the effects are written as.
@@ -90,6 +95,8 @@ struct Memory {
     reported: BTreeSet<(String, String)>,
     /// The problems of the ConfigurationState written last.
     config_state: Option<Vec<String>>,
+    /// Duplicate responders reported with an event.
+    duplicates: BTreeSet<(IpAddr, Mac)>,
 }
 
 /// One kind of API write retried on failure: when its next try is due, and the backoff.
@@ -156,6 +163,7 @@ async fn work(
                 memory.announced = announced.iter().map(|a| (a.key(), a.protocol)).collect();
                 report_problems(&outcome.problems, &settings.node, &recorder, &mut memory.reported)
                     .await;
+                report_duplicates(&outcome, &settings, &recorder, &mut memory.duplicates).await;
                 (statuses.idle(), state.idle())
             }
             _ = sleep_until(statuses.retry_at) => (true, false),
@@ -209,6 +217,82 @@ async fn report_problems(
         now.insert(key);
     }
     *reported = now;
+}
+
+/// What a duplicate responder means, for the event and the status condition.
+fn duplicate_message(ip: IpAddr, mac: Mac, duplicate: &Duplicate) -> String {
+    format!(
+        "{ip} also answered by {} on {}: another host holds the address, a second speaker \
+         announces it, or kube-proxy runs in IPVS mode without strictARP; clients may reach either",
+        format_mac(mac),
+        duplicate.interface
+    )
+}
+
+/// The Service announcing `ip` here, among the pass's decisions.
+fn holder(outcome: &PassOutcome, ip: IpAddr) -> Option<&Decision> {
+    outcome
+        .decisions
+        .iter()
+        .find(|d| matches!(d.outcome, Outcome::Announce { .. }) && d.ips.contains(&ip))
+}
+
+/// The duplicate-responder metric, and a Warning `DuplicateResponder` event on the Service for
+/// every newly seen one.
+async fn report_duplicates(
+    outcome: &PassOutcome,
+    settings: &EffectsSettings,
+    recorder: &Recorder,
+    reported: &mut BTreeSet<(IpAddr, Mac)>,
+) {
+    settings.metrics.clear(DUPLICATE_RESPONDERS);
+    for ((ip, mac), duplicate) in &outcome.duplicates {
+        let labels = [("ip", ip.to_string()), ("mac", format_mac(*mac))];
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        settings.metrics.set(DUPLICATE_RESPONDERS, &pairs, 1.0);
+        if reported.contains(&(*ip, *mac)) {
+            continue;
+        }
+        let Some(decision) = holder(outcome, *ip) else {
+            continue;
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "DuplicateResponder".into(),
+            note: Some(format!(
+                "{} (seen by the speaker on node {})",
+                duplicate_message(*ip, *mac, duplicate),
+                settings.node
+            )),
+            action: "Announce".into(),
+            secondary: None,
+        };
+        let reference = Service::object_ref_from_key(&decision.namespace, &decision.name);
+        if let Err(err) = recorder.publish(&event, &reference).await {
+            tracing::debug!("cannot record the DuplicateResponder event: {err}");
+        }
+    }
+    *reported = outcome.duplicates.keys().copied().collect();
+}
+
+/// The `DuplicateResponder` conditions of a Service announced here: one per other hardware
+/// address answering for one of its addresses.
+fn duplicate_conditions(outcome: &PassOutcome, decision: &Decision) -> Vec<Condition> {
+    outcome
+        .duplicates
+        .iter()
+        .filter(|((ip, _), _)| decision.ips.contains(ip))
+        .map(|((ip, mac), duplicate)| Condition {
+            type_: DUPLICATE_RESPONDER.into(),
+            status: "True".into(),
+            reason: "AlsoAnswered".into(),
+            message: duplicate_message(*ip, *mac, duplicate),
+            last_transition_time: Time(
+                k8s_openapi::jiff::Timestamp::try_from(duplicate.first_seen).unwrap_or_default(),
+            ),
+            observed_generation: None,
+        })
+        .collect()
 }
 
 /// This speaker's ConfigurationState, when the problems changed; false after an API error.
@@ -377,9 +461,13 @@ async fn sync_statuses(
         .iter()
         .filter(|d| !not_announced(outcome, &d.key()))
         .filter_map(|d| match &d.outcome {
-            Outcome::Announce { interfaces } => {
-                Some(status::l2(node, &d.namespace, &d.name, interfaces.as_ref()))
-            }
+            Outcome::Announce { interfaces } => Some(status::l2(
+                node,
+                &d.namespace,
+                &d.name,
+                interfaces.as_ref(),
+                duplicate_conditions(outcome, d),
+            )),
             _ => None,
         })
         .collect();

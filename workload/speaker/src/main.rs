@@ -71,6 +71,11 @@ struct Flags {
     /// overrides it for its addresses). Upstream's flag, same unit.
     #[arg(long, env = "METALLB_GRATUITOUS_ARP_INTERVAL", default_value_t = 0)]
     gratuitous_arp_interval: u32,
+    /// Probe every announced IPv4 address for other holders every this many seconds (an ARP
+    /// probe; whoever else answers is reported as a duplicate responder); 0: only watch the
+    /// frames that pass anyway.
+    #[arg(long, env = "METALLB_DUPLICATE_PROBE_INTERVAL", default_value_t = 30)]
+    duplicate_probe_interval: u32,
     /// Interface exclude list (YAML with announcedInterfacesToExclude).
     #[arg(long, default_value = EXCLUDE_FILE)]
     exclude_l2_file: PathBuf,
@@ -222,6 +227,8 @@ async fn main() -> Result<()> {
             exclude_file: flags.exclude_l2_file,
             gratuitous_interval: (flags.gratuitous_arp_interval > 0)
                 .then(|| Duration::from_secs(u64::from(flags.gratuitous_arp_interval))),
+            duplicate_probe_interval: (flags.duplicate_probe_interval > 0)
+                .then(|| Duration::from_secs(u64::from(flags.duplicate_probe_interval))),
             readiness,
             metrics,
         },

@@ -19,6 +19,11 @@ pub const MEMBERLIST_DROPPED: &str = "metallb_speaker_memberlist_packets_dropped
 pub const ANNOUNCED: &str = "metallb_speaker_announced";
 /// Gauge: live speakers seen by this one.
 pub const MEMBERS: &str = "metallb_speaker_members";
+/// Gauge: 1 per other hardware address seen answering for an announced address (labels `ip`,
+/// `mac`).
+pub const DUPLICATE_RESPONDERS: &str = "metallb_layer2_duplicate_responders";
+/// Counter: ARP probes sent to find duplicate responders (label `ip`).
+pub const DUPLICATE_PROBES_SENT: &str = "metallb_layer2_duplicate_probes_sent";
 
 /// The speaker's metric families.
 pub const FAMILIES: &[Family] = &[
@@ -57,6 +62,16 @@ pub const FAMILIES: &[Family] = &[
         MEMBERS,
         "gauge",
         "Live speakers in the membership, this one included",
+    ),
+    (
+        DUPLICATE_RESPONDERS,
+        "gauge",
+        "Other hardware addresses seen answering for an announced IP",
+    ),
+    (
+        DUPLICATE_PROBES_SENT,
+        "counter",
+        "Number of ARP probes sent to find duplicate responders",
     ),
     (
         crate::adapters::bgp::SESSION_UP,

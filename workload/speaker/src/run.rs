@@ -82,6 +82,9 @@ pub struct Settings {
     /// Periodic gratuitous announcements (`None`: only after a change), unless an
     /// L2Advertisement sets its own interval.
     pub gratuitous_interval: Option<Duration>,
+    /// How often each announced IPv4 address is probed for other holders (`None`: only frames
+    /// seen anyway reveal them).
+    pub duplicate_probe_interval: Option<Duration>,
     /// Set once the caches are synced.
     pub readiness: Readiness,
     /// Metrics.
@@ -282,7 +285,7 @@ pub async fn run(
     tracing::info!(node = %settings.node, "caches synced; announcing");
 
     let table: SharedTable = Arc::new(RwLock::new(Table::default()));
-    let mut responders = Responders::new(table.clone(), settings.metrics.clone());
+    let mut responders = Responders::new(table.clone(), settings.metrics.clone(), trigger.clone());
     let mut own_links = rescan(&mut responders, &exclude);
     if let Some((m, _)) = &membership {
         m.set_links(own_links.clone());
@@ -313,7 +316,8 @@ pub async fn run(
     // What this pass's election gives this node (the table also holds the hand-offs).
     let mut elected = Table::default();
     let mut handoffs: BTreeMap<IpAddr, (Instant, InterfaceFilter)> = BTreeMap::new();
-    let mut periodic = Periodic::default();
+    let mut periodic = Schedule::default();
+    let mut probes = Schedule::default();
     let mut scan = tokio::time::interval(INTERFACE_SCAN);
     let mut gratuitous = tokio::time::interval(GRATUITOUS_INTERVAL);
     let mut member_changes_seen = 0;
@@ -342,7 +346,15 @@ pub async fn run(
                 continue;
             }
             _ = sleep_until(periodic.next_due()) => {
-                periodic.send_due(&responders, &table);
+                for_each_entry(&table, &periodic.take_due(), |ip, f| {
+                    responders.gratuitous(ip, f);
+                });
+                continue;
+            }
+            _ = sleep_until(probes.next_due()) => {
+                for_each_entry(&table, &probes.take_due(), |ip, f| {
+                    responders.probe(ip, f);
+                });
                 continue;
             }
             _ = sleep_until(handoffs.values().map(|(until, _)| *until).min()) => {}
@@ -398,7 +410,14 @@ pub async fn run(
         // An address this node stopped announcing starts a fresh burst when it comes back; one
         // it hands over is answered for but no longer announced.
         windows.retain(|ip, _| elected.contains(*ip));
-        periodic.sync(&decisions, &elected);
+        periodic.sync(periodic_wanted(&decisions, &elected));
+        probes.sync(probes_wanted(&elected, settings.duplicate_probe_interval));
+        responders.forget_duplicates(|ip| elected.contains(ip));
+        let duplicates = responders
+            .duplicates(duplicate_memory(settings.duplicate_probe_interval))
+            .into_iter()
+            .filter(|((ip, _), _)| elected.contains(*ip))
+            .collect();
         for ip in &newly {
             tracing::info!(%ip, "announcing");
         }
@@ -422,6 +441,7 @@ pub async fn run(
             failed,
             bgp: advertised,
             problems,
+            duplicates,
         }));
     }
     tracing::info!("stopping: leaving the membership");
@@ -431,6 +451,15 @@ pub async fn run(
         m.leave(Duration::from_secs(1)).await;
     }
     Ok(())
+}
+
+/// How long a duplicate responder stays reported after it was last seen: three probe rounds,
+/// at least a minute.
+fn duplicate_memory(probe_interval: Option<Duration>) -> Duration {
+    probe_interval
+        .map(|every| every * 3)
+        .unwrap_or_default()
+        .max(Duration::from_secs(60))
 }
 
 /// Scans the interfaces, opens and closes responders to match; returns this node's links (the
@@ -491,26 +520,21 @@ fn update_handoffs(
     handoffs.retain(|ip, (until, _)| *until > now && !after.contains(*ip) && lost_to_another(ip));
 }
 
-/// Periodic gratuitous announcements: when each announced address with an interval is next due.
+/// When each address is next due for a periodic action (gratuitous announcement, probe).
 #[derive(Default)]
-struct Periodic {
+struct Schedule {
     due: BTreeMap<IpAddr, (Instant, Duration)>,
 }
 
-impl Periodic {
-    /// Follows the addresses this node is elected for and their intervals.
-    fn sync(&mut self, decisions: &[Decision], elected: &Table) {
+impl Schedule {
+    /// Follows `wanted` (address: first delay, then interval); an address keeps its turn while
+    /// its interval stays the same.
+    fn sync(&mut self, wanted: BTreeMap<IpAddr, (Duration, Duration)>) {
         let now = Instant::now();
-        let wanted: BTreeMap<IpAddr, Duration> = decisions
-            .iter()
-            .filter_map(|d| Some((d, d.gratuitous_interval?)))
-            .flat_map(|(d, every)| d.ips.iter().map(move |ip| (*ip, every)))
-            .filter(|(ip, _)| elected.contains(*ip))
-            .collect();
         self.due
-            .retain(|ip, (_, every)| wanted.get(ip) == Some(every));
-        for (ip, every) in wanted {
-            self.due.entry(ip).or_insert((now + every, every));
+            .retain(|ip, (_, every)| wanted.get(ip).is_some_and(|(_, e)| e == every));
+        for (ip, (first, every)) in wanted {
+            self.due.entry(ip).or_insert((now + first, every));
         }
     }
 
@@ -518,18 +542,60 @@ impl Periodic {
         self.due.values().map(|(at, _)| *at).min()
     }
 
-    /// Announces the addresses that are due and schedules their next announcement.
-    fn send_due(&mut self, responders: &Responders, table: &SharedTable) {
+    /// The addresses due now, each scheduled again one interval later.
+    fn take_due(&mut self) -> Vec<IpAddr> {
         let now = Instant::now();
-        let table = table.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut due = Vec::new();
         for (ip, (at, every)) in &mut self.due {
-            if *at > now {
-                continue;
+            if *at <= now {
+                *at = now + *every;
+                due.push(*ip);
             }
-            *at = now + *every;
-            if let Some((_, filter)) = table.entries().find(|(i, _)| *i == ip) {
-                responders.gratuitous(*ip, filter);
-            }
+        }
+        due
+    }
+}
+
+/// The periodic gratuitous announcements wanted: each elected address whose decision has an
+/// interval (first one interval from now: the burst after the change covers the start).
+fn periodic_wanted(
+    decisions: &[Decision],
+    elected: &Table,
+) -> BTreeMap<IpAddr, (Duration, Duration)> {
+    decisions
+        .iter()
+        .filter_map(|d| Some((d, d.gratuitous_interval?)))
+        .flat_map(|(d, every)| d.ips.iter().map(move |ip| (*ip, (every, every))))
+        .filter(|(ip, _)| elected.contains(*ip))
+        .collect()
+}
+
+/// The duplicate probes wanted: every elected IPv4 address, first once a hand-over by its
+/// previous announcer is over.
+fn probes_wanted(
+    elected: &Table,
+    every: Option<Duration>,
+) -> BTreeMap<IpAddr, (Duration, Duration)> {
+    let Some(every) = every else {
+        return BTreeMap::new();
+    };
+    elected
+        .entries()
+        .filter(|(ip, _)| ip.is_ipv4())
+        .map(|(ip, _)| (*ip, (HANDOFF * 4, every)))
+        .collect()
+}
+
+/// Sends `what` for each address of `ips` on the interfaces the table answers it on.
+fn for_each_entry(
+    table: &SharedTable,
+    ips: &[IpAddr],
+    mut what: impl FnMut(IpAddr, &InterfaceFilter),
+) {
+    let table = table.read().unwrap_or_else(PoisonError::into_inner).clone();
+    for ip in ips {
+        if let Some((_, filter)) = table.entries().find(|(i, _)| *i == ip) {
+            what(*ip, filter);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The Layer 2 problems users fight with other load balancers, on a real network with real
-//! clients: the announcing node's uplink losing carrier, a node cordoned for maintenance, and
-//! switches whose ARP caches go stale (periodic gratuitous announcements).
+//! clients: the announcing node's uplink losing carrier, a node cordoned for maintenance,
+//! switches whose ARP caches go stale (periodic gratuitous announcements), and another host (or
+//! a node without `arp_ignore`) answering for a Service address.
 //!
 //! Needs root (network namespaces) and the control plane (`cargo xtask test`).
 
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
+use metallb_api::ServiceL2Status;
 use serde_json::json;
 use test_support::netlab::{self, SpeakerLab, TrafficProbe};
 use test_support::wait_for;
@@ -21,6 +23,8 @@ const UPLINK_IP: &str = "198.19.200.100";
 const WEB_IP: &str = "198.18.100.40";
 /// On the main segment: the Service announced periodically.
 const PERIODIC_IP: &str = "198.18.100.41";
+/// On the main segment: the Service another host answers for too.
+const DUPLICATE_IP: &str = "198.18.100.42";
 const WAIT: Duration = Duration::from_secs(30);
 const MEMBERS: &str = "metallb_speaker_members ";
 
@@ -242,7 +246,110 @@ async fn periodic(lab: &SpeakerLab) -> Result<()> {
     Ok(())
 }
 
+/// The `DuplicateResponder` condition messages of the ServiceL2Status of `service`.
+async fn duplicate_conditions(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
+    let api: Api<ServiceL2Status> = Api::namespaced(lab.client.clone(), &lab.namespace);
+    Ok(api
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|s| s.status)
+        .filter(|s| s.service_name.as_deref() == Some(service))
+        .flat_map(|s| s.conditions)
+        .filter(|c| c.type_ == "DuplicateResponder" && c.status == "True")
+        .map(|c| c.message)
+        .collect())
+}
+
+/// Waits until the ServiceL2Status of `service` says `mac` also answers; returns how long.
+async fn wait_duplicate(lab: &SpeakerLab, service: &str, mac: &str) -> Result<Duration> {
+    let started = Instant::now();
+    wait_for(
+        &format!("{service}'s status to name {mac}"),
+        WAIT,
+        || async {
+            let messages = duplicate_conditions(lab, service).await?;
+            Ok(messages.iter().any(|m| m.contains(mac)).then_some(()))
+        },
+    )
+    .await?;
+    Ok(started.elapsed())
+}
+
+/// Another host on the LAN takes the Service address, then a node whose kernel answers ARP for
+/// every local address (`arp_ignore=0`, as with kube-proxy IPVS without strictARP): the
+/// announcing speaker's probes find both, and it says so (status condition, event, metric).
+async fn duplicates(lab: &SpeakerLab) -> Result<()> {
+    pool(
+        lab,
+        "dup",
+        &[&format!("{DUPLICATE_IP}/32")],
+        json!({"ipAddressPools": ["dup"]}),
+    )
+    .await?;
+    service(lab, "dup", DUPLICATE_IP).await?;
+    let ranked = netlab::ranked_nodes(DUPLICATE_IP, &NODES, &NODES);
+    let (winner, other) = (&ranked[0], &ranked[1]);
+    wait_answered_by(lab, "eth0", DUPLICATE_IP, &lab.mac_of(winner)).await?;
+    ensure!(
+        duplicate_conditions(lab, "dup").await?.is_empty(),
+        "a duplicate before any"
+    );
+
+    let rogue = lab.network.add_host("rogue", 99)?;
+    let address = format!("{DUPLICATE_IP}/32");
+    netlab::netns_exec(
+        &rogue.netns,
+        &["ip", "addr", "add", &address, "dev", "eth0"],
+    )?;
+    let found = wait_duplicate(lab, "dup", &rogue.mac).await?;
+    println!("duplicates: a foreign host holding {DUPLICATE_IP} reported in {found:?}");
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(lab.client.clone(), "default");
+    wait_for("a DuplicateResponder event", WAIT, || async {
+        let list = events.list(&Default::default()).await?;
+        Ok(list
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("DuplicateResponder")
+                    && e.note.as_deref().is_some_and(|n| n.contains(&rogue.mac))
+            })
+            .then_some(()))
+    })
+    .await?;
+    let series = format!(
+        "metallb_layer2_duplicate_responders{{ip=\"{DUPLICATE_IP}\",mac=\"{}\"}} ",
+        rogue.mac
+    );
+    ensure!(
+        lab.metric(winner, &series)? == 1.0,
+        "no duplicate metric {series}"
+    );
+    netlab::remove_namespace(&rogue.netns);
+
+    let node = lab.network.node(other).context("node")?.netns.clone();
+    let sysctl = |value: &str| -> Result<()> {
+        for key in ["all", "eth0"] {
+            let path = format!("/proc/sys/net/ipv4/conf/{key}/arp_ignore");
+            netlab::netns_exec(&node, &["sh", "-c", &format!("echo {value} > {path}")])?;
+        }
+        Ok(())
+    };
+    sysctl("0")?;
+    let found = wait_duplicate(lab, "dup", &lab.mac_of(other)).await;
+    sysctl("1")?;
+    println!(
+        "duplicates: {other} answering with arp_ignore=0 reported in {:?}",
+        found.as_ref().ok()
+    );
+    found?;
+    Ok(())
+}
+
 async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+    duplicates(lab).await?;
     link_down(lab).await?;
     periodic(lab).await?;
     cordon(lab).await
@@ -256,7 +363,8 @@ async fn layer2_link_loss_cordon_and_periodic_announcements() {
     );
     let prefix = format!("ml2f{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
+    let flags = ["--log-level", "debug", "--duplicate-probe-interval", "2"];
+    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &flags)
         .await
         .expect("cannot start the test network");
     if let Err(err) = scenario(&mut lab).await {

@@ -317,6 +317,15 @@ impl Network {
         Ok(network)
     }
 
+    /// Adds a host `<prefix>-<name>` on the main segment (198.18.0.`index`/16, MAC
+    /// 02:00:00:00:00:`index`), not a node: e.g. a foreign host on the LAN. Removed with the
+    /// network.
+    pub fn add_host(&self, name: &str, index: u8) -> Result<Host> {
+        let host = host(&self.prefix, name, index);
+        self.attach(&host, &format!("x{index}"))?;
+        Ok(host)
+    }
+
     /// Every host: api, client, nodes.
     pub fn hosts(&self) -> impl Iterator<Item = &Host> {
         [&self.api, &self.client]
@@ -423,6 +432,10 @@ impl Drop for Network {
             remove_namespace(&ns);
         }
         remove_namespace(&self.hub);
+        // Hosts added later (`add_host`).
+        for ns in namespaces_with_prefix(&format!("{}-", self.prefix)) {
+            remove_namespace(&ns);
+        }
     }
 }
 

@@ -86,6 +86,47 @@ pub fn gratuitous(own_mac: Mac, ip: Ipv4Addr) -> [Vec<u8>; 2] {
     ]
 }
 
+/// Another host's claim on an address: an ARP packet (request or reply, gratuitous or not)
+/// whose sender says `ip` is at `mac`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The address claimed.
+    pub ip: Ipv4Addr,
+    /// The hardware address it is claimed at.
+    pub mac: Mac,
+}
+
+/// The claim an ARP frame makes: its sender address and hardware address. `None` for frames
+/// that claim nothing (not ARP, malformed, or a probe with sender address 0.0.0.0).
+pub fn claim(frame: &[u8]) -> Option<Claim> {
+    let ethernet = Ethernet2Slice::from_slice_without_fcs(frame).ok()?;
+    if ethernet.ether_type() != EtherType::ARP {
+        return None;
+    }
+    let packet = ArpPacket::from_slice(ethernet.payload_slice()).ok()?;
+    let packet = packet.try_eth_ipv4().ok()?;
+    let ip = packet.sender_ipv4_addr();
+    (!ip.is_unspecified()).then_some(Claim {
+        ip,
+        mac: packet.sender_mac,
+    })
+}
+
+/// An ARP probe (RFC 5227) for `ip` from `own_mac`: a broadcast request with sender address
+/// 0.0.0.0. Whoever holds `ip` answers it to `own_mac`, without learning anything from it.
+pub fn probe(own_mac: Mac, ip: Ipv4Addr) -> Vec<u8> {
+    frame(
+        BROADCAST,
+        ArpEthIpv4Packet {
+            operation: ArpOperation::REQUEST,
+            sender_mac: own_mac,
+            sender_ipv4: [0; 4],
+            target_mac: [0; 6],
+            target_ipv4: ip.octets(),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +206,24 @@ mod tests {
             assert_eq!(&frame[32..38], &BROADCAST);
             assert_eq!(&frame[38..42], &[198, 18, 100, 10]);
         }
+    }
+
+    #[test]
+    fn claims_come_from_the_sender_fields_and_probes_claim_nothing() {
+        let ip = Ipv4Addr::new(198, 18, 100, 10);
+        let [gratuitous_request, gratuitous_reply] = gratuitous(CLIENT, ip);
+        let expected = Some(Claim { ip, mac: CLIENT });
+        assert_eq!(claim(&gratuitous_request), expected);
+        assert_eq!(claim(&gratuitous_reply), expected);
+        let request = parse_request(&request_frame(BROADCAST), OURS).unwrap();
+        let answer = reply(OURS, &request);
+        assert_eq!(claim(&answer), Some(Claim { ip, mac: OURS }));
+        // A probe asks without claiming; answered, it becomes the holder's claim.
+        let asked = probe(OURS, ip);
+        assert_eq!(claim(&asked), None);
+        let parsed = parse_request(&asked, CLIENT).unwrap();
+        assert_eq!(parsed.target_ip, ip);
+        assert_eq!(parsed.sender_ip, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(claim(&asked[..20]), None);
     }
 }

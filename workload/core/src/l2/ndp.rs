@@ -93,6 +93,41 @@ pub fn parse_solicitation(frame: &[u8]) -> Result<Solicitation, DropReason> {
     })
 }
 
+/// The claim a Neighbor Advertisement makes: its target address is at the target link-layer
+/// address (or, without that option, at the frame's source). `None` for anything else.
+pub fn claim(frame: &[u8]) -> Option<(Ipv6Addr, Mac)> {
+    let ethernet = Ethernet2Slice::from_slice_without_fcs(frame).ok()?;
+    if ethernet.ether_type() != EtherType::IPV6 {
+        return None;
+    }
+    let ip = Ipv6Slice::from_slice(ethernet.payload_slice()).ok()?;
+    if ip.payload().ip_number != IpNumber::IPV6_ICMP || ip.header().hop_limit() != NDP_HOP_LIMIT {
+        return None;
+    }
+    let icmp = Icmpv6Slice::from_slice(ip.payload().payload).ok()?;
+    if !matches!(icmp.icmp_type(), Icmpv6Type::NeighborAdvertisement(_)) {
+        return None;
+    }
+    let payload = icmp.payload();
+    let target = Ipv6Addr::from(<[u8; 16]>::try_from(payload.get(..16)?).ok()?);
+    // Options: type, length in units of 8 bytes, value. Type 2 is the target link-layer address.
+    let mut options = payload.get(16..)?;
+    let mut mac = ethernet.source();
+    while let [kind, units, ..] = *options {
+        let len = usize::from(units) * 8;
+        if len == 0 || options.len() < len {
+            break;
+        }
+        if kind == 2
+            && let Some(lla) = options.get(2..8).and_then(|b| <Mac>::try_from(b).ok())
+        {
+            mac = lla;
+        }
+        options = &options[len..];
+    }
+    Some((target, mac))
+}
+
 fn advertisement(
     own_mac: Mac,
     from: Ipv6Addr,

@@ -1,22 +1,29 @@
 //! ARP and NDP responders: one raw packet socket and one thread per eligible interface. Each
 //! thread answers requests for the addresses the shared table announces on its interface; the
-//! same sockets send the gratuitous announcements. Frames that cannot be parsed are counted and
-//! dropped.
+//! same sockets send the gratuitous announcements and the probes for duplicates. Frames that
+//! cannot be parsed are counted and dropped.
+//!
+//! Every ARP packet or Neighbor Advertisement seen that claims an announced address for another
+//! hardware address is recorded as a duplicate responder ([`Duplicates`]): another host holding
+//! the address, a second speaker in a split brain, kube-proxy in IPVS mode without strictARP.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use metallb_core::l2::interface::answers_on;
-use metallb_core::l2::{DropReason, arp, ndp};
+use metallb_core::l2::{DropReason, Mac, arp, ndp};
 use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 
 use super::interfaces::Interface;
 use crate::backoff::Backoff;
-use crate::metrics::{FRAMES_DROPPED, GRATUITOUS_SENT, Metrics, REQUESTS_RECEIVED, RESPONSES_SENT};
+use crate::metrics::{
+    DUPLICATE_PROBES_SENT, FRAMES_DROPPED, GRATUITOUS_SENT, Metrics, REQUESTS_RECEIVED,
+    RESPONSES_SENT,
+};
 use crate::table::{InterfaceFilter, SharedTable};
 
 /// How often a receiving thread wakes up to see whether it should stop.
@@ -43,6 +50,20 @@ impl Drop for Responder {
     }
 }
 
+/// Another hardware address seen claiming an announced address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The interface it was seen on.
+    pub interface: String,
+    /// When it was first seen (wall clock, for the status condition).
+    pub first_seen: SystemTime,
+    /// When it was last seen.
+    pub last_seen: Instant,
+}
+
+/// Duplicate responders seen, by address and hardware address.
+pub type Duplicates = Arc<Mutex<BTreeMap<(IpAddr, Mac), Duplicate>>>;
+
 /// Everything a receiving thread needs.
 struct Receiver {
     interface: Interface,
@@ -50,6 +71,9 @@ struct Receiver {
     table: SharedTable,
     metrics: Metrics,
     stop: Arc<AtomicBool>,
+    duplicates: Duplicates,
+    /// Asks the speaker's loop for a pass (a new duplicate was seen).
+    wake: tokio::sync::mpsc::Sender<()>,
 }
 
 impl Receiver {
@@ -82,11 +106,50 @@ impl Receiver {
         }
     }
 
+    /// Records `claim` when it is another hardware address's claim on an address announced here.
+    fn check_claim(&self, claim: Option<(IpAddr, Mac)>) {
+        let Some((ip, mac)) = claim else {
+            return;
+        };
+        if mac == self.interface.mac || !self.announces(ip) {
+            return;
+        }
+        let now = Instant::now();
+        let mut seen = self
+            .duplicates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match seen.get_mut(&(ip, mac)) {
+            Some(known) => known.last_seen = now,
+            None => {
+                tracing::warn!(%ip, mac = %format_mac(mac), interface = %self.interface.name, "another host answers for an announced address");
+                seen.insert(
+                    (ip, mac),
+                    Duplicate {
+                        interface: self.interface.name.clone(),
+                        first_seen: SystemTime::now(),
+                        last_seen: now,
+                    },
+                );
+                let _ = self.wake.try_send(());
+            }
+        }
+    }
+
     fn handle(&self, frame: &[u8]) {
         let mac = self.interface.mac;
         // Our own transmissions come back on a packet socket.
         if frame.get(6..12) == Some(&mac[..]) {
             return;
+        }
+        match frame.get(12..14) {
+            Some([0x08, 0x06]) if self.interface.arp => {
+                self.check_claim(arp::claim(frame).map(|c| (IpAddr::V4(c.ip), c.mac)));
+            }
+            Some([0x86, 0xdd]) if self.interface.link_local.is_some() => {
+                self.check_claim(ndp::claim(frame).map(|(ip, mac)| (IpAddr::V6(ip), mac)));
+            }
+            _ => {}
         }
         match frame.get(12..14) {
             Some([0x08, 0x06]) if self.interface.arp => match arp::parse_request(frame, mac) {
@@ -127,11 +190,21 @@ impl Receiver {
     }
 }
 
+/// `02:00:00:00:00:0c`.
+pub fn format_mac(mac: Mac) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// The responders of this node, one per eligible interface.
 pub struct Responders {
     open: BTreeMap<String, Responder>,
     table: SharedTable,
     metrics: Metrics,
+    duplicates: Duplicates,
+    wake: tokio::sync::mpsc::Sender<()>,
     /// Interfaces whose responder could not be opened: when to try again.
     failing: BTreeMap<String, (Backoff, Instant)>,
 }
@@ -141,12 +214,15 @@ const REOPEN_FIRST: Duration = Duration::from_secs(2);
 const REOPEN_MAX: Duration = Duration::from_secs(300);
 
 impl Responders {
-    /// No responders yet; they read `table`.
-    pub fn new(table: SharedTable, metrics: Metrics) -> Self {
+    /// No responders yet; they read `table`, and send `()` on `wake` when they see a new
+    /// duplicate responder.
+    pub fn new(table: SharedTable, metrics: Metrics, wake: tokio::sync::mpsc::Sender<()>) -> Self {
         Responders {
             open: BTreeMap::new(),
             table,
             metrics,
+            duplicates: Arc::default(),
+            wake,
             failing: BTreeMap::new(),
         }
     }
@@ -223,6 +299,8 @@ impl Responders {
             table: self.table.clone(),
             metrics: self.metrics.clone(),
             stop: stop.clone(),
+            duplicates: self.duplicates.clone(),
+            wake: self.wake.clone(),
         };
         std::thread::Builder::new()
             .name(format!("l2-{}", interface.name))
@@ -272,6 +350,47 @@ impl Responders {
                 }
             }
         }
+    }
+
+    /// Forgets the duplicate responders of addresses `keep` rejects (no longer announced here:
+    /// when one comes back, only what is seen from then on counts).
+    pub fn forget_duplicates(&self, keep: impl Fn(IpAddr) -> bool) {
+        let mut seen = self
+            .duplicates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.retain(|(ip, _), _| keep(*ip));
+    }
+
+    /// The duplicate responders seen within `within` (older ones are forgotten).
+    pub fn duplicates(&self, within: Duration) -> BTreeMap<(IpAddr, Mac), Duplicate> {
+        let mut seen = self
+            .duplicates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.retain(|_, d| d.last_seen.elapsed() <= within);
+        seen.clone()
+    }
+
+    /// Asks who else holds `ip` (an ARP probe, IPv4 only) on every interface it is answered for
+    /// on; the answers come back as duplicate responders. Returns how many probes went out.
+    pub fn probe(&self, ip: IpAddr, filter: &InterfaceFilter) -> usize {
+        let IpAddr::V4(v4) = ip else {
+            return 0;
+        };
+        let mut sent = 0;
+        for responder in self.open.values() {
+            let interface = &responder.interface;
+            if interface.arp
+                && answers_on(ip, filter.as_ref(), &interface.name, &interface.networks)
+                && send(&responder.sender, &arp::probe(interface.mac, v4))
+            {
+                sent += 1;
+                self.metrics
+                    .inc(DUPLICATE_PROBES_SENT, &[("ip", &ip.to_string())]);
+            }
+        }
+        sent
     }
 
     /// Sends one gratuitous announcement of `ip` on every interface it is answered for on

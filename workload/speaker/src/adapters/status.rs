@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use metallb_api::annotations::{LABEL_NODE, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE};
@@ -90,12 +91,14 @@ pub struct Wanted<S> {
     pub status: S,
 }
 
-/// The Layer 2 status of `namespace/name` announced by `node` on `interfaces` (None: all).
+/// The Layer 2 status of `namespace/name` announced by `node` on `interfaces` (None: all),
+/// with `conditions` (duplicate responders).
 pub fn l2(
     node: &str,
     namespace: &str,
     name: &str,
     interfaces: Option<&BTreeSet<String>>,
+    conditions: Vec<Condition>,
 ) -> Wanted<L2Status> {
     Wanted {
         namespace: namespace.to_string(),
@@ -109,6 +112,7 @@ pub fn l2(
                 .flatten()
                 .map(|name| InterfaceInfo { name: name.clone() })
                 .collect(),
+            conditions,
         },
     }
 }

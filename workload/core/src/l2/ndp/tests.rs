@@ -125,3 +125,12 @@ fn every_truncation_is_dropped_without_panic() {
         let _ = parse_solicitation(&junk);
     }
 }
+
+#[test]
+fn advertisements_claim_their_target_at_the_target_link_layer_address() {
+    let ours: Mac = [2, 0, 0, 0, 0, 1];
+    let target: Ipv6Addr = "2001:db8::64:a".parse().unwrap();
+    let frame = unsolicited_advertisement(ours, target);
+    assert_eq!(claim(&frame), Some((target, ours)));
+    assert_eq!(claim(&frame[..30]), None);
+}
