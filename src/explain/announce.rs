@@ -32,7 +32,7 @@ fn matched(
     ad: &Selectors<'_>,
 ) -> AdvertisementMatch {
     let (selects, mut reason) = match pool {
-        Some(pool) => convert::selects_pool(ad.pools, ad.pool_selectors, pool),
+        Some(pool) => convert::pool_selection(ad.pools, ad.pool_selectors, pool),
         None => (false, "the Service has no address from a pool".to_string()),
     };
     let serves = convert::matches_any(ad.service_selectors, &service_labels(inputs));
@@ -142,7 +142,6 @@ pub(super) fn layer2(inputs: &Inputs, pool: Option<&str>, current: &[IpAddr]) ->
                     &ad.spec.ip_address_pool_selectors,
                     p,
                 )
-                .0
             })
         })
         .filter_map(|ad| convert::advertisement(ad))

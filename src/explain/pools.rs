@@ -67,7 +67,7 @@ fn world(inputs: &Inputs, pools: Vec<Pool>, target: &str) -> (Allocator, Option<
             .then_with(|| convert::key(a).cmp(&convert::key(b)))
     });
     for (service, ips) in holders {
-        if !convert::handled(service) {
+        if !convert::handled(service, None) {
             allocator.reserve(&convert::key(service), &ips);
             continue;
         }
@@ -141,7 +141,7 @@ pub(super) fn allocation(inputs: &Inputs, class: Option<&str>) -> AllocationView
         .first()
         .and_then(|ip| world.pool_of_ip(*ip))
         .map(str::to_string);
-    let request = convert::request(&inputs.service);
+    let request = convert::request(&inputs.service).map_err(|e| convert::request_problem(&e));
     let mut trial = world.clone();
     // What the controller decides for the Service: keep what it holds, or allocate.
     let (summary, decision) = match (class, &request) {

@@ -500,6 +500,27 @@ fn the_election_ranks_nodes_with_a_ready_speaker_and_names_the_winner() {
 }
 
 #[test]
+fn a_cordoned_or_no_execute_node_ranks_last_as_the_speakers_rank_it() {
+    let order = hash_order(&["n1", "n2"], "198.18.0.2");
+    let draining = [
+        json!({"unschedulable": true}),
+        json!({"taints": [{"key": "maintenance", "effect": "NoExecute"}]}),
+    ];
+    for spec in draining {
+        let mut i = l2_inputs(holding("apps", "web", "198.18.0.2", json!({})));
+        for n in &mut i.nodes {
+            if n.metadata.name.as_ref() == order.first() {
+                n.spec = Some(object(spec.clone()));
+            }
+        }
+        let e = explain(&i).unwrap();
+        let last_first = [order[1].clone(), order[0].clone()];
+        assert_eq!(e.layer2.ranking, last_first, "{spec}");
+        assert_eq!(e.layer2.winner.as_ref(), Some(&order[1]));
+    }
+}
+
+#[test]
 fn without_an_address_or_an_advertisement_nobody_announces() {
     let i = l2_inputs(service("apps", "web", json!({})));
     let e = explain(&i).unwrap();

@@ -6,6 +6,9 @@
 //! defaults), so the API server refuses a bad object at `kubectl apply` time without a webhook.
 //! Cross-object rules (overlapping pools, unknown names) are checked by the controller.
 //!
+//! [`convert`] reads these objects (and Services, Nodes, EndpointSlices) as the inputs of
+//! `metallb_core`, the one reading the controller, the speaker and the charm share.
+//!
 //! `crds/metallb.io.yaml` is the committed output of [`crds_yaml`]; `cargo xtask crds` rewrites it
 //! and a test fails when it is stale.
 
@@ -52,6 +55,7 @@ pub mod bgp_advertisement;
 pub mod bgp_peer;
 pub mod community;
 pub mod configuration_state;
+pub mod convert;
 pub mod ip_address_pool;
 pub mod l2_advertisement;
 pub mod service_status;

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Service;
 use metallb_api::annotations;
 use metallb_core::allocator::{Allocator, Pool, PoolsError, ServiceRequest};
 
-use crate::convert::{current_ips, key, known_request, request};
+use crate::convert::{RequestError, current_ips, key, known_request, request};
 
 /// A status change for one Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Invalid {
     /// Why.
-    reason: String,
+    reason: RequestError,
     /// What could be read (for keeping held addresses, [`Allocator::hold`]).
     known: ServiceRequest,
 }
@@ -422,7 +422,7 @@ impl Reconciler {
                         if self.allocator.release(key) {
                             self.retry_failed = true;
                         }
-                        events.push(event(true, "AllocationFailed", reason.clone()));
+                        events.push(event(true, "AllocationFailed", reason.to_string()));
                         continue;
                     }
                     // Held addresses stay claimed: never handed to another Service.

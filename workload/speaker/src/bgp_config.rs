@@ -27,15 +27,14 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Secret};
 use kube::Resource;
 use metallb_api::bgp_peer::v1beta2::DynamicAsn;
+use metallb_api::convert::{matches_any, selects_pool};
 use metallb_api::{
     BFDProfile, BGPAdvertisement, BGPPeer, BGPPeerSpec, Community, IPAddressPool, LabelSelector,
 };
-use metallb_controller::convert::selector;
 use metallb_core::bfd::session::Config as BfdConfig;
 use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
-use metallb_core::selector::any_matches;
 
 use crate::bgp_plan::{BfdSettings, Peer};
 
@@ -245,33 +244,6 @@ fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
         .find_map(|a| a.address.parse().ok())
 }
 
-/// Whether `labels` match one of `list` (an empty list matches everything).
-pub fn matches_all(list: &[LabelSelector], labels: &BTreeMap<String, String>) -> bool {
-    if list.is_empty() {
-        return true;
-    }
-    let selectors: Vec<_> = list.iter().filter_map(selector).collect();
-    any_matches(&selectors, labels)
-}
-
-fn selects_pool(ad: &BGPAdvertisement, pool: &IPAddressPool) -> bool {
-    let (names, selectors) = (
-        &ad.spec.ip_address_pools,
-        &ad.spec.ip_address_pool_selectors,
-    );
-    if names.is_empty() && selectors.is_empty() {
-        return true;
-    }
-    let labels = pool.metadata.labels.clone().unwrap_or_default();
-    names
-        .iter()
-        .any(|n| Some(n.as_str()) == pool.metadata.name.as_deref())
-        || selectors
-            .iter()
-            .filter_map(selector)
-            .any(|s| s.matches(&labels))
-}
-
 /// The AS a BGPPeer's router must open with: `peerASN`, else any internal or external AS
 /// (`dynamicASN`); `None` without either.
 pub fn peer_as(spec: &BGPPeerSpec) -> Option<PeerAs> {
@@ -402,7 +374,13 @@ fn advertisement(
         v6: length(spec.aggregation_length_v6, 128, "aggregationLengthV6")?,
     };
     let mut ranges = Vec::new();
-    for pool in inputs.pools.iter().filter(|p| selects_pool(object, p)) {
+    for pool in inputs.pools.iter().filter(|p| {
+        selects_pool(
+            &object.spec.ip_address_pools,
+            &object.spec.ip_address_pool_selectors,
+            p,
+        )
+    }) {
         let pool_ranges: Vec<IpRange> = pool
             .spec
             .addresses
@@ -463,7 +441,7 @@ pub fn accept(inputs: &ConfigInputs<'_>, in_force: &mut InForce) -> Accepted {
     let mut peers = BTreeMap::new();
     let mut profiles: BTreeSet<&str> = BTreeSet::new();
     for object in inputs.peers {
-        if !matches_all(&object.spec.node_selectors, &node_labels) {
+        if !matches_any(&object.spec.node_selectors, &node_labels) {
             continue;
         }
         let name = object.metadata.name.clone().unwrap_or_default();
@@ -506,7 +484,7 @@ pub fn accept(inputs: &ConfigInputs<'_>, in_force: &mut InForce) -> Accepted {
     }
     let mut advertisements = BTreeMap::new();
     for object in inputs.advertisements {
-        if !matches_all(&object.spec.node_selectors, &node_labels) {
+        if !matches_any(&object.spec.node_selectors, &node_labels) {
             continue;
         }
         let name = object.metadata.name.clone().unwrap_or_default();

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use metallb_controller::convert::{current_ips, handled};
+use metallb_api::convert::{current_ips, handled, matches_any};
 use metallb_core::bfd::session::Config as BfdConfig;
 use metallb_core::bgp::Prefix;
 use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::iprange::Cidr;
 
-use crate::bgp_config::{Accepted, matches_all};
+use crate::bgp_config::Accepted;
 
 /// A peer this node keeps a session with.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -123,7 +123,7 @@ pub fn plan(inputs: &BgpInputs<'_>, accepted: &Accepted) -> Plan {
         if !handled(service, inputs.lb_class) {
             continue;
         }
-        let (any, nodes) = crate::reconcile::serving(service, inputs.slices);
+        let (any, nodes) = metallb_api::convert::serving(service, inputs.slices);
         let local = nodes.contains(&node_name);
         let local_policy = service
             .spec
@@ -141,7 +141,7 @@ pub fn plan(inputs: &BgpInputs<'_>, accepted: &Accepted) -> Plan {
         for ip in current_ips(service) {
             for ad in &accepted.advertisements {
                 if !ad.ranges.iter().any(|r| r.contains(ip))
-                    || !matches_all(&ad.service_selectors, &service_labels)
+                    || !matches_any(&ad.service_selectors, &service_labels)
                 {
                     continue;
                 }

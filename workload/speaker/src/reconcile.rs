@@ -1,5 +1,6 @@
 //! Kubernetes objects in, this node's Layer 2 decisions out: for every LoadBalancer Service, the
-//! election outcome seen from this node. No I/O; the run loop feeds it the watch caches.
+//! election outcome seen from this node. No I/O; the run loop feeds it the watch caches. The
+//! objects are read by [`metallb_api::convert`], as the controller and the charm read them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -8,21 +9,18 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use metallb_api::annotations::{self, ALLOW_SHARED_IP, IP_ALLOCATED_FROM_POOL};
+use metallb_api::annotations::{self, ALLOW_SHARED_IP};
+use metallb_api::convert::{
+    advertisement, current_ips, handled, node_view, pool_of, selects_pool, serving,
+};
 use metallb_api::{IPAddressPool, L2Advertisement};
-use metallb_controller::convert::{current_ips, handled, selector};
-use metallb_core::iprange::IpRange;
 use metallb_core::l2::election::{
     self, Advertisement, ClusterView, LinkView, NodeView, Outcome, ServiceView,
 };
 use metallb_core::l2::interface::answers_on;
-use metallb_core::selector::any_matches;
 
 use crate::adapters::interfaces::Interface;
 use crate::table::Table;
-
-/// The label EndpointSlices carry with their Service's name.
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// What the decisions are computed from.
 #[derive(Debug, Clone, Copy)]
@@ -76,140 +74,12 @@ impl Decision {
     }
 }
 
-/// A Node as the election sees it.
-pub fn node_view(node: &Node) -> NodeView {
-    let network_unavailable = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True");
-    let ready = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
-    let spec = node.spec.as_ref();
-    let cordoned = spec.and_then(|s| s.unschedulable) == Some(true);
-    let no_execute = spec
-        .and_then(|s| s.taints.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|t| t.effect == "NoExecute");
-    NodeView {
-        name: node.metadata.name.clone().unwrap_or_default(),
-        labels: node.metadata.labels.clone().unwrap_or_default(),
-        network_unavailable,
-        not_ready: !ready,
-        draining: cordoned || no_execute,
-    }
-}
-
-/// An L2Advertisement as the election sees it; `None` when a selector cannot be understood.
-pub fn advertisement(object: &L2Advertisement) -> Option<Advertisement> {
-    let convert =
-        |list: &[metallb_api::LabelSelector]| list.iter().map(selector).collect::<Option<Vec<_>>>();
-    let preferred = object
-        .spec
-        .preferred_node_selectors
-        .iter()
-        .map(|p| Some((p.weight, selector(&p.preference)?)))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Advertisement {
-        name: object.metadata.name.clone().unwrap_or_default(),
-        node_selectors: convert(&object.spec.node_selectors)?,
-        service_selectors: convert(&object.spec.service_selectors)?,
-        interfaces: object.spec.interfaces.clone(),
-        preferred,
-    })
-}
-
 /// The periodic gratuitous interval an advertisement asks for (`None`: absent, zero or
 /// malformed; the API server refuses malformed durations).
 pub fn gratuitous_interval(ad: &L2Advertisement) -> Option<Duration> {
     let text = ad.spec.gratuitous_arp_interval.as_deref()?;
     let seconds = crate::bgp_config::duration_seconds(text)?;
     (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)))
-}
-
-/// Whether `ad` applies to `pool` (by name, by pool selector, or to every pool when it names none).
-fn selects_pool(ad: &L2Advertisement, pool: &IPAddressPool) -> bool {
-    let names = &ad.spec.ip_address_pools;
-    let selectors = &ad.spec.ip_address_pool_selectors;
-    if names.is_empty() && selectors.is_empty() {
-        return true;
-    }
-    let name = pool.metadata.name.as_deref().unwrap_or_default();
-    let labels = pool.metadata.labels.clone().unwrap_or_default();
-    names.iter().any(|n| n == name)
-        || selectors
-            .iter()
-            .filter_map(selector)
-            .any(|s| any_matches(std::slice::from_ref(&s), &labels))
-}
-
-/// The pool an address came from: the controller's annotation, else the pool containing it.
-fn pool_of<'a>(
-    service: &Service,
-    ip: IpAddr,
-    pools: &'a [Arc<IPAddressPool>],
-) -> Option<&'a IPAddressPool> {
-    let named = annotations::get(
-        service.metadata.annotations.as_ref(),
-        IP_ALLOCATED_FROM_POOL,
-    );
-    if let Some(name) = named
-        && let Some(pool) = pools
-            .iter()
-            .find(|p| p.metadata.name.as_deref() == Some(name))
-    {
-        return Some(pool);
-    }
-    pools
-        .iter()
-        .find(|p| {
-            p.spec
-                .addresses
-                .iter()
-                .any(|a| IpRange::parse(a).is_ok_and(|r| r.contains(ip)))
-        })
-        .map(|p| &**p)
-}
-
-/// Endpoints of a Service: (some endpoint can serve, nodes hosting a serving endpoint).
-pub fn serving(service: &Service, slices: &[Arc<EndpointSlice>]) -> (bool, BTreeSet<String>) {
-    let mut any = false;
-    let mut nodes = BTreeSet::new();
-    let namespace = service.metadata.namespace.as_deref();
-    let name = service.metadata.name.as_deref();
-    for slice in slices {
-        let labels = slice.metadata.labels.as_ref();
-        if slice.metadata.namespace.as_deref() != namespace
-            || labels
-                .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                .map(String::as_str)
-                != name
-        {
-            continue;
-        }
-        for endpoint in slice.endpoints.iter().flatten() {
-            let conditions = endpoint.conditions.as_ref();
-            // `serving` when reported, else `ready`; both default to true when absent.
-            let ok = conditions
-                .and_then(|c| c.serving.or(c.ready))
-                .unwrap_or(true);
-            if ok {
-                any = true;
-                if let Some(node) = &endpoint.node_name {
-                    nodes.insert(node.clone());
-                }
-            }
-        }
-    }
-    (any, nodes)
 }
 
 /// The decision for every LoadBalancer Service this speaker handles.
@@ -234,7 +104,13 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
             Some(pool) => inputs
                 .advertisements
                 .iter()
-                .filter(|a| selects_pool(a, pool))
+                .filter(|a| {
+                    selects_pool(
+                        &a.spec.ip_address_pools,
+                        &a.spec.ip_address_pool_selectors,
+                        pool,
+                    )
+                })
                 .map(|a| &**a)
                 .collect(),
             None => Vec::new(),

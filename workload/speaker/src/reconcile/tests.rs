@@ -202,17 +202,6 @@ fn endpoints_that_cannot_serve_do_not_count() {
 }
 
 #[test]
-fn node_conditions_are_read() {
-    let view = node_view(&node(
-        "n3",
-        json!([{"type": "Ready", "status": "False"}, {"type": "NetworkUnavailable", "status": "True"}]),
-    ));
-    assert!(view.not_ready && view.network_unavailable);
-    let view = node_view(&ready("n4"));
-    assert!(!view.not_ready && !view.network_unavailable);
-}
-
-#[test]
 fn other_types_classes_and_unassigned_services_are_skipped() {
     let mut w = world();
     w.services = vec![
@@ -301,26 +290,4 @@ fn without_named_interfaces_an_address_off_every_network_is_reported() {
     // On both: nothing to report.
     let both = [interface("eth0", &["198.18.0.11/16", "2001:db8::b/64"])];
     assert!(unannounced(&decisions, &both).is_empty());
-}
-
-#[test]
-fn cordoned_or_no_execute_nodes_are_draining() {
-    let plain = node_view(&ready("a"));
-    assert!(!plain.draining);
-    let cordoned: Node =
-        serde_json::from_value(json!({"metadata": {"name": "b"}, "spec": {"unschedulable": true}}))
-            .unwrap();
-    assert!(node_view(&cordoned).draining);
-    let tainted: Node = serde_json::from_value(json!({
-        "metadata": {"name": "c"},
-        "spec": {"taints": [{"key": "maintenance", "effect": "NoExecute"}]},
-    }))
-    .unwrap();
-    assert!(node_view(&tainted).draining);
-    let no_schedule: Node = serde_json::from_value(json!({
-        "metadata": {"name": "d"},
-        "spec": {"taints": [{"key": "maintenance", "effect": "NoSchedule"}]},
-    }))
-    .unwrap();
-    assert!(!node_view(&no_schedule).draining);
 }
