@@ -842,8 +842,14 @@ mod tests {
     fn duplicate_responders_show_the_first_and_a_count() {
         assert_eq!(duplicates_summary(&[]), "");
         let one = "198.18.100.10 also answered by 02:00:00:00:00:0c on eth0".to_string();
-        assert_eq!(duplicates_summary(std::slice::from_ref(&one)), format!("; {one}"));
-        let two = [one.clone(), "198.18.100.11 also answered by 02:00:00:00:00:0d on eth0".into()];
+        assert_eq!(
+            duplicates_summary(std::slice::from_ref(&one)),
+            format!("; {one}")
+        );
+        let two = [
+            one.clone(),
+            "198.18.100.11 also answered by 02:00:00:00:00:0d on eth0".into(),
+        ];
         assert_eq!(duplicates_summary(&two), format!("; {one} (and 1 more)"));
     }
 

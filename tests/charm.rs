@@ -191,7 +191,8 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
         "16 addresses (198.18.100.0/28), 1 in use"
     );
     // A speaker reporting another host on the Service's address: the status says so.
-    let message = "198.18.100.5 also answered by 02:00:00:00:00:63 on eth0: another host holds the address";
+    let message =
+        "198.18.100.5 also answered by 02:00:00:00:00:63 on eth0: another host holds the address";
     statuses
         .patch_status(
             "l2-web",

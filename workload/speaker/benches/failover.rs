@@ -2,6 +2,9 @@
 //! speaker. Each trial kills (`kill -9`) or stops (SIGTERM) the announcing speaker while the
 //! client sends HTTP requests back to back (200 ms timeout each), and measures from the kill to
 //! the first reply served by the new node; the speaker then restarts and the address returns.
+//! A third series takes the announcing node's uplink down instead (its switch port: the node and
+//! its speaker stay up, on the cluster network) and measures until the next node answers on the
+//! uplink; the link then comes back, and so does the address.
 //! With `BENCH_IDLE_SECONDS`, it also watches an idle cluster for announcer changes.
 //!
 //! Environment: `BENCH_TRIALS` (default 20), `BENCH_IDLE_SECONDS` (default 0),
@@ -16,6 +19,8 @@ use test_support::netlab::{self, SpeakerLab};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
+/// The Service on the uplink (eth1), for the link-down series.
+const UPLINK_SERVICE: &str = "198.19.200.100";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -30,9 +35,29 @@ fn env_number(name: &str, default: u64) -> u64 {
 enum Stop {
     Kill,
     Terminate,
+    LinkDown,
+}
+
+/// The announcer's uplink loses carrier: until the next node answers there.
+fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
+    let ip: IpAddr = UPLINK_SERVICE.parse()?;
+    let ranked = netlab::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
+    let (winner, next) = (&ranked[0], &ranked[1]);
+    netlab::first_reply_from(&lab.network, ip, winner, Instant::now(), WAIT)?;
+    let started = Instant::now();
+    lab.set_uplink_carrier(winner, false)?;
+    let took = netlab::first_reply_from(&lab.network, ip, next, started, WAIT)
+        .with_context(|| format!("takeover from {winner} to {next}"))?;
+    lab.set_uplink_carrier(winner, true)?;
+    netlab::first_reply_from(&lab.network, ip, winner, Instant::now(), WAIT)
+        .with_context(|| format!("the address did not return to {winner}"))?;
+    Ok(took)
 }
 
 async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
+    if let Stop::LinkDown = stop {
+        return link_trial(lab);
+    }
     let ip: IpAddr = SERVICE.parse()?;
     let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
     // The address is at the winner before the trial starts.
@@ -43,6 +68,7 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
     match stop {
         Stop::Kill => lab.speakers.kill(&winner)?,
         Stop::Terminate => lab.speakers.terminate(&winner)?,
+        Stop::LinkDown => bail!("not a speaker stop"),
     }
     let took = netlab::first_reply_from(&lab.network, ip, &next, started, WAIT)
         .with_context(|| format!("failover from {winner} to {next}"))?;
@@ -105,10 +131,39 @@ async fn main() -> Result<()> {
     netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
     let endpoints = lab.endpoints_on(&NODES);
     netlab::endpoints(&lab.client, "default", "web", &endpoints).await?;
+    lab.add_uplink(UPLINK_SERVICE)?;
+    let uplink = json!({"addresses": [format!("{UPLINK_SERVICE}/32")]});
+    let ns = lab.namespace.clone();
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "IPAddressPool",
+        "ipaddresspools",
+        "uplink",
+        uplink,
+    )
+    .await?;
+    let ad = json!({"ipAddressPools": ["uplink"]});
+    netlab::apply_metallb(
+        &lab.client,
+        &ns,
+        "L2Advertisement",
+        "l2advertisements",
+        "uplink",
+        ad,
+    )
+    .await?;
+    netlab::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
+    netlab::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
     println!(
         "failover benchmark: 3 nodes, release speaker with default timings, {trials} trials each"
     );
-    for (what, stop) in [("kill -9", Stop::Kill), ("SIGTERM", Stop::Terminate)] {
+    let series = [
+        ("kill -9", Stop::Kill),
+        ("SIGTERM", Stop::Terminate),
+        ("uplink down", Stop::LinkDown),
+    ];
+    for (what, stop) in series {
         let mut samples = Vec::new();
         for _ in 0..trials {
             match trial(&mut lab, stop).await {

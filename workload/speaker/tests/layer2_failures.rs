@@ -85,21 +85,7 @@ async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
 /// speaker stay up): the next node takes the address over within a second, and it comes back
 /// when the link does.
 async fn link_down(lab: &SpeakerLab) -> Result<()> {
-    lab.network.add_second_segment()?;
-    let client = &lab.network.client.netns;
-    netlab::netns_exec(
-        client,
-        &["ip", "addr", "add", "198.19.200.3/24", "dev", "eth1"],
-    )?;
-    for (i, node) in lab.network.nodes.iter().enumerate() {
-        let address = format!("198.19.200.{}/24", 11 + i);
-        netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
-        let local = format!("{UPLINK_IP}/32");
-        netlab::netns_exec(
-            &node.netns,
-            &["ip", "route", "add", "local", &local, "dev", "lo"],
-        )?;
-    }
+    lab.add_uplink(UPLINK_IP)?;
     // No interface named: eth1 answers because its network holds the address.
     pool(
         lab,
@@ -117,16 +103,14 @@ async fn link_down(lab: &SpeakerLab) -> Result<()> {
 
     let ip: IpAddr = UPLINK_IP.parse()?;
     let probe = TrafficProbe::start(&lab.network, ip);
-    // The winner's switch port: s0 is the client's, then one per node in order.
-    let index = NODES.iter().position(|n| n == winner).context("winner")?;
-    let port = format!("s{}", index + 1);
+    wait_flowing(&probe).await?;
     let down_at = Instant::now();
-    netlab::netns_exec(&lab.network.hub, &["ip", "link", "set", &port, "down"])?;
+    lab.set_uplink_carrier(winner, false)?;
     let served = netlab::first_reply_from(&lab.network, ip, next, down_at, WAIT)?;
     println!("link down: {next} served {UPLINK_IP} {served:?} after {winner}'s eth1 lost carrier");
     wait_answered_by(lab, "eth1", UPLINK_IP, &next_mac).await?;
     // The link comes back: so does the address (the winner ranks first again).
-    netlab::netns_exec(&lab.network.hub, &["ip", "link", "set", &port, "up"])?;
+    lab.set_uplink_carrier(winner, true)?;
     wait_answered_by(lab, "eth1", UPLINK_IP, &winner_mac).await?;
     let report = probe.stop()?;
     println!("link down and up: {report:?}");
@@ -136,6 +120,14 @@ async fn link_down(lab: &SpeakerLab) -> Result<()> {
         "expected {next} to serve while {winner}'s link was down, then {winner}: {report:?}"
     );
     Ok(())
+}
+
+/// Waits until `probe` gets answers (so that it knows who answered before a change).
+async fn wait_flowing(probe: &TrafficProbe) -> Result<()> {
+    wait_for("the probe's first answers", WAIT, || async {
+        Ok((probe.answered() >= 3).then_some(()))
+    })
+    .await
 }
 
 /// Each move of an address can reset the one connection open at the moment the client's ARP
@@ -168,6 +160,7 @@ async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
 
     let ip: IpAddr = WEB_IP.parse()?;
     let probe = TrafficProbe::start(&lab.network, ip);
+    wait_flowing(&probe).await?;
     let nodes: Api<Node> = Api::all(lab.client.clone());
     let cordon = |on: bool| Patch::Merge(json!({"spec": {"unschedulable": on}}));
     let cordoned_at = Instant::now();
@@ -195,6 +188,7 @@ async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
     // Back from maintenance: uncordoned, the speaker back; the address returns, losing no
     // more (the next node answers until the winner has announced).
     let probe = TrafficProbe::start(&lab.network, ip);
+    wait_flowing(&probe).await?;
     nodes
         .patch(&winner, &PatchParams::default(), &cordon(false))
         .await?;

@@ -141,6 +141,7 @@ pub fn first_reply_from(
 /// with a 200 ms timeout, a new connection each) until stopped, and reports what it saw.
 pub struct TrafficProbe {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     handle: std::thread::JoinHandle<std::io::Result<TrafficReport>>,
 }
 
@@ -165,6 +166,8 @@ impl TrafficProbe {
     pub fn start(network: &Network, ip: IpAddr) -> Self {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = answered.clone();
         let handle = std::thread::spawn({
             let ns = network.client.netns.clone();
             move || -> std::io::Result<TrafficReport> {
@@ -183,6 +186,7 @@ impl TrafficProbe {
                             }
                             last_answer = now;
                             report.answered += 1;
+                            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             if report.served_by.last() != Some(&body) {
                                 report.served_by.push(body);
                             }
@@ -194,7 +198,16 @@ impl TrafficProbe {
                 Ok(report)
             }
         });
-        TrafficProbe { stop, handle }
+        TrafficProbe {
+            stop,
+            answered,
+            handle,
+        }
+    }
+
+    /// How many requests were answered so far.
+    pub fn answered(&self) -> usize {
+        self.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops the probe and returns what it saw.

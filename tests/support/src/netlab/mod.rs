@@ -588,6 +588,43 @@ impl SpeakerLab {
             .unwrap_or(0.0))
     }
 
+    /// Adds an uplink: the second segment (`eth1` on the nodes and the client) with the
+    /// network 198.19.200.0/24 (outside eth0's 198.18.0.0/16; client .3, nodes .11 on), and
+    /// `ip` accepted locally by every node. A pool holding `ip` with an L2Advertisement naming
+    /// no interface is then announced on eth1 only.
+    pub fn add_uplink(&self, ip: &str) -> Result<()> {
+        self.network.add_second_segment()?;
+        let client = &self.network.client.netns;
+        netns_exec(
+            client,
+            &["ip", "addr", "add", "198.19.200.3/24", "dev", "eth1"],
+        )?;
+        let local = format!("{ip}/32");
+        for (i, node) in self.network.nodes.iter().enumerate() {
+            let address = format!("198.19.200.{}/24", 11 + i);
+            netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
+            netns_exec(
+                &node.netns,
+                &["ip", "route", "add", "local", &local, "dev", "lo"],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sets node `name`'s switch port on the uplink (`s<1 + index>` on `br1`) up or down: the
+    /// node's eth1 gains or loses carrier.
+    pub fn set_uplink_carrier(&self, name: &str, up: bool) -> Result<()> {
+        let index = self
+            .network
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .context("no such node")?;
+        let port = format!("s{}", index + 1);
+        let state = if up { "up" } else { "down" };
+        netns_exec(&self.network.hub, &["ip", "link", "set", &port, state]).map(|_| ())
+    }
+
     /// The MAC address of `interface` in node `name`'s namespace.
     pub fn interface_mac(&self, name: &str, interface: &str) -> Result<String> {
         let host = self.node(name).context("no such node")?;
