@@ -44,7 +44,8 @@ pub enum BenchCommand {
         seed: Option<u64>,
     },
     /// Layer 2 failover on network namespaces with the release speaker: kill -9 and SIGTERM
-    /// the announcer, time to the first reply from the new node (min/median/p90/max).
+    /// the announcer, and take its uplink down; time to the first reply from the new node
+    /// (min/median/p90/max).
     Failover {
         /// Trials per kind of stop.
         #[arg(long, default_value_t = 20)]
