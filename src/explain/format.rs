@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Explanation;
+use super::{AdvertisementMatch, Explanation};
 
 /// Rows as columns padded to their widest cell (the last column is not padded).
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -138,22 +138,7 @@ pub fn text(e: &Explanation) -> String {
     if l2.advertisements.is_empty() {
         out.push_str("  no L2Advertisement\n");
     } else {
-        let rows: Vec<Vec<String>> = l2
-            .advertisements
-            .iter()
-            .map(|a| {
-                vec![
-                    a.name.clone(),
-                    yes(a.applies),
-                    or_dash(&a.nodes),
-                    a.reason.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            &["L2Advertisement", "Applies", "Nodes", "Why"],
-            &rows,
-        ));
+        out.push_str(&advertisement_table("L2Advertisement", &l2.advertisements));
     }
     let _ = writeln!(out, "Speakers (Ready pods): {}", or_dash(&l2.speaker_nodes));
     let ranking: Vec<String> = l2
@@ -195,22 +180,9 @@ pub fn text(e: &Explanation) -> String {
     if e.bgp.advertisements.is_empty() {
         out.push_str("BGP: no BGPAdvertisement\n");
     } else {
-        let rows: Vec<Vec<String>> = e
-            .bgp
-            .advertisements
-            .iter()
-            .map(|a| {
-                vec![
-                    a.name.clone(),
-                    yes(a.applies),
-                    or_dash(&a.nodes),
-                    a.reason.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            &["BGPAdvertisement", "Applies", "Nodes", "Why"],
-            &rows,
+        out.push_str(&advertisement_table(
+            "BGPAdvertisement",
+            &e.bgp.advertisements,
         ));
         if e.bgp.peers.is_empty() {
             out.push_str("BGP peers: none receive the address\n");
@@ -263,4 +235,20 @@ pub fn text(e: &Explanation) -> String {
         ));
     }
     out
+}
+
+/// One row per advertisement of `kind`: whether it applies, to which nodes, and why.
+fn advertisement_table(kind: &str, advertisements: &[AdvertisementMatch]) -> String {
+    let rows: Vec<Vec<String>> = advertisements
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                yes(a.applies),
+                or_dash(&a.nodes),
+                a.reason.clone(),
+            ]
+        })
+        .collect();
+    table(&[kind, "Applies", "Nodes", "Why"], &rows)
 }
