@@ -181,7 +181,8 @@ async fn work(
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+/// Waits until `deadline`, or forever without one.
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,

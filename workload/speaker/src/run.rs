@@ -33,7 +33,7 @@ use crate::adapters::membership::{self, Links, Membership};
 use crate::adapters::responder::Responders;
 use crate::bgp_config::{self, ConfigInputs, InForce, Problem};
 use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
-use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches};
+use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches, sleep_until};
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Decision, Inputs};
 use crate::table::{InterfaceFilter, SharedTable, Table};
@@ -489,13 +489,6 @@ async fn next_change(
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Addresses this node stops announcing because another node won them keep being answered for
 /// [`HANDOFF`] (not announced: the new winner's announcements win the clients over); they end
 /// early when the address comes back, or when its Service no longer names another winner.
@@ -594,7 +587,7 @@ fn for_each_entry(
 ) {
     let table = table.read().unwrap_or_else(PoisonError::into_inner).clone();
     for ip in ips {
-        if let Some((_, filter)) = table.entries().find(|(i, _)| *i == ip) {
+        if let Some(filter) = table.filter(*ip) {
             what(*ip, filter);
         }
     }
@@ -666,12 +659,7 @@ fn send_gratuitous(
 ) {
     let now = Instant::now();
     let table = table.read().unwrap_or_else(PoisonError::into_inner).clone();
-    let filter_of = |ip: &IpAddr| {
-        table
-            .entries()
-            .find(|(i, _)| *i == ip)
-            .map(|(_, f)| f.clone())
-    };
+    let filter_of = |ip: &IpAddr| table.filter(*ip).cloned();
     match triggered {
         Some(ips) => {
             for ip in ips {

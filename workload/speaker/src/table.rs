@@ -51,6 +51,11 @@ impl Table {
         self.entries.iter()
     }
 
+    /// The interface filter of `ip`, when it is announced.
+    pub fn filter(&self, ip: IpAddr) -> Option<&InterfaceFilter> {
+        self.entries.get(&ip)
+    }
+
     /// Whether `ip` is announced at all.
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.entries.contains_key(&ip)
