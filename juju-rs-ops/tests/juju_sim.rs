@@ -196,6 +196,11 @@ fn config_changes_fire_config_changed_and_are_validated() {
 fn a_failed_hook_commits_nothing_and_is_retried_first() {
     let sim = Sim::new();
     sim.deploy(&[]);
+    sim.ok(&["model-config", "automatically-retry-hooks=false"]);
+    assert_eq!(
+        sim.ok(&["model-config", "automatically-retry-hooks"]),
+        "false\n"
+    );
     let before = sim.status();
     let err = sim.err(&["config", "fail-hook=config-changed"]);
     assert!(err.contains("hook failed: \"config-changed\""), "{err}");
@@ -214,6 +219,48 @@ fn a_failed_hook_commits_nothing_and_is_retried_first() {
         message.ends_with("(events seen: 6)"),
         "{message} / {before}"
     );
+}
+
+#[test]
+fn a_failed_hook_is_retried_automatically_until_it_passes() {
+    let sim = Sim::new();
+    sim.deploy(&[]);
+    assert_eq!(
+        sim.ok(&["model-config", "automatically-retry-hooks"]),
+        "true\n"
+    );
+    assert!(
+        sim.err(&["model-config", "nope=1"])
+            .contains("unknown model config key")
+    );
+    let blocker = sim.dir.path().join("not-yet");
+    std::fs::write(&blocker, "").unwrap();
+    let setting = format!("fail-while-file={}", blocker.display());
+    // The hook fails until the file goes; Juju retries it 5 s later and the command returns
+    // once it passed.
+    let remover = {
+        let blocker = blocker.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::fs::remove_file(blocker).unwrap();
+        })
+    };
+    let out = sim.sim(&["config", &setting]);
+    remover.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "hook failed: \"config-changed\" on fixture/0 (exit code 1); retrying in 5 s"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(sim.unit_status().0, "active");
+    // A hook that keeps failing is given up after the window, leaving the unit in error.
+    std::fs::write(&blocker, "").unwrap();
+    let err = sim.err(&["--hook-retry-window", "0", "update-status"]);
+    assert!(err.contains("hook failed: \"update-status\""), "{err}");
+    assert_eq!(sim.unit_status().0, "error");
 }
 
 #[test]
@@ -625,6 +672,7 @@ fn removing_the_application_plans_zero_units_on_every_unit() {
 fn a_failed_removal_keeps_the_unit_dying_until_retried() {
     let sim = Sim::new();
     sim.deploy(&["-n", "2", "--config", "fail-hook=remove"]);
+    sim.ok(&["model-config", "automatically-retry-hooks=false"]);
     let err = sim.err(&["remove-unit", "fixture/1"]);
     assert!(
         err.contains("hook failed: \"remove\" on fixture/1"),

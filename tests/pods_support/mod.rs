@@ -244,8 +244,15 @@ impl PodLab {
                 logs.push_str(&format!("--- kubectl logs {pod} ---\n{text}\n"));
             }
         }
+        let charm_log = self
+            .sim(&["debug-log"])
+            .map(|log| {
+                let lines: Vec<&str> = log.lines().collect();
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            })
+            .unwrap_or_else(|e| e.to_string());
         format!(
-            "pods:\n{pods}\nevents:\n{events}\n{logs}{}",
+            "pods:\n{pods}\nevents:\n{events}\n{logs}--- juju-sim debug-log (last 40 lines) ---\n{charm_log}\n{}",
             self.nodes.diagnostics()
         )
     }

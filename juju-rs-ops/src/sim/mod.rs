@@ -13,6 +13,7 @@ pub mod env;
 pub mod flags;
 pub mod format;
 pub mod meta;
+pub mod retry;
 pub mod state;
 pub mod tools;
 

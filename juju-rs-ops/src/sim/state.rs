@@ -228,6 +228,13 @@ pub struct ModelState {
     /// Wall time of every dispatch, from process start to exit, in order.
     #[serde(default)]
     pub timings: Vec<HookTiming>,
+    /// Model config `automatically-retry-hooks` (Juju's default: on).
+    #[serde(default = "retry_hooks_default")]
+    pub automatically_retry_hooks: bool,
+}
+
+fn retry_hooks_default() -> bool {
+    true
 }
 
 impl ModelState {
@@ -255,6 +262,7 @@ impl ModelState {
             last_action_id: 0,
             last_context: 0,
             timings: Vec::new(),
+            automatically_retry_hooks: true,
         }
     }
 

@@ -1,8 +1,9 @@
 //! `juju-sim`: a simulated Juju controller and unit agents that run a compiled charm exactly as
 //! Juju does, for one application with any number of units.
 //!
-//! Sub-commands mirror the juju CLI (`deploy`, `add-unit`, `remove-unit`, `config`, `trust`,
-//! `refresh`, `update-status`, `run`, `remove`, `status`, `debug-log`) and fire the event
+//! Sub-commands mirror the juju CLI (`deploy`, `add-unit`, `remove-unit`, `config`,
+//! `model-config`, `trust`, `refresh`, `update-status`, `run`, `remove`, `status`, `debug-log`)
+//! and fire the event
 //! sequences Juju fires, on every unit concerned. Invoked through a link named like a hook tool
 //! (`config-get`, `status-set`, ...), the same binary acts as that tool and talks to the running
 //! agent over its socket.
@@ -17,9 +18,11 @@ mod store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use juju_ops::sim::retry::AUTOMATICALLY_RETRY_HOOKS;
 use juju_ops::sim::tools::TOOL_NAMES;
 use juju_ops::sim::{Life, ModelState};
 use serde_json::Value;
@@ -39,6 +42,15 @@ struct Cli {
         env = "JUJU_SIM_STATE"
     )]
     state: PathBuf,
+    /// Seconds a command keeps retrying a failed hook on Juju's schedule (5 s, 10 s, 20 s, …)
+    /// while `automatically-retry-hooks` is on; Juju retries forever, a command has to return.
+    #[arg(
+        long,
+        global = true,
+        default_value_t = store::DEFAULT_RETRY_WINDOW.as_secs(),
+        env = "JUJU_SIM_HOOK_RETRY_WINDOW"
+    )]
+    hook_retry_window: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -100,6 +112,12 @@ enum Command {
         /// Reset options to their defaults.
         #[arg(long, value_delimiter = ',')]
         reset: Vec<String>,
+    },
+    /// Show the model config, or set `automatically-retry-hooks=true|false` (like
+    /// `juju model-config`).
+    ModelConfig {
+        /// `key=value` to set, or `key` to show one value.
+        settings: Vec<String>,
     },
     /// Grant (or with --remove, revoke) cluster access; fires config-changed on every unit.
     Trust {
@@ -174,6 +192,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// `juju-sim model-config`: the one model setting the simulator honours.
+fn model_config(store: Store, settings: &[String]) -> Result<ExitCode> {
+    let sim = Sim::load(store)?;
+    let current = sim.with_agent(|a| a.state.automatically_retry_hooks);
+    match settings {
+        [] => {
+            println!("Attribute                  Value\n{AUTOMATICALLY_RETRY_HOOKS:<26} {current}")
+        }
+        [key] if key == AUTOMATICALLY_RETRY_HOOKS => println!("{current}"),
+        _ => {
+            for setting in settings {
+                let (key, value) = key_value(setting, "model config")?;
+                if key != AUTOMATICALLY_RETRY_HOOKS {
+                    bail!(
+                        "unknown model config key {key:?} (juju-sim knows {AUTOMATICALLY_RETRY_HOOKS})"
+                    );
+                }
+                let on: bool = value
+                    .parse()
+                    .with_context(|| format!("{key}: expected true or false, got {value:?}"))?;
+                sim.with_agent(|a| a.state.automatically_retry_hooks = on);
+            }
+            sim.save()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn key_value(text: &str, what: &str) -> Result<(String, String)> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -201,7 +247,8 @@ fn check_app(sim: &Sim, app: &str) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let store = Store::open(&cli.state)?;
+    let mut store = Store::open(&cli.state)?;
+    store.retry_window = Duration::from_secs(cli.hook_retry_window);
     match cli.command {
         Command::Deploy {
             charm_dir,
@@ -228,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::AddUnit { app, num_units } => add_unit(store, app.as_deref(), num_units),
         Command::RemoveUnit { targets, num_units } => remove_unit(store, &targets, num_units),
         Command::Config { settings, reset } => configure(store, &settings, &reset),
+        Command::ModelConfig { settings } => model_config(store, &settings),
         Command::Trust { remove } => {
             // Trust can still change while the application is being removed (an operator
             // granting the access a failed clean-up needs); dying units get no new hooks, the

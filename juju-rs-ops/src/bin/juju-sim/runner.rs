@@ -7,8 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use juju_ops::sim::retry;
 use juju_ops::sim::state::HookTiming;
 use juju_ops::sim::{ActionOutcome, Agent, CharmMeta, Life, LogRecord, env::hook_environment};
 use serde_json::{Map, Value};
@@ -115,18 +117,46 @@ impl Sim {
         Ok(())
     }
 
-    /// Runs one hook on `unit`; a non-zero exit is an error naming the unit and the hook.
+    /// Runs one hook on `unit`. A failure puts the unit in error; with `automatically-retry-hooks`
+    /// on, the hook runs again on Juju's schedule until it passes or the command's retry window
+    /// is spent. A failure left standing is an error naming the unit and the hook.
     pub fn run_hook(&mut self, unit: u32, hook: &str) -> Result<()> {
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            let code = self.run_hook_once(unit, hook)?;
+            if code == 0 {
+                return Ok(());
+            }
+            let (name, retrying) =
+                self.with_agent(|a| (a.state.unit_name(unit), a.state.automatically_retry_hooks));
+            let next = retry::next_delay(attempt, waited, self.store.retry_window);
+            match next.filter(|_| retrying) {
+                Some(delay) => {
+                    eprintln!(
+                        "hook failed: {hook:?} on {name} (exit code {code}); retrying in {} s",
+                        delay.as_secs()
+                    );
+                    std::thread::sleep(delay);
+                    waited += delay;
+                    attempt += 1;
+                }
+                None => bail!(
+                    "hook failed: {hook:?} on {name} (exit code {code}); see `juju-sim debug-log`"
+                ),
+            }
+        }
+    }
+
+    /// Dispatches `hook` once on `unit`, commits or puts the unit in error, saves, and returns
+    /// the exit code.
+    fn run_hook_once(&mut self, unit: u32, hook: &str) -> Result<i32> {
         self.ensure_serving()?;
         self.lock().begin_hook(unit, hook);
         let (code, _, _) = self.dispatch(hook)?;
         self.lock().finish(code, "", "");
         self.save()?;
-        if code != 0 {
-            let name = self.lock().state.unit_name(unit);
-            bail!("hook failed: {hook:?} on {name} (exit code {code}); see `juju-sim debug-log`");
-        }
-        Ok(())
+        Ok(code)
     }
 
     /// Runs an action on `unit` with `juju run`-style parameters; the outcome has results and

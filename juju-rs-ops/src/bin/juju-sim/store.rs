@@ -3,15 +3,22 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use juju_ops::sim::ModelState;
 use juju_ops::sim::tools::TOOL_NAMES;
 
+/// How long a command keeps retrying a failed hook unless told otherwise: Juju's first three
+/// retries (5 s, 10 s, 20 s).
+pub const DEFAULT_RETRY_WINDOW: Duration = Duration::from_secs(60);
+
 /// Paths inside the state directory, and the lock held while a command runs.
 pub struct Store {
     /// The state directory.
     pub dir: PathBuf,
+    /// How long this command keeps retrying a failed hook (see `juju_ops::sim::retry`).
+    pub retry_window: Duration,
     _lock: File,
 }
 
@@ -27,7 +34,11 @@ impl Store {
             .with_context(|| format!("cannot create the lock file in {}", dir.display()))?;
         lock.lock()
             .with_context(|| format!("cannot lock {}", dir.display()))?;
-        Ok(Self { dir, _lock: lock })
+        Ok(Self {
+            dir,
+            retry_window: DEFAULT_RETRY_WINDOW,
+            _lock: lock,
+        })
     }
 
     /// `state.json`.
