@@ -53,8 +53,9 @@ pub enum Outcome {
         in_use: usize,
         /// With BGP on: the number of routers, and what the speakers advertise.
         bgp: Option<(usize, BgpAdvertising)>,
-        /// What the speakers say about other hosts answering for announced addresses.
-        duplicates: Vec<String>,
+        /// What the speakers warn about: other hosts answering for announced addresses, then
+        /// pool ranges no node can announce.
+        warnings: Vec<String>,
     },
     /// The charm removed everything it created.
     Removed,
@@ -141,7 +142,7 @@ impl MetallbCharm {
                 in_use,
                 bgp,
                 blocker,
-                duplicates,
+                warnings,
             })) => {
                 for object in &adopted {
                     tracing::info!("adopted {object}");
@@ -157,7 +158,7 @@ impl MetallbCharm {
                         .bgp
                         .as_ref()
                         .map(|b| (b.peers.len(), bgp.unwrap_or_default())),
-                    duplicates,
+                    warnings,
                 }
             }
             Err(err) => outcome_of(err),
@@ -263,10 +264,10 @@ fn bgp_summary(routers: usize, advertising: &BgpAdvertising) -> String {
     )
 }
 
-/// The duplicate-responder part of the active status: "; 198.18.100.10 also answered by
+/// The warnings part of the active status: "; 198.18.100.10 also answered by
 /// 02:00:00:00:00:0c on eth0" for the first, and how many more.
-fn duplicates_summary(duplicates: &[String]) -> String {
-    match duplicates {
+fn warnings_summary(warnings: &[String]) -> String {
+    match warnings {
         [] => String::new(),
         [one] => format!("; {one}"),
         [first, rest @ ..] => format!("; {first} (and {} more)", rest.len()),
@@ -338,8 +339,9 @@ struct ApplyReport {
     bgp: Option<BgpAdvertising>,
     /// A condition of the cluster that stops announcements from working (see `preflight`).
     blocker: Option<String>,
-    /// Duplicate responders the speakers report (see `Cluster::duplicate_responders`).
-    duplicates: Vec<String>,
+    /// What the speakers warn about (see `Cluster::duplicate_responders` and
+    /// `Cluster::unreachable_pools`).
+    warnings: Vec<String>,
 }
 
 /// The charm's view of the cluster and what it would do there: every object it wants, and
@@ -625,7 +627,11 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
         in_use,
         bgp,
         blocker: preflight_problem(&cluster),
-        duplicates: cluster.duplicate_responders(&input.namespace)?,
+        warnings: [
+            cluster.duplicate_responders(&input.namespace)?,
+            cluster.unreachable_pools(&input.namespace)?,
+        ]
+        .concat(),
     }))
 }
 
@@ -791,7 +797,7 @@ impl Charm for MetallbCharm {
                 size,
                 in_use,
                 bgp,
-                duplicates,
+                warnings,
                 ..
             } if readiness.ready() => {
                 let plural = if *size == 1 { "" } else { "es" };
@@ -799,7 +805,7 @@ impl Charm for MetallbCharm {
                 if let Some((routers, advertising)) = bgp {
                     message.push_str(&bgp_summary(*routers, advertising));
                 }
-                message.push_str(&duplicates_summary(duplicates));
+                message.push_str(&warnings_summary(warnings));
                 Status::active(message)
             }
             Outcome::Applied { readiness, .. } => {
@@ -839,18 +845,18 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_responders_show_the_first_and_a_count() {
-        assert_eq!(duplicates_summary(&[]), "");
+    fn warnings_show_the_first_and_a_count() {
+        assert_eq!(warnings_summary(&[]), "");
         let one = "198.18.100.10 also answered by 02:00:00:00:00:0c on eth0".to_string();
         assert_eq!(
-            duplicates_summary(std::slice::from_ref(&one)),
+            warnings_summary(std::slice::from_ref(&one)),
             format!("; {one}")
         );
         let two = [
             one.clone(),
             "198.18.100.11 also answered by 02:00:00:00:00:0d on eth0".into(),
         ];
-        assert_eq!(duplicates_summary(&two), format!("; {one} (and 1 more)"));
+        assert_eq!(warnings_summary(&two), format!("; {one} (and 1 more)"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 
 use crate::ownership::Existing;
+use crate::preflight;
 use crate::render::{Desired, MEMBERLIST_SECRET};
 
 /// The field manager of every server-side apply the charm makes.
@@ -539,6 +540,33 @@ impl Cluster {
                 .filter_map(|c| c.message.split(": ").next().map(str::to_string))
                 .collect();
             Ok(found.into_iter().collect())
+        })
+    }
+
+    /// Pool ranges no node can announce in Layer 2, as every speaker reports them in the
+    /// `layer2PoolsReachable` condition of its ConfigurationState (see
+    /// [`preflight::unreachable_pools`]).
+    pub fn unreachable_pools(&self, namespace: &str) -> Result<Vec<String>, K8sError> {
+        use metallb_api::ConfigurationState;
+        use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
+        self.runtime.block_on(async {
+            let states: Api<ConfigurationState> = Api::namespaced(self.client.clone(), namespace);
+            let list = states
+                .list(&ListParams::default().labels("metallb.io/component-type=speaker"))
+                .await
+                .map_err(|e| classify("listing configurationstates", e))?;
+            let reports: Vec<Vec<String>> = list
+                .items
+                .into_iter()
+                .filter_map(|s| s.status)
+                .flat_map(|s| s.conditions)
+                .filter(|c| c.type_ == LAYER2_POOLS_REACHABLE)
+                .map(|c| match c.status.as_str() {
+                    "False" => c.message.lines().map(str::to_string).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            Ok(preflight::unreachable_pools(&reports))
         })
     }
 

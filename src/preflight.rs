@@ -7,7 +7,7 @@
 //! kube-proxy's configuration in the `kube-proxy` ConfigMap of `kube-system`; Charmed Kubernetes
 //! sets it with the `proxy-extra-config` option of its charms.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -55,6 +55,21 @@ pub fn kube_proxy_problem(data: &BTreeMap<String, String>) -> Option<String> {
     })
 }
 
+/// The pool warnings every speaker agrees on: `reports` holds, for each speaker that reports
+/// the `layer2PoolsReachable` condition, its lines (none when the condition is true). A line
+/// is kept only when every speaker reports it, so a speaker whose view lags does not raise (or
+/// keep) a warning the others do not share.
+pub fn unreachable_pools(reports: &[Vec<String>]) -> Vec<String> {
+    let Some((first, rest)) = reports.split_first() else {
+        return Vec::new();
+    };
+    let mut common: BTreeSet<&String> = first.iter().collect();
+    for report in rest {
+        common.retain(|line| report.contains(line));
+    }
+    common.into_iter().cloned().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +114,19 @@ mod tests {
             assert_eq!(kube_proxy_problem(&data(&conf)), None, "{conf}");
         }
         assert_eq!(kube_proxy_problem(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn a_pool_warning_needs_every_speaker() {
+        let far = "IPAddressPool far: no node has an interface in the network of 198.19.250.0/28";
+        let other =
+            "IPAddressPool other: no node has an interface in the network of 198.19.251.0/28";
+        assert!(unreachable_pools(&[]).is_empty());
+        let both = vec![far.to_string(), other.to_string()];
+        assert_eq!(
+            unreachable_pools(&[both.clone(), vec![far.to_string()]]),
+            [far]
+        );
+        assert!(unreachable_pools(&[both, Vec::new()]).is_empty());
     }
 }

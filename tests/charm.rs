@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use metallb_api::ServiceL2Status;
+use metallb_api::{ConfigurationState, ServiceL2Status};
 use serde_json::json;
 use test_support::{cluster, unique_name, wait_for};
 
@@ -207,6 +207,41 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
         d.wait_active().await?,
         "16 addresses (198.18.100.0/28), 1 in use; 198.18.100.5 also answered by 02:00:00:00:00:63 on eth0"
     );
+    statuses
+        .patch_status(
+            "l2-web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"conditions": []}})),
+        )
+        .await?;
+    // Speakers reporting a pool range no node has an interface for: a warning once every
+    // speaker reports it.
+    let far = "IPAddressPool far: no node has an interface in the network of 198.19.250.0/28";
+    let states: Api<ConfigurationState> = Api::namespaced(client.clone(), &d.namespace);
+    for (node, status) in [("node-7", "False"), ("node-8", "True")] {
+        let name = format!("speaker-{node}");
+        let state: ConfigurationState = serde_json::from_value(serde_json::json!({
+            "apiVersion": "metallb.io/v1beta1", "kind": "ConfigurationState",
+            "metadata": {"name": name, "labels": {"metallb.io/component-type": "speaker", "metallb.io/node-name": node}},
+            "spec": {},
+        }))?;
+        states.create(&PostParams::default(), &state).await?;
+        reachability(&states, &name, status, far).await?;
+    }
+    assert_eq!(
+        d.wait_active().await?,
+        "16 addresses (198.18.100.0/28), 1 in use"
+    );
+    reachability(&states, "speaker-node-8", "False", far).await?;
+    assert_eq!(
+        d.wait_active().await?,
+        format!("16 addresses (198.18.100.0/28), 1 in use; {far}")
+    );
+    for node in ["node-7", "node-8"] {
+        states
+            .delete(&format!("speaker-{node}"), &Default::default())
+            .await?;
+    }
     // Other scenarios use the same pool: release the address before moving on.
     services.delete("web", &Default::default()).await?;
     wait_for("the service to be deleted", WAIT, || async {
@@ -214,6 +249,33 @@ async fn actions_report_resources_and_allocations() -> Result<()> {
     })
     .await?;
     d.ok(&["remove"]);
+    Ok(())
+}
+
+/// Sets the `layer2PoolsReachable` condition of the ConfigurationState `name` (`message` when
+/// `False`).
+async fn reachability(
+    states: &Api<ConfigurationState>,
+    name: &str,
+    status: &str,
+    message: &str,
+) -> Result<()> {
+    let (reason, message) = match status {
+        "False" => ("NoInterfaceInPoolNetwork", message),
+        _ => ("InterfaceInEveryPoolNetwork", ""),
+    };
+    states
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"status": {"result": "Valid", "conditions": [{
+                    "type": "layer2PoolsReachable", "status": status, "reason": reason,
+                    "message": message, "lastTransitionTime": "2026-11-30T00:00:00Z",
+                }]}}),
+            ),
+        )
+        .await?;
     Ok(())
 }
 

@@ -23,6 +23,14 @@ pub struct ConfigurationStateSpec {}
 
 crate::absent_spec_is_default!(ConfigurationStateSpec);
 
+/// The condition type a speaker adds to its ConfigurationState (our extension): `False` with
+/// reason [`NO_INTERFACE_IN_POOL_NETWORK`] when some pool range has no eligible node with an
+/// interface in its network, one line per pool (`IPAddressPool NAME: ...`) in the message.
+pub const LAYER2_POOLS_REACHABLE: &str = "layer2PoolsReachable";
+
+/// The reason of a `False` [`LAYER2_POOLS_REACHABLE`] condition.
+pub const NO_INTERFACE_IN_POOL_NETWORK: &str = "NoInterfaceInPoolNetwork";
+
 /// The result and the conditions behind it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -46,6 +46,8 @@ pub struct PassOutcome {
     pub bgp: BTreeMap<ServiceKey, Advertised>,
     /// Configuration problems: what this node refuses or ignores.
     pub problems: Vec<Problem>,
+    /// Pools with ranges no node can announce in Layer 2, one line each.
+    pub unreachable_pools: Vec<String>,
     /// Other hardware addresses answering for addresses this node announces.
     pub duplicates: BTreeMap<(IpAddr, Mac), Duplicate>,
 }
@@ -93,8 +95,8 @@ struct Memory {
     created_bgp: BTreeMap<String, Instant>,
     /// Problems reported with an event (object uid and message).
     reported: BTreeSet<(String, String)>,
-    /// The problems of the ConfigurationState written last.
-    config_state: Option<Vec<String>>,
+    /// The ConfigurationState written last.
+    config_state: Option<config_state::Report>,
     /// Duplicate responders reported with an event.
     duplicates: BTreeSet<(IpAddr, Mac)>,
 }
@@ -296,15 +298,18 @@ fn duplicate_conditions(outcome: &PassOutcome, decision: &Decision) -> Vec<Condi
         .collect()
 }
 
-/// This speaker's ConfigurationState, when the problems changed; false after an API error.
+/// This speaker's ConfigurationState, when its report changed; false after an API error.
 async fn write_config_state(
     client: &Client,
     settings: &EffectsSettings,
     outcome: &PassOutcome,
     memory: &mut Memory,
 ) -> bool {
-    let problems: Vec<String> = outcome.problems.iter().map(|p| p.message.clone()).collect();
-    if memory.config_state.as_ref() == Some(&problems) {
+    let report = config_state::Report {
+        problems: outcome.problems.iter().map(|p| p.message.clone()).collect(),
+        unreachable_pools: outcome.unreachable_pools.clone(),
+    };
+    if memory.config_state.as_ref() == Some(&report) {
         return true;
     }
     match config_state::write(
@@ -312,12 +317,12 @@ async fn write_config_state(
         &settings.namespace,
         &settings.node,
         settings.owner.as_ref(),
-        &problems,
+        &report,
     )
     .await
     {
         Ok(()) => {
-            memory.config_state = Some(problems);
+            memory.config_state = Some(report);
             true
         }
         Err(err) => {

@@ -14,10 +14,12 @@ use metallb_api::convert::{
     advertisement, current_ips, handled, node_view, pool_of, selects_pool, serving,
 };
 use metallb_api::{IPAddressPool, L2Advertisement};
+use metallb_core::iprange::IpRange;
 use metallb_core::l2::election::{
     self, Advertisement, ClusterView, LinkView, NodeView, Outcome, ServiceView,
 };
 use metallb_core::l2::interface::answers_on;
+use metallb_core::l2::reach;
 
 use crate::adapters::interfaces::Interface;
 use crate::table::Table;
@@ -80,6 +82,53 @@ pub fn gratuitous_interval(ad: &L2Advertisement) -> Option<Duration> {
     let text = ad.spec.gratuitous_arp_interval.as_deref()?;
     let seconds = crate::bgp_config::duration_seconds(text)?;
     (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)))
+}
+
+/// One line per pool with ranges that no node can announce in Layer 2 (see
+/// [`metallb_core::l2::reach`]), e.g. "IPAddressPool far: no node has an interface in the network
+/// of 198.19.250.0/28"; pools whose addresses do not parse are the controller's to report.
+pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
+    let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
+    let cluster = ClusterView {
+        nodes: &nodes,
+        members: inputs.members,
+        ignore_exclude_label: inputs.ignore_exclude_label,
+        links: inputs.links,
+    };
+    let mut lines = Vec::new();
+    for pool in inputs.pools {
+        let Ok(ranges) = pool
+            .spec
+            .addresses
+            .iter()
+            .map(|a| IpRange::parse(a))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
+        let ads: Vec<Advertisement> = inputs
+            .advertisements
+            .iter()
+            .filter(|a| {
+                selects_pool(
+                    &a.spec.ip_address_pools,
+                    &a.spec.ip_address_pool_selectors,
+                    pool,
+                )
+            })
+            .filter_map(|a| advertisement(a))
+            .collect();
+        let unreachable = reach::unreachable_ranges(&ranges, &ads, cluster);
+        if !unreachable.is_empty() {
+            let list: Vec<String> = unreachable.iter().map(ToString::to_string).collect();
+            lines.push(format!(
+                "IPAddressPool {}: no node has an interface in the network of {}",
+                pool.metadata.name.as_deref().unwrap_or_default(),
+                list.join(", ")
+            ));
+        }
+    }
+    lines
 }
 
 /// The decision for every LoadBalancer Service this speaker handles.

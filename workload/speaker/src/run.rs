@@ -372,7 +372,7 @@ pub async fn run(
         if let (Some((m, port)), Some(pods)) = (&membership, &caches.pods) {
             m.set_peers(peer_addresses(&pods.state(), &caches.nodes.state(), *port));
         }
-        let decisions = reconcile::decide(Inputs {
+        let inputs = Inputs {
             local_node: &settings.node,
             lb_class: settings.lb_class.as_deref(),
             services: &caches.services.state(),
@@ -384,7 +384,9 @@ pub async fn run(
             ignore_exclude_label: settings.ignore_exclude_label,
             links: Some(&links),
             gratuitous_interval: settings.gratuitous_interval,
-        });
+        };
+        let decisions = reconcile::decide(inputs);
+        let unreachable_pools = reconcile::unreachable_pools(inputs);
         let (advertised, problems) = sync_bgp(&mut bgp, &mut in_force, &settings, &caches);
         let failed = reconcile::unannounced(&decisions, &responders.interfaces());
         let announceable: Vec<Decision> = decisions
@@ -441,6 +443,7 @@ pub async fn run(
             failed,
             bgp: advertised,
             problems,
+            unreachable_pools,
             duplicates,
         }));
     }

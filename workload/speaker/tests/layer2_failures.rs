@@ -1,7 +1,8 @@
 //! The Layer 2 problems users fight with other load balancers, on a real network with real
 //! clients: the announcing node's uplink losing carrier, a node cordoned for maintenance,
 //! switches whose ARP caches go stale (periodic gratuitous announcements), and another host (or
-//! a node without `arp_ignore`) answering for a Service address.
+//! a node without `arp_ignore`) answering for a Service address; and a pool no node has an
+//! interface for, reported before any Service needs it.
 //!
 //! Needs root (network namespaces) and the control plane (`cargo xtask test`).
 
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use metallb_api::ServiceL2Status;
+use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
+use metallb_api::{ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status};
 use serde_json::json;
 use test_support::netlab::{self, SpeakerLab, TrafficProbe};
 use test_support::wait_for;
@@ -25,6 +27,10 @@ const WEB_IP: &str = "198.18.100.40";
 const PERIODIC_IP: &str = "198.18.100.41";
 /// On the main segment: the Service another host answers for too.
 const DUPLICATE_IP: &str = "198.18.100.42";
+/// A pool range outside every node's networks (198.18.0.0/16 on eth0) ...
+const FAR_RANGE: &str = "198.19.250.0/28";
+/// ... until node-b gets this address on eth0.
+const FAR_NODE_ADDRESS: &str = "198.19.250.1/24";
 const WAIT: Duration = Duration::from_secs(30);
 const MEMBERS: &str = "metallb_speaker_members ";
 
@@ -342,7 +348,80 @@ async fn duplicates(lab: &SpeakerLab) -> Result<()> {
     Ok(())
 }
 
+/// The `layer2PoolsReachable` condition of every speaker's ConfigurationState: (status,
+/// message), or None while some speaker has not reported it.
+async fn reachability(lab: &SpeakerLab) -> Result<Option<Vec<(String, String)>>> {
+    let api: Api<ConfigurationState> = Api::namespaced(lab.client.clone(), &lab.namespace);
+    let mut found = Vec::new();
+    for node in NODES {
+        let state = api.get_opt(&format!("speaker-{node}")).await?;
+        let condition = state
+            .and_then(|s| s.status)
+            .into_iter()
+            .flat_map(|s| s.conditions)
+            .find(|c| c.type_ == LAYER2_POOLS_REACHABLE);
+        match condition {
+            Some(c) => found.push((c.status, c.message)),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(found))
+}
+
+/// A pool whose range no node has an interface for is reported by every speaker (the charm
+/// warns from that), and no longer once a node has an address in its network.
+async fn pool_networks(lab: &SpeakerLab) -> Result<()> {
+    let line = format!("IPAddressPool far: no node has an interface in the network of {FAR_RANGE}");
+    pool(lab, "far", &[FAR_RANGE], json!({"ipAddressPools": ["far"]})).await?;
+    let started = Instant::now();
+    wait_for("every speaker to report the pool far", WAIT, || async {
+        let all = reachability(lab).await?;
+        Ok(all
+            .filter(|all| {
+                all.iter()
+                    .all(|(status, message)| status == "False" && message.contains(&line))
+            })
+            .map(|_| ()))
+    })
+    .await?;
+    println!(
+        "pool far reported by every speaker in {:?}",
+        started.elapsed()
+    );
+    let node = lab.network.node(NODES[1]).context("no such node")?;
+    netlab::netns_exec(
+        &node.netns,
+        &["ip", "addr", "add", FAR_NODE_ADDRESS, "dev", "eth0"],
+    )?;
+    wait_for(
+        "every speaker to find the pool far reachable",
+        WAIT,
+        || async {
+            let all = reachability(lab).await?;
+            Ok(all
+                .filter(|all| {
+                    all.iter()
+                        .all(|(status, message)| status == "True" && message.is_empty())
+                })
+                .map(|_| ()))
+        },
+    )
+    .await?;
+    netlab::netns_exec(
+        &node.netns,
+        &["ip", "addr", "del", FAR_NODE_ADDRESS, "dev", "eth0"],
+    )?;
+    Api::<L2Advertisement>::namespaced(lab.client.clone(), &lab.namespace)
+        .delete("far", &Default::default())
+        .await?;
+    Api::<IPAddressPool>::namespaced(lab.client.clone(), &lab.namespace)
+        .delete("far", &Default::default())
+        .await?;
+    Ok(())
+}
+
 async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+    pool_networks(lab).await?;
     duplicates(lab).await?;
     link_down(lab).await?;
     periodic(lab).await?;

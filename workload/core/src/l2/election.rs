@@ -55,7 +55,8 @@ pub struct Advertisement {
 }
 
 impl Advertisement {
-    fn allows_node(&self, node: &NodeView) -> bool {
+    /// Whether the advertisement lets `node` announce (its node selectors).
+    pub fn allows_node(&self, node: &NodeView) -> bool {
         self.node_selectors.is_empty() || any_matches(&self.node_selectors, &node.labels)
     }
 
@@ -112,6 +113,19 @@ pub struct ClusterView<'a> {
     /// published none (an older speaker, or before its first report) is assumed able to announce
     /// everywhere; one that did ranks after every node that can announce the address.
     pub links: Option<&'a BTreeMap<String, Vec<LinkView>>>,
+}
+
+impl ClusterView<'_> {
+    /// Whether `node` can take part in an election at all: a live speaker (or Ready, without
+    /// membership), its network available, not excluded from load balancers.
+    pub fn may_announce(&self, node: &NodeView) -> bool {
+        let live = match self.members {
+            Some(members) => members.contains(&node.name),
+            None => !node.not_ready,
+        };
+        live && !node.network_unavailable
+            && (self.ignore_exclude_label || !node.labels.contains_key(EXCLUDE_LABEL))
+    }
 }
 
 /// The outcome of the election for one Service, from one node's point of view.
@@ -188,12 +202,7 @@ pub fn ranked_candidates(
     let mut ranked: Vec<(bool, bool, i64, [u8; 32], &str)> = cluster
         .nodes
         .iter()
-        .filter(|n| match cluster.members {
-            Some(members) => members.contains(&n.name),
-            None => !n.not_ready,
-        })
-        .filter(|n| !n.network_unavailable)
-        .filter(|n| cluster.ignore_exclude_label || !n.labels.contains_key(EXCLUDE_LABEL))
+        .filter(|n| cluster.may_announce(n))
         .filter(|n| ads.iter().any(|a| a.allows_node(n)))
         .filter(|n| !service.local_traffic || service.serving_nodes.contains(&n.name))
         .map(|n| {

@@ -1,12 +1,14 @@
 //! Layer 2 mode: which node announces a Service ([`election`]) and the ARP/NDP frames the speaker
 //! reads and writes ([`arp`], [`ndp`]), and on which interfaces an address is answered for
-//! ([`interface`], [`DEFAULT_EXCLUDED_INTERFACES`]). Pure functions: the speaker feeds them Kubernetes state
+//! ([`interface`], [`DEFAULT_EXCLUDED_INTERFACES`]), and which pool ranges no node can announce
+//! ([`reach`]). Pure functions: the speaker feeds them Kubernetes state
 //! and raw frames, and does the I/O.
 
 pub mod arp;
 pub mod election;
 pub mod interface;
 pub mod ndp;
+pub mod reach;
 
 /// An Ethernet MAC address.
 pub type Mac = [u8; 6];
