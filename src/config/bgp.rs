@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use metallb_core::bgp::aggregation::{self, AggregationError, AggregationLengths};
+use metallb_core::bgp::community::Community;
 use metallb_core::iprange::IpRange;
 
 use super::{ConfigProblem, RawConfig, problem};
@@ -107,7 +108,7 @@ fn parse_communities(items: &[String]) -> Result<Vec<String>, ConfigProblem> {
         ));
     }
     for (i, item) in items.iter().enumerate() {
-        if item.len() > MAX_COMMUNITY_LEN || !valid_community(item) {
+        if item.len() > MAX_COMMUNITY_LEN || item.parse::<Community>().is_err() {
             return Err(problem(
                 "bgp-communities",
                 item,
@@ -143,16 +144,6 @@ fn check_aggregation(length: u8, pool: &[IpRange]) -> Result<(), ConfigProblem> 
             &length.to_string(),
             err.to_string(),
         )),
-    }
-}
-
-/// `a:b` with 16-bit halves, or `large:a:b:c` with 32-bit parts.
-pub fn valid_community(text: &str) -> bool {
-    let parts: Vec<&str> = text.split(':').collect();
-    match parts.as_slice() {
-        [a, b] => a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok(),
-        ["large", a, b, c] => [a, b, c].iter().all(|p| p.parse::<u32>().is_ok()),
-        _ => false,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use addresses::parse_iprange;
-pub use bgp::{BgpConfig, BgpPeerEntry, parse_bgp, parse_bgp_peer, valid_community};
+pub use bgp::{BgpConfig, BgpPeerEntry, parse_bgp, parse_bgp_peer};
 
 /// The raw options from config.yaml.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -32,6 +32,7 @@ use metallb_api::{
     BFDProfile, BGPAdvertisement, BGPPeer, BGPPeerSpec, Community, IPAddressPool, LabelSelector,
 };
 use metallb_core::bfd::session::Config as BfdConfig;
+use metallb_core::bgp::community::Community as BgpCommunity;
 use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
@@ -184,29 +185,14 @@ fn bfd_ignored(profile: &BFDProfile) -> Vec<String> {
 }
 
 /// A community of a BGPAdvertisement: a literal, or the name of an alias in a Community object.
-pub fn resolve_community(
-    text: &str,
-    aliases: &[Arc<Community>],
-) -> Option<Result<u32, (u32, u32, u32)>> {
-    parse_community(text).or_else(|| {
+pub fn resolve_community(text: &str, aliases: &[Arc<Community>]) -> Option<BgpCommunity> {
+    text.parse().ok().or_else(|| {
         aliases
             .iter()
             .flat_map(|c| &c.spec.communities)
             .find(|alias| alias.name == text)
-            .and_then(|alias| parse_community(&alias.value))
+            .and_then(|alias| alias.value.parse().ok())
     })
-}
-
-/// `"65000:100"` as a standard community, `"large:1:2:3"` as a large one.
-pub fn parse_community(text: &str) -> Option<Result<u32, (u32, u32, u32)>> {
-    let parts: Vec<&str> = text.split(':').collect();
-    match parts.as_slice() {
-        [a, b] => Some(Ok(
-            (u32::from(a.parse::<u16>().ok()?) << 16) | u32::from(b.parse::<u16>().ok()?)
-        )),
-        ["large", a, b, c] => Some(Err((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?))),
-        _ => None,
-    }
 }
 
 /// A Go duration as upstream writes them ("90s", "1m30s"), in seconds; `None` if malformed.
@@ -398,8 +384,8 @@ fn advertisement(
     let (mut communities, mut large_communities) = (Vec::new(), Vec::new());
     for text in &spec.communities {
         match resolve_community(text, inputs.communities) {
-            Some(Ok(c)) => communities.push(c),
-            Some(Err(l)) => large_communities.push(l),
+            Some(BgpCommunity::Standard(c)) => communities.push(c),
+            Some(BgpCommunity::Large(a, b, c)) => large_communities.push((a, b, c)),
             None => {
                 return Err(format!(
                     "community {text:?} is neither A:B, large:A:B:C nor the name of a \

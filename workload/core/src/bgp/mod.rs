@@ -7,6 +7,7 @@
 //! RFC prescribes, which the session sends before it resets.
 
 pub mod aggregation;
+pub mod community;
 mod decode;
 mod encode;
 pub mod fsm;

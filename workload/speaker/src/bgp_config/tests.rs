@@ -456,12 +456,21 @@ fn peer_asn_or_dynamic_asn_give_the_expected_peer_as() {
 
 #[test]
 fn communities_and_durations_parse() {
-    assert_eq!(parse_community("65000:100"), Some(Ok((65000 << 16) | 100)));
+    let alias: Community = serde_json::from_value(json!({
+        "metadata": {"name": "aliases"},
+        "spec": {"communities": [{"name": "no-advertise", "value": "65535:65282"}]},
+    }))
+    .unwrap();
+    let aliases = [Arc::new(alias)];
     assert_eq!(
-        parse_community("large:4200000001:1:2"),
-        Some(Err((4_200_000_001, 1, 2)))
+        resolve_community("65000:100", &aliases),
+        Some(BgpCommunity::Standard((65000 << 16) | 100))
     );
-    assert_eq!(parse_community("70000:1"), None);
+    assert_eq!(
+        resolve_community("no-advertise", &aliases),
+        Some(BgpCommunity::Standard((65535 << 16) | 65282))
+    );
+    assert_eq!(resolve_community("70000:1", &aliases), None);
     assert_eq!(duration_seconds("90s"), Some(90));
     assert_eq!(duration_seconds("1m30s"), Some(90));
     assert_eq!(duration_seconds("30"), None);
