@@ -15,6 +15,7 @@ use serde_json::json;
 use test_support::{cluster, unique_name, wait_for};
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -61,6 +62,7 @@ async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> R
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn untrusted_deploy_blocks_until_trusted() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -79,6 +81,7 @@ async fn untrusted_deploy_blocks_until_trusted() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn changing_the_namespace_moves_everything_and_remove_leaves_nothing() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let mut d = Deployed::new();
@@ -120,6 +123,7 @@ async fn changing_the_namespace_moves_everything_and_remove_leaves_nothing() -> 
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn actions_report_resources_and_allocations() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -280,6 +284,7 @@ async fn reachability(
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn bad_node_selector_blocks_without_touching_the_cluster() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -296,6 +301,7 @@ async fn bad_node_selector_blocks_without_touching_the_cluster() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn the_packed_charm_file_deploys_and_reaches_active() -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let _serial = SERIAL.lock().await;
@@ -343,6 +349,7 @@ async fn the_packed_charm_file_deploys_and_reaches_active() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -434,6 +441,7 @@ async fn bgp_options_render_peers_and_an_advertisement_and_are_pruned_when_off()
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn kube_proxy_in_ipvs_mode_without_strict_arp_blocks_with_the_fix() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -478,6 +486,7 @@ async fn kube_proxy_in_ipvs_mode_without_strict_arp_blocks_with_the_fix() -> Res
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn the_exclude_list_is_created_once_and_keeps_the_operators_edits() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -517,6 +526,7 @@ async fn the_exclude_list_is_created_once_and_keeps_the_operators_edits() -> Res
 
 /// `juju run metallb/0 explain service=NS/NAME [format=json]`: the reasons, in both forms.
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn explain_says_why_a_service_has_or_lacks_an_address() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();

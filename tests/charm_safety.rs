@@ -50,6 +50,7 @@ async fn cluster_roles(client: &kube::Client, d: &Deployed) -> Result<usize> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn remove_keeps_the_crds_and_everything_the_user_made() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -95,6 +96,7 @@ async fn remove_keeps_the_crds_and_everything_the_user_made() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn a_namespace_the_user_made_blocks_until_adopted_and_is_never_deleted() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -132,6 +134,7 @@ async fn a_namespace_the_user_made_blocks_until_adopted_and_is_never_deleted() -
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn removing_the_leader_unit_keeps_metallb_and_the_new_leader_manages_it() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -173,6 +176,7 @@ async fn removing_the_leader_unit_keeps_metallb_and_the_new_leader_manages_it() 
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn a_failed_clean_up_fails_the_hook_and_is_retried() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -195,6 +199,7 @@ async fn a_failed_clean_up_fails_the_hook_and_is_retried() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn two_instances_keep_to_their_own_objects() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let a = Deployed::new();
@@ -310,6 +315,7 @@ pub const BAD_OPTIONS: &[(&[&str], &str)] = &[
 ];
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn bad_option_values_block_naming_the_item_and_change_nothing() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let d = Deployed::new();
@@ -359,6 +365,7 @@ async fn bad_option_values_block_naming_the_item_and_change_nothing() -> Result<
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn a_namespace_move_keeps_the_old_namespace_when_the_user_has_things_in_it() -> Result<()> {
     let _serial = SERIAL.lock().await;
     let mut d = Deployed::new();
@@ -532,6 +539,7 @@ fn resource_attributes(
 /// What the workloads call must be allowed, and nothing broader: asked of the real API
 /// server's authorizer (SubjectAccessReview) for the service accounts the charm created.
 #[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
 async fn the_workloads_get_exactly_the_access_they_use() -> Result<()> {
     use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessReviewSpec};
     let _serial = SERIAL.lock().await;

@@ -27,6 +27,7 @@ fn skopeo(args: &[&str]) -> Value {
 }
 
 #[test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 fn images_are_oci_archives_with_entrypoint_user_and_labels() {
     for (name, binary, user) in [
         ("controller", "metallb-controller", "65532:65532"),

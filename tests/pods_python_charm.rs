@@ -173,6 +173,7 @@ async fn scenario(lab: &PodLab) -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn refreshing_from_the_python_charm_moves_no_address() {
     assert!(
         netlab::available(),

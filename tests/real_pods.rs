@@ -420,6 +420,7 @@ async fn wrong_image(lab: &PodLab) -> Result<Option<String>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn the_charm_runs_real_pods() {
     assert!(
         netlab::available(),

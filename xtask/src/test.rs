@@ -15,6 +15,11 @@ pub struct TestArgs {
     /// print its table.
     #[arg(long)]
     faults: bool,
+    /// Run only the tests that need neither root, nor the control plane, nor anything else this
+    /// command prepares (what plain `cargo test` runs: the others are `#[ignore]`d with the
+    /// reason).
+    #[arg(long, conflicts_with = "faults")]
+    fast: bool,
     /// Run only these `cargo test --workspace` arguments with the tests' environment, without
     /// the formatting and lint checks (e.g. `cargo xtask test -- --test pods_migration`).
     #[arg(last = true)]
@@ -28,10 +33,22 @@ pub fn run(args: &TestArgs) -> Result<()> {
         let prepared = prepare()?;
         return crate::faults::run(&prepared.env());
     }
+    if args.fast {
+        let mut command = vec!["test", "--workspace", "--no-fail-fast"];
+        command.extend(args.cargo_args.iter().map(String::as_str));
+        let mut totals = Totals::default();
+        let outcome = cargo_test(&command, &[], &mut totals);
+        println!(
+            "summary: {} passed, {} failed, {} left for `cargo xtask test` (root, control plane)",
+            totals.passed, totals.failed, totals.ignored
+        );
+        return outcome;
+    }
     if !args.cargo_args.is_empty() {
         let prepared = prepare()?;
-        let mut command = vec!["test", "--workspace"];
-        command.extend(args.cargo_args.iter().map(String::as_str));
+        let command = with_ignored(&args.cargo_args);
+        let mut command: Vec<&str> = command.iter().map(String::as_str).collect();
+        command.splice(0..0, ["test", "--workspace"]);
         let mut totals = Totals::default();
         return cargo_test(&command, &prepared.env(), &mut totals);
     }
@@ -47,7 +64,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
     let prepared = prepare()?;
     let mut totals = Totals::default();
     let outcome = cargo_test(
-        &["test", "--workspace", "--no-fail-fast"],
+        &[
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--",
+            "--include-ignored",
+        ],
         &prepared.env(),
         &mut totals,
     );
@@ -174,6 +197,18 @@ impl Totals {
     }
 }
 
+/// `cargo test` arguments with `--include-ignored` added to the test binaries' arguments (after
+/// `--`), so that the tests `#[ignore]`d for plain `cargo test` run here, where what they need
+/// is prepared.
+pub fn with_ignored(cargo_args: &[String]) -> Vec<String> {
+    let mut args = cargo_args.to_vec();
+    match args.iter().position(|a| a == "--") {
+        Some(at) => args.insert(at + 1, "--include-ignored".into()),
+        None => args.extend(["--".into(), "--include-ignored".into()]),
+    }
+    args
+}
+
 fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(args).current_dir(workspace_root());
@@ -219,7 +254,20 @@ fn cargo_test(args: &[&str], env: &[(&str, &std::path::Path)], totals: &mut Tota
 
 #[cfg(test)]
 mod tests {
-    use super::Totals;
+    use super::{Totals, with_ignored};
+
+    #[test]
+    fn ignored_tests_are_included_for_the_test_binaries_only() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_ignored(&args(&["--test", "charm"])),
+            args(&["--test", "charm", "--", "--include-ignored"])
+        );
+        assert_eq!(
+            with_ignored(&args(&["--test", "charm", "--", "--nocapture"])),
+            args(&["--test", "charm", "--", "--include-ignored", "--nocapture"])
+        );
+    }
 
     #[test]
     fn counts_libtest_summary_lines() {

@@ -198,6 +198,7 @@ fn differences(upstream: &[Value], ours: &[Value]) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs upstream MetalLB's module: cargo xtask test"]
 fn our_crds_have_every_upstream_field_and_require_nothing_more() -> Result<()> {
     let module = upstream::module_dir()?;
     let theirs = upstream::crds(&module)?;

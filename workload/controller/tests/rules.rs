@@ -128,6 +128,7 @@ impl Apps {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn allocation_rules_hold_against_the_api_server() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -231,6 +232,7 @@ async fn allocation_rules_hold_against_the_api_server() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn service_allocation_prefers_the_highest_priority_pool_for_its_namespaces() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -271,6 +273,7 @@ async fn service_allocation_prefers_the_highest_priority_pool_for_its_namespaces
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn namespace_and_service_selectors_and_prefer_dual_stack_hold_against_the_api_server()
 -> Result<()> {
     let cluster = cluster();

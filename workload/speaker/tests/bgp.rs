@@ -148,6 +148,7 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
     run_with_router(
         lab("mbgp", DEBUG),
@@ -190,6 +191,7 @@ async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<R
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn gobgp_accepts_the_routes_of_every_speaker() {
     peer_with("mgob", |lab| {
         let dir = tempfile::tempdir()?;
@@ -229,6 +231,7 @@ async fn gobgp_accepts_the_routes_of_every_speaker() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn bird_accepts_the_routes_of_every_speaker() {
     peer_with("mbrd", |lab| {
         let dir = tempfile::tempdir()?;
@@ -284,6 +287,7 @@ fn any_session_up(lab: &SpeakerLab) -> bool {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn md5_passwords_must_match() {
     let start_frr = |lab: &SpeakerLab| {
         let mut passwords = String::new();
@@ -347,6 +351,7 @@ fn ipv6_hops(frr: &Frr) -> Result<BTreeSet<String>> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
     let start_frr = |lab: &SpeakerLab| {
         let nodes = &lab.network.nodes;

@@ -319,6 +319,7 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn password_secret_aliases_source_address_and_graceful_restart_work_with_frr() {
     let start_frr = |lab: &SpeakerLab| {
         let neighbors: String = ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE]
@@ -424,6 +425,7 @@ impl Router for FarFrr {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not() {
     let start_far_frr = |lab: &SpeakerLab| {
         let far = far_router(lab).context("building the two-hop network")?;
@@ -527,6 +529,7 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
     let start_frr = |lab: &SpeakerLab| {
         let config = FrrBgp {
@@ -589,6 +592,7 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn ibgp_routes_carry_the_advertisements_local_preference() {
     let start_frr = |lab: &SpeakerLab| {
         let config = FrrBgp {
@@ -630,6 +634,7 @@ async fn dynamic_asn_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
     let start_frr = |lab: &SpeakerLab| {
         let config = router(
@@ -696,6 +701,7 @@ async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root and the control plane: cargo xtask test"]
 async fn multi_hop_bfd_comes_up_with_a_router_two_hops_away() {
     let start_far_frr = |lab: &SpeakerLab| {
         let far = far_router(lab).context("building the two-hop network")?;
