@@ -184,3 +184,5 @@ pub struct Notification {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
