@@ -10,6 +10,8 @@ pub mod session;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 
 use std::time::Duration;
 

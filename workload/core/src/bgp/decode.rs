@@ -210,15 +210,18 @@ fn prefix(r: &mut Reader<'_>, ipv6: bool) -> Result<Prefix, DecodeError> {
     if len > width {
         return Err(malformed(UPDATE, 10, &[]));
     }
-    let bytes = r.take(usize::from(len).div_ceil(8))?;
+    let n = usize::from(len).div_ceil(8);
+    let mut octets = [0u8; 16];
+    octets[..n].copy_from_slice(r.take(n)?);
+    // The trailing bits of the last octet are irrelevant (RFC 4271 §4.3): clear them, so the
+    // address is the network's.
+    if len % 8 != 0 {
+        octets[n - 1] &= 0xff << (8 - len % 8);
+    }
     let addr = if ipv6 {
-        let mut octets = [0u8; 16];
-        octets[..bytes.len()].copy_from_slice(bytes);
         IpAddr::V6(Ipv6Addr::from(octets))
     } else {
-        let mut octets = [0u8; 4];
-        octets[..bytes.len()].copy_from_slice(bytes);
-        IpAddr::V4(Ipv4Addr::from(octets))
+        IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
     };
     Ok(Prefix { addr, len })
 }

@@ -185,3 +185,5 @@ pub struct Notification {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;

@@ -128,6 +128,9 @@ pub fn probe(own_mac: Mac, ip: Ipv4Addr) -> Vec<u8> {
 }
 
 #[cfg(test)]
+mod vectors;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

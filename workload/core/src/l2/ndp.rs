@@ -186,3 +186,5 @@ pub fn unsolicited_advertisement(own_mac: Mac, target: Ipv6Addr) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
