@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use metallb_controller::health::{Readiness, serve};
-use metallb_controller::kube_client::REST_CLIENT_REQUESTS;
-use metallb_controller::metrics::{self, Family, Metrics};
 use metallb_controller::run::{
     CONFIG_LOADED, CONFIG_STALE, PASSES, Settings, UPDATE_ERRORS, UPDATES, run,
 };
+use metallb_runtime::health::{self, Readiness};
+use metallb_runtime::kube_client::{self, REST_CLIENT_REQUESTS};
+use metallb_runtime::metrics::{self, Family, Metrics};
+use metallb_runtime::telemetry;
 
 /// MetalLB-compatible IP allocation for Services of type LoadBalancer.
 #[derive(Parser)]
@@ -88,12 +89,7 @@ const FAMILIES: &[Family] = &[
 async fn main() -> Result<()> {
     metallb_controller::memory::tune_allocator();
     let flags = Flags::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "{},hyper=info,kube=info,tower=info",
-            flags.log_level
-        )))
-        .init();
+    telemetry::init(&flags.log_level)?;
     let readiness = Readiness::default();
     if flags.health_probe_port != 0 {
         let listener = tokio::net::TcpListener::bind(("0.0.0.0", flags.health_probe_port))
@@ -104,7 +100,7 @@ async fn main() -> Result<()> {
                     flags.health_probe_port
                 )
             })?;
-        tokio::spawn(serve(listener, readiness.clone()));
+        tokio::spawn(health::serve(listener, readiness.clone()));
     }
     let metrics = Metrics::new(FAMILIES);
     if flags.port != 0 {
@@ -113,9 +109,7 @@ async fn main() -> Result<()> {
             .with_context(|| format!("cannot listen on the metrics port {}", flags.port))?;
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
-    let client =
-        metallb_controller::kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics))
-            .await?;
+    let client = kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics)).await?;
     run(
         client,
         Settings {

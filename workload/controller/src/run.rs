@@ -9,20 +9,22 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference, Service};
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
 use metallb_api::annotations::{IP_ALLOCATED_FROM_POOL, PREFIX};
 use metallb_api::{IPAddressPool, L2Advertisement};
 use metallb_core::allocator::Allocator;
+use metallb_runtime::health::Readiness;
+use metallb_runtime::metrics::{Family, Metrics};
+use metallb_runtime::reflector::spawn_reflector;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::backoff::Backoff;
 use crate::config_state::Verdict;
 use crate::convert::{self, ConfigError};
-use crate::metrics::{Family, Metrics};
 use crate::reconcile::{Change, Reconciler, ServiceEvent};
 use crate::secret::ensure_memberlist_secret;
 use tokio::time::Instant;
@@ -35,7 +37,7 @@ pub struct Settings {
     /// Only Services of this loadBalancerClass (None: only Services without a class).
     pub lb_class: Option<String>,
     /// Set once the caches are synced and the first pass ran.
-    pub readiness: crate::health::Readiness,
+    pub readiness: Readiness,
     /// Allocator gauges per pool.
     pub metrics: Metrics,
     /// The memberlist Secret to create when absent, and the Deployment that owns it.
@@ -43,9 +45,6 @@ pub struct Settings {
     /// This instance's name in the events it writes (the pod, else the host).
     pub instance: String,
 }
-
-/// kubectl's copy of the last applied object, kept in an annotation.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How long a burst of changes may settle before a pass.
 const SETTLE: Duration = Duration::from_millis(20);
@@ -113,67 +112,6 @@ impl Retries {
             pools: Backoff::new(RETRY_FIRST, RETRY_CAP),
         }
     }
-}
-
-/// A kind that can be watched and cached.
-pub trait Watched:
-    kube::Resource<DynamicType = ()>
-    + Clone
-    + serde::de::DeserializeOwned
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<K> Watched for K where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-/// Starts a reflector over `api` in the background; every change sends on `trigger`.
-pub fn spawn_reflector<K: Watched>(api: Api<K>, trigger: mpsc::Sender<()>) -> Store<K> {
-    spawn_reflector_with(api, watcher::Config::default(), trigger)
-}
-
-/// [`spawn_reflector`] with a watch configuration (label or field selectors).
-pub fn spawn_reflector_with<K: Watched>(
-    api: Api<K>,
-    config: watcher::Config,
-    trigger: mpsc::Sender<()>,
-) -> Store<K> {
-    let (reader, writer) = reflector::store();
-    // managedFields and kubectl's last-applied copy are never read: dropping them roughly
-    // halves the cache.
-    let stream = reflector::reflector(
-        writer,
-        // Errors (an API server away, a CRD not installed yet) are retried with backoff.
-        watcher(api, config)
-            .default_backoff()
-            .modify(move |object| {
-                object.managed_fields_mut().clear();
-                object.annotations_mut().remove(LAST_APPLIED);
-            }),
-    );
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => {
-                    let _ = trigger.try_send(());
-                }
-                Err(err) => tracing::warn!("watch error (retrying): {err}"),
-            }
-        }
-    });
-    reader
 }
 
 /// Feeds one Service watch event to the reconciler; returns whether the Services are listed

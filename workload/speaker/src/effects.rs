@@ -26,9 +26,10 @@ use crate::adapters::{config_state, status};
 use crate::backoff::Backoff;
 use crate::bgp_config::Problem;
 use crate::bgp_plan::{Advertised, ServiceKey};
-use crate::metrics::{ANNOUNCED, DUPLICATE_RESPONDERS, Metrics};
+use crate::metrics::{ANNOUNCED, DUPLICATE_RESPONDERS};
 use crate::reconcile::{Decision, Unannounced};
 use metallb_core::l2::Mac;
+use metallb_runtime::metrics::Metrics;
 
 /// The first delay before failed API writes are tried again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);

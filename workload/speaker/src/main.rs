@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use metallb_controller::health::{self, Readiness};
+use metallb_runtime::health::{self, Readiness};
+use metallb_runtime::{kube_client, metrics, telemetry};
 use metallb_speaker::adapters::interfaces::EXCLUDE_FILE;
 use metallb_speaker::adapters::membership::{self, Timings};
-use metallb_speaker::metrics;
+use metallb_speaker::metrics::speaker_metrics;
 use metallb_speaker::run::{MembershipSettings, Settings, run};
 
 /// Announces LoadBalancer addresses with ARP and NDP (MetalLB Layer 2 mode).
@@ -178,14 +179,9 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 async fn main() -> Result<()> {
     let flags = Flags::parse();
     let shutdown = shutdown_signal()?;
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "{},hyper=info,kube=info,tower=info,rustls=info",
-            flags.log_level
-        )))
-        .init();
+    telemetry::init(&flags.log_level)?;
     let readiness = Readiness::default();
-    let metrics = metrics::speaker_metrics();
+    let metrics = speaker_metrics();
     if flags.health_probe_port != 0 {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", flags.health_probe_port))
             .await
@@ -211,9 +207,7 @@ async fn main() -> Result<()> {
         tracing::info!(%host, port = flags.port, "serving metrics");
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
-    let client =
-        metallb_controller::kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics))
-            .await?;
+    let client = kube_client::client(flags.kubeconfig.as_deref(), Some(&metrics)).await?;
     tracing::info!(node = %flags.node_name, pod = ?flags.pod_name, "speaker starting");
     run(
         client,

@@ -1,9 +1,8 @@
 //! The speaker's Prometheus metrics, with upstream MetalLB's names (`metallb_layer2_*`,
-//! `metallb_speaker_announced`); the exposition is `metallb_controller::metrics`.
+//! `metallb_speaker_announced`); the registry and its exposition are `metallb_runtime::metrics`.
 
-use metallb_controller::kube_client::REST_CLIENT_REQUESTS;
-use metallb_controller::metrics::Family;
-pub use metallb_controller::metrics::{Metrics, serve};
+use metallb_runtime::kube_client::REST_CLIENT_REQUESTS;
+use metallb_runtime::metrics::{Family, Metrics};
 
 /// Counter: ARP/NDP requests received for an announced address (label `ip`).
 pub const REQUESTS_RECEIVED: &str = "metallb_layer2_requests_received";

@@ -21,8 +21,8 @@ use metallb_api::{
     BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement,
     ServiceBGPStatus, ServiceL2Status,
 };
-use metallb_controller::health::Readiness;
-use metallb_controller::run::{spawn_reflector, spawn_reflector_with};
+use metallb_runtime::health::Readiness;
+use metallb_runtime::reflector::{spawn_reflector, spawn_reflector_with};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -34,10 +34,10 @@ use crate::adapters::responder::Responders;
 use crate::bgp_config::{self, ConfigInputs, InForce, Problem};
 use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
 use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches, sleep_until};
-use crate::metrics::Metrics;
 use crate::reconcile::{self, Decision, Inputs};
 use crate::table::{InterfaceFilter, SharedTable, Table};
 use metallb_core::l2::election::{LinkView, Outcome};
+use metallb_runtime::metrics::Metrics;
 
 /// How long gratuitous announcements continue after the last trigger.
 const GRATUITOUS_WINDOW: Duration = Duration::from_secs(5);

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::metrics::Metrics;
+use metallb_runtime::metrics::Metrics;
 
 /// Gauge: 1 while the BFD session with a peer is up (label `peer`).
 pub const SESSION_UP: &str = "metallb_bfd_session_up";

@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use super::bfd::{Bfd, SessionHandle};
 use crate::bgp_plan::{Peer, Plan, Route};
-use crate::metrics::Metrics;
 use metallb_core::bfd::{Hops, State as BfdState};
+use metallb_runtime::metrics::Metrics;
 
 /// Metric: 1 while the session with a peer is established (label `peer`).
 pub const SESSION_UP: &str = "metallb_bgp_session_up";

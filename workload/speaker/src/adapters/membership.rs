@@ -30,7 +30,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use metallb_core::l2::election::LinkView;
 
 use crate::backoff::Backoff;
-use crate::metrics::{MEMBERLIST_DROPPED, MEMBERS, Metrics};
+use crate::metrics::{MEMBERLIST_DROPPED, MEMBERS};
+use metallb_runtime::metrics::Metrics;
 
 /// Failure-detection timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,10 +21,10 @@ use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 use super::interfaces::Interface;
 use crate::backoff::Backoff;
 use crate::metrics::{
-    DUPLICATE_PROBES_SENT, FRAMES_DROPPED, GRATUITOUS_SENT, Metrics, REQUESTS_RECEIVED,
-    RESPONSES_SENT,
+    DUPLICATE_PROBES_SENT, FRAMES_DROPPED, GRATUITOUS_SENT, REQUESTS_RECEIVED, RESPONSES_SENT,
 };
 use crate::table::{InterfaceFilter, SharedTable};
+use metallb_runtime::metrics::Metrics;
 
 /// How often a receiving thread wakes up to see whether it should stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);

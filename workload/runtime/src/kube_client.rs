@@ -3,14 +3,13 @@
 //! `rest_client_requests_total` (the name client-go's metric has in upstream MetalLB).
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use anyhow::{Context, Result};
 use http::{Request, Response};
 use kube::client::ClientBuilder;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{InferConfigError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use tower::{Layer, Service};
 
@@ -23,17 +22,45 @@ pub const REST_CLIENT_REQUESTS: Family = (
     "Number of HTTP requests to the Kubernetes API, partitioned by method and status code",
 );
 
+/// Why no API client could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The kubeconfig file given could not be read or parsed.
+    #[error("cannot read {}", path.display())]
+    ReadKubeconfig {
+        /// The file given.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: KubeconfigError,
+    },
+    /// The kubeconfig was read but does not make a client configuration.
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    /// No kubeconfig was given and none could be inferred (in-cluster or the usual files).
+    #[error(transparent)]
+    Infer(#[from] InferConfigError),
+    /// The configuration was found but the client could not be built from it (TLS, proxy).
+    #[error("cannot build the API client")]
+    Build(#[source] kube::Error),
+}
+
 /// A client from `kubeconfig`, or inferred when there is none; requests are counted in `metrics`.
-pub async fn client(kubeconfig: Option<&Path>, metrics: Option<&Metrics>) -> Result<Client> {
+pub async fn client(
+    kubeconfig: Option<&Path>,
+    metrics: Option<&Metrics>,
+) -> Result<Client, ClientError> {
     let config = match kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let kc = Kubeconfig::read_from(path).map_err(|source| ClientError::ReadKubeconfig {
+                path: path.to_path_buf(),
+                source,
+            })?;
             Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?
         }
         None => Config::infer().await?,
     };
-    let builder = ClientBuilder::try_from(config).context("cannot build the API client")?;
+    let builder = ClientBuilder::try_from(config).map_err(ClientError::Build)?;
     Ok(match metrics {
         Some(metrics) => builder.with_layer(&CountRequests(metrics.clone())).build(),
         None => builder.build(),

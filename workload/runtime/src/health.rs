@@ -1,5 +1,6 @@
 //! Health probes: `GET /healthz` answers 200 while the process runs; `GET /readyz` answers 200
-//! once the caches are synced and the first allocation pass ran, 503 before. Served by
+//! once the workload marks itself ready (the controller: caches synced and the first allocation
+//! pass run; the speaker: caches synced and its peers joined), 503 before. Served by
 //! [`crate::http`] (timeouts, connection cap, paced accept errors).
 
 use std::sync::Arc;
@@ -9,17 +10,17 @@ use tokio::net::TcpListener;
 
 use crate::http::{Limits, Stats};
 
-/// Readiness shared between the controller loop and the probe server.
+/// Readiness shared between the workload's loop and the probe server.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 
 impl Readiness {
-    /// Marks the controller ready.
+    /// Marks the workload ready.
     pub fn set_ready(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the controller is ready.
+    /// Whether the workload is ready.
     pub fn is_ready(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
