@@ -8,7 +8,7 @@ use anyhow::Result;
 use test_support::netlab::{Frr, FrrBgp, Network};
 use test_support::wait_for;
 
-use crate::up::{indent, juju_sim};
+use crate::sim::{indent, juju_sim};
 
 /// The speakers' AS (the charm's `bgp-asn`).
 pub const LOCAL_AS: u32 = 64512;

@@ -10,6 +10,7 @@
 
 mod bgp;
 mod down;
+mod sim;
 mod up;
 
 use std::path::PathBuf;

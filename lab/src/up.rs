@@ -16,6 +16,7 @@ use test_support::netlab::{self, Frr, NetCluster, Network, NodeImage, RealNodes,
 use test_support::wait_for;
 
 use crate::down::stop_and_clean;
+use crate::sim::{indent, juju_sim};
 
 /// The lab's nodes.
 const NODES: [&str; 3] = ["lab-node-1", "lab-node-2", "lab-node-3"];
@@ -52,11 +53,6 @@ fn step(n: u32, text: &str) {
     println!("\n==> [{n}/8] {text}");
 }
 
-/// `text` with every line indented for the lab's output.
-pub(crate) fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}\n")).collect()
-}
-
 /// Everything that must stay alive while the lab runs (dropped in reverse order at the end).
 struct Running {
     frr: Option<Frr>,
@@ -64,25 +60,6 @@ struct Running {
     _nodes: RealNodes,
     cluster: NetCluster,
     network: Network,
-}
-
-/// Runs `juju-sim` with the lab's state directory.
-pub(crate) fn juju_sim(bin_dir: &Path, state: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new(bin_dir.join("juju-sim"))
-        .arg("--state")
-        .arg(state.join("juju-sim"))
-        .args(args)
-        .output()
-        .context("cannot run juju-sim")?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() {
-        bail!("juju-sim {} failed:\n{text}", args.join(" "));
-    }
-    Ok(text)
 }
 
 fn charm_dir(args: &UpArgs, state: &Path) -> Result<PathBuf> {

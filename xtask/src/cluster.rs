@@ -5,6 +5,7 @@
 //! in one directory; `down` stops it and removes that directory.
 
 pub(crate) mod build;
+pub(crate) mod cache;
 mod runtime;
 
 use std::path::{Path, PathBuf};

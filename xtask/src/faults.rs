@@ -245,7 +245,7 @@ fn run_case(case: &Case, env: &[(&str, &Path)]) -> Result<Outcome> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     let args: Vec<String> = case.args.iter().map(|a| a.to_string()).collect();
-    cmd.args(crate::test::with_ignored(&args))
+    cmd.args(crate::test_args::with_ignored(&args))
         .current_dir(workspace_root());
     for (key, value) in env {
         cmd.env(key, value);

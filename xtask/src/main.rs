@@ -14,6 +14,7 @@ mod packages;
 mod paths;
 mod python_charm;
 mod test;
+mod test_args;
 mod upstream;
 
 use anyhow::Result;

@@ -46,7 +46,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     if !args.cargo_args.is_empty() {
         let prepared = prepare()?;
-        let command = with_ignored(&args.cargo_args);
+        let command = crate::test_args::with_ignored(&args.cargo_args);
         let mut command: Vec<&str> = command.iter().map(String::as_str).collect();
         command.splice(0..0, ["test", "--workspace"]);
         let mut totals = Totals::default();
@@ -197,18 +197,6 @@ impl Totals {
     }
 }
 
-/// `cargo test` arguments with `--include-ignored` added to the test binaries' arguments (after
-/// `--`), so that the tests `#[ignore]`d for plain `cargo test` run here, where what they need
-/// is prepared.
-pub fn with_ignored(cargo_args: &[String]) -> Vec<String> {
-    let mut args = cargo_args.to_vec();
-    match args.iter().position(|a| a == "--") {
-        Some(at) => args.insert(at + 1, "--include-ignored".into()),
-        None => args.extend(["--".into(), "--include-ignored".into()]),
-    }
-    args
-}
-
 fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(args).current_dir(workspace_root());
@@ -254,20 +242,7 @@ fn cargo_test(args: &[&str], env: &[(&str, &std::path::Path)], totals: &mut Tota
 
 #[cfg(test)]
 mod tests {
-    use super::{Totals, with_ignored};
-
-    #[test]
-    fn ignored_tests_are_included_for_the_test_binaries_only() {
-        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            with_ignored(&args(&["--test", "charm"])),
-            args(&["--test", "charm", "--", "--include-ignored"])
-        );
-        assert_eq!(
-            with_ignored(&args(&["--test", "charm", "--", "--nocapture"])),
-            args(&["--test", "charm", "--", "--include-ignored", "--nocapture"])
-        );
-    }
+    use super::Totals;
 
     #[test]
     fn counts_libtest_summary_lines() {

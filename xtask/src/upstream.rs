@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
-use crate::cluster::build::{inputs, inputs_hash, lock_builds, run_go_env, touch};
+use crate::cluster::cache::{inputs, inputs_hash, lock_builds, run_go_env, touch};
 use crate::paths::{cache_dir, workspace_root};
 
 /// The module path of upstream MetalLB.

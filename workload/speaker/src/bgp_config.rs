@@ -37,7 +37,7 @@ use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
 
-use crate::bgp_plan::{BfdSettings, Peer};
+use crate::bgp_peer::{BfdSettings, Peer};
 
 /// A problem with one object, as this speaker sees it.
 #[derive(Debug, Clone, PartialEq)]

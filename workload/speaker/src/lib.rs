@@ -7,6 +7,7 @@
 //!
 //! * [`reconcile`]: Kubernetes objects in, this node's Layer 2 announcements out (no I/O).
 //! * [`bgp_config`]: the BGP objects this node accepts, what it refuses and why (no I/O).
+//! * [`bgp_peer`]: a peer's session settings, as accepted and as the sessions use them.
 //! * [`bgp_plan`]: the accepted configuration and the Services in, this node's BGP peers and
 //!   routes out (no I/O).
 //! * [`table`]: the announcement table shared with the responders.
@@ -16,6 +17,7 @@
 pub mod adapters;
 pub mod backoff;
 pub mod bgp_config;
+pub mod bgp_peer;
 pub mod bgp_plan;
 pub mod effects;
 pub mod metrics;

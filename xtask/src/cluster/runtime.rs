@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::build::{lock_builds, run_go_env, touch};
+use super::cache::{fnv, lock_builds, run_go_env, touch};
 use crate::paths::cache_dir;
 
 /// The containerd module and the release built.
@@ -47,7 +47,7 @@ pub fn hash() -> String {
     for (binary, tags) in BINARIES {
         text.push_str(&format!(" {binary}:{tags}"));
     }
-    super::build::fnv(text.as_bytes())
+    fnv(text.as_bytes())
 }
 
 fn complete(dir: &Path) -> bool {

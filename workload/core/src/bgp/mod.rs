@@ -6,6 +6,7 @@
 //! Decoding never panics: a malformed message yields the NOTIFICATION (code, subcode, data) the
 //! RFC prescribes, which the session sends before it resets.
 
+pub mod advertise;
 pub mod aggregation;
 pub mod community;
 mod decode;

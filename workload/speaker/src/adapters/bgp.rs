@@ -1,15 +1,14 @@
 //! BGP sessions over TCP: one task per peer drives `metallb_core::bgp::fsm` with the
-//! connection, timers and the route set of the plan, and sends UPDATEs for what changed.
+//! connection, timers and the route set of the plan, and sends the UPDATEs
+//! `metallb_core::bgp::advertise` computes for what changed. Sockets and timers only.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use metallb_core::bgp::advertise;
 use metallb_core::bgp::fsm::{Action, Config, Input, Session};
-use metallb_core::bgp::{
-    AFI_IPV4, AFI_IPV6, Attribute, Capability, DecodeError, Message, Prefix, SAFI_UNICAST, Update,
-    decode, encode, pack_announcements,
-};
+use metallb_core::bgp::{DecodeError, Message, decode, encode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -17,8 +16,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::bfd::{Bfd, SessionHandle};
-use crate::bgp_plan::{Peer, Plan, Route};
-use metallb_core::bfd::{Hops, State as BfdState};
+use crate::bgp_peer::Peer;
+use crate::bgp_plan::{Plan, Route};
+use metallb_core::bfd::State as BfdState;
 use metallb_runtime::metrics::Metrics;
 
 /// Metric: 1 while the session with a peer is established (label `peer`).
@@ -29,11 +29,6 @@ pub const UPDATES: &str = "metallb_bgp_updates_total";
 pub const ANNOUNCED: &str = "metallb_bgp_announced_prefixes_total";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a peer keeps our routes while we restart (graceful restart), in seconds.
-const RESTART_TIME: u16 = 120;
-/// TTL of eBGP sessions to directly connected peers, and of every other session.
-const TTL_SINGLE_HOP: u32 = 1;
-const TTL_MULTI_HOP: u32 = 255;
 
 /// Why a session stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +41,6 @@ enum Stop {
     /// routes until we are back; else as `Withdraw`.
     Restart,
 }
-/// Withdrawals per UPDATE, well within 4,096 bytes (5 bytes per IPv4 /32, 17 per IPv6 /128).
-const WITHDRAW_V4: usize = 700;
-const WITHDRAW_V6: usize = 200;
 
 struct Handle {
     peer: Peer,
@@ -108,7 +100,7 @@ impl Sessions {
                             peer.address,
                             peer.source_address,
                             settings.config,
-                            bfd_hops(peer, settings.minimum_ttl),
+                            advertise::bfd_hops(&peer.peering(), settings.minimum_ttl),
                         )
                     });
                     let task = tokio::spawn(run(
@@ -180,125 +172,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The attributes of `route` toward `peer` (next hops are added by the packer).
-fn attributes(peer: &Peer, route: &Route) -> Vec<Attribute> {
-    let ibgp = peer.peer_as.is_internal(peer.local_as);
-    let mut attrs = vec![
-        Attribute::Origin(0),
-        Attribute::AsPath(if ibgp { vec![] } else { vec![peer.local_as] }),
-    ];
-    if ibgp {
-        attrs.push(Attribute::LocalPref(route.local_pref.unwrap_or(100)));
-    }
-    if !route.communities.is_empty() {
-        attrs.push(Attribute::Communities(route.communities.clone()));
-    }
-    if !route.large_communities.is_empty() {
-        attrs.push(Attribute::LargeCommunities(route.large_communities.clone()));
-    }
-    attrs
-}
-
-/// The UPDATEs that take the peer from `sent` to `wanted`.
-fn updates(
-    peer: &Peer,
-    local: SocketAddr,
-    sent: &BTreeSet<Route>,
-    wanted: &BTreeSet<Route>,
-) -> Vec<Update> {
-    let wanted_prefixes: BTreeSet<Prefix> = wanted.iter().map(|r| r.prefix).collect();
-    let (mut withdraw_v4, mut withdraw_v6) = (Vec::new(), Vec::new());
-    for route in sent.iter().filter(|r| !wanted_prefixes.contains(&r.prefix)) {
-        if route.prefix.addr.is_ipv4() {
-            withdraw_v4.push(route.prefix);
-        } else {
-            withdraw_v6.push(route.prefix);
-        }
-    }
-    let mut out: Vec<Update> = withdraw_v4
-        .chunks(WITHDRAW_V4)
-        .map(|c| Update {
-            withdrawn: c.to_vec(),
-            ..Update::default()
-        })
-        .collect();
-    out.extend(withdraw_v6.chunks(WITHDRAW_V6).map(|c| Update {
-        attributes: vec![Attribute::MpUnreach {
-            afi: AFI_IPV6,
-            safi: SAFI_UNICAST,
-            withdrawn: c.to_vec(),
-        }],
-        ..Update::default()
-    }));
-    // New or changed routes, grouped by attributes.
-    let mut groups: BTreeMap<Vec<u8>, (Vec<Attribute>, Vec<Prefix>)> = BTreeMap::new();
-    for route in wanted.iter().filter(|r| !sent.contains(r)) {
-        let attrs = attributes(peer, route);
-        let key = encode(&Message::Update(Update {
-            attributes: attrs.clone(),
-            ..Update::default()
-        }));
-        groups
-            .entry(key)
-            .or_insert_with(|| (attrs, Vec::new()))
-            .1
-            .push(route.prefix);
-    }
-    let (hop_v4, hops_v6) = next_hops(peer, local.ip(), super::interfaces::sibling_address);
-    for (_, (attrs, prefixes)) in groups {
-        out.extend(pack_announcements(&attrs, &prefixes, hop_v4, &hops_v6));
-    }
-    out
-}
-
-/// How far the BFD peer of `peer` is: multihop (RFC 5883) for an eBGP peer configured as
-/// further away (`ebgpMultiHop`), as routers decide it; single hop otherwise.
-fn bfd_hops(peer: &Peer, minimum_ttl: u8) -> Hops {
-    if peer.ebgp_multi_hop && !peer.peer_as.is_internal(peer.local_as) {
-        Hops::Multi { minimum_ttl }
-    } else {
-        Hops::Single
-    }
-}
-
-/// The next hops of the routes sent over a session from `local`: the session's own address for
-/// its family (routes of the other family are not sent); with `dual_stack`, also this node's
-/// address of the other family (`sibling` finds it).
-fn next_hops(
-    peer: &Peer,
-    local: IpAddr,
-    sibling: fn(IpAddr) -> Option<IpAddr>,
-) -> (Option<std::net::Ipv4Addr>, Vec<IpAddr>) {
-    let other = if peer.dual_stack {
-        sibling(local)
-    } else {
-        None
-    };
-    match local {
-        IpAddr::V4(v4) => (
-            Some(v4),
-            other.filter(IpAddr::is_ipv6).into_iter().collect(),
-        ),
-        IpAddr::V6(v6) => {
-            let v4 = v6.to_ipv4_mapped().or(match other {
-                Some(IpAddr::V4(v4)) => Some(v4),
-                _ => None,
-            });
-            (v4, vec![IpAddr::V6(v6)])
-        }
-    }
-}
-
-/// The TTL (hop limit) of a session's packets: 1 toward a directly connected eBGP peer (as
-/// routers do by default), 255 for iBGP and multi-hop eBGP.
-fn ttl(peer: &Peer) -> u32 {
-    if !peer.peer_as.is_internal(peer.local_as) && !peer.ebgp_multi_hop {
-        TTL_SINGLE_HOP
-    } else {
-        TTL_MULTI_HOP
-    }
-}
-
 /// Connects to `peer`: from its source address when set, with its TTL, signing the session
 /// with its password (TCP MD5) when there is one.
 async fn connect(peer: &Peer) -> std::io::Result<TcpStream> {
@@ -310,9 +183,9 @@ async fn connect(peer: &Peer) -> std::io::Result<TcpStream> {
     };
     let options = socket2::SockRef::from(&socket);
     if target.is_ipv4() {
-        options.set_ttl_v4(ttl(peer))?;
+        options.set_ttl_v4(advertise::ttl(&peer.peering()))?;
     } else {
-        options.set_unicast_hops_v6(ttl(peer))?;
+        options.set_unicast_hops_v6(advertise::ttl(&peer.peering()))?;
     }
     if let Some(source) = peer.source_address {
         socket.bind(SocketAddr::new(source, 0))?;
@@ -321,49 +194,6 @@ async fn connect(peer: &Peer) -> std::io::Result<TcpStream> {
         super::md5::set_md5(&socket, target, password)?;
     }
     socket.connect(target).await
-}
-
-/// The capabilities we offer `peer`: IPv4 and IPv6 unicast, and graceful restart when enabled
-/// (`restarted`: this process has not had a session with the peer yet, so the peer may still
-/// hold routes from a previous run; forwarding survives a speaker restart, as the data plane is
-/// the kernel's).
-fn capabilities(peer: &Peer, restarted: bool) -> Vec<Capability> {
-    let mut capabilities = vec![
-        Capability::Multiprotocol {
-            afi: AFI_IPV4,
-            safi: SAFI_UNICAST,
-        },
-        Capability::Multiprotocol {
-            afi: AFI_IPV6,
-            safi: SAFI_UNICAST,
-        },
-    ];
-    if peer.graceful_restart {
-        capabilities.push(Capability::GracefulRestart {
-            restarting: restarted,
-            restart_time: RESTART_TIME,
-            families: vec![
-                (AFI_IPV4, SAFI_UNICAST, true),
-                (AFI_IPV6, SAFI_UNICAST, true),
-            ],
-        });
-    }
-    capabilities
-}
-
-/// The End-of-RIB markers (RFC 4724): an empty UPDATE for IPv4, an empty MP_UNREACH for IPv6.
-fn end_of_rib() -> [Update; 2] {
-    [
-        Update::default(),
-        Update {
-            attributes: vec![Attribute::MpUnreach {
-                afi: AFI_IPV6,
-                safi: SAFI_UNICAST,
-                withdrawn: vec![],
-            }],
-            ..Update::default()
-        },
-    ]
 }
 
 /// One session, until `stop` turns true.
@@ -383,7 +213,7 @@ async fn run(
         keepalive: peer
             .keepalive_time
             .map(|s| Duration::from_secs(u64::from(s))),
-        capabilities: capabilities(&peer, restarted),
+        capabilities: advertise::capabilities(&peer.peering(), restarted),
         connect_retry: peer.connect_time.map(|s| Duration::from_secs(u64::from(s))),
     };
     let mut session = Session::new(config(true));
@@ -516,7 +346,7 @@ async fn send_end_of_rib(conn: &mut Option<(OwnedReadHalf, OwnedWriteHalf, Socke
     let Some((_, w, _)) = conn.as_mut() else {
         return false;
     };
-    for marker in end_of_rib() {
+    for marker in advertise::end_of_rib() {
         if w.write_all(&encode(&Message::Update(marker)))
             .await
             .is_err()
@@ -538,7 +368,15 @@ async fn send_updates(
     let Some((_, w, local)) = conn.as_mut() else {
         return false;
     };
-    for update in updates(peer, *local, sent, wanted) {
+    // With both families on the session, this node's address of the other family is the next
+    // hop of its routes (read from the interfaces on each send: it may change).
+    let other_family = if peer.dual_stack {
+        super::interfaces::sibling_address(local.ip())
+    } else {
+        None
+    };
+    let hops = advertise::next_hops(local.ip(), other_family);
+    for update in advertise::updates(&peer.peering(), &hops, sent, wanted) {
         if w.write_all(&encode(&Message::Update(update)))
             .await
             .is_err()
@@ -548,140 +386,4 @@ async fn send_updates(
         metrics.inc(UPDATES, &[("peer", &peer.name)]);
     }
     true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::Ipv4Addr;
-
-    fn peer(local_as: u32, peer_as: u32) -> Peer {
-        Peer {
-            name: "router".into(),
-            address: "198.18.0.3".parse().unwrap(),
-            port: 179,
-            local_as,
-            peer_as: metallb_core::bgp::fsm::PeerAs::Exact(peer_as),
-            hold_time: 9,
-            keepalive_time: None,
-            connect_time: None,
-            router_id: Ipv4Addr::new(198, 18, 0, 11),
-            password: None,
-            source_address: None,
-            ebgp_multi_hop: false,
-            graceful_restart: false,
-            bfd: None,
-            dual_stack: false,
-        }
-    }
-
-    #[test]
-    fn a_dual_stack_session_carries_the_other_family_with_the_sibling_address() {
-        let sibling = |local: IpAddr| -> Option<IpAddr> {
-            Some(match local {
-                IpAddr::V4(_) => "2001:db8::b".parse().unwrap(),
-                IpAddr::V6(_) => "198.18.0.11".parse().unwrap(),
-            })
-        };
-        let v4: IpAddr = "198.18.0.11".parse().unwrap();
-        let v6: IpAddr = "2001:db8::b".parse().unwrap();
-        let mut p = peer(64512, 64513);
-        assert_eq!(
-            next_hops(&p, v4, sibling),
-            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![]),
-            "single family: no IPv6 next hop, so no IPv6 route"
-        );
-        assert_eq!(next_hops(&p, v6, sibling), (None, vec![v6]));
-        p.dual_stack = true;
-        assert_eq!(
-            next_hops(&p, v4, sibling),
-            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![v6])
-        );
-        assert_eq!(
-            next_hops(&p, v6, sibling),
-            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![v6])
-        );
-        assert_eq!(
-            next_hops(&p, v4, |_| None),
-            (Some(Ipv4Addr::new(198, 18, 0, 11)), vec![]),
-            "no address of the other family: nothing of it is sent"
-        );
-    }
-
-    fn route(ip: &str, len: u8, local_pref: Option<u32>) -> Route {
-        Route {
-            prefix: Prefix::new(ip.parse().unwrap(), len).unwrap(),
-            local_pref,
-            communities: vec![(65000 << 16) | 100],
-            large_communities: vec![],
-        }
-    }
-
-    #[test]
-    fn single_hop_ebgp_uses_ttl_one_and_the_rest_ttl_255() {
-        let mut p = peer(64512, 64513);
-        assert_eq!(ttl(&p), 1);
-        p.ebgp_multi_hop = true;
-        assert_eq!(ttl(&p), 255);
-        assert_eq!(ttl(&peer(64512, 64512)), 255);
-    }
-
-    #[test]
-    fn graceful_restart_is_offered_only_when_enabled_with_the_restart_bit_first() {
-        let mut p = peer(64512, 64513);
-        let gr = |caps: &[Capability]| {
-            caps.iter().find_map(|c| match c {
-                Capability::GracefulRestart {
-                    restarting,
-                    restart_time,
-                    families,
-                } => Some((*restarting, *restart_time, families.len())),
-                _ => None,
-            })
-        };
-        assert_eq!(gr(&capabilities(&p, true)), None);
-        p.graceful_restart = true;
-        assert_eq!(gr(&capabilities(&p, true)), Some((true, RESTART_TIME, 2)));
-        assert_eq!(gr(&capabilities(&p, false)), Some((false, RESTART_TIME, 2)));
-        // The markers are valid UPDATEs: nothing withdrawn or announced.
-        for marker in end_of_rib() {
-            let bytes = encode(&Message::Update(marker.clone()));
-            assert_eq!(decode(&bytes).map(|(m, _)| m), Ok(Message::Update(marker)));
-        }
-    }
-
-    #[test]
-    fn ebgp_routes_carry_our_as_and_no_local_pref_ibgp_the_reverse() {
-        let r = route("198.18.100.10", 32, Some(150));
-        let e = attributes(&peer(64512, 64513), &r);
-        assert!(e.contains(&Attribute::AsPath(vec![64512])));
-        assert!(!e.iter().any(|a| matches!(a, Attribute::LocalPref(_))));
-        let i = attributes(&peer(64512, 64512), &r);
-        assert!(i.contains(&Attribute::AsPath(vec![])));
-        assert!(i.contains(&Attribute::LocalPref(150)));
-    }
-
-    #[test]
-    fn changes_become_withdrawals_and_announcements() {
-        let p = peer(64512, 64513);
-        let local: SocketAddr = "198.18.0.11:40000".parse().unwrap();
-        let a = route("198.18.100.10", 32, None);
-        let b = route("198.18.100.11", 32, None);
-        let v6 = route("2001:db8::64:a", 128, None);
-        let sent = BTreeSet::from([a.clone(), v6.clone()]);
-        let wanted = BTreeSet::from([a.clone(), b.clone()]);
-        let out = updates(&p, local, &sent, &wanted);
-        // Withdraw the IPv6 route (MP_UNREACH), announce b with our address as next hop.
-        assert!(out.iter().any(|u| u.attributes.iter().any(
-            |a| matches!(a, Attribute::MpUnreach { withdrawn, .. } if withdrawn == &vec![v6.prefix])
-        )));
-        let announce = out.iter().find(|u| !u.nlri.is_empty()).unwrap();
-        assert_eq!(announce.nlri, vec![b.prefix]);
-        assert!(
-            announce
-                .attributes
-                .contains(&Attribute::NextHop(Ipv4Addr::new(198, 18, 0, 11)))
-        );
-        assert!(updates(&p, local, &wanted, &wanted).is_empty());
-    }
 }

@@ -1,8 +1,10 @@
 use super::*;
 
 use metallb_core::bgp::AggregationLengths;
+use metallb_core::bgp::fsm::PeerAs;
 use metallb_core::iprange::IpRange;
 use serde_json::json;
+use std::net::Ipv4Addr;
 
 use crate::bgp_config::Advertisement;
 
