@@ -597,6 +597,9 @@ fn l2_advertisement(input: &RenderInput) -> Desired {
 }
 
 #[cfg(test)]
+mod golden_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
