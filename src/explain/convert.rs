@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Pod;
-use metallb_api::{IPAddressPool, LabelSelector};
+use metallb_api::{IPAddressPool, LabelSelector, deploy};
 
 pub use metallb_api::convert::{
     RequestError, advertisement, current_ips, handled, is_load_balancer, key, known_request,
@@ -13,8 +13,12 @@ pub use metallb_api::convert::{
     selects_pool, serving,
 };
 
-/// The label selector of the speaker pods, as the charm renders the DaemonSet (`render.rs`).
-pub const SPEAKER_SELECTOR: [(&str, &str); 2] = [("app", "metallb"), ("component", "speaker")];
+/// The label selector of the speaker pods, as the charm renders the DaemonSet
+/// ([`metallb_api::deploy`]).
+pub const SPEAKER_SELECTOR: [(&str, &str); 2] = [
+    (deploy::LABEL_APP, deploy::APP),
+    (deploy::LABEL_COMPONENT, deploy::SPEAKER),
+];
 
 /// Whether an advertisement naming `names` / `selectors` selects `pool` ([`selects_pool`]),
 /// and how, for the explanation.

@@ -38,7 +38,14 @@ pub struct IPAddressPoolSpec {
     #[serde(default = "default_true", skip_serializing_if = "Option::is_none")]
     pub auto_assign: Option<bool>,
     /// Never hand out IPv4 addresses ending in .0 or .255.
-    #[serde(default, rename = "avoidBuggyIPs")]
+    // Omitted when false, as upstream's `omitempty` does, so that writing a pool does not claim
+    // a field it leaves at its default (the schema keeps its `default: false`).
+    #[serde(
+        default,
+        rename = "avoidBuggyIPs",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    #[schemars(extend("default" = false))]
     pub avoid_buggy_ips: bool,
     /// Which Services may get addresses from this pool, and its priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -56,6 +56,7 @@ pub mod bgp_peer;
 pub mod community;
 pub mod configuration_state;
 pub mod convert;
+pub mod deploy;
 pub mod ip_address_pool;
 pub mod l2_advertisement;
 pub mod service_status;

@@ -17,7 +17,7 @@ use metallb_runtime::telemetry;
 #[command(name = "metallb-controller", version)]
 struct Flags {
     /// Namespace of the MetalLB configuration.
-    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    #[arg(long, env = metallb_api::deploy::NAMESPACE_ENV, default_value = metallb_api::deploy::DEFAULT_NAMESPACE)]
     namespace: String,
     /// Only handle Services of this loadBalancerClass.
     #[arg(long)]
@@ -29,19 +29,19 @@ struct Flags {
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
     /// Port of the /healthz and /readyz probes (0 disables them).
-    #[arg(long, default_value_t = 17472)]
+    #[arg(long, default_value_t = metallb_api::deploy::HEALTH_PORT)]
     health_probe_port: u16,
     /// Metrics port (0 disables metrics).
-    #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
+    #[arg(long, env = metallb_api::deploy::METRICS_PORT_ENV, default_value_t = metallb_api::deploy::METRICS_PORT)]
     port: u16,
     /// Name of the memberlist Secret to create when absent (empty: do not create it).
-    #[arg(long, env = "METALLB_ML_SECRET_NAME", default_value = "memberlist")]
+    #[arg(long, env = metallb_api::deploy::ML_SECRET_NAME_ENV, default_value = metallb_api::deploy::MEMBERLIST_SECRET)]
     ml_secret_name: String,
     /// The controller's Deployment, owner of the memberlist Secret.
-    #[arg(long, env = "METALLB_DEPLOYMENT", default_value = "controller")]
+    #[arg(long, env = metallb_api::deploy::DEPLOYMENT_ENV, default_value = metallb_api::deploy::CONTROLLER)]
     deployment: String,
     /// This pod's name (the reporting instance of its events).
-    #[arg(long, env = "METALLB_POD_NAME", default_value = "metallb-controller")]
+    #[arg(long, env = metallb_api::deploy::POD_NAME_ENV, default_value = "metallb-controller")]
     pod_name: String,
 }
 

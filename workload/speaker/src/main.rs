@@ -18,28 +18,28 @@ use metallb_speaker::run::{MembershipSettings, Settings, run};
 #[command(name = "metallb-speaker", version)]
 struct Flags {
     /// Name of the node this speaker runs on.
-    #[arg(long, env = "METALLB_NODE_NAME")]
+    #[arg(long, env = metallb_api::deploy::NODE_NAME_ENV)]
     node_name: String,
     /// Name of this pod (for logs).
-    #[arg(long, env = "METALLB_POD_NAME")]
+    #[arg(long, env = metallb_api::deploy::POD_NAME_ENV)]
     pod_name: Option<String>,
     /// Namespace of the MetalLB configuration.
-    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    #[arg(long, env = metallb_api::deploy::NAMESPACE_ENV, default_value = metallb_api::deploy::DEFAULT_NAMESPACE)]
     namespace: String,
     /// Address of the membership socket (the host address); empty disables membership.
-    #[arg(long, env = "METALLB_ML_BIND_ADDR")]
+    #[arg(long, env = metallb_api::deploy::ML_BIND_ADDR_ENV)]
     ml_bindaddr: Option<String>,
     /// Port of the membership socket.
-    #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = 7946)]
+    #[arg(long, env = metallb_api::deploy::ML_BIND_PORT_ENV, default_value_t = metallb_api::deploy::MEMBERLIST_PORT)]
     ml_bindport: u16,
     /// Label selector of the speaker pods, used to find peers; empty disables membership.
-    #[arg(long, env = "METALLB_ML_LABELS")]
+    #[arg(long, env = metallb_api::deploy::ML_LABELS_ENV)]
     ml_labels: Option<String>,
     /// Directory holding the membership secret (file `secretkey`).
     #[arg(
         long,
-        env = "METALLB_ML_SECRET_KEY_PATH",
-        default_value = "/etc/ml_secret_key"
+        env = metallb_api::deploy::ML_SECRET_KEY_PATH_ENV,
+        default_value = metallb_api::deploy::MEMBERLIST_KEY_DIR
     )]
     ml_secret_key_path: PathBuf,
     /// Membership probe period.
@@ -52,14 +52,14 @@ struct Flags {
     #[arg(long, env = "METALLB_ML_SUSPICION_TIMEOUT", value_parser = parse_millis, default_value = "300ms")]
     ml_suspicion_timeout: Duration,
     /// Metrics port (0 disables metrics).
-    #[arg(long, env = "METALLB_METRICS_PORT", default_value_t = 7472)]
+    #[arg(long, env = metallb_api::deploy::METRICS_PORT_ENV, default_value_t = metallb_api::deploy::METRICS_PORT)]
     port: u16,
     /// Address the metrics listen on: the node's address (`status.hostIP`), as upstream's
     /// speaker does with its plain-HTTP metrics; unset or empty: every address.
-    #[arg(long, env = "METALLB_HOST")]
+    #[arg(long, env = metallb_api::deploy::HOST_ENV)]
     host: Option<String>,
     /// Health probe port on 127.0.0.1 (0 disables the probes).
-    #[arg(long, default_value_t = 17472)]
+    #[arg(long, default_value_t = metallb_api::deploy::HEALTH_PORT)]
     health_probe_port: u16,
     /// Only handle Services of this loadBalancerClass.
     #[arg(long)]

@@ -15,8 +15,8 @@ use metallb_core::l2::{DEFAULT_EXCLUDED_INTERFACES, Mac};
 use regex::Regex;
 use serde::Deserialize;
 
-/// Where upstream mounts the exclude list (ConfigMap `metallb-excludel2`).
-pub const EXCLUDE_FILE: &str = "/etc/metallb/excludel2.yaml";
+/// Where upstream mounts the exclude list (ConfigMap `metallb-excludel2`), as the charm does.
+pub const EXCLUDE_FILE: &str = metallb_api::deploy::EXCLUDE_FILE;
 
 const IFF_NOARP: u32 = 0x80;
 

@@ -1,0 +1,94 @@
+//! The `metallb.io` objects: the CRDs (generated from `metallb_api`'s types), and the pool,
+//! advertisements and BGP peers of this instance, built as `metallb_api` values so that a
+//! renamed field fails to compile.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+use metallb_api::{
+    BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, IPAddressPool, IPAddressPoolSpec,
+    L2Advertisement, L2AdvertisementSpec,
+};
+
+use super::{Desired, RenderInput, shared_labels};
+
+/// Every CRD of `metallb.io`, shared by every instance (no instance label).
+pub fn crds() -> Vec<Desired> {
+    metallb_api::crds()
+        .into_iter()
+        .map(|mut crd| {
+            crd.metadata.labels = Some(shared_labels());
+            // Stated, so that applying over upstream's CRDs (whose BGPPeer conversion calls
+            // upstream's webhook Service) takes the conversion over: versions convert by
+            // renaming, as ours are the same schema.
+            crd.spec.conversion = Some(CustomResourceConversion {
+                strategy: "None".to_string(),
+                webhook: None,
+            });
+            Desired::from_object(&crd)
+        })
+        .collect()
+}
+
+/// The IPAddressPool of this instance: the `iprange` addresses, assigned automatically.
+pub fn pool(input: &RenderInput) -> Desired {
+    Desired::from_object(&IPAddressPool {
+        metadata: input.namespaced(&input.pool_name(), &[]),
+        spec: IPAddressPoolSpec {
+            addresses: input.addresses.clone(),
+            auto_assign: Some(true),
+            ..IPAddressPoolSpec::default()
+        },
+        status: None,
+    })
+}
+
+/// The L2Advertisement of the pool, on `l2-interfaces` (every interface when empty).
+pub fn l2_advertisement(input: &RenderInput) -> Desired {
+    Desired::from_object(&L2Advertisement {
+        metadata: input.namespaced(&input.pool_name(), &[]),
+        spec: L2AdvertisementSpec {
+            ip_address_pools: vec![input.pool_name()],
+            interfaces: input.l2_interfaces.clone(),
+            ..L2AdvertisementSpec::default()
+        },
+        status: None,
+    })
+}
+
+/// A BGPPeer per router and one BGPAdvertisement for the pool, when BGP is on.
+pub fn bgp(input: &RenderInput) -> Vec<Desired> {
+    let Some(bgp) = &input.bgp else {
+        return Vec::new();
+    };
+    let mut out: Vec<Desired> = bgp
+        .peers
+        .iter()
+        .enumerate()
+        .map(|(i, peer)| {
+            let name = format!("{}-peer-{i}", input.pool_name());
+            Desired::from_object(&BGPPeer {
+                metadata: input.namespaced(&name, &[]),
+                spec: BGPPeerSpec {
+                    my_asn: bgp.asn,
+                    peer_asn: Some(peer.asn),
+                    peer_address: Some(peer.address.to_string()),
+                    peer_port: peer.port,
+                    ..BGPPeerSpec::default()
+                },
+                status: None,
+            })
+        })
+        .collect();
+    out.push(Desired::from_object(&BGPAdvertisement {
+        metadata: input.namespaced(&input.pool_name(), &[]),
+        spec: BGPAdvertisementSpec {
+            ip_address_pools: vec![input.pool_name()],
+            aggregation_length: Some(i32::from(bgp.aggregation_length)),
+            aggregation_length_v6: None,
+            communities: bgp.communities.clone(),
+            local_pref: bgp.local_pref,
+            ..BGPAdvertisementSpec::default()
+        },
+        status: None,
+    }));
+    out
+}
