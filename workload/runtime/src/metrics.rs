@@ -46,13 +46,24 @@ impl Metrics {
         f(&mut self.series.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Whether a family named `name` is declared (only those are rendered). Recording a name
+    /// that is not is a bug that would go unseen in production: debug builds panic on it.
+    fn check(&self, name: &str) {
+        debug_assert!(
+            self.families.iter().any(|(family, _, _)| *family == name),
+            "metric {name} has no declared family: it would never be rendered"
+        );
+    }
+
     /// Adds one to counter `name` with `pairs` as labels.
     pub fn inc(&self, name: &'static str, pairs: &[(&str, &str)]) {
+        self.check(name);
         self.with(|s| *s.entry((name, labels(pairs))).or_default() += 1.0);
     }
 
     /// Sets gauge `name` with `pairs` as labels.
     pub fn set(&self, name: &'static str, pairs: &[(&str, &str)], value: f64) {
+        self.check(name);
         self.with(|s| s.insert((name, labels(pairs)), value));
     }
 

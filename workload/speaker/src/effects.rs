@@ -26,10 +26,29 @@ use crate::adapters::{config_state, status};
 use crate::backoff::Backoff;
 use crate::bgp_config::Problem;
 use crate::bgp_plan::{Advertised, ServiceKey};
-use crate::metrics::{ANNOUNCED, DUPLICATE_RESPONDERS};
 use crate::reconcile::{Decision, Unannounced};
 use metallb_core::l2::Mac;
-use metallb_runtime::metrics::Metrics;
+use metallb_runtime::metrics::{Family, Metrics};
+
+/// Gauge: 1 per announced (service, ip) (labels `ip`, `node`, `protocol`, `service`).
+pub const ANNOUNCED: &str = "metallb_speaker_announced";
+/// Gauge: 1 per other hardware address seen answering for an announced address (labels `ip`,
+/// `mac`).
+pub const DUPLICATE_RESPONDERS: &str = "metallb_layer2_duplicate_responders";
+
+/// The metric families this module records (gathered by [`crate::metrics`]).
+pub const FAMILIES: &[Family] = &[
+    (
+        ANNOUNCED,
+        "gauge",
+        "Services being announced from this node",
+    ),
+    (
+        DUPLICATE_RESPONDERS,
+        "gauge",
+        "Other hardware addresses seen answering for an announced IP",
+    ),
+];
 
 /// The first delay before failed API writes are tried again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);

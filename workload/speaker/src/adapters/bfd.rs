@@ -19,7 +19,28 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use metallb_runtime::metrics::Metrics;
+use metallb_runtime::metrics::{Family, Metrics};
+
+/// The metric families this module records (gathered by [`crate::metrics`]).
+pub const FAMILIES: &[Family] = &[
+    (SESSION_UP, "gauge", "BFD session state (1 up, 0 not)"),
+    (
+        PACKETS_IN,
+        "counter",
+        "Number of received BFD control packets",
+    ),
+    (PACKETS_OUT, "counter", "Number of sent BFD control packets"),
+    (
+        DOWN_EVENTS,
+        "counter",
+        "Number of times a BFD session went down",
+    ),
+    (
+        DROPPED,
+        "counter",
+        "Number of received BFD packets dropped (malformed, or for no session)",
+    ),
+];
 
 /// Gauge: 1 while the BFD session with a peer is up (label `peer`).
 pub const SESSION_UP: &str = "metallb_bfd_session_up";

@@ -19,7 +19,22 @@ use super::bfd::{Bfd, SessionHandle};
 use crate::bgp_peer::Peer;
 use crate::bgp_plan::{Plan, Route};
 use metallb_core::bfd::State as BfdState;
-use metallb_runtime::metrics::Metrics;
+use metallb_runtime::metrics::{Family, Metrics};
+
+/// The metric families this module records (gathered by [`crate::metrics`]).
+pub const FAMILIES: &[Family] = &[
+    (
+        SESSION_UP,
+        "gauge",
+        "BGP session state (1 established, 0 not)",
+    ),
+    (UPDATES, "counter", "Number of BGP UPDATE messages sent"),
+    (
+        ANNOUNCED,
+        "gauge",
+        "Number of prefixes announced on the BGP session",
+    ),
+];
 
 /// Metric: 1 while the session with a peer is established (label `peer`).
 pub const SESSION_UP: &str = "metallb_bgp_session_up";

@@ -30,8 +30,26 @@ use tokio::sync::{mpsc, oneshot, watch};
 use metallb_core::l2::election::LinkView;
 
 use crate::backoff::Backoff;
-use crate::metrics::{MEMBERLIST_DROPPED, MEMBERS};
-use metallb_runtime::metrics::Metrics;
+use metallb_runtime::metrics::{Family, Metrics};
+
+/// Counter: membership packets dropped (label `reason`).
+pub const MEMBERLIST_DROPPED: &str = "metallb_speaker_memberlist_packets_dropped";
+/// Gauge: live speakers seen by this one.
+pub const MEMBERS: &str = "metallb_speaker_members";
+
+/// The metric families this module records (gathered by [`crate::metrics`]).
+pub const FAMILIES: &[Family] = &[
+    (
+        MEMBERLIST_DROPPED,
+        "counter",
+        "Number of membership packets dropped, by reason",
+    ),
+    (
+        MEMBERS,
+        "gauge",
+        "Live speakers in the membership, this one included",
+    ),
+];
 
 /// Failure-detection timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,11 +20,48 @@ use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 
 use super::interfaces::Interface;
 use crate::backoff::Backoff;
-use crate::metrics::{
-    DUPLICATE_PROBES_SENT, FRAMES_DROPPED, GRATUITOUS_SENT, REQUESTS_RECEIVED, RESPONSES_SENT,
-};
 use crate::table::{InterfaceFilter, SharedTable};
-use metallb_runtime::metrics::Metrics;
+use metallb_runtime::metrics::{Family, Metrics};
+
+/// Counter: ARP/NDP requests received for an announced address (label `ip`).
+pub const REQUESTS_RECEIVED: &str = "metallb_layer2_requests_received";
+/// Counter: ARP/NDP answers sent (label `ip`).
+pub const RESPONSES_SENT: &str = "metallb_layer2_responses_sent";
+/// Counter: gratuitous ARP / unsolicited NA packets sent (label `ip`).
+pub const GRATUITOUS_SENT: &str = "metallb_layer2_gratuitous_sent";
+/// Counter: frames dropped by the responders (label `reason`).
+pub const FRAMES_DROPPED: &str = "metallb_layer2_frames_dropped";
+/// Counter: ARP probes sent to find duplicate responders (label `ip`).
+pub const DUPLICATE_PROBES_SENT: &str = "metallb_layer2_duplicate_probes_sent";
+
+/// The metric families this module records (gathered by [`crate::metrics`]).
+pub const FAMILIES: &[Family] = &[
+    (
+        REQUESTS_RECEIVED,
+        "counter",
+        "Number of layer2 requests received for owned IPs",
+    ),
+    (
+        RESPONSES_SENT,
+        "counter",
+        "Number of layer2 responses sent for owned IPs",
+    ),
+    (
+        GRATUITOUS_SENT,
+        "counter",
+        "Number of gratuitous layer2 packets sent for owned IPs",
+    ),
+    (
+        FRAMES_DROPPED,
+        "counter",
+        "Number of ARP/NDP frames not answered, by reason",
+    ),
+    (
+        DUPLICATE_PROBES_SENT,
+        "counter",
+        "Number of ARP probes sent to find duplicate responders",
+    ),
+];
 
 /// How often a receiving thread wakes up to see whether it should stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
