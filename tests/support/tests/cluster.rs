@@ -28,6 +28,7 @@ fn pod_template(app: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn a_deployment_on_simulated_nodes_becomes_available() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -52,6 +53,7 @@ async fn a_deployment_on_simulated_nodes_becomes_available() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn a_daemonset_gets_one_ready_pod_per_node() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -90,6 +92,7 @@ async fn a_daemonset_gets_one_ready_pod_per_node() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn a_service_account_without_rbac_gets_403() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -122,6 +125,7 @@ async fn a_service_account_without_rbac_gets_403() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn kubectl_is_from_the_same_release_as_the_server() -> Result<()> {
     let cluster = cluster();
     let output = std::process::Command::new(cluster.kubectl_path())
@@ -147,6 +151,7 @@ async fn kubectl_is_from_the_same_release_as_the_server() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn simulated_nodes_become_ready() -> Result<()> {
     let client = cluster().client().await?;
     let names = test_support::create_simulated_nodes(&client, &unique_name("extra"), 2).await?;
@@ -155,6 +160,7 @@ async fn simulated_nodes_become_ready() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn a_dual_stack_load_balancer_service_gets_both_cluster_ips() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -183,6 +189,7 @@ async fn a_dual_stack_load_balancer_service_gets_both_cluster_ips() -> Result<()
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn a_crd_can_be_created_and_served() -> Result<()> {
     let cluster = cluster();
     let client = cluster.client().await?;
@@ -232,6 +239,7 @@ async fn a_crd_can_be_created_and_served() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn the_test_ranges_are_unreachable_from_this_namespace_while_a_cluster_runs() -> Result<()> {
     // The control plane runs in this (the root) namespace: a webhook Service's ClusterIP or a
     // simulated node's address must fail here, not follow the default route off the machine.

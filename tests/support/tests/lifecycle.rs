@@ -71,6 +71,7 @@ async fn wait_ready(state: &Path, kcp: &mut Child) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the control plane: cargo xtask test"]
 async fn the_control_plane_stops_and_cleans_up_when_its_parent_exits() -> Result<()> {
     let bin = cluster_bin()?;
     let work = tempfile::tempdir()?;
