@@ -52,6 +52,38 @@ pub struct Inputs<'a> {
     pub gratuitous_interval: Option<Duration>,
 }
 
+impl<'a> Inputs<'a> {
+    /// The cluster as the election sees it, over `nodes` (the Nodes as views).
+    fn cluster<'v>(&self, nodes: &'v [NodeView]) -> ClusterView<'v>
+    where
+        'a: 'v,
+    {
+        ClusterView {
+            nodes,
+            members: self.members,
+            ignore_exclude_label: self.ignore_exclude_label,
+            links: self.links,
+        }
+    }
+
+    /// The L2Advertisements that select `pool`.
+    fn advertisements_of<'p>(
+        &self,
+        pool: &'p IPAddressPool,
+    ) -> impl Iterator<Item = &'a L2Advertisement> + use<'a, 'p> {
+        self.advertisements
+            .iter()
+            .filter(move |a| {
+                selects_pool(
+                    &a.spec.ip_address_pools,
+                    &a.spec.ip_address_pool_selectors,
+                    pool,
+                )
+            })
+            .map(|a| &**a)
+    }
+}
+
 /// The decision for one Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -89,12 +121,7 @@ pub fn gratuitous_interval(ad: &L2Advertisement) -> Option<Duration> {
 /// of 198.19.250.0/28"; pools whose addresses do not parse are the controller's to report.
 pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
     let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
-    let cluster = ClusterView {
-        nodes: &nodes,
-        members: inputs.members,
-        ignore_exclude_label: inputs.ignore_exclude_label,
-        links: inputs.links,
-    };
+    let cluster = inputs.cluster(&nodes);
     let mut lines = Vec::new();
     for pool in inputs.pools {
         let Ok(ranges) = pool
@@ -107,16 +134,8 @@ pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
             continue;
         };
         let ads: Vec<Advertisement> = inputs
-            .advertisements
-            .iter()
-            .filter(|a| {
-                selects_pool(
-                    &a.spec.ip_address_pools,
-                    &a.spec.ip_address_pool_selectors,
-                    pool,
-                )
-            })
-            .filter_map(|a| advertisement(a))
+            .advertisements_of(pool)
+            .filter_map(advertisement)
             .collect();
         let unreachable = reach::unreachable_ranges(&ranges, &ads, cluster);
         if !unreachable.is_empty() {
@@ -134,12 +153,7 @@ pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
 /// The decision for every LoadBalancer Service this speaker handles.
 pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
     let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
-    let cluster = ClusterView {
-        nodes: &nodes,
-        members: inputs.members,
-        ignore_exclude_label: inputs.ignore_exclude_label,
-        links: inputs.links,
-    };
+    let cluster = inputs.cluster(&nodes);
     let mut decisions = Vec::new();
     for service in inputs.services {
         if !handled(service, inputs.lb_class) {
@@ -150,18 +164,7 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
             continue;
         };
         let pool_ads: Vec<&L2Advertisement> = match pool_of(service, first, inputs.pools) {
-            Some(pool) => inputs
-                .advertisements
-                .iter()
-                .filter(|a| {
-                    selects_pool(
-                        &a.spec.ip_address_pools,
-                        &a.spec.ip_address_pool_selectors,
-                        pool,
-                    )
-                })
-                .map(|a| &**a)
-                .collect(),
+            Some(pool) => inputs.advertisements_of(pool).collect(),
             None => Vec::new(),
         };
         let ads: Vec<Advertisement> = pool_ads.iter().filter_map(|a| advertisement(a)).collect();
