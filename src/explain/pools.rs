@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use metallb_core::allocator::{AllocError, Allocation, Allocator, Family, Pool, ServiceRequest};
+use metallb_core::config::ConfigError;
 use metallb_core::selector::any_matches;
 
 use super::convert;
@@ -25,7 +26,7 @@ pub(super) struct AllocationView {
 }
 
 /// The pools, converted; a pool that cannot be read comes back as its error.
-fn converted(inputs: &Inputs) -> Vec<(String, Vec<String>, Result<Pool, String>)> {
+fn converted(inputs: &Inputs) -> Vec<(String, Vec<String>, Result<Pool, ConfigError>)> {
     let mut objects: Vec<_> = inputs.pools.iter().collect();
     objects.sort_by_key(|p| convert::name_of(&p.metadata));
     objects
@@ -212,7 +213,10 @@ pub(super) fn allocation(inputs: &Inputs, class: Option<&str>) -> AllocationView
                     used: false,
                     reasons: vec![Reason::new(
                         "invalid",
-                        pool.as_ref().err().cloned().unwrap_or_default(),
+                        pool.as_ref()
+                            .err()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
                     )],
                 };
             };

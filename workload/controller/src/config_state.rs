@@ -17,14 +17,14 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::convert::ConfigError;
+use metallb_core::config::ConfigError;
 
 /// The object's name.
 pub const NAME: &str = "controller";
 const MANAGER: &str = "poolReconciler";
 
 /// The event reason of an invalid configuration (upstream's condition reason).
-pub const REASON: &str = "ConfigurationError";
+pub const REASON: &str = metallb_core::config::REASON;
 
 /// What the controller makes of the configuration it read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +40,10 @@ impl Verdict {
     pub fn summary(&self) -> Option<String> {
         let error = self.error.as_ref()?;
         Some(if self.in_force {
-            format!(
-                "{}; the last valid configuration stays in force",
-                error.message
-            )
+            format!("{error}; the last valid configuration stays in force")
         } else {
             format!(
-                "{}; no valid configuration has been loaded yet, so no Service is changed and no address is allocated until this is fixed",
-                error.message
+                "{error}; no valid configuration has been loaded yet, so no Service is changed and no address is allocated until this is fixed"
             )
         })
     }
@@ -167,13 +163,13 @@ impl Reporter {
             };
             let at_fault = ObjectReference {
                 api_version: Some("metallb.io/v1beta1".into()),
-                kind: Some(error.kind.into()),
+                kind: Some(error.kind().into()),
                 namespace: Some(namespace.into()),
-                name: Some(error.name.clone()),
+                name: Some(error.name().to_string()),
                 ..Default::default()
             };
             let state = kube::Resource::object_ref(&created, &());
-            let targets = if error.name.is_empty() {
+            let targets = if error.name().is_empty() {
                 vec![state]
             } else {
                 vec![state, at_fault]
@@ -193,10 +189,10 @@ mod tests {
     use super::*;
 
     fn error() -> ConfigError {
-        ConfigError {
+        ConfigError::UnknownPool {
             kind: "L2Advertisement",
-            name: "bad".into(),
-            message: "L2Advertisement bad references unknown IPAddressPool nope".into(),
+            advertisement: "bad".into(),
+            pool: "nope".into(),
         }
     }
 

@@ -24,9 +24,10 @@ use tokio::sync::mpsc;
 
 use crate::backoff::Backoff;
 use crate::config_state::Verdict;
-use crate::convert::{self, ConfigError};
+use crate::convert;
 use crate::reconcile::{Change, Reconciler, ServiceEvent};
 use crate::secret::ensure_memberlist_secret;
+use metallb_core::config::ConfigError;
 use tokio::time::Instant;
 
 /// Settings of a controller run.
@@ -305,9 +306,7 @@ fn configure(reconciler: &mut Reconciler, stores: &Stores<'_>) -> (Verdict, Vec<
     let result =
         convert::configuration(&pool_objects, &namespace_objects, &ad_objects).and_then(|valid| {
             let empty = valid.is_empty();
-            reconciler
-                .set_pools(valid)
-                .map_err(|e| ConfigError::from_pools(&e))?;
+            reconciler.set_pools(valid).map_err(ConfigError::from)?;
             if empty && !reconciler.is_configured() {
                 tracing::info!(
                     "no IPAddressPool yet: no Service is changed until a configuration is loaded"

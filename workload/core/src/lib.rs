@@ -8,7 +8,9 @@
 //! * [`allocator`]: which address a LoadBalancer Service gets, MetalLB-compatible.
 //! * [`bfd`]: BFD control packets and the session state machine.
 //! * [`bgp`]: BGP-4 messages: encoding, strict decoding, packing into UPDATEs; the session
-//!   state machine; the aggregation-length rule.
+//!   state machine; what is said to a peer; communities; the aggregation-length rule.
+//! * [`config`]: why a configuration cannot be used ([`config::ConfigError`]) and the checks
+//!   of a configuration as a whole.
 //! * [`l2`]: the Layer 2 election, the ARP/NDP frames and the interfaces an address is
 //!   answered on.
 //! * [`membership`]: the header inside sealed membership packets and the replay guard.
@@ -20,6 +22,7 @@
 pub mod allocator;
 pub mod bfd;
 pub mod bgp;
+pub mod config;
 pub mod iprange;
 pub mod l2;
 pub mod membership;

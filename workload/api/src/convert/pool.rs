@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use metallb_core::allocator::{Pool, PoolAllocation};
+use metallb_core::config::ConfigError;
 use metallb_core::iprange::IpRange;
 use metallb_core::selector::Selector;
 
@@ -15,22 +16,28 @@ use crate::IPAddressPool;
 use crate::annotations::{self, IP_ALLOCATED_FROM_POOL};
 
 /// An IPAddressPool as an allocator pool; namespace selectors are resolved against
-/// `namespaces`. An error names the pool and what is wrong.
-pub fn pool(object: &IPAddressPool, namespaces: &[Namespace]) -> Result<Pool, String> {
+/// `namespaces`. The error names the pool and what is wrong.
+pub fn pool(object: &IPAddressPool, namespaces: &[Namespace]) -> Result<Pool, ConfigError> {
     let name = name_of(&object.metadata);
     let ranges = object
         .spec
         .addresses
         .iter()
-        .map(|a| IpRange::parse(a).map_err(|e| format!("pool {name}: {e}")))
+        .map(|a| {
+            IpRange::parse(a).map_err(|error| ConfigError::Range {
+                pool: name.clone(),
+                error,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let allocation = match &object.spec.service_allocation {
         None => None,
         Some(sa) => {
-            let convert = |list: &[LabelSelector]| -> Result<Vec<Selector>, String> {
+            let convert = |list: &[LabelSelector]| -> Result<Vec<Selector>, ConfigError> {
                 list.iter()
                     .map(|s| {
-                        selector(s).ok_or_else(|| format!("pool {name}: bad selector operator"))
+                        selector(s)
+                            .ok_or_else(|| ConfigError::BadSelectorOperator { pool: name.clone() })
                     })
                     .collect()
             };

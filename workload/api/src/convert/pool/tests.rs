@@ -33,8 +33,9 @@ fn a_pool_reads_its_ranges_and_defaults() {
 #[test]
 fn a_bad_range_or_operator_names_the_pool() {
     let bad_range = pool_object("lab", json!({}), json!({"addresses": ["198.18.0.300/30"]}));
-    let message = pool(&bad_range, &[]).unwrap_err();
-    assert!(message.starts_with("pool lab: "), "{message}");
+    let err = pool(&bad_range, &[]).unwrap_err();
+    assert!(err.to_string().starts_with("pool lab: "), "{err}");
+    assert_eq!((err.kind(), err.name()), ("IPAddressPool", "lab"));
     let bad_selector = pool_object(
         "lab",
         json!({}),
@@ -42,7 +43,7 @@ fn a_bad_range_or_operator_names_the_pool() {
             "serviceSelectors": [{"matchExpressions": [{"key": "a", "operator": "Gt"}]}]}}),
     );
     assert_eq!(
-        pool(&bad_selector, &[]).unwrap_err(),
+        pool(&bad_selector, &[]).unwrap_err().to_string(),
         "pool lab: bad selector operator"
     );
 }
