@@ -836,6 +836,9 @@ impl Charm for MetallbCharm {
 }
 
 #[cfg(test)]
+mod api_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use juju_ops::testing::{Harness, State, TestEvent};

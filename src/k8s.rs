@@ -126,6 +126,9 @@ pub enum KubeSource {
     Kubeconfig(std::path::PathBuf),
     /// No cluster at all (unit tests): every call fails with [`K8sError::NoAccess`].
     Disabled,
+    /// The in-memory fake API server of the unit tests (see [`fake`]).
+    #[cfg(test)]
+    Fake(fake::FakeApi),
 }
 
 impl KubeSource {
@@ -137,6 +140,8 @@ impl KubeSource {
         };
         match self {
             Self::Disabled => Err(K8sError::NoAccess("no cluster configured".into())),
+            #[cfg(test)]
+            Self::Fake(_) => Err(K8sError::NoAccess("a fake API has no kubeconfig".into())),
             Self::Kubeconfig(path) => {
                 Config::from_custom_kubeconfig(from_file(path)?, &KubeConfigOptions::default())
                     .await
@@ -158,10 +163,11 @@ impl KubeSource {
 impl Cluster {
     /// Connects with credentials from `source`.
     pub fn connect(source: &KubeSource) -> Result<Self, K8sError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))?;
+        #[cfg(test)]
+        if let KubeSource::Fake(api) = source {
+            return Self::over(|| api.client());
+        }
+        let runtime = new_runtime()?;
         let client = runtime.block_on(async {
             let mut config = source.config().await?;
             config.connect_timeout = Some(Duration::from_secs(5));
@@ -169,6 +175,18 @@ impl Cluster {
             config.write_timeout = Some(CALL_TIMEOUT);
             Client::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))
         })?;
+        Ok(Self { client, runtime })
+    }
+
+    /// A cluster reached through the client `make_client` builds, inside the cluster's own
+    /// runtime (a client spawns its request buffer there): the seam the unit tests put their
+    /// fake API server in.
+    pub fn over(make_client: impl FnOnce() -> Client) -> Result<Self, K8sError> {
+        let runtime = new_runtime()?;
+        let client = {
+            let _inside = runtime.enter();
+            make_client()
+        };
         Ok(Self { client, runtime })
     }
 
@@ -576,6 +594,14 @@ impl Cluster {
     }
 }
 
+/// The single-threaded runtime that drives a [`Cluster`]'s calls from synchronous hook code.
+fn new_runtime() -> Result<tokio::runtime::Runtime, K8sError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))
+}
+
 /// Why a pod is not running, from its containers' waiting or terminated state
 /// (`speaker-x2v9q: ErrImageNeverPull: ...`), or None when Kubernetes gives no reason.
 fn pod_problem(pod: &Pod) -> Option<String> {
@@ -646,6 +672,9 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
         annotations: item.metadata.annotations.clone().unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+pub(crate) mod fake;
 
 #[cfg(test)]
 mod tests {
