@@ -588,7 +588,77 @@ impl Cluster {
         })
     }
 
-    /// Runs an arbitrary async closure with the client (for actions that read other objects).
+    /// Every LoadBalancer Service, in `namespace` or (None) everywhere, with its ingress IPs,
+    /// the pool it was given from and the node announcing it in Layer 2 (from the
+    /// ServiceL2Status objects in `metallb_namespace`; none when they cannot be read).
+    pub fn allocations(
+        &self,
+        namespace: Option<&str>,
+        metallb_namespace: &str,
+    ) -> Result<Vec<Allocation>, K8sError> {
+        use k8s_openapi::api::core::v1::Service;
+        use metallb_api::ServiceL2Status;
+        use metallb_api::annotations::{self, IP_ALLOCATED_FROM_POOL};
+        self.runtime.block_on(async {
+            let services: Api<Service> = match namespace {
+                Some(ns) => Api::namespaced(self.client.clone(), ns),
+                None => Api::all(self.client.clone()),
+            };
+            let list = services
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| K8sError::Transient(format!("listing services: {e}")))?;
+            let statuses: Api<ServiceL2Status> =
+                Api::namespaced(self.client.clone(), metallb_namespace);
+            let l2 = statuses
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .unwrap_or_default();
+            let mut found = Vec::new();
+            for service in list.items {
+                let load_balancer = service.spec.as_ref().and_then(|s| s.type_.as_deref());
+                if load_balancer != Some("LoadBalancer") {
+                    continue;
+                }
+                let name = service.metadata.name.clone().unwrap_or_default();
+                let namespace = service.metadata.namespace.clone().unwrap_or_default();
+                let pool = annotations::get(
+                    service.metadata.annotations.as_ref(),
+                    IP_ALLOCATED_FROM_POOL,
+                )
+                .unwrap_or("")
+                .to_string();
+                let node = l2
+                    .iter()
+                    .filter_map(|s| s.status.as_ref())
+                    .find(|s| {
+                        s.service_name.as_deref() == Some(&name)
+                            && s.service_namespace.as_deref() == Some(&namespace)
+                    })
+                    .and_then(|s| s.node.clone())
+                    .unwrap_or_default();
+                let ips = service
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|lb| lb.ingress)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|i| i.ip)
+                    .collect();
+                found.push(Allocation {
+                    namespace,
+                    name,
+                    ips,
+                    pool,
+                    node,
+                });
+            }
+            Ok(found)
+        })
+    }
+
+    /// Runs an arbitrary async closure with the client (the `explain` action's many reads).
     pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
         self.runtime.block_on(f(self.client.clone()))
     }
@@ -642,6 +712,21 @@ fn pod_problem(pod: &Pod) -> Option<String> {
                     .unwrap_or("not scheduled")
             )
         })
+}
+
+/// A LoadBalancer Service and what MetalLB gave it (see [`Cluster::allocations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The Service's namespace.
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// Its ingress IPs.
+    pub ips: Vec<String>,
+    /// The pool its IPs came from (empty when not annotated).
+    pub pool: String,
+    /// The node announcing it in Layer 2 (empty when none).
+    pub node: String,
 }
 
 /// What the speakers advertise over BGP.
