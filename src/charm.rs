@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use juju_ops::{Charm, Context, Event, Status, StatusCollector};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::config::{CharmConfig, ConfigProblem, RawConfig};
 use crate::identity::Instance;
@@ -92,7 +92,8 @@ impl MetallbCharm {
 const CRD_WAIT: Duration = Duration::from_secs(30);
 
 impl MetallbCharm {
-    fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
+    /// The validated options as render input, or the problem with them.
+    pub(crate) fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
         let raw: RawConfig = ctx.config()?;
         let config = match CharmConfig::validate(&raw) {
             Ok(config) => config,
@@ -165,6 +166,26 @@ impl MetallbCharm {
         })
     }
 
+    /// Where the charm's Kubernetes credentials come from.
+    pub(crate) fn kube(&self) -> &KubeSource {
+        &self.kube
+    }
+
+    /// Reconciles for the `sync-resources` and `adopt` actions and keeps the outcome for the
+    /// status: what the apply took over, or the outcome when it is not a success.
+    pub(crate) fn sync(
+        &mut self,
+        ctx: &Context<'_>,
+        adopt: Adopt,
+    ) -> Result<std::result::Result<Vec<String>, Outcome>> {
+        let outcome = self.reconcile(ctx, adopt)?;
+        self.outcome = Some(outcome.clone());
+        Ok(match outcome {
+            Outcome::Applied { .. } => Ok(self.adopted.clone()),
+            other => Err(other),
+        })
+    }
+
     /// Removes what this instance created when the application itself goes away (not when
     /// one unit leaves). Needs no valid config: ownership labels say what to remove. A failed
     /// clean-up fails the hook, so Juju retries it.
@@ -185,60 +206,6 @@ impl MetallbCharm {
         )?;
         tracing::info!("removed {} objects", deleted.len());
         Ok(Outcome::Removed)
-    }
-
-    fn action(&mut self, ctx: &Context<'_>, name: &str) -> Result<()> {
-        let action = ctx.action().context("not running an action")?;
-        let input = match Self::settings(ctx)? {
-            Ok(input) => input,
-            Err(problem) => {
-                action.fail(&problem.to_string())?;
-                return Ok(());
-            }
-        };
-        let result = match name {
-            "list-resources" => list_resources(&self.kube, &input, action.raw_params().get("kind")),
-            "sync-resources" | "adopt" => {
-                let adopt = if name == "adopt" {
-                    Adopt::Foreign
-                } else {
-                    Adopt::No
-                };
-                let outcome = self.reconcile(ctx, adopt)?;
-                let done = matches!(outcome, Outcome::Applied { .. });
-                self.outcome = Some(outcome.clone());
-                if done {
-                    let adopted: serde_json::Map<String, Value> = self
-                        .adopted
-                        .iter()
-                        .enumerate()
-                        .map(|(i, object)| (format!("{i:02}"), json!(object)))
-                        .collect();
-                    Ok(json!({"applied": render(&input).len().to_string(), "adopted": adopted}))
-                } else {
-                    Err(K8sError::Transient(describe(&outcome)))
-                }
-            }
-            "scrub-resources" => {
-                let dry_run = action.raw_params().get("dry-run") == Some(&Value::Bool(true));
-                scrub(&self.kube, &input, dry_run)
-            }
-            "list-allocations" => {
-                list_allocations(&self.kube, &input, action.raw_params().get("namespace"))
-            }
-            "explain" => {
-                match crate::explain::action(&self.kube, &input.namespace, &action.raw_params()) {
-                    Ok(results) => Ok(results),
-                    Err(err) => return Ok(action.fail(&err.to_string())?),
-                }
-            }
-            other => Err(K8sError::Transient(format!("unknown action {other}"))),
-        };
-        match result {
-            Ok(results) => action.set_results(&results)?,
-            Err(err) => action.fail(&err.to_string())?,
-        }
-        Ok(())
     }
 }
 
@@ -303,22 +270,6 @@ fn outcome_of(err: K8sError) -> Outcome {
     }
 }
 
-/// One line about an outcome that is not a success (for action failures).
-fn describe(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::BadConfig(problem) => problem.to_string(),
-        Outcome::Conflicts(conflicts) => conflicts
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-        Outcome::NeedsTrust(message) | Outcome::Refused(message) | Outcome::ApiError(message) => {
-            message.clone()
-        }
-        other => format!("{other:?}"),
-    }
-}
-
 /// What [`apply_all`] did.
 enum Applied {
     /// Everything was applied.
@@ -346,7 +297,7 @@ struct ApplyReport {
 
 /// The charm's view of the cluster and what it would do there: every object it wants, and
 /// what exists of its kinds or under the names it wants.
-fn plan_for(
+pub(crate) fn plan_for(
     cluster: &Cluster,
     input: &RenderInput,
     adopt: Adopt,
@@ -385,7 +336,11 @@ fn plan_for(
 
 /// Deletes what `plan` retires, workloads first; a retired Namespace only when nothing but
 /// the charm's leftovers is in it. Returns what was deleted.
-fn execute(cluster: &Cluster, plan: &Plan, instance: &Instance) -> Result<Vec<String>, K8sError> {
+pub(crate) fn execute(
+    cluster: &Cluster,
+    plan: &Plan,
+    instance: &Instance,
+) -> Result<Vec<String>, K8sError> {
     let mut deleted = cluster.delete(&plan.retire_workloads)?;
     deleted.extend(cluster.delete(&plan.prune)?);
     for namespace in &plan.retire_namespaces {
@@ -635,134 +590,10 @@ fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<App
     }))
 }
 
-fn list_resources(
-    kube: &KubeSource,
-    input: &RenderInput,
-    kind: Option<&Value>,
-) -> Result<Value, K8sError> {
-    let cluster = Cluster::connect(kube)?;
-    let desired = render(input);
-    let existing = cluster.inventory(MANAGED_KINDS)?;
-    let instance = input.instance();
-    let readiness = cluster.readiness(&input.namespace)?;
-    let mut rows = serde_json::Map::new();
-    for (i, object) in desired
-        .iter()
-        .filter(|o| kind.and_then(Value::as_str).is_none_or(|k| k == o.kind))
-        .enumerate()
-    {
-        let present = existing.iter().any(|e| {
-            e.kind == object.kind
-                && e.name == object.name
-                && e.namespace == object.namespace
-                && ownership::owner(e, &instance) == ownership::Owner::This
-        });
-        let ready = match object.kind.as_str() {
-            "Deployment" => format!("{}/{}", readiness.controller.0, readiness.controller.1),
-            "DaemonSet" => format!("{}/{}", readiness.speaker.0, readiness.speaker.1),
-            _ => if present { "yes" } else { "no" }.to_string(),
-        };
-        rows.insert(
-            format!("{i:02}"),
-            json!({"object": object.describe(), "present": present, "ready": ready}),
-        );
-    }
-    Ok(json!({"count": rows.len().to_string(), "resources": rows}))
-}
-
-/// Deletes (or with `dry_run` lists) what this instance owns and no longer wants; never a
-/// CRD, never another's object, a Namespace only if the charm created it and it is empty.
-fn scrub(kube: &KubeSource, input: &RenderInput, dry_run: bool) -> Result<Value, K8sError> {
-    let cluster = Cluster::connect(kube)?;
-    let plan = match plan_for(&cluster, input, Adopt::No)? {
-        Ok(plan) => plan,
-        Err(conflicts) => {
-            return Err(K8sError::Transient(describe(&Outcome::Conflicts(
-                conflicts,
-            ))));
-        }
-    };
-    let names: Vec<String> = if dry_run {
-        plan.retire_workloads
-            .iter()
-            .chain(&plan.prune)
-            .map(Desired::describe)
-            .chain(
-                plan.retire_namespaces
-                    .iter()
-                    .map(|n| format!("Namespace/{n}")),
-            )
-            .collect()
-    } else {
-        execute(&cluster, &plan, &input.instance())?
-    };
-    Ok(
-        json!({"dry-run": dry_run.to_string(), "count": names.len().to_string(), "objects": names.join(", ")}),
-    )
-}
-
-fn list_allocations(
-    kube: &KubeSource,
-    input: &RenderInput,
-    namespace: Option<&Value>,
-) -> Result<Value, K8sError> {
-    use k8s_openapi::api::core::v1::Service;
-    use kube::api::{Api, ListParams};
-    use metallb_api::ServiceL2Status;
-
-    let cluster = Cluster::connect(kube)?;
-    let namespace = namespace.and_then(Value::as_str).map(str::to_string);
-    let metallb_ns = input.namespace.clone();
-    cluster.with_client(async move |client| {
-        let services: Api<Service> = match &namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        let list = services
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| K8sError::Transient(format!("listing services: {e}")))?;
-        let statuses: Api<ServiceL2Status> = Api::namespaced(client, &metallb_ns);
-        let l2 = statuses.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
-        let mut rows = serde_json::Map::new();
-        for svc in list.items {
-            let spec = svc.spec.clone().unwrap_or_default();
-            if spec.type_.as_deref() != Some("LoadBalancer") {
-                continue;
-            }
-            let name = svc.metadata.name.clone().unwrap_or_default();
-            let ns = svc.metadata.namespace.clone().unwrap_or_default();
-            let ips: Vec<String> = svc
-                .status
-                .and_then(|s| s.load_balancer)
-                .and_then(|lb| lb.ingress)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|i| i.ip)
-                .collect();
-            let pool = metallb_api::annotations::get(svc.metadata.annotations.as_ref(), metallb_api::annotations::IP_ALLOCATED_FROM_POOL)
-                .unwrap_or("")
-                .to_string();
-            let node = l2
-                .iter()
-                .filter_map(|s| s.status.as_ref())
-                .find(|s| s.service_name.as_deref() == Some(&name) && s.service_namespace.as_deref() == Some(&ns))
-                .and_then(|s| s.node.clone())
-                .unwrap_or_default();
-            let key = crate::identity::label_value(&format!("{ns}-{name}")).to_ascii_lowercase();
-            rows.insert(
-                key,
-                json!({"service": format!("{ns}/{name}"), "ips": ips.join(","), "pool": pool, "node": node}),
-            );
-        }
-        Ok(json!({"count": rows.len().to_string(), "services": rows}))
-    })
-}
-
 impl Charm for MetallbCharm {
     fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()> {
         let outcome = match event {
-            Event::Action { name, .. } => return self.action(ctx, name),
+            Event::Action { name, .. } => return crate::actions::run(self, ctx, name),
             Event::Remove => self.remove(ctx)?,
             Event::Stop => return Ok(()),
             _ => self.reconcile(ctx, Adopt::No)?,
@@ -834,6 +665,9 @@ impl Charm for MetallbCharm {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod api_tests;
 
 #[cfg(test)]
 mod tests {

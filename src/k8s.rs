@@ -126,6 +126,9 @@ pub enum KubeSource {
     Kubeconfig(std::path::PathBuf),
     /// No cluster at all (unit tests): every call fails with [`K8sError::NoAccess`].
     Disabled,
+    /// The in-memory fake API server of the unit tests (see [`fake`]).
+    #[cfg(test)]
+    Fake(fake::FakeApi),
 }
 
 impl KubeSource {
@@ -137,6 +140,8 @@ impl KubeSource {
         };
         match self {
             Self::Disabled => Err(K8sError::NoAccess("no cluster configured".into())),
+            #[cfg(test)]
+            Self::Fake(_) => Err(K8sError::NoAccess("a fake API has no kubeconfig".into())),
             Self::Kubeconfig(path) => {
                 Config::from_custom_kubeconfig(from_file(path)?, &KubeConfigOptions::default())
                     .await
@@ -158,10 +163,11 @@ impl KubeSource {
 impl Cluster {
     /// Connects with credentials from `source`.
     pub fn connect(source: &KubeSource) -> Result<Self, K8sError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))?;
+        #[cfg(test)]
+        if let KubeSource::Fake(api) = source {
+            return Self::over(|| api.client());
+        }
+        let runtime = new_runtime()?;
         let client = runtime.block_on(async {
             let mut config = source.config().await?;
             config.connect_timeout = Some(Duration::from_secs(5));
@@ -169,6 +175,18 @@ impl Cluster {
             config.write_timeout = Some(CALL_TIMEOUT);
             Client::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))
         })?;
+        Ok(Self { client, runtime })
+    }
+
+    /// A cluster reached through the client `make_client` builds, inside the cluster's own
+    /// runtime (a client spawns its request buffer there): the seam the unit tests put their
+    /// fake API server in.
+    pub fn over(make_client: impl FnOnce() -> Client) -> Result<Self, K8sError> {
+        let runtime = new_runtime()?;
+        let client = {
+            let _inside = runtime.enter();
+            make_client()
+        };
         Ok(Self { client, runtime })
     }
 
@@ -570,10 +588,88 @@ impl Cluster {
         })
     }
 
-    /// Runs an arbitrary async closure with the client (for actions that read other objects).
+    /// Every LoadBalancer Service, in `namespace` or (None) everywhere, with its ingress IPs,
+    /// the pool it was given from and the node announcing it in Layer 2 (from the
+    /// ServiceL2Status objects in `metallb_namespace`; none when they cannot be read).
+    pub fn allocations(
+        &self,
+        namespace: Option<&str>,
+        metallb_namespace: &str,
+    ) -> Result<Vec<Allocation>, K8sError> {
+        use k8s_openapi::api::core::v1::Service;
+        use metallb_api::ServiceL2Status;
+        use metallb_api::annotations::{self, IP_ALLOCATED_FROM_POOL};
+        self.runtime.block_on(async {
+            let services: Api<Service> = match namespace {
+                Some(ns) => Api::namespaced(self.client.clone(), ns),
+                None => Api::all(self.client.clone()),
+            };
+            let list = services
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| K8sError::Transient(format!("listing services: {e}")))?;
+            let statuses: Api<ServiceL2Status> =
+                Api::namespaced(self.client.clone(), metallb_namespace);
+            let l2 = statuses
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .unwrap_or_default();
+            let mut found = Vec::new();
+            for service in list.items {
+                let load_balancer = service.spec.as_ref().and_then(|s| s.type_.as_deref());
+                if load_balancer != Some("LoadBalancer") {
+                    continue;
+                }
+                let name = service.metadata.name.clone().unwrap_or_default();
+                let namespace = service.metadata.namespace.clone().unwrap_or_default();
+                let pool = annotations::get(
+                    service.metadata.annotations.as_ref(),
+                    IP_ALLOCATED_FROM_POOL,
+                )
+                .unwrap_or("")
+                .to_string();
+                let node = l2
+                    .iter()
+                    .filter_map(|s| s.status.as_ref())
+                    .find(|s| {
+                        s.service_name.as_deref() == Some(&name)
+                            && s.service_namespace.as_deref() == Some(&namespace)
+                    })
+                    .and_then(|s| s.node.clone())
+                    .unwrap_or_default();
+                let ips = service
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|lb| lb.ingress)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|i| i.ip)
+                    .collect();
+                found.push(Allocation {
+                    namespace,
+                    name,
+                    ips,
+                    pool,
+                    node,
+                });
+            }
+            Ok(found)
+        })
+    }
+
+    /// Runs an arbitrary async closure with the client (the `explain` action's many reads).
     pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
         self.runtime.block_on(f(self.client.clone()))
     }
+}
+
+/// The single-threaded runtime that drives a [`Cluster`]'s calls from synchronous hook code.
+fn new_runtime() -> Result<tokio::runtime::Runtime, K8sError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| K8sError::NoAccess(format!("cannot start the async runtime: {e}")))
 }
 
 /// Why a pod is not running, from its containers' waiting or terminated state
@@ -618,6 +714,21 @@ fn pod_problem(pod: &Pod) -> Option<String> {
         })
 }
 
+/// A LoadBalancer Service and what MetalLB gave it (see [`Cluster::allocations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The Service's namespace.
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// Its ingress IPs.
+    pub ips: Vec<String>,
+    /// The pool its IPs came from (empty when not annotated).
+    pub pool: String,
+    /// The node announcing it in Layer 2 (empty when none).
+    pub node: String,
+}
+
 /// What the speakers advertise over BGP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BgpAdvertising {
@@ -646,6 +757,9 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
         annotations: item.metadata.annotations.clone().unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+pub(crate) mod fake;
 
 #[cfg(test)]
 mod tests {

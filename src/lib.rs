@@ -1,6 +1,7 @@
 //! The metallb charm as a library: the binary in `main.rs` only calls [`juju_ops::main`].
 //!
 //! * [`charm`]: the `Charm` implementation (one reconcile path, status in `collect_status`).
+//! * [`actions`]: the actions (list, sync, adopt, scrub, allocations, explain).
 //! * [`config`]: the options, validated; a bad value names the option and the item.
 //! * [`identity`]: this instance's ownership labels and object names.
 //! * [`render`]: pure rendering of every Kubernetes object the charm wants.
@@ -10,6 +11,7 @@
 //! * [`explain`]: the `explain` action: why a Service has (or lacks) an address.
 //! * [`k8s`]: the only module that talks to the Kubernetes API.
 
+pub mod actions;
 pub mod charm;
 pub mod config;
 pub mod explain;

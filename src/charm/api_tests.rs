@@ -1,0 +1,365 @@
+//! The hook path against the fake API server of [`crate::k8s::fake`]: the exact requests a
+//! reconcile makes (apply, prune, trust) and what the charm then reports.
+
+use juju_ops::testing::{Harness, Output, State, TestEvent};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::identity::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, managed_selector};
+use crate::k8s::FIELD_MANAGER;
+use crate::k8s::fake::{Call, FakeApi, status};
+
+const NS: &str = "metallb-system";
+const POOL: &str = "198.18.0.0/28";
+
+fn run(api: &FakeApi, event: TestEvent, state: State) -> Output {
+    let api = api.clone();
+    Harness::new(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .run(
+            move |_| MetallbCharm::new(KubeSource::Fake(api)),
+            event,
+            state,
+        )
+        .unwrap()
+}
+
+fn config_changed(api: &FakeApi, state: State) -> Output {
+    run(api, TestEvent::hook("config-changed"), state)
+}
+
+fn configured() -> State {
+    State::default().with_config("iprange", POOL)
+}
+
+/// What the charm renders for [`configured`] (names and kinds; images do not matter here).
+fn desired(bgp: bool) -> Vec<Desired> {
+    let mut input = RenderInput {
+        model: "test-model".into(),
+        app: "metallb".into(),
+        namespace: NS.into(),
+        addresses: vec![POOL.into()],
+        node_selector: Default::default(),
+        l2_interfaces: vec![],
+        bgp: None,
+        controller_image: "c".into(),
+        speaker_image: "s".into(),
+        log_level: "info".into(),
+    };
+    if bgp {
+        let raw: RawConfig = serde_json::from_value(json!({
+            "iprange": POOL, "namespace": NS, "node-selector": "", "image-registry": "ghcr.io/metallb-rs",
+            "log-level": "info", "l2-interfaces": "",
+            "bgp-asn": 64512, "bgp-peers": "198.18.0.1:64513",
+        }))
+        .unwrap();
+        input.bgp = CharmConfig::validate(&raw).unwrap().bgp;
+    }
+    render(&input)
+}
+
+/// The path of `object` as kube-rs addresses it.
+fn path_of(object: &Desired) -> String {
+    let (group, version) = object
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", &object.api_version));
+    let plural = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        group,
+        version,
+        &object.kind,
+    ))
+    .plural;
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    match &object.namespace {
+        Some(ns) => format!("{prefix}/namespaces/{ns}/{plural}/{}", object.name),
+        None => format!("{prefix}/{plural}/{}", object.name),
+    }
+}
+
+fn writes(calls: &[Call]) -> Vec<&Call> {
+    calls.iter().filter(|c| c.method != "GET").collect()
+}
+
+/// An object of the charm's kinds with `labels`.
+fn object(api_version: &str, kind: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": api_version, "kind": kind,
+           "metadata": {"name": name, "namespace": NS, "labels": labels}, "spec": {}})
+}
+
+#[test]
+fn a_fresh_cluster_gets_everything_applied_and_reports_readiness() {
+    let api = FakeApi::new();
+    api.workloads_ready();
+    let out = config_changed(&api, configured());
+    assert!(out.success);
+    assert_eq!(
+        out.state.unit_status,
+        Status::active(format!("16 addresses ({POOL}), 0 in use"))
+    );
+    let calls = api.calls();
+    // First the inventory: every kind the charm manages, by its managed-by label.
+    let selector = managed_selector();
+    for (call, (api_version, kind)) in calls.iter().zip(MANAGED_KINDS) {
+        assert_eq!(call.method, "GET", "{kind}");
+        assert!(call.path.ends_with('s'), "{kind}: {}", call.path);
+        assert!(call.path.contains(api_version.split('/').next().unwrap()));
+        assert_eq!(call.query.get("labelSelector"), Some(&selector), "{kind}");
+    }
+    // Then every wanted object is read by name (none is in the inventory).
+    let desired = desired(false);
+    let lookups: Vec<String> = calls[MANAGED_KINDS.len()..][..desired.len()]
+        .iter()
+        .map(Call::line)
+        .collect();
+    let expected: Vec<String> = desired
+        .iter()
+        .map(|d| format!("GET {}", path_of(d)))
+        .collect();
+    assert_eq!(lookups, expected);
+    // Every write: the Namespace and CRDs applied, the memberlist Secret and the exclude
+    // list created, the rest applied, in render order; nothing deleted.
+    let (first, rest): (Vec<&Desired>, Vec<&Desired>) = desired
+        .iter()
+        .partition(|o| o.kind == "Namespace" || o.kind == ownership::CRD_KIND);
+    let mut expected: Vec<String> = first
+        .iter()
+        .map(|d| format!("PATCH {}", path_of(d)))
+        .collect();
+    expected.push(format!("POST /api/v1/namespaces/{NS}/secrets"));
+    expected.push(format!("POST /api/v1/namespaces/{NS}/configmaps"));
+    expected.extend(rest.iter().map(|d| format!("PATCH {}", path_of(d))));
+    let writes = writes(&calls);
+    assert_eq!(
+        writes.iter().map(|c| c.line()).collect::<Vec<_>>(),
+        expected
+    );
+    for apply in writes.iter().filter(|c| c.method == "PATCH") {
+        assert_eq!(
+            apply.query.get("fieldManager").map(String::as_str),
+            Some(FIELD_MANAGER)
+        );
+        assert_eq!(apply.query.get("force").map(String::as_str), Some("true"));
+        assert_eq!(
+            apply.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        let labels = &apply.body["metadata"]["labels"];
+        assert_eq!(labels[LABEL_MANAGED_BY], MANAGED_BY, "{}", apply.path);
+        assert!(
+            apply
+                .path
+                .ends_with(apply.body["metadata"]["name"].as_str().unwrap())
+        );
+    }
+    let namespace = writes[0];
+    assert_eq!(namespace.body["kind"], "Namespace");
+    assert_eq!(
+        namespace.body["metadata"]["annotations"][crate::identity::ANNOTATION_CREATED_BY],
+        "test-model.metallb"
+    );
+    let secret = writes
+        .iter()
+        .find(|c| c.path.ends_with("/secrets"))
+        .unwrap();
+    assert_eq!(secret.body["metadata"]["name"], MEMBERLIST_SECRET);
+    assert_eq!(
+        secret.body["stringData"]["secretkey"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    // The workloads are applied with the pool, and the status reads their readiness.
+    let pool = api
+        .object("metallb.io/v1beta1", "IPAddressPool", Some(NS), "metallb")
+        .or_else(|| {
+            let name = desired.iter().find(|d| d.kind == "IPAddressPool").unwrap();
+            api.object("metallb.io/v1beta1", "IPAddressPool", Some(NS), &name.name)
+        })
+        .unwrap();
+    assert_eq!(pool["spec"]["addresses"], json!([POOL]));
+    let reads: Vec<String> = calls.iter().map(Call::line).collect();
+    for read in [
+        format!("GET /apis/apps/v1/namespaces/{NS}/deployments/controller"),
+        format!("GET /apis/apps/v1/namespaces/{NS}/daemonsets/speaker"),
+        "GET /api/v1/services".to_string(),
+    ] {
+        assert!(reads.contains(&read), "{read} not in {reads:#?}");
+    }
+}
+
+#[test]
+fn workloads_not_ready_yet_are_waited_for() {
+    let api = FakeApi::new();
+    let out = config_changed(&api, configured());
+    assert!(out.success);
+    assert_eq!(
+        out.state.unit_status,
+        Status::waiting("controller 0/1 ready, speaker 0/0 ready")
+    );
+    // Not ready: the pods are listed for a reason.
+    assert!(api.calls().iter().any(|c| {
+        c.line() == format!("GET /api/v1/namespaces/{NS}/pods")
+            && c.query.get("labelSelector").map(String::as_str) == Some("app=metallb")
+    }));
+}
+
+#[test]
+fn objects_of_another_instance_or_of_the_user_are_conflicts_and_nothing_is_applied() {
+    let desired = desired(false);
+    let controller = desired.iter().find(|d| d.kind == "Deployment").unwrap();
+    let api = FakeApi::new();
+    // The user's Namespace (no labels) and another instance's controller.
+    api.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+    api.seed(object(
+        "apps/v1",
+        "Deployment",
+        &controller.name,
+        json!({LABEL_MANAGED_BY: MANAGED_BY, LABEL_INSTANCE: "other-model.metallb"}),
+    ));
+    let out = config_changed(&api, configured());
+    assert!(out.success);
+    assert_eq!(
+        out.state.unit_status,
+        Status::blocked(format!(
+            "Namespace/{NS} exists and was not created by this charm (and 1 more): set another namespace"
+        ))
+    );
+    assert_eq!(writes(&api.calls()), Vec::<&Call>::new());
+
+    // The user's object alone: the way out is the adopt action.
+    let api = FakeApi::new();
+    api.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+    let out = config_changed(&api, configured());
+    match out.state.unit_status {
+        Status::Blocked(m) => assert!(m.contains("juju run metallb/0 adopt"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(writes(&api.calls()), Vec::<&Call>::new());
+}
+
+#[test]
+fn a_refusal_of_the_charms_identity_asks_for_trust() {
+    let api = FakeApi::new();
+    api.answer(|call| {
+        Some(status(
+            403,
+            "Forbidden",
+            &format!(
+                "{} is forbidden: User \"system:serviceaccount:test-model:metallb\" cannot list resource",
+                call.path
+            ),
+        ))
+    });
+    let out = config_changed(&api, configured());
+    assert!(out.success);
+    assert_eq!(
+        out.state.unit_status,
+        Status::blocked("needs access to the cluster: run `juju trust metallb --scope=cluster`")
+    );
+    assert_eq!(out.state.app_status, out.state.unit_status);
+    // The first call is refused and nothing else is tried.
+    let calls = api.calls();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0].line(), "GET /api/v1/namespaces");
+}
+
+#[test]
+fn a_refusal_that_is_not_about_rights_blocks_without_asking_for_trust() {
+    let api = FakeApi::new();
+    api.answer(|call| {
+        (call.method == "PATCH").then(|| {
+            status(
+                403,
+                "Forbidden",
+                "unable to create new content in namespace metallb-system because it is being terminated",
+            )
+        })
+    });
+    let out = config_changed(&api, configured());
+    match out.state.unit_status {
+        Status::Blocked(m) => {
+            assert!(
+                m.contains("being terminated") && !m.contains("juju trust"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn what_the_charm_no_longer_renders_is_pruned_and_nothing_it_did_not_create() {
+    let api = FakeApi::new();
+    api.workloads_ready();
+    let bgp = configured()
+        .with_config("bgp-asn", 64512)
+        .with_config("bgp-peers", "198.18.0.1:64513");
+    assert!(config_changed(&api, bgp).success);
+    let with_bgp = desired(true);
+    let peer = with_bgp.iter().find(|d| d.kind == "BGPPeer").unwrap();
+    let advertisement = with_bgp
+        .iter()
+        .find(|d| d.kind == "BGPAdvertisement")
+        .unwrap();
+    assert!(
+        api.object("metallb.io/v1beta2", "BGPPeer", Some(NS), &peer.name)
+            .is_some()
+    );
+    // The user's peer (no labels) and another instance's, next to the charm's.
+    api.seed(object(
+        "metallb.io/v1beta2",
+        "BGPPeer",
+        "users-router",
+        json!({"team": "net"}),
+    ));
+    api.seed(object(
+        "metallb.io/v1beta2",
+        "BGPPeer",
+        "other-router",
+        json!({LABEL_MANAGED_BY: MANAGED_BY, LABEL_INSTANCE: "other-model.metallb"}),
+    ));
+    api.clear_calls();
+
+    // BGP off: the charm's peer and advertisement go, nothing else.
+    let out = config_changed(&api, configured());
+    assert!(out.success);
+    let deletes: Vec<String> = api
+        .calls()
+        .iter()
+        .filter(|c| c.method == "DELETE")
+        .map(Call::line)
+        .collect();
+    let mut expected = vec![
+        format!("DELETE {}", path_of(peer)),
+        format!("DELETE {}", path_of(advertisement)),
+    ];
+    expected.sort();
+    let mut sorted = deletes.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    for kept in ["users-router", "other-router"] {
+        assert!(
+            api.object("metallb.io/v1beta2", "BGPPeer", Some(NS), kept)
+                .is_some(),
+            "{kept}"
+        );
+    }
+    assert!(
+        api.object("metallb.io/v1beta2", "BGPPeer", Some(NS), &peer.name)
+            .is_none()
+    );
+    // Pruning comes after the apply of everything still wanted.
+    let calls = api.calls();
+    let last_apply = calls.iter().rposition(|c| c.method == "PATCH").unwrap();
+    let first_delete = calls.iter().position(|c| c.method == "DELETE").unwrap();
+    assert!(last_apply < first_delete);
+    assert_eq!(
+        out.state.unit_status,
+        Status::active(format!("16 addresses ({POOL}), 0 in use"))
+    );
+}
