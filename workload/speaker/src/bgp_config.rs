@@ -38,6 +38,7 @@ use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
 
 use crate::bgp_peer::{BfdSettings, Peer};
+use crate::plan::duration_seconds;
 
 /// A problem with one object, as this speaker sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,31 +194,6 @@ pub fn resolve_community(text: &str, aliases: &[Arc<Community>]) -> Option<BgpCo
             .find(|alias| alias.name == text)
             .and_then(|alias| alias.value.parse().ok())
     })
-}
-
-/// A Go duration as upstream writes them ("90s", "1m30s"), in seconds; `None` if malformed.
-pub fn duration_seconds(text: &str) -> Option<u16> {
-    let mut total = 0u64;
-    let mut number = String::new();
-    for ch in text.chars() {
-        match ch {
-            '0'..='9' => number.push(ch),
-            'h' | 'm' | 's' => {
-                let n: u64 = number.parse().ok()?;
-                total = total.saturating_add(n.saturating_mul(match ch {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                }));
-                number.clear();
-            }
-            _ => return None,
-        }
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(u16::try_from(total).unwrap_or(u16::MAX))
 }
 
 fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {

@@ -1,5 +1,5 @@
 //! A peer this node keeps a BGP session with: the settings [`crate::bgp_config`] accepts from a
-//! BGPPeer (and its BFDProfile and password Secret), that [`crate::bgp_plan`] routes to and the
+//! BGPPeer (and its BFDProfile and password Secret), that [`crate::plan::bgp`] routes to and the
 //! session adapter uses.
 
 use std::net::{IpAddr, Ipv4Addr};

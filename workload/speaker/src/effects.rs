@@ -25,8 +25,9 @@ use crate::adapters::responder::{Duplicate, format_mac};
 use crate::adapters::{config_state, status};
 use crate::backoff::Backoff;
 use crate::bgp_config::Problem;
-use crate::bgp_plan::{Advertised, ServiceKey};
-use crate::reconcile::{Decision, Unannounced};
+use crate::plan::ServiceKey;
+use crate::plan::bgp::Advertised;
+use crate::plan::l2::{Decision, Unannounced};
 use metallb_core::l2::Mac;
 use metallb_runtime::metrics::{Family, Metrics};
 

@@ -5,11 +5,11 @@
 //! (`metallb_core::l2::election`) over the live members of a SWIM membership, and the winner
 //! answers ARP and NDP for the Service's addresses and sends gratuitous announcements.
 //!
-//! * [`reconcile`]: Kubernetes objects in, this node's Layer 2 announcements out (no I/O).
+//! * [`plan`]: the planning, no I/O: one snapshot of the watch caches per pass in, this node's
+//!   Layer 2 decisions ([`plan::l2`]) and BGP peers and routes ([`plan::bgp`]) out, from one
+//!   reading of the Services both protocols share.
 //! * [`bgp_config`]: the BGP objects this node accepts, what it refuses and why (no I/O).
 //! * [`bgp_peer`]: a peer's session settings, as accepted and as the sessions use them.
-//! * [`bgp_plan`]: the accepted configuration and the Services in, this node's BGP peers and
-//!   routes out (no I/O).
 //! * [`table`]: the announcement table shared with the responders.
 //! * [`adapters`]: the edges: raw-socket responders, interface scanning, membership gossip,
 //!   the Kubernetes watches and status writes, metrics and health.
@@ -18,9 +18,8 @@ pub mod adapters;
 pub mod backoff;
 pub mod bgp_config;
 pub mod bgp_peer;
-pub mod bgp_plan;
 pub mod effects;
 pub mod metrics;
-pub mod reconcile;
+pub mod plan;
 pub mod run;
 pub mod table;

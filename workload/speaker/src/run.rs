@@ -31,10 +31,10 @@ use crate::adapters::interfaces;
 use crate::adapters::link_watch;
 use crate::adapters::membership::{self, Links, Membership};
 use crate::adapters::responder::Responders;
-use crate::bgp_config::{self, ConfigInputs, InForce, Problem};
-use crate::bgp_plan::{self, Advertised, BgpInputs, ServiceKey};
+use crate::bgp_config::InForce;
 use crate::effects::{self, EffectsSettings, PassOutcome, StatusCaches, sleep_until};
-use crate::reconcile::{self, Decision, Inputs};
+use crate::plan::l2::{self, Decision};
+use crate::plan::{self, Context, Planned, Snapshot};
 use crate::table::{InterfaceFilter, SharedTable, Table};
 use metallb_core::l2::election::{LinkView, Outcome};
 use metallb_runtime::metrics::Metrics;
@@ -91,96 +91,92 @@ pub struct Settings {
     pub metrics: Metrics,
 }
 
-struct Caches {
-    services: Store<Service>,
-    slices: Store<EndpointSlice>,
-    nodes: Store<Node>,
-    pools: Store<IPAddressPool>,
-    advertisements: Store<L2Advertisement>,
-    statuses: Store<ServiceL2Status>,
-    bgp_statuses: Store<ServiceBGPStatus>,
-    pods: Option<Store<Pod>>,
-    bgp_peers: Store<BGPPeer>,
-    bgp_advertisements: Store<BGPAdvertisement>,
-    communities: Store<Community>,
-    secrets: Store<Secret>,
-    bfd_profiles: Store<BFDProfile>,
-}
-
-impl Caches {
-    fn start(client: &Client, settings: &Settings, trigger: &mpsc::Sender<()>) -> Self {
-        let ns = settings.namespace.as_str();
-        Caches {
-            services: spawn_reflector(Api::all(client.clone()), trigger.clone()),
-            slices: spawn_reflector(Api::all(client.clone()), trigger.clone()),
-            nodes: spawn_reflector(Api::all(client.clone()), trigger.clone()),
-            pools: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            advertisements: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            statuses: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            bgp_statuses: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            bgp_peers: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            bgp_advertisements: spawn_reflector(
-                Api::namespaced(client.clone(), ns),
-                trigger.clone(),
-            ),
-            communities: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            secrets: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            bfd_profiles: spawn_reflector(Api::namespaced(client.clone(), ns), trigger.clone()),
-            pods: settings.membership.as_ref().map(|m| {
-                let config = watcher::Config::default().labels(&m.pod_labels);
-                spawn_reflector_with(Api::namespaced(client.clone(), ns), config, trigger.clone())
-            }),
+/// The watched kinds, one line each: the cache field, the kind, whether it is watched across
+/// the cluster or in the MetalLB namespace, and its name in errors. The kinds under `planned`
+/// are read once per pass into a [`Snapshot`] (a field of the same name there); those under
+/// `effects` are read by the effects task. Every watch triggers a pass. Adding a kind is a line
+/// here (and a field of [`Snapshot`] when the planning reads it).
+macro_rules! watched {
+    (@api all, $client:expr, $ns:expr) => {
+        Api::all($client.clone())
+    };
+    (@api namespaced, $client:expr, $ns:expr) => {
+        Api::namespaced($client.clone(), $ns)
+    };
+    (
+        planned { $($p:ident: $pk:ty = $pscope:ident, $pwhat:literal;)* }
+        effects { $($e:ident: $ek:ty = $escope:ident, $ewhat:literal;)* }
+    ) => {
+        /// The watch caches (reflector stores), each feeding the pass trigger.
+        struct Caches {
+            $($p: Store<$pk>,)*
+            $($e: Store<$ek>,)*
+            /// The speaker pods, when membership is enabled (peers are discovered from them).
+            pods: Option<Store<Pod>>,
         }
-    }
 
-    async fn wait_ready(&self) -> Result<()> {
-        let mut waits = vec![
-            ("services", self.services.wait_until_ready().await.is_ok()),
-            (
-                "endpointslices",
-                self.slices.wait_until_ready().await.is_ok(),
-            ),
-            ("nodes", self.nodes.wait_until_ready().await.is_ok()),
-            (
-                "ipaddresspools",
-                self.pools.wait_until_ready().await.is_ok(),
-            ),
-            (
-                "l2advertisements",
-                self.advertisements.wait_until_ready().await.is_ok(),
-            ),
-            (
-                "servicel2statuses",
-                self.statuses.wait_until_ready().await.is_ok(),
-            ),
-            (
-                "servicebgpstatuses",
-                self.bgp_statuses.wait_until_ready().await.is_ok(),
-            ),
-            ("bgppeers", self.bgp_peers.wait_until_ready().await.is_ok()),
-            (
-                "bgpadvertisements",
-                self.bgp_advertisements.wait_until_ready().await.is_ok(),
-            ),
-            (
-                "communities",
-                self.communities.wait_until_ready().await.is_ok(),
-            ),
-            ("secrets", self.secrets.wait_until_ready().await.is_ok()),
-            (
-                "bfdprofiles",
-                self.bfd_profiles.wait_until_ready().await.is_ok(),
-            ),
-        ];
-        if let Some(pods) = &self.pods {
-            waits.push(("pods", pods.wait_until_ready().await.is_ok()));
-        }
-        for (what, ok) in waits {
-            if !ok {
-                bail!("the {what} watch ended before it was ready");
+        impl Caches {
+            fn start(client: &Client, settings: &Settings, trigger: &mpsc::Sender<()>) -> Self {
+                let ns = settings.namespace.as_str();
+                Caches {
+                    $($p: spawn_reflector(
+                        watched!(@api $pscope, client, ns),
+                        trigger.clone(),
+                    ),)*
+                    $($e: spawn_reflector(
+                        watched!(@api $escope, client, ns),
+                        trigger.clone(),
+                    ),)*
+                    pods: settings.membership.as_ref().map(|m| {
+                        let config = watcher::Config::default().labels(&m.pod_labels);
+                        let api = Api::namespaced(client.clone(), ns);
+                        spawn_reflector_with(api, config, trigger.clone())
+                    }),
+                }
+            }
+
+            async fn wait_ready(&self) -> Result<()> {
+                let mut waits = vec![
+                    $(($pwhat, self.$p.wait_until_ready().await.is_ok()),)*
+                    $(($ewhat, self.$e.wait_until_ready().await.is_ok()),)*
+                ];
+                if let Some(pods) = &self.pods {
+                    waits.push(("pods", pods.wait_until_ready().await.is_ok()));
+                }
+                for (what, ok) in waits {
+                    if !ok {
+                        bail!("the {what} watch ended before it was ready");
+                    }
+                }
+                Ok(())
+            }
+
+            /// Every planned kind, read once.
+            fn snapshot(&self) -> Snapshot {
+                Snapshot {
+                    $($p: self.$p.state(),)*
+                }
             }
         }
-        Ok(())
+    };
+}
+
+watched! {
+    planned {
+        services: Service = all, "services";
+        slices: EndpointSlice = all, "endpointslices";
+        nodes: Node = all, "nodes";
+        pools: IPAddressPool = namespaced, "ipaddresspools";
+        l2_advertisements: L2Advertisement = namespaced, "l2advertisements";
+        bgp_peers: BGPPeer = namespaced, "bgppeers";
+        bgp_advertisements: BGPAdvertisement = namespaced, "bgpadvertisements";
+        communities: Community = namespaced, "communities";
+        secrets: Secret = namespaced, "secrets";
+        bfd_profiles: BFDProfile = namespaced, "bfdprofiles";
+    }
+    effects {
+        statuses: ServiceL2Status = namespaced, "servicel2statuses";
+        bgp_statuses: ServiceBGPStatus = namespaced, "servicebgpstatuses";
     }
 }
 
@@ -369,32 +365,39 @@ pub async fn run(
             .map(|(m, _)| m.links.borrow().clone())
             .unwrap_or_default();
         links.insert(settings.node.clone(), own_links.clone());
+        let snapshot = caches.snapshot();
         if let (Some((m, port)), Some(pods)) = (&membership, &caches.pods) {
-            m.set_peers(peer_addresses(&pods.state(), &caches.nodes.state(), *port));
+            m.set_peers(peer_addresses(&pods.state(), &snapshot.nodes, *port));
         }
-        let inputs = Inputs {
+        let context = Context {
             local_node: &settings.node,
             lb_class: settings.lb_class.as_deref(),
-            services: &caches.services.state(),
-            slices: &caches.slices.state(),
-            nodes: &caches.nodes.state(),
-            pools: &caches.pools.state(),
-            advertisements: &caches.advertisements.state(),
             members: members.as_ref(),
             ignore_exclude_label: settings.ignore_exclude_label,
             links: Some(&links),
             gratuitous_interval: settings.gratuitous_interval,
         };
-        let decisions = reconcile::decide(inputs);
-        let unreachable_pools = reconcile::unreachable_pools(inputs);
-        let (advertised, problems) = sync_bgp(&mut bgp, &mut in_force, &settings, &caches);
-        let failed = reconcile::unannounced(&decisions, &responders.interfaces());
+        let Planned {
+            decisions,
+            unreachable_pools,
+            bgp: bgp_plan,
+            problems,
+        } = plan::plan(&snapshot, &context, &mut in_force);
+        // While this node is not in the Node cache the sessions are left as they are.
+        let advertised = match bgp_plan {
+            Some(bgp_plan) => {
+                bgp.sync(&bgp_plan);
+                bgp_plan.services
+            }
+            None => BTreeMap::new(),
+        };
+        let failed = l2::unannounced(&decisions, &responders.interfaces());
         let announceable: Vec<Decision> = decisions
             .iter()
             .filter(|d| !failed.get(&d.key()).is_some_and(|f| f.all))
             .cloned()
             .collect();
-        let new_elected = reconcile::table(&announceable);
+        let new_elected = l2::table(&announceable);
         let newly: Vec<IpAddr> = new_elected
             .entries()
             .map(|(ip, _)| *ip)
@@ -610,47 +613,6 @@ fn own_pod(settings: &Settings, caches: &Caches) -> Option<OwnerReference> {
         uid: pod.metadata.uid.clone()?,
         ..OwnerReference::default()
     })
-}
-
-/// Brings the BGP sessions in line with the configuration and the Services. Returns what this
-/// node advertises and the configuration problems found (refused objects keep the version in
-/// force).
-fn sync_bgp(
-    bgp: &mut Sessions,
-    in_force: &mut InForce,
-    settings: &Settings,
-    caches: &Caches,
-) -> (BTreeMap<ServiceKey, Advertised>, Vec<Problem>) {
-    let nodes = caches.nodes.state();
-    let Some(local) = nodes
-        .iter()
-        .find(|n| n.metadata.name.as_deref() == Some(settings.node.as_str()))
-    else {
-        return (BTreeMap::new(), Vec::new());
-    };
-    let accepted = bgp_config::accept(
-        &ConfigInputs {
-            local_node: local,
-            pools: &caches.pools.state(),
-            peers: &caches.bgp_peers.state(),
-            advertisements: &caches.bgp_advertisements.state(),
-            communities: &caches.communities.state(),
-            secrets: &caches.secrets.state(),
-            bfd_profiles: &caches.bfd_profiles.state(),
-        },
-        in_force,
-    );
-    let plan = bgp_plan::plan(
-        &BgpInputs {
-            local_node: local,
-            lb_class: settings.lb_class.as_deref(),
-            services: &caches.services.state(),
-            slices: &caches.slices.state(),
-        },
-        &accepted,
-    );
-    bgp.sync(&plan);
-    (plan.services, accepted.problems)
 }
 
 /// Sends the gratuitous bursts due now; `triggered` addresses start (or extend) their window.

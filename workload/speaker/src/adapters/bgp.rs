@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::bfd::{Bfd, SessionHandle};
 use crate::bgp_peer::Peer;
-use crate::bgp_plan::{Plan, Route};
+use crate::plan::bgp::{Plan, Route};
 use metallb_core::bfd::State as BfdState;
 use metallb_runtime::metrics::{Family, Metrics};
 

@@ -6,10 +6,25 @@ use metallb_core::iprange::IpRange;
 use serde_json::json;
 use std::net::Ipv4Addr;
 
-use crate::bgp_config::Advertisement;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::sync::Arc;
 
-fn node() -> Node {
-    serde_json::from_value(json!({"metadata": {"name": "node-a"}})).unwrap()
+use crate::bgp_config::Advertisement;
+use crate::plan::Snapshot;
+
+/// The plan of node-a for `services` and `slices`.
+fn plan_of(
+    services: Vec<Arc<Service>>,
+    slices: Vec<Arc<EndpointSlice>>,
+    accepted: &Accepted,
+) -> Plan {
+    let snapshot = Snapshot {
+        services,
+        slices,
+        ..Snapshot::default()
+    };
+    plan("node-a", &snapshot.handled_services(None), accepted)
 }
 
 fn service(name: &str, ip: &str, labels: serde_json::Value) -> Arc<Service> {
@@ -79,9 +94,8 @@ fn prefixes(plan: &Plan, peer: &str) -> Vec<String> {
 
 #[test]
 fn addresses_are_aggregated_to_the_advertisement_length() {
-    let node = node();
-    let services = [service("web", "198.18.100.10", json!({}))];
-    let slices = [slice("web")];
+    let services = vec![service("web", "198.18.100.10", json!({}))];
+    let slices = vec![slice("web")];
     let accepted = Accepted {
         peers: vec![peer("router")],
         advertisements: vec![
@@ -90,15 +104,7 @@ fn addresses_are_aggregated_to_the_advertisement_length() {
         ],
         problems: vec![],
     };
-    let plan = plan(
-        &BgpInputs {
-            local_node: &node,
-            lb_class: None,
-            services: &services,
-            slices: &slices,
-        },
-        &accepted,
-    );
+    let plan = plan_of(services, slices, &accepted);
     assert_eq!(
         prefixes(&plan, "router"),
         ["198.18.100.0/24", "198.18.100.10/32"]
@@ -109,13 +115,12 @@ fn addresses_are_aggregated_to_the_advertisement_length() {
 
 #[test]
 fn advertisements_reach_only_their_peers_and_selected_services() {
-    let node = node();
-    let services = [
+    let services = vec![
         service("web", "198.18.100.10", json!({"tier": "web"})),
         service("db", "198.18.100.11", json!({"tier": "db"})),
         service("outside", "198.18.101.1", json!({"tier": "web"})),
     ];
-    let slices = [slice("web"), slice("db"), slice("outside")];
+    let slices = vec![slice("web"), slice("db"), slice("outside")];
     let mut only_web = ad("web", &["198.18.100.0/24"], 32);
     only_web.peers = vec!["a".into()];
     only_web.service_selectors =
@@ -125,15 +130,7 @@ fn advertisements_reach_only_their_peers_and_selected_services() {
         advertisements: vec![only_web],
         problems: vec![],
     };
-    let plan = plan(
-        &BgpInputs {
-            local_node: &node,
-            lb_class: None,
-            services: &services,
-            slices: &slices,
-        },
-        &accepted,
-    );
+    let plan = plan_of(services, slices, &accepted);
     assert_eq!(prefixes(&plan, "a"), ["198.18.100.10/32"]);
     assert!(prefixes(&plan, "b").is_empty());
 }

@@ -1,55 +1,34 @@
-//! Kubernetes objects in, this node's Layer 2 decisions out: for every LoadBalancer Service, the
-//! election outcome seen from this node. No I/O; the run loop feeds it the watch caches. The
-//! objects are read by [`metallb_api::convert`], as the controller and the charm read them.
+//! The Layer 2 decisions: for every Service this speaker handles, the election outcome seen from
+//! this node, and the pools no node can announce. No I/O; [`super::plan`] feeds it one
+//! [`Snapshot`] per pass.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use metallb_api::annotations::{self, ALLOW_SHARED_IP};
-use metallb_api::convert::{
-    advertisement, current_ips, handled, node_view, pool_of, selects_pool, serving,
-};
+use metallb_api::convert::{advertisement, node_view, pool_of, selects_pool};
 use metallb_api::{IPAddressPool, L2Advertisement};
 use metallb_core::iprange::IpRange;
 use metallb_core::l2::election::{
-    self, Advertisement, ClusterView, LinkView, NodeView, Outcome, ServiceView,
+    self, Advertisement, ClusterView, NodeView, Outcome, ServiceView,
 };
 use metallb_core::l2::interface::answers_on;
 use metallb_core::l2::reach;
 
+use super::{Context, HandledService, Snapshot, duration_seconds};
 use crate::adapters::interfaces::Interface;
 use crate::table::Table;
 
 /// What the decisions are computed from.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
-    /// This node.
-    pub local_node: &'a str,
-    /// Only Services of this loadBalancerClass (`None`: Services without a class).
-    pub lb_class: Option<&'a str>,
-    /// Every Service.
-    pub services: &'a [Arc<Service>],
-    /// Every EndpointSlice.
-    pub slices: &'a [Arc<EndpointSlice>],
-    /// Every Node.
-    pub nodes: &'a [Arc<Node>],
-    /// The IPAddressPools of the MetalLB namespace.
-    pub pools: &'a [Arc<IPAddressPool>],
-    /// The L2Advertisements of the MetalLB namespace.
-    pub advertisements: &'a [Arc<L2Advertisement>],
-    /// Live speakers (`None`: membership disabled, every Node counts).
-    pub members: Option<&'a BTreeSet<String>>,
-    /// Ignore the exclude-from-external-load-balancers label.
-    pub ignore_exclude_label: bool,
-    /// The links (interfaces up with carrier) each node published, this one's included.
-    pub links: Option<&'a BTreeMap<String, Vec<LinkView>>>,
-    /// Periodic gratuitous announcements for addresses whose advertisements set no interval
-    /// (`--gratuitous-arp-interval`); `None`: only after a change.
-    pub gratuitous_interval: Option<Duration>,
+    /// This speaker and its membership.
+    pub context: &'a Context<'a>,
+    /// The caches (Nodes, IPAddressPools, L2Advertisements).
+    pub snapshot: &'a Snapshot,
+    /// The Services this speaker handles ([`Snapshot::handled_services`]).
+    pub services: &'a [HandledService<'a>],
 }
 
 impl<'a> Inputs<'a> {
@@ -60,10 +39,15 @@ impl<'a> Inputs<'a> {
     {
         ClusterView {
             nodes,
-            members: self.members,
-            ignore_exclude_label: self.ignore_exclude_label,
-            links: self.links,
+            members: self.context.members,
+            ignore_exclude_label: self.context.ignore_exclude_label,
+            links: self.context.links,
         }
+    }
+
+    /// The Nodes as the election sees them.
+    fn node_views(&self) -> Vec<NodeView> {
+        self.snapshot.nodes.iter().map(|n| node_view(n)).collect()
     }
 
     /// The L2Advertisements that select `pool`.
@@ -71,7 +55,8 @@ impl<'a> Inputs<'a> {
         &self,
         pool: &'p IPAddressPool,
     ) -> impl Iterator<Item = &'a L2Advertisement> + use<'a, 'p> {
-        self.advertisements
+        self.snapshot
+            .l2_advertisements
             .iter()
             .filter(move |a| {
                 selects_pool(
@@ -112,18 +97,18 @@ impl Decision {
 /// malformed; the API server refuses malformed durations).
 pub fn gratuitous_interval(ad: &L2Advertisement) -> Option<Duration> {
     let text = ad.spec.gratuitous_arp_interval.as_deref()?;
-    let seconds = crate::bgp_config::duration_seconds(text)?;
+    let seconds = duration_seconds(text)?;
     (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)))
 }
 
 /// One line per pool with ranges that no node can announce in Layer 2 (see
 /// [`metallb_core::l2::reach`]), e.g. "IPAddressPool far: no node has an interface in the network
 /// of 198.19.250.0/28"; pools whose addresses do not parse are the controller's to report.
-pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
-    let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
+pub fn unreachable_pools(inputs: &Inputs<'_>) -> Vec<String> {
+    let nodes = inputs.node_views();
     let cluster = inputs.cluster(&nodes);
     let mut lines = Vec::new();
-    for pool in inputs.pools {
+    for pool in &inputs.snapshot.pools {
         let Ok(ranges) = pool
             .spec
             .addresses
@@ -150,20 +135,19 @@ pub fn unreachable_pools(inputs: Inputs<'_>) -> Vec<String> {
     lines
 }
 
-/// The decision for every LoadBalancer Service this speaker handles.
-pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
-    let nodes: Vec<NodeView> = inputs.nodes.iter().map(|n| node_view(n)).collect();
+/// The decision for every Service this speaker handles.
+pub fn decide(inputs: &Inputs<'_>) -> Vec<Decision> {
+    let nodes = inputs.node_views();
     let cluster = inputs.cluster(&nodes);
+    let context = inputs.context;
     let mut decisions = Vec::new();
-    for service in inputs.services {
-        if !handled(service, inputs.lb_class) {
-            continue;
-        }
-        let ips = current_ips(service);
-        let Some(first) = ips.first().copied() else {
+    for handled in inputs.services {
+        let service = handled.service;
+        let Some(first) = handled.ips.first().copied() else {
             continue;
         };
-        let pool_ads: Vec<&L2Advertisement> = match pool_of(service, first, inputs.pools) {
+        let pool_ads: Vec<&L2Advertisement> = match pool_of(service, first, &inputs.snapshot.pools)
+        {
             Some(pool) => inputs.advertisements_of(pool).collect(),
             None => Vec::new(),
         };
@@ -172,23 +156,22 @@ pub fn decide(inputs: Inputs<'_>) -> Vec<Decision> {
             .iter()
             .filter_map(|a| gratuitous_interval(a))
             .min()
-            .or(inputs.gratuitous_interval);
-        let (has_serving_endpoint, serving_nodes) = serving(service, inputs.slices);
-        let spec = service.spec.as_ref();
+            .or(context.gratuitous_interval);
         let view = ServiceView {
             labels: service.metadata.labels.clone().unwrap_or_default(),
             first_ip: Some(first),
             shares_ip: annotations::get(service.metadata.annotations.as_ref(), ALLOW_SHARED_IP)
                 .is_some(),
-            local_traffic: spec.and_then(|s| s.external_traffic_policy.as_deref()) == Some("Local"),
-            serving_nodes,
-            has_serving_endpoint,
+            local_traffic: handled.local_traffic,
+            serving_nodes: handled.serving_nodes.clone(),
+            has_serving_endpoint: handled.has_serving_endpoint,
         };
+        let (namespace, name) = handled.key();
         decisions.push(Decision {
-            namespace: service.metadata.namespace.clone().unwrap_or_default(),
-            name: service.metadata.name.clone().unwrap_or_default(),
-            ips,
-            outcome: election::elect(inputs.local_node, &view, &ads, cluster),
+            namespace,
+            name,
+            ips: handled.ips.clone(),
+            outcome: election::elect(context.local_node, &view, &ads, cluster),
             gratuitous_interval,
         });
     }

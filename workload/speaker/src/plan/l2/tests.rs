@@ -1,6 +1,9 @@
 use super::*;
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use metallb_core::l2::election::NobodyReason;
 use serde_json::json;
+use std::sync::Arc;
 
 fn service(name: &str, ip: &str, extra: serde_json::Value) -> Arc<Service> {
     let mut value = json!({
@@ -65,18 +68,26 @@ struct World {
 
 impl World {
     fn decide(&self, local: &str) -> Vec<Decision> {
-        decide(Inputs {
+        let snapshot = Snapshot {
+            services: self.services.clone(),
+            slices: self.slices.clone(),
+            nodes: self.nodes.clone(),
+            pools: self.pools.clone(),
+            l2_advertisements: self.ads.clone(),
+            ..Snapshot::default()
+        };
+        let context = Context {
             local_node: local,
             lb_class: None,
-            services: &self.services,
-            slices: &self.slices,
-            nodes: &self.nodes,
-            pools: &self.pools,
-            advertisements: &self.ads,
             members: None,
             ignore_exclude_label: false,
             links: None,
             gratuitous_interval: None,
+        };
+        decide(&Inputs {
+            context: &context,
+            snapshot: &snapshot,
+            services: &snapshot.handled_services(None),
         })
     }
 }
