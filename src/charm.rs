@@ -116,6 +116,7 @@ impl MetallbCharm {
             controller_image: image("controller-image", images::CONTROLLER),
             speaker_image: image("speaker-image", images::SPEAKER),
             log_level: config.log_level.clone(),
+            workloads: config.workloads.clone(),
         }))
     }
 

@@ -49,4 +49,24 @@ mod tests {
             format!("r/speaker:{}", env!("CARGO_PKG_VERSION"))
         );
     }
+
+    /// What Charmhub serves with a charm revision (`upstream-source`) is what that revision
+    /// falls back to without resources: the default registry and this version.
+    #[test]
+    fn upstream_sources_are_the_images_this_version_runs() {
+        let metadata: serde_yaml::Value =
+            serde_yaml::from_str(include_str!("../metadata.yaml")).unwrap();
+        let config: serde_yaml::Value =
+            serde_yaml::from_str(include_str!("../config.yaml")).unwrap();
+        let registry = config["options"]["image-registry"]["default"]
+            .as_str()
+            .unwrap();
+        for (resource, name) in [("controller-image", CONTROLLER), ("speaker-image", SPEAKER)] {
+            assert_eq!(
+                metadata["resources"][resource]["upstream-source"].as_str(),
+                Some(fallback(registry, name).as_str()),
+                "{resource}"
+            );
+        }
+    }
 }

@@ -36,15 +36,9 @@ fn configured() -> State {
 fn desired(bgp: bool) -> Vec<Desired> {
     let mut input = RenderInput {
         model: "test-model".into(),
-        app: "metallb".into(),
         namespace: NS.into(),
         addresses: vec![POOL.into()],
-        node_selector: Default::default(),
-        l2_interfaces: vec![],
-        bgp: None,
-        controller_image: "c".into(),
-        speaker_image: "s".into(),
-        log_level: "info".into(),
+        ..crate::render::fixtures::input()
     };
     if bgp {
         let raw: RawConfig = serde_json::from_value(json!({

@@ -3,6 +3,7 @@
 
 mod addresses;
 mod bgp;
+mod workloads;
 
 use std::collections::BTreeMap;
 
@@ -10,9 +11,12 @@ use serde::Deserialize;
 
 pub use addresses::parse_iprange;
 pub use bgp::{BgpConfig, BgpPeerEntry, parse_bgp, parse_bgp_peer};
+pub use workloads::{
+    Resources, TolerationItem, WorkloadOptions, parse_tolerations, parse_workloads,
+};
 
 /// The raw options from config.yaml.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub struct RawConfig {
     /// Namespace of the MetalLB workload.
@@ -42,6 +46,27 @@ pub struct RawConfig {
     /// IPv4 aggregation length.
     #[serde(default = "default_aggregation")]
     pub bgp_aggregation_length: i64,
+    /// loadBalancerClass of the Services MetalLB serves.
+    #[serde(default)]
+    pub lb_class: String,
+    /// Extra tolerations of the speaker pods.
+    #[serde(default)]
+    pub speaker_tolerations: String,
+    /// Controller resource requests.
+    #[serde(default)]
+    pub controller_requests: String,
+    /// Controller resource limits.
+    #[serde(default)]
+    pub controller_limits: String,
+    /// Speaker resource requests.
+    #[serde(default)]
+    pub speaker_requests: String,
+    /// Speaker resource limits.
+    #[serde(default)]
+    pub speaker_limits: String,
+    /// PriorityClass of the workload pods.
+    #[serde(default)]
+    pub priority_class: String,
 }
 
 fn default_aggregation() -> i64 {
@@ -114,6 +139,8 @@ pub struct CharmConfig {
     pub l2_interfaces: Vec<String>,
     /// BGP mode (None: off).
     pub bgp: Option<BgpConfig>,
+    /// How the workload pods run (class, tolerations, resources, priority).
+    pub workloads: WorkloadOptions,
 }
 
 const LOG_LEVELS: [&str; 6] = ["all", "debug", "info", "warn", "error", "none"];
@@ -154,6 +181,7 @@ impl CharmConfig {
             log_level,
             l2_interfaces: parse_interfaces(&raw.l2_interfaces)?,
             bgp: parse_bgp(raw, &pool)?,
+            workloads: workloads::parse_workloads(raw)?,
         })
     }
 }
@@ -166,6 +194,11 @@ fn is_dns_label(text: &str) -> bool {
         && bytes.first().is_some_and(alnum)
         && bytes.last().is_some_and(alnum)
         && bytes.iter().all(|b| alnum(b) || *b == b'-')
+}
+
+/// A DNS subdomain (RFC 1123): dot-separated DNS labels, at most 253 characters.
+fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns_label)
 }
 
 /// A label name or value part: at most 63, alphanumeric ends, `-_.` inside.
@@ -182,7 +215,7 @@ fn is_label_part(text: &str) -> bool {
 fn is_label_key(key: &str) -> bool {
     match key.split_once('/') {
         Some((prefix, name)) => {
-            prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_part(name)
+            is_dns_subdomain(prefix) && is_label_part(name)
         }
         None => is_label_part(key),
     }
@@ -266,6 +299,7 @@ mod tests {
             bgp_communities: String::new(),
             bgp_local_pref: 0,
             bgp_aggregation_length: 32,
+            ..RawConfig::default()
         }
     }
 

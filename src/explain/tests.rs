@@ -678,16 +678,8 @@ fn text_and_json_carry_the_same_facts() {
 fn the_speaker_selector_is_the_one_the_charm_renders() {
     use crate::render::{RenderInput, render};
     let input = RenderInput {
-        model: "m".into(),
-        app: "metallb".into(),
         namespace: NS.into(),
-        addresses: vec!["198.18.0.0/28".into()],
-        node_selector: Default::default(),
-        l2_interfaces: vec![],
-        bgp: None,
-        controller_image: "c".into(),
-        speaker_image: "s".into(),
-        log_level: "info".into(),
+        ..crate::render::fixtures::input()
     };
     let daemonset = render(&input)
         .into_iter()

@@ -28,16 +28,10 @@ fn golden_dir() -> PathBuf {
 
 fn base() -> RenderInput {
     RenderInput {
-        model: "lab".into(),
-        app: "metallb".into(),
-        namespace: "metallb-system".into(),
         addresses: vec!["198.18.100.240/28".into(), "2001:db8::/120".into()],
-        node_selector: BTreeMap::new(),
-        l2_interfaces: vec![],
-        bgp: None,
         controller_image: "localhost/metallb-rs/controller:0.1.0".into(),
         speaker_image: "localhost/metallb-rs/speaker:0.1.0".into(),
-        log_level: "info".into(),
+        ..super::fixtures::input()
     }
 }
 
@@ -96,8 +90,23 @@ fn cases() -> Vec<(&'static str, RenderInput)> {
         aggregation_length: 32,
     });
 
+    let mut l2_workload_options = base();
+    let raw = crate::config::RawConfig {
+        lb_class: "example.com/metallb".into(),
+        speaker_tolerations: "dedicated=lb:NoSchedule, edge, *".into(),
+        controller_requests: "cpu=50m,memory=32Mi".into(),
+        controller_limits: "memory=128Mi".into(),
+        speaker_requests: "cpu=100m".into(),
+        speaker_limits: "cpu=1,memory=256Mi".into(),
+        priority_class: "system-node-critical".into(),
+        ..Default::default()
+    };
+    l2_workload_options.workloads =
+        crate::config::parse_workloads(&raw).expect("valid workload options");
+
     vec![
         ("l2-minimal", l2_minimal),
+        ("l2-workload-options", l2_workload_options),
         ("l2-selector-interfaces", l2_selected),
         ("bgp-several-peers", bgp_several),
         ("bgp-minimal", bgp_minimal),

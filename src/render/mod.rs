@@ -58,6 +58,8 @@ pub struct RenderInput {
     pub speaker_image: String,
     /// Workload log level.
     pub log_level: String,
+    /// How the workload pods run (class, tolerations, resources, priority).
+    pub workloads: crate::config::WorkloadOptions,
 }
 
 /// One desired object.
@@ -214,6 +216,8 @@ pub const MANAGED_KINDS: &[(&str, &str)] = &[
     ("metallb.io/v1beta1", "BGPAdvertisement"),
 ];
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod golden_tests;
 

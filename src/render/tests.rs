@@ -6,16 +6,9 @@ use super::*;
 
 fn input() -> RenderInput {
     RenderInput {
-        model: "lab".into(),
-        app: "metallb".into(),
-        namespace: "metallb-system".into(),
         addresses: vec!["198.18.0.240/28".into(), "2001:db8::/120".into()],
         node_selector: BTreeMap::from([("kubernetes.io/os".into(), "linux".into())]),
-        l2_interfaces: vec![],
-        bgp: None,
-        controller_image: "reg/controller:1".into(),
-        speaker_image: "reg/speaker:1".into(),
-        log_level: "info".into(),
+        ..super::fixtures::input()
     }
 }
 

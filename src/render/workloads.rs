@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     SecretVolumeSource, SecurityContext, Toleration, Volume, VolumeMount,
 };
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use metallb_api::deploy::{
@@ -20,6 +22,7 @@ use metallb_api::deploy::{
 };
 
 use super::{Desired, RenderInput};
+use crate::config::{Resources, TolerationItem};
 
 /// The user `nobody`, which the controller runs as.
 const NOBODY: i64 = 65534;
@@ -69,12 +72,45 @@ fn selector(component: &str) -> LabelSelector {
     }
 }
 
-/// The flags both workloads get: the metrics port and the log level.
+/// The flags both workloads get: the metrics port, the log level and the class they serve.
 fn args(input: &RenderInput) -> Vec<String> {
-    vec![
+    let mut args = vec![
         format!("--port={METRICS_PORT}"),
         format!("--log-level={}", input.log_level),
-    ]
+    ];
+    if let Some(class) = &input.workloads.lb_class {
+        args.push(format!("--lb-class={class}"));
+    }
+    args
+}
+
+/// A container's requests and limits (None when neither is set, so the template stays as it
+/// was before the options existed).
+fn resources(options: &Resources) -> Option<ResourceRequirements> {
+    let quantities = |list: &BTreeMap<String, String>| {
+        (!list.is_empty()).then(|| {
+            list.iter()
+                .map(|(name, value)| (name.clone(), Quantity(value.clone())))
+                .collect()
+        })
+    };
+    let requirements = ResourceRequirements {
+        requests: quantities(&options.requests),
+        limits: quantities(&options.limits),
+        ..ResourceRequirements::default()
+    };
+    (requirements != ResourceRequirements::default()).then_some(requirements)
+}
+
+/// The toleration a `speaker-tolerations` item stands for.
+fn toleration(item: &TolerationItem) -> Toleration {
+    Toleration {
+        key: item.key.clone(),
+        operator: Some(if item.value.is_some() { "Equal" } else { "Exists" }.to_string()),
+        value: item.value.clone(),
+        effect: item.effect.clone(),
+        ..Toleration::default()
+    }
 }
 
 /// A health probe on `path`; the speaker's (host network) asks on `host` 127.0.0.1.
@@ -175,10 +211,12 @@ pub fn controller(input: &RenderInput) -> Desired {
         liveness_probe: Some(probe(None, "/healthz")),
         readiness_probe: Some(probe(None, "/readyz")),
         security_context: Some(restricted(None)),
+        resources: resources(&input.workloads.controller_resources),
         ..Container::default()
     };
     let pod = PodSpec {
         service_account_name: Some(CONTROLLER.to_string()),
+        priority_class_name: input.workloads.priority_class.clone(),
         termination_grace_period_seconds: Some(0),
         node_selector: Some(input.node_selector.clone()),
         security_context: Some(PodSecurityContext {
@@ -239,17 +277,21 @@ pub fn speaker(input: &RenderInput) -> Desired {
             read_only_mount(MEMBERLIST_VOLUME, MEMBERLIST_KEY_DIR),
             read_only_mount(EXCLUDE_VOLUME, EXCLUDE_MOUNT),
         ]),
+        resources: resources(&input.workloads.speaker_resources),
         ..Container::default()
     };
+    let mut tolerations = vec![
+        tolerate("node-role.kubernetes.io/master"),
+        tolerate("node-role.kubernetes.io/control-plane"),
+    ];
+    tolerations.extend(input.workloads.speaker_tolerations.iter().map(toleration));
     let pod = PodSpec {
         service_account_name: Some(SPEAKER.to_string()),
+        priority_class_name: input.workloads.priority_class.clone(),
         host_network: Some(true),
         termination_grace_period_seconds: Some(2),
         node_selector: Some(input.node_selector.clone()),
-        tolerations: Some(vec![
-            tolerate("node-role.kubernetes.io/master"),
-            tolerate("node-role.kubernetes.io/control-plane"),
-        ]),
+        tolerations: Some(tolerations),
         containers: vec![container],
         volumes: Some(vec![
             Volume {

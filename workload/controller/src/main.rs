@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use metallb_controller::run::{
-    CONFIG_LOADED, CONFIG_STALE, PASSES, Settings, UPDATE_ERRORS, UPDATES, run,
+    CONFIG_LOADED, CONFIG_STALE, PASSES, Settings, UPDATE_ERRORS, UPDATES, WITHOUT_ADDRESS, run,
 };
 use metallb_runtime::health::{self, Readiness};
 use metallb_runtime::kube_client::{self, REST_CLIENT_REQUESTS};
@@ -53,6 +53,7 @@ const FAMILIES: &[Family] = &[
     UPDATES,
     UPDATE_ERRORS,
     PASSES,
+    WITHOUT_ADDRESS,
     (
         "metallb_allocator_addresses_total",
         "gauge",

@@ -155,6 +155,12 @@ impl Reconciler {
         self.processed
     }
 
+    /// How many handled Services were left without an address by a failed allocation (they
+    /// are retried when addresses may have become free).
+    pub fn without_address(&self) -> usize {
+        self.failed.len()
+    }
+
     /// How many Services of this controller's class are tracked.
     pub fn tracked(&self) -> usize {
         self.services.len()
@@ -605,6 +611,25 @@ mod tests {
             1,
             "Services of other types and classes are not kept"
         );
+    }
+
+    #[test]
+    fn services_left_without_an_address_are_counted_until_served() {
+        let mut r = reconciler(&["198.18.0.0/32"]);
+        let first = service("first", "LoadBalancer", json!({}));
+        let second = service("second", "LoadBalancer", json!({}));
+        r.service_applied(&first);
+        r.service_applied(&second);
+        let (changes, _) = r.pass();
+        let served = changes.iter().find(|c| !c.ips.is_empty()).unwrap();
+        assert_eq!(r.without_address(), 1, "one address for two Services");
+        let unserved = if served.name == "first" { &second } else { &first };
+        let held = if served.name == "first" { &first } else { &second };
+        r.service_deleted(&written(held, served));
+        r.pass();
+        assert_eq!(r.without_address(), 0, "served once the address is free");
+        let name = unserved.metadata.name.clone().unwrap();
+        assert!(r.allocator().holders().iter().any(|h| h.ends_with(&name)));
     }
 
     #[test]

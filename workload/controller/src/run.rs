@@ -91,6 +91,14 @@ pub const UPDATE_ERRORS: Family = (
     "Number of k8s object updates that failed for some reason.",
 );
 
+/// Services of this controller's class that asked for an address and hold none because the
+/// allocation failed (pool exhausted, an address that cannot be had, no pool selects them).
+pub const WITHOUT_ADDRESS: Family = (
+    "metallb_allocator_services_without_address",
+    "gauge",
+    "Number of LoadBalancer Services of this controller's class left without an address by a failed allocation.",
+);
+
 /// Allocation passes run.
 pub const PASSES: Family = (
     "metallb_controller_passes_total",
@@ -357,6 +365,9 @@ async fn pass(
         tracing::warn!("cannot report the configuration state: {err:#}");
     }
     let (changes, events) = reconciler.pass();
+    settings
+        .metrics
+        .set(WITHOUT_ADDRESS.0, &[], reconciler.without_address() as f64);
     // Writes go out concurrently: one at a time, a burst of Services would wait on the round
     // trips rather than on the API server.
     let news: Vec<ServiceEvent> = events
