@@ -3,6 +3,8 @@
 //! * [`charm`]: the `Charm` implementation (one reconcile path, status in `collect_status`).
 //! * [`actions`]: the actions (list, sync, adopt, scrub, allocations, explain).
 //! * [`config`]: the options, validated; a bad value names the option and the item.
+//! * [`cos`]: what the charm publishes to the Canonical Observability Stack (scrape jobs, alert
+//!   rules, a dashboard).
 //! * [`identity`]: this instance's ownership labels and object names.
 //! * [`render`]: pure rendering of every Kubernetes object the charm wants.
 //! * [`ownership`]: pure decisions about what the charm may apply, prune and delete.
@@ -14,6 +16,7 @@
 pub mod actions;
 pub mod charm;
 pub mod config;
+pub mod cos;
 pub mod explain;
 pub mod identity;
 pub mod images;

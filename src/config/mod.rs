@@ -214,9 +214,7 @@ fn is_label_part(text: &str) -> bool {
 
 fn is_label_key(key: &str) -> bool {
     match key.split_once('/') {
-        Some((prefix, name)) => {
-            is_dns_subdomain(prefix) && is_label_part(name)
-        }
+        Some((prefix, name)) => is_dns_subdomain(prefix) && is_label_part(name),
         None => is_label_part(key),
     }
 }

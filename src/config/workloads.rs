@@ -262,7 +262,8 @@ impl Quantity {
         if whole.is_empty() && fraction.is_empty() {
             return None;
         }
-        if !(whole.chars().all(|c| c.is_ascii_digit()) && fraction.chars().all(|c| c.is_ascii_digit()))
+        if !(whole.chars().all(|c| c.is_ascii_digit())
+            && fraction.chars().all(|c| c.is_ascii_digit()))
         {
             return None;
         }
@@ -345,9 +346,12 @@ mod tests {
 
     #[test]
     fn a_request_above_its_limit_is_refused_by_name() {
-        let err = resources("speaker-requests", "cpu=2", "speaker-limits", "cpu=1500m")
-            .unwrap_err();
-        assert_eq!((err.option, err.item.as_str()), ("speaker-requests", "cpu=2"));
+        let err =
+            resources("speaker-requests", "cpu=2", "speaker-limits", "cpu=1500m").unwrap_err();
+        assert_eq!(
+            (err.option, err.item.as_str()),
+            ("speaker-requests", "cpu=2")
+        );
         assert!(err.reason.contains("cpu=1500m"), "{err}");
         let ok = resources(
             "speaker-requests",

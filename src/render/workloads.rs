@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, DeploymentStrategy,
 };
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     SecretVolumeSource, SecurityContext, Toleration, Volume, VolumeMount,
 };
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -106,7 +106,14 @@ fn resources(options: &Resources) -> Option<ResourceRequirements> {
 fn toleration(item: &TolerationItem) -> Toleration {
     Toleration {
         key: item.key.clone(),
-        operator: Some(if item.value.is_some() { "Equal" } else { "Exists" }.to_string()),
+        operator: Some(
+            if item.value.is_some() {
+                "Equal"
+            } else {
+                "Exists"
+            }
+            .to_string(),
+        ),
         value: item.value.clone(),
         effect: item.effect.clone(),
         ..Toleration::default()

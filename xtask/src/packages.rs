@@ -38,10 +38,13 @@ pub const NODE_TOOLS: &[(&str, &str)] = &[
 /// FRR, the router of the lab's BGP step.
 pub const ROUTER_TOOLS: &[(&str, &str)] = &[("vtysh", "frr")];
 
-/// What `cargo xtask test` needs besides [`NETWORK_TOOLS`]: `skopeo` (image checks) and the
-/// BGP daemons the BGP tests peer with (FRR, GoBGP, BIRD).
+/// What `cargo xtask test` needs besides [`NETWORK_TOOLS`]: `skopeo` (image checks), the
+/// BGP daemons the BGP tests peer with (FRR, GoBGP, BIRD), `promtool` (the alert rules) and
+/// `xz` (the dashboard as Grafana decompresses it).
 pub const CHECK_TOOLS: &[(&str, &str)] = &[
     ("skopeo", "skopeo"),
+    ("promtool", "prometheus"),
+    ("xz", "xz-utils"),
     ("vtysh", "frr"),
     ("gobgpd", "gobgpd"),
     ("bird", "bird2"),

@@ -125,3 +125,55 @@ async fn main() -> Result<()> {
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `metallb_*` metric names the shipped alert rules and dashboard query.
+    fn monitored_names() -> std::collections::BTreeSet<String> {
+        let text = [
+            include_str!("../../../monitoring/alert_rules.yaml"),
+            include_str!("../../../monitoring/dashboard.json"),
+        ]
+        .concat();
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            // `metallb_component` is the scrape jobs' label, not a metric.
+            .filter(|w| w.starts_with("metallb_") && *w != "metallb_component")
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// What the charm's alerts and dashboard ask of the controller, it renders; and every
+    /// `metallb_*` name they use belongs to the controller or the speaker.
+    #[test]
+    fn the_monitoring_queries_only_metrics_the_controller_declares() {
+        let declared: std::collections::BTreeSet<&str> = FAMILIES.iter().map(|f| f.0).collect();
+        let controller_prefixes = [
+            "metallb_allocator_",
+            "metallb_k8s_client_",
+            "metallb_controller_",
+        ];
+        let speaker_prefixes = [
+            "metallb_speaker_",
+            "metallb_bgp_",
+            "metallb_bfd_",
+            "metallb_layer2_",
+        ];
+        let names = monitored_names();
+        assert!(names.contains("metallb_allocator_services_without_address"));
+        for name in names {
+            if controller_prefixes.iter().any(|p| name.starts_with(p)) {
+                assert!(
+                    declared.contains(name.as_str()),
+                    "{name} is not a controller metric"
+                );
+            } else {
+                assert!(
+                    speaker_prefixes.iter().any(|p| name.starts_with(p)),
+                    "{name} belongs to neither workload"
+                );
+            }
+        }
+    }
+}

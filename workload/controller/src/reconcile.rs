@@ -623,8 +623,16 @@ mod tests {
         let (changes, _) = r.pass();
         let served = changes.iter().find(|c| !c.ips.is_empty()).unwrap();
         assert_eq!(r.without_address(), 1, "one address for two Services");
-        let unserved = if served.name == "first" { &second } else { &first };
-        let held = if served.name == "first" { &first } else { &second };
+        let unserved = if served.name == "first" {
+            &second
+        } else {
+            &first
+        };
+        let held = if served.name == "first" {
+            &first
+        } else {
+            &second
+        };
         r.service_deleted(&written(held, served));
         r.pass();
         assert_eq!(r.without_address(), 0, "served once the address is free");

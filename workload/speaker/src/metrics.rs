@@ -38,6 +38,44 @@ pub fn speaker_metrics() -> Metrics {
 mod tests {
     use super::*;
 
+    /// The `metallb_*` metric names the shipped alert rules and dashboard query.
+    fn monitored_names() -> std::collections::BTreeSet<String> {
+        let text = [
+            include_str!("../../../monitoring/alert_rules.yaml"),
+            include_str!("../../../monitoring/dashboard.json"),
+        ]
+        .concat();
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            // `metallb_component` is the scrape jobs' label, not a metric.
+            .filter(|w| w.starts_with("metallb_") && *w != "metallb_component")
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// What the charm's alerts and dashboard ask of the speaker, it renders: a renamed metric
+    /// fails here, not silently in a dashboard.
+    #[test]
+    fn the_monitoring_queries_only_metrics_the_speaker_declares() {
+        let declared: std::collections::BTreeSet<&str> = families().iter().map(|f| f.0).collect();
+        let speaker_prefixes = [
+            "metallb_speaker_",
+            "metallb_bgp_",
+            "metallb_bfd_",
+            "metallb_layer2_",
+        ];
+        let asked: Vec<String> = monitored_names()
+            .into_iter()
+            .filter(|n| speaker_prefixes.iter().any(|p| n.starts_with(p)))
+            .collect();
+        assert!(asked.len() >= 5, "{asked:?}");
+        for name in asked {
+            assert!(
+                declared.contains(name.as_str()),
+                "{name} is not a speaker metric"
+            );
+        }
+    }
+
     #[test]
     fn every_family_is_rendered_once() {
         let names: std::collections::BTreeSet<&str> = families().iter().map(|f| f.0).collect();
