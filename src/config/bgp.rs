@@ -19,6 +19,46 @@ pub struct BgpPeerEntry {
     pub asn: u32,
     /// Its port (default 179).
     pub port: Option<u16>,
+    /// The Juju secret holding the session's TCP MD5 password (`secret:...` URI or label), as
+    /// typed after `password=`.
+    pub password_secret: Option<String>,
+    /// The password read from that secret (filled by the charm, never by parsing).
+    pub password: Option<Password>,
+}
+
+/// A TCP MD5 password: never printed (its `Debug` is redacted and it has no `Display`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+/// The longest TCP MD5 key Linux takes (`TCP_MD5SIG_MAXKEYLEN`).
+pub const MAX_PASSWORD_LEN: usize = 80;
+
+impl Password {
+    /// Checks a password read from secret `reference` for peer `item`: 1 to 80 bytes, as the
+    /// kernel takes a TCP MD5 key.
+    pub fn new(value: String, item: &str, reference: &str) -> Result<Self, ConfigProblem> {
+        if value.is_empty() || value.len() > MAX_PASSWORD_LEN {
+            return Err(problem(
+                "bgp-peers",
+                item,
+                format!(
+                    "the password in secret {reference} must be 1 to {MAX_PASSWORD_LEN} bytes (a TCP MD5 key)"
+                ),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    /// The password itself, for the Kubernetes Secret the speakers read.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
 }
 
 /// BGP mode, when `bgp-asn` is set.
@@ -36,10 +76,39 @@ pub struct BgpConfig {
     pub aggregation_length: u8,
 }
 
-/// `address:asn[:port]`, IPv6 in brackets.
+/// `address:asn[:port]`, IPv6 in brackets, optionally followed by `password=<secret>` (a Juju
+/// secret URI `secret:...` or a secret label; the secret's `password` key is the TCP MD5
+/// password).
 pub fn parse_bgp_peer(item: &str) -> Result<BgpPeerEntry, ConfigProblem> {
+    let mut words = item.split_whitespace();
+    let router = words.next().unwrap_or_default();
+    let mut entry = parse_router(item, router)?;
+    for option in words {
+        match option.split_once('=') {
+            Some(("password", reference)) if !reference.is_empty() => {
+                if entry.password_secret.is_some() {
+                    return Err(problem("bgp-peers", item, "password= is given twice"));
+                }
+                entry.password_secret = Some(reference.to_string());
+            }
+            _ => {
+                return Err(problem(
+                    "bgp-peers",
+                    item,
+                    format!(
+                        "unknown option {option:?}: after the router only password=<secret URI or label> may follow"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(entry)
+}
+
+/// `address:asn[:port]` (the router part of `item`).
+fn parse_router(item: &str, router: &str) -> Result<BgpPeerEntry, ConfigProblem> {
     let bad = |reason: &str| problem("bgp-peers", item, reason.to_string());
-    let (address, rest) = if let Some(stripped) = item.strip_prefix('[') {
+    let (address, rest) = if let Some(stripped) = router.strip_prefix('[') {
         let (addr, rest) = stripped
             .split_once(']')
             .ok_or_else(|| bad("missing ']' after the IPv6 address"))?;
@@ -49,7 +118,8 @@ pub fn parse_bgp_peer(item: &str) -> Result<BgpPeerEntry, ConfigProblem> {
                 .ok_or_else(|| bad("expected [address]:asn"))?,
         )
     } else {
-        item.split_once(':')
+        router
+            .split_once(':')
             .ok_or_else(|| bad("expected address:asn, e.g. 192.168.1.1:64513"))?
     };
     let address: IpAddr = address.parse().map_err(|_| {
@@ -78,7 +148,13 @@ pub fn parse_bgp_peer(item: &str) -> Result<BgpPeerEntry, ConfigProblem> {
             "too many ':' parts: expected address:asn or address:asn:port",
         ));
     }
-    Ok(BgpPeerEntry { address, asn, port })
+    Ok(BgpPeerEntry {
+        address,
+        asn,
+        port,
+        password_secret: None,
+        password: None,
+    })
 }
 
 /// Why a router cannot be at `address`, if it cannot.
@@ -220,6 +296,39 @@ mod tests {
     use super::super::CharmConfig;
     use super::super::tests::raw;
     use super::*;
+
+    #[test]
+    fn a_peer_may_name_the_secret_of_its_password() {
+        let peer =
+            parse_bgp_peer("198.18.0.1:64513:179  password=secret:cs2ke7rmp25c7ahmeq0g").unwrap();
+        assert_eq!(peer.port, Some(179));
+        assert_eq!(
+            peer.password_secret.as_deref(),
+            Some("secret:cs2ke7rmp25c7ahmeq0g")
+        );
+        assert_eq!(peer.password, None, "parsing never reads a secret");
+        let labelled = parse_bgp_peer("[2001:db8::1]:64513 password=bgp-router-a").unwrap();
+        assert_eq!(labelled.password_secret.as_deref(), Some("bgp-router-a"));
+        for bad in [
+            "198.18.0.1:64513 password=",
+            "198.18.0.1:64513 secret=x",
+            "198.18.0.1:64513 password=a password=b",
+        ] {
+            let err = parse_bgp_peer(bad).unwrap_err();
+            assert_eq!((err.option, err.item.as_str()), ("bgp-peers", bad));
+        }
+    }
+
+    #[test]
+    fn passwords_are_checked_and_never_printed() {
+        let password = Password::new("s3cret-md5".into(), "198.18.0.1:64513", "secret:x").unwrap();
+        assert_eq!(password.expose(), "s3cret-md5");
+        assert!(!format!("{password:?}").contains("s3cret"));
+        let long = "x".repeat(MAX_PASSWORD_LEN + 1);
+        let err = Password::new(long, "198.18.0.1:64513", "secret:x").unwrap_err();
+        assert!(err.to_string().contains("1 to 80 bytes"), "{err}");
+        assert!(Password::new(String::new(), "p", "secret:x").is_err());
+    }
 
     #[test]
     fn bgp_options_are_validated_and_name_the_bad_entry() {

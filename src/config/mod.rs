@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use addresses::parse_iprange;
-pub use bgp::{BgpConfig, BgpPeerEntry, parse_bgp, parse_bgp_peer};
+pub use bgp::{BgpConfig, BgpPeerEntry, MAX_PASSWORD_LEN, Password, parse_bgp, parse_bgp_peer};
 pub use workloads::{
     Resources, TolerationItem, WorkloadOptions, parse_tolerations, parse_workloads,
 };

@@ -40,6 +40,8 @@ fn peer(address: &str, asn: u32, port: Option<u16>) -> BgpPeerEntry {
         address: address.parse().expect("a literal address"),
         asn,
         port,
+        password_secret: None,
+        password: None,
     }
 }
 

@@ -2,6 +2,10 @@
 //! advertisements and BGP peers of this instance, built as `metallb_api` values so that a
 //! renamed field fails to compile.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use metallb_api::{
     BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, IPAddressPool, IPAddressPoolSpec,
@@ -9,6 +13,8 @@ use metallb_api::{
 };
 
 use super::{Desired, RenderInput, shared_labels};
+use crate::config::Password;
+use metallb_api::bgp_peer::v1beta2::SecretReference;
 
 /// Every CRD of `metallb.io`, shared by every instance (no instance label).
 pub fn crds() -> Vec<Desired> {
@@ -63,19 +69,29 @@ pub fn bgp(input: &RenderInput) -> Vec<Desired> {
         .peers
         .iter()
         .enumerate()
-        .map(|(i, peer)| {
+        .flat_map(|(i, peer)| {
             let name = format!("{}-peer-{i}", input.pool_name());
-            Desired::from_object(&BGPPeer {
+            let password = peer
+                .password
+                .as_ref()
+                .map(|password| password_secret(input, &format!("{name}-password"), password));
+            let peer = Desired::from_object(&BGPPeer {
                 metadata: input.namespaced(&name, &[]),
                 spec: BGPPeerSpec {
                     my_asn: bgp.asn,
                     peer_asn: Some(peer.asn),
                     peer_address: Some(peer.address.to_string()),
                     peer_port: peer.port,
+                    password_secret: password.as_ref().map(|secret| SecretReference {
+                        name: Some(secret.name.clone()),
+                        namespace: Some(input.namespace.clone()),
+                    }),
                     ..BGPPeerSpec::default()
                 },
                 status: None,
-            })
+            });
+            // The Secret first: a speaker that sees the peer finds its password.
+            password.into_iter().chain([peer])
         })
         .collect();
     out.push(Desired::from_object(&BGPAdvertisement {
@@ -91,4 +107,18 @@ pub fn bgp(input: &RenderInput) -> Vec<Desired> {
         status: None,
     }));
     out
+}
+
+/// The Secret holding a BGP session's TCP MD5 password, in the form MetalLB reads
+/// (`kubernetes.io/basic-auth`, key `password`).
+fn password_secret(input: &RenderInput, name: &str, password: &Password) -> Desired {
+    Desired::from_object(&Secret {
+        metadata: input.namespaced(name, &[]),
+        type_: Some("kubernetes.io/basic-auth".to_string()),
+        data: Some(BTreeMap::from([(
+            "password".to_string(),
+            ByteString(password.expose().as_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    })
 }

@@ -29,6 +29,8 @@ fn bgp_renders_peers_and_an_advertisement_for_the_pool() {
             address: "192.168.1.1".parse().unwrap(),
             asn: 64513,
             port: Some(1179),
+            password_secret: None,
+            password: None,
         }],
         communities: vec!["65000:100".into()],
         local_pref: Some(150),
@@ -213,4 +215,49 @@ fn crds_are_rendered_cluster_scoped_with_labels() {
     assert_eq!(crds.len(), 9);
     assert!(crds.iter().all(|c| c.namespace.is_none()));
     assert!(crds.iter().any(|c| c.name == "ipaddresspools.metallb.io"));
+}
+
+#[test]
+fn a_peer_password_is_a_basic_auth_secret_the_peer_names() {
+    let mut i = input();
+    let mut peer = crate::config::parse_bgp_peer("198.18.0.1:64513 password=secret:abc").unwrap();
+    peer.password = Some(
+        crate::config::Password::new("md5-pass".into(), "198.18.0.1:64513", "secret:abc").unwrap(),
+    );
+    let plain = crate::config::parse_bgp_peer("198.18.0.2:64513").unwrap();
+    i.bgp = Some(crate::config::BgpConfig {
+        asn: 64512,
+        peers: vec![peer, plain],
+        communities: vec![],
+        local_pref: None,
+        aggregation_length: 32,
+    });
+    let objects = render(&i);
+    let position = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .position(|o| o.kind == kind && o.name == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let secret = find(&objects, "Secret", "lab.metallb-peer-0-password");
+    assert_eq!(secret.body["type"], "kubernetes.io/basic-auth");
+    // "md5-pass" in base64.
+    assert_eq!(secret.body["data"]["password"], "bWQ1LXBhc3M=");
+    assert!(
+        position("Secret", "lab.metallb-peer-0-password")
+            < position("BGPPeer", "lab.metallb-peer-0"),
+        "the password exists before the peer that needs it"
+    );
+    let peer = find(&objects, "BGPPeer", "lab.metallb-peer-0");
+    assert_eq!(
+        peer.body["spec"]["passwordSecret"],
+        json!({"name": "lab.metallb-peer-0-password", "namespace": "metallb-system"})
+    );
+    let plain = find(&objects, "BGPPeer", "lab.metallb-peer-1");
+    assert!(plain.body["spec"].get("passwordSecret").is_none());
+    assert_eq!(
+        objects.iter().filter(|o| o.kind == "Secret").count(),
+        1,
+        "no Secret for a peer without a password"
+    );
 }
