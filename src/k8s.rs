@@ -758,6 +758,8 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
     })
 }
 
+mod targets;
+
 #[cfg(test)]
 pub(crate) mod fake;
 
