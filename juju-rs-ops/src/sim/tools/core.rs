@@ -164,7 +164,15 @@ pub(super) fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
             "INFO".to_string()
         }
     };
-    agent.log(&level, p.positional.join(" "));
+    // Juju prefixes the lines logged in relation hooks with the relation.
+    let prefix = agent
+        .session
+        .as_ref()
+        .and_then(|s| s.context.relation.as_ref())
+        .and_then(|r| agent.state.relation(r.id))
+        .map(|r| format!("{}: ", r.name()))
+        .unwrap_or_default();
+    agent.log(&level, format!("{prefix}{}", p.positional.join(" ")));
     ToolReply::ok("")
 }
 
