@@ -27,10 +27,23 @@ pub struct RelationInfo {
     pub id: u64,
     /// Remote application (`JUJU_REMOTE_APP`, else the prefix of `JUJU_REMOTE_UNIT`).
     pub remote_app: String,
-    /// Remote unit; `None` for `-created` and `-broken`.
+    /// Remote unit; `None` for `-created` and `-broken`, and for a `-changed` that reports a
+    /// change of the remote application's databag (Juju sends `JUJU_REMOTE_UNIT` empty then).
     pub remote_unit: Option<String>,
     /// The unit that is leaving (`-departed` only).
     pub departing_unit: Option<String>,
+}
+
+/// The secret of a secret hook, from `JUJU_SECRET_ID`, `JUJU_SECRET_LABEL`,
+/// `JUJU_SECRET_REVISION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEventInfo {
+    /// The secret's URI (`secret:...`).
+    pub id: String,
+    /// The label this unit knows the secret by (owner or consumer label), if any.
+    pub label: Option<String>,
+    /// The revision concerned (`secret-remove` and `secret-expired` only).
+    pub revision: Option<u64>,
 }
 
 /// Everything Juju told this process through its environment.
@@ -56,6 +69,9 @@ pub struct JujuContext {
     pub action: Option<ActionInfo>,
     /// Set for relation hooks.
     pub relation: Option<RelationInfo>,
+    /// Set for secret hooks (`secret-changed`, `secret-rotate`, `secret-remove`,
+    /// `secret-expired`).
+    pub secret: Option<SecretEventInfo>,
     /// `JUJU_WORKLOAD_NAME` for Pebble hooks.
     pub workload_name: Option<String>,
     /// `JUJU_DEBUG` is present: also log to stderr.
@@ -69,6 +85,13 @@ const ALWAYS_PRESENT: [&str; 6] = [
     "JUJU_MODEL_UUID",
     "JUJU_UNIT_NAME",
     "JUJU_VERSION",
+];
+
+const SECRET_HOOKS: [&str; 4] = [
+    "secret-changed",
+    "secret-rotate",
+    "secret-remove",
+    "secret-expired",
 ];
 
 const RELATION_SUFFIXES: [&str; 5] = [
@@ -158,11 +181,14 @@ impl JujuContext {
                     *suffix,
                     "-relation-joined" | "-relation-changed" | "-relation-departed"
                 );
+                // Present for these hooks, but empty for a `-changed` about the remote
+                // application's databag.
                 let remote_unit = if needs_unit {
                     Some(require("JUJU_REMOTE_UNIT", &why)?)
                 } else {
-                    get("JUJU_REMOTE_UNIT").filter(|u| !u.is_empty())
-                };
+                    get("JUJU_REMOTE_UNIT")
+                }
+                .filter(|u| !u.is_empty());
                 let remote_app = get("JUJU_REMOTE_APP")
                     .filter(|a| !a.is_empty())
                     .or_else(|| {
@@ -191,6 +217,31 @@ impl JujuContext {
             _ => None,
         };
 
+        let secret = match SECRET_HOOKS
+            .iter()
+            .find(|h| dispatch_path == format!("hooks/{h}"))
+        {
+            Some(hook) => {
+                let why = format!("secret hook {hook}");
+                let id = require("JUJU_SECRET_ID", &why)?;
+                let revision = if matches!(*hook, "secret-remove" | "secret-expired") {
+                    let raw = require("JUJU_SECRET_REVISION", &why)?;
+                    Some(
+                        raw.parse::<u64>()
+                            .map_err(|_| ContextError::BadSecretRevision(raw.clone()))?,
+                    )
+                } else {
+                    get("JUJU_SECRET_REVISION").and_then(|r| r.parse::<u64>().ok())
+                };
+                Some(SecretEventInfo {
+                    id,
+                    label: get("JUJU_SECRET_LABEL").filter(|l| !l.is_empty()),
+                    revision,
+                })
+            }
+            None => None,
+        };
+
         Ok(Self {
             dispatch_path,
             hook_name,
@@ -202,6 +253,7 @@ impl JujuContext {
             charm_dir,
             action,
             relation,
+            secret,
             workload_name: get("JUJU_WORKLOAD_NAME").filter(|w| !w.is_empty()),
             debug: get("JUJU_DEBUG").is_some(),
         })
@@ -301,6 +353,57 @@ mod tests {
         vars.insert("JUJU_REMOTE_UNIT".into(), "".into());
         let rel = JujuContext::from_map(&vars).unwrap().relation.unwrap();
         assert_eq!(rel.remote_unit, None);
+    }
+
+    #[test]
+    fn an_application_databag_change_has_no_remote_unit() {
+        let mut vars = base("hooks/db-relation-changed", "db-relation-changed");
+        vars.insert("JUJU_RELATION".into(), "db".into());
+        vars.insert("JUJU_RELATION_ID".into(), "db:3".into());
+        vars.insert("JUJU_REMOTE_APP".into(), "pg".into());
+        vars.insert("JUJU_REMOTE_UNIT".into(), "".into());
+        let rel = JujuContext::from_map(&vars).unwrap().relation.unwrap();
+        assert_eq!((rel.remote_unit, rel.remote_app.as_str()), (None, "pg"));
+    }
+
+    #[test]
+    fn secret_hooks_carry_their_secret() {
+        let mut vars = base("hooks/secret-changed", "secret-changed");
+        let err = JujuContext::from_map(&vars).unwrap_err();
+        assert!(err.to_string().contains("JUJU_SECRET_ID"), "{err}");
+        vars.insert(
+            "JUJU_SECRET_ID".into(),
+            "secret:d1ab8mnmp25c76b2q3e0".into(),
+        );
+        vars.insert("JUJU_SECRET_LABEL".into(), "".into());
+        let secret = JujuContext::from_map(&vars).unwrap().secret.unwrap();
+        assert_eq!(
+            secret,
+            SecretEventInfo {
+                id: "secret:d1ab8mnmp25c76b2q3e0".into(),
+                label: None,
+                revision: None
+            }
+        );
+        let mut vars = base("hooks/secret-remove", "secret-remove");
+        vars.insert(
+            "JUJU_SECRET_ID".into(),
+            "secret:d1ab8mnmp25c76b2q3e0".into(),
+        );
+        vars.insert("JUJU_SECRET_LABEL".into(), "db-password".into());
+        let err = JujuContext::from_map(&vars).unwrap_err();
+        assert!(err.to_string().contains("JUJU_SECRET_REVISION"), "{err}");
+        vars.insert("JUJU_SECRET_REVISION".into(), "x".into());
+        assert!(matches!(
+            JujuContext::from_map(&vars),
+            Err(ContextError::BadSecretRevision(_))
+        ));
+        vars.insert("JUJU_SECRET_REVISION".into(), "3".into());
+        let secret = JujuContext::from_map(&vars).unwrap().secret.unwrap();
+        assert_eq!(
+            (secret.label.as_deref(), secret.revision),
+            (Some("db-password"), Some(3))
+        );
     }
 
     #[test]

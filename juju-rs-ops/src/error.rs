@@ -26,6 +26,9 @@ pub enum ContextError {
     /// `JUJU_RELATION_ID` has no numeric id.
     #[error("JUJU_RELATION_ID {0:?} is not of the form <endpoint>:<number>")]
     BadRelationId(String),
+    /// `JUJU_SECRET_REVISION` is not a number.
+    #[error("JUJU_SECRET_REVISION {0:?} is not a revision number")]
+    BadSecretRevision(String),
 }
 
 /// What a failed hook tool's stderr says, classified once here.
@@ -96,14 +99,83 @@ pub enum ModelError {
     /// The charm asked for something Juju would refuse (checked before calling the tool).
     #[error("{0}")]
     Refused(String),
+    /// Something only the leader may do (write the application databag, read it, manage an
+    /// application-owned secret); the text says what was attempted.
+    #[error("{0}: this unit is not the leader")]
+    NotLeader(String),
+    /// The endpoint is not declared in metadata.yaml (`provides`, `requires` or `peers`).
+    #[error(
+        "relation endpoint {endpoint:?} is not declared in metadata.yaml (declared: {declared})"
+    )]
+    UnknownEndpoint {
+        /// The endpoint asked for.
+        endpoint: String,
+        /// The endpoints that are declared, comma-separated.
+        declared: String,
+    },
+    /// The relation does not exist (any more): Juju answered "relation not found" or
+    /// "unknown relation id".
+    #[error("relation {relation} not found: {}", .stderr.trim())]
+    RelationNotFound {
+        /// `endpoint:id`.
+        relation: String,
+        /// The tool's stderr.
+        stderr: String,
+    },
+    /// The secret does not exist, or this unit may not read or manage it (never granted, or
+    /// revoked: Juju answers `permission denied`). `kind` tells which.
+    #[error("secret {secret} is not available: {}", .stderr.trim())]
+    SecretNotFound {
+        /// The secret's URI or label, as asked for.
+        secret: String,
+        /// [`FailureKind::NotFound`] or [`FailureKind::PermissionDenied`].
+        kind: FailureKind,
+        /// The tool's stderr.
+        stderr: String,
+    },
 }
 
 impl ModelError {
     /// The failure classification, when a tool ran and failed.
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
-            Self::ToolFailed { kind, .. } => Some(*kind),
+            Self::ToolFailed { kind, .. } | Self::SecretNotFound { kind, .. } => Some(*kind),
+            Self::NotLeader(_) => Some(FailureKind::NotLeader),
+            Self::RelationNotFound { .. } => Some(FailureKind::NotFound),
             _ => None,
+        }
+    }
+
+    /// Turns a relation tool's "relation not found" failure into [`ModelError::RelationNotFound`].
+    pub(crate) fn for_relation(self, relation: &str) -> Self {
+        match self {
+            Self::ToolFailed { stderr, .. }
+                if stderr.contains("relation not found")
+                    || stderr.contains("unknown relation id") =>
+            {
+                Self::RelationNotFound {
+                    relation: relation.to_string(),
+                    stderr,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Turns a secret tool's "not found" or "permission denied" failure into
+    /// [`ModelError::SecretNotFound`].
+    pub(crate) fn for_secret(self, secret: &str) -> Self {
+        match self {
+            Self::ToolFailed {
+                stderr,
+                kind: kind @ (FailureKind::NotFound | FailureKind::PermissionDenied),
+                ..
+            } => Self::SecretNotFound {
+                secret: secret.to_string(),
+                kind,
+                stderr,
+            },
+            other => other,
         }
     }
 }

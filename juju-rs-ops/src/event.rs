@@ -19,6 +19,46 @@ pub enum RelationEventKind {
     Broken,
 }
 
+/// Which secret hook fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretEventKind {
+    /// `secret-changed`: a secret this unit consumes has a new revision (fired on consumers
+    /// that have read it; they keep seeing the revision they read until they refresh).
+    Changed,
+    /// `secret-rotate`: a secret this application owns is due for rotation.
+    Rotate,
+    /// `secret-remove`: a revision of a secret this application owns is no longer tracked by
+    /// any consumer and can be removed.
+    Remove,
+    /// `secret-expired`: a revision of a secret this application owns has expired.
+    Expired,
+}
+
+impl SecretEventKind {
+    /// The hook name (`secret-changed`).
+    pub fn hook_name(self) -> &'static str {
+        match self {
+            Self::Changed => "secret-changed",
+            Self::Rotate => "secret-rotate",
+            Self::Remove => "secret-remove",
+            Self::Expired => "secret-expired",
+        }
+    }
+}
+
+impl RelationEventKind {
+    /// The hook name suffix (`relation-joined`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Created => "relation-created",
+            Self::Joined => "relation-joined",
+            Self::Changed => "relation-changed",
+            Self::Departed => "relation-departed",
+            Self::Broken => "relation-broken",
+        }
+    }
+}
+
 /// One Juju event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -50,10 +90,22 @@ pub enum Event {
         id: u64,
         /// Remote application.
         remote_app: String,
-        /// Remote unit, when the hook has one.
+        /// Remote unit, when the hook has one (`None` for `-created`, `-broken`, and for a
+        /// `-changed` about the remote application's databag).
         remote_unit: Option<String>,
         /// Departing unit (`-departed`).
         departing_unit: Option<String>,
+    },
+    /// A secret hook.
+    Secret {
+        /// Which one.
+        kind: SecretEventKind,
+        /// The secret's URI (`JUJU_SECRET_ID`).
+        id: String,
+        /// The label this unit knows the secret by (`JUJU_SECRET_LABEL`), if any.
+        label: Option<String>,
+        /// The revision concerned (`secret-remove`, `secret-expired`).
+        revision: Option<u64>,
     },
     /// An action, with its parameters (defaults already filled in by Juju).
     Action {
@@ -64,7 +116,7 @@ pub enum Event {
         /// Parameters from `action-get`.
         params: Map<String, Value>,
     },
-    /// Any other event (pebble, storage, secrets, or one newer than this framework): the
+    /// Any other event (pebble, storage, or one newer than this framework): the
     /// dispatch path. Logged and ignored by the dispatcher.
     Other(String),
 }
@@ -89,6 +141,20 @@ impl Event {
                 remote_app: rel.remote_app.clone(),
                 remote_unit: rel.remote_unit.clone(),
                 departing_unit: rel.departing_unit.clone(),
+            };
+        }
+        if let Some(secret) = &ctx.secret {
+            let kind = match ctx.event_name() {
+                "secret-rotate" => SecretEventKind::Rotate,
+                "secret-remove" => SecretEventKind::Remove,
+                "secret-expired" => SecretEventKind::Expired,
+                _ => SecretEventKind::Changed,
+            };
+            return Self::Secret {
+                kind,
+                id: secret.id.clone(),
+                label: secret.label.clone(),
+                revision: secret.revision,
             };
         }
         let Some(hook) = ctx.dispatch_path.strip_prefix("hooks/") else {
@@ -129,9 +195,8 @@ impl Event {
             Self::Remove => "remove".into(),
             Self::UpdateStatus => "update-status".into(),
             Self::UpgradeCharm => "upgrade-charm".into(),
-            Self::Relation { kind, endpoint, .. } => {
-                format!("{endpoint}-relation-{}", format!("{kind:?}").to_lowercase())
-            }
+            Self::Relation { kind, endpoint, .. } => format!("{endpoint}-{}", kind.suffix()),
+            Self::Secret { kind, .. } => kind.hook_name().into(),
             Self::Action { name, .. } => format!("{name} action"),
             Self::Other(path) => path.clone(),
         }
@@ -211,5 +276,56 @@ mod tests {
             }
         );
         assert_eq!(event.describe(), "db-relation-departed");
+    }
+
+    #[test]
+    fn an_application_databag_change_is_a_changed_without_unit() {
+        let event = Event::from_context(&ctx(
+            "hooks/db-relation-changed",
+            &[
+                ("JUJU_RELATION", "db"),
+                ("JUJU_RELATION_ID", "db:4"),
+                ("JUJU_REMOTE_APP", "pg"),
+                ("JUJU_REMOTE_UNIT", ""),
+            ],
+        ));
+        assert!(matches!(
+            event,
+            Event::Relation {
+                kind: RelationEventKind::Changed,
+                remote_unit: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn secret_hooks_carry_their_secret() {
+        let id = "secret:d1ab8mnmp25c76b2q3e0";
+        for (hook, kind) in [
+            ("secret-changed", SecretEventKind::Changed),
+            ("secret-rotate", SecretEventKind::Rotate),
+            ("secret-remove", SecretEventKind::Remove),
+            ("secret-expired", SecretEventKind::Expired),
+        ] {
+            let event = Event::from_context(&ctx(
+                &format!("hooks/{hook}"),
+                &[
+                    ("JUJU_SECRET_ID", id),
+                    ("JUJU_SECRET_LABEL", "pw"),
+                    ("JUJU_SECRET_REVISION", "2"),
+                ],
+            ));
+            assert_eq!(
+                event,
+                Event::Secret {
+                    kind,
+                    id: id.into(),
+                    label: Some("pw".into()),
+                    revision: Some(2)
+                }
+            );
+            assert_eq!(event.describe(), hook);
+        }
     }
 }

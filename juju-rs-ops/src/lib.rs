@@ -8,7 +8,9 @@
 //! * [`HookTools`] is the backend trait over Juju's hook tools; [`ProcessHookTools`] runs the real
 //!   tools exactly as ops >= 3.4 does.
 //! * [`Context`] is the model API a charm sees: typed config, statuses, leadership, actions,
-//!   resources, stored state, planned units ([`Context::planned_units`], from `goal-state`).
+//!   resources, stored state, planned units ([`Context::planned_units`], from `goal-state`),
+//!   relations and their databags ([`Context::relations`], [`Context::relation_data`],
+//!   [`Context::set_relation_data`]) and secrets ([`Context::secret`], [`Context::secret_add`]).
 //! * [`Charm`] has one entry point, [`Charm::handle`], plus [`Charm::collect_status`]; [`main`] runs it.
 //! * With feature `testing`, [`testing`] runs one event through a charm in-process, Scenario-style.
 //! * With feature `juju-sim`, the `juju-sim` binary runs a compiled charm the way a Juju unit agent does.
@@ -20,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod hooktools;
 pub mod log;
+pub mod metadata;
 pub mod model;
 pub mod status;
 pub mod stored;
@@ -32,10 +35,11 @@ pub mod testing;
 pub use context::JujuContext;
 pub use dispatch::{Charm, dispatch, main};
 pub use error::{ConfigError, ContextError, FailureKind, ModelError};
-pub use event::{Event, RelationEventKind};
+pub use event::{Event, RelationEventKind, SecretEventKind};
 pub use hooktools::{
-    GoalState, GoalStatus, HookTools, LogLevel, ProcessHookTools, StatusInfo, StatusTarget,
+    GoalState, GoalStatus, HookTools, LogLevel, ProcessHookTools, RelationTools, SecretInfo,
+    SecretOptions, SecretOwner, SecretRead, SecretTools, StatusInfo, StatusTarget,
 };
-pub use model::{ActionHandle, App, Context};
+pub use model::{ActionHandle, App, Bag, Context, Relation, SecretRef};
 pub use status::{Status, StatusCollector};
 pub use stored::StoredState;

@@ -1,12 +1,18 @@
 //! The backend over Juju's hook tools.
 //!
-//! [`HookTools`] is the typed interface the model API uses. [`ProcessHookTools`] implements it by
+//! [`HookTools`] is the typed interface the model API uses; relations ([`RelationTools`]) and
+//! secrets ([`SecretTools`]) are its parts in their own modules. [`ProcessHookTools`] implements
+//! it by
 //! running the real tools through a [`CommandRunner`]: [`SystemRunner`] spawns processes (what a
 //! deployed charm does); the testing harness plugs in the simulated agent instead, so the same
 //! argument building and output parsing is exercised in tests.
 
 mod process;
+mod relation;
 mod runner;
+#[cfg(test)]
+pub(crate) mod scripted;
+mod secret;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +24,14 @@ use crate::error::ModelError;
 use crate::status::Status;
 
 pub use process::ProcessHookTools;
+pub use relation::RelationTools;
+#[allow(unused_imports)]
+pub(crate) use relation::{parse_relation_id, relation_arg};
 pub use runner::{CommandRunner, SystemRunner, ToolOutput};
+pub use secret::{
+    SecretInfo, SecretOptions, SecretOwner, SecretRead, SecretTools, canonical_secret_id,
+    valid_secret_key,
+};
 
 /// Whose status a status tool reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +127,9 @@ impl LogLevel {
     }
 }
 
-/// Typed access to the hook tools. One method per tool invocation the framework needs.
-pub trait HookTools: Send + Sync {
+/// Typed access to the hook tools. One method per tool invocation the framework needs; the
+/// relation and secret tools come from the supertraits.
+pub trait HookTools: RelationTools + SecretTools + Send + Sync {
     /// `config-get --format=json`: every option that is set or has a default.
     fn config_get(&self) -> Result<Map<String, Value>, ModelError>;
     /// `is-leader --format=json`.

@@ -33,7 +33,12 @@ impl<R: CommandRunner> ProcessHookTools<R> {
     }
 
     /// The one place that runs a tool and maps a failure to [`ModelError`].
-    fn call(&self, tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, ModelError> {
+    pub(super) fn call(
+        &self,
+        tool: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ModelError> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let out = self
             .runner
@@ -54,7 +59,12 @@ impl<R: CommandRunner> ProcessHookTools<R> {
         Ok(out.stdout)
     }
 
-    fn call_json<T: DeserializeOwned>(&self, tool: &str, args: &[&str]) -> Result<T, ModelError> {
+    /// Runs a tool and decodes its JSON output.
+    pub(super) fn call_json<T: DeserializeOwned>(
+        &self,
+        tool: &str,
+        args: &[&str],
+    ) -> Result<T, ModelError> {
         let stdout = self.call(tool, args, None)?;
         serde_json::from_slice(&stdout).map_err(|e| ModelError::BadOutput {
             tool: tool.to_string(),
@@ -203,54 +213,8 @@ impl<R: CommandRunner> HookTools for ProcessHookTools<R> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scripted::{Scripted, argv};
     use super::*;
-    use std::sync::Mutex;
-
-    /// One recorded call: tool, arguments, stdin.
-    type Call = (String, Vec<String>, Option<Vec<u8>>);
-
-    /// Records every call and answers from a script: `(tool, code, stdout, stderr)`.
-    struct Scripted {
-        calls: Mutex<Vec<Call>>,
-        answer: (i32, &'static str, &'static str),
-    }
-
-    impl Scripted {
-        fn new(code: i32, stdout: &'static str, stderr: &'static str) -> Self {
-            Self {
-                calls: Mutex::new(Vec::new()),
-                answer: (code, stdout, stderr),
-            }
-        }
-        fn calls(&self) -> Vec<Call> {
-            self.calls.lock().unwrap().clone()
-        }
-    }
-
-    impl CommandRunner for &Scripted {
-        fn run(
-            &self,
-            tool: &str,
-            args: &[String],
-            stdin: Option<&[u8]>,
-        ) -> std::io::Result<super::super::ToolOutput> {
-            self.calls.lock().unwrap().push((
-                tool.into(),
-                args.to_vec(),
-                stdin.map(<[u8]>::to_vec),
-            ));
-            Ok(super::super::ToolOutput {
-                code: self.answer.0,
-                stdout: self.answer.1.as_bytes().to_vec(),
-                stderr: self.answer.2.as_bytes().to_vec(),
-            })
-        }
-    }
-
-    fn argv(s: &Scripted) -> Vec<String> {
-        let (tool, args, _) = s.calls().remove(0);
-        std::iter::once(tool).chain(args).collect()
-    }
 
     #[test]
     fn status_set_uses_ops_argv() {

@@ -1,5 +1,6 @@
 //! The simulated unit agents: one dispatch at a time on one unit of the model, with Juju's
-//! statuses around hooks and its commit rules.
+//! statuses around hooks and its commit rules (charm state, relation data and secret changes
+//! are applied only when the dispatch succeeds).
 
 use std::collections::BTreeMap;
 
@@ -7,9 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::meta::CharmMeta;
+use super::relations::apply_writes;
+use super::secrets::PendingSecrets;
 use super::state::{
     ActionOutcome, ActionRun, LogRecord, ModelState, StatusChange, StatusRecord, UnitState, now,
 };
+use crate::event::{RelationEventKind, SecretEventKind};
 
 /// Whether a dispatch is a hook or an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +22,114 @@ pub enum HookKind {
     Hook(String),
     /// An action run.
     Action(ActionRun),
+}
+
+/// The relation a relation hook is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationHook {
+    /// The relation id.
+    pub id: u64,
+    /// `JUJU_REMOTE_UNIT` (none for `-created`, `-broken` and application-data `-changed`).
+    pub remote_unit: Option<String>,
+    /// `JUJU_DEPARTING_UNIT` (`-departed` only).
+    pub departing_unit: Option<String>,
+}
+
+/// The secret a secret hook is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretHook {
+    /// `JUJU_SECRET_ID`: the secret's URI.
+    pub uri: String,
+    /// `JUJU_SECRET_LABEL`: the label the unit knows it by.
+    pub label: Option<String>,
+    /// `JUJU_SECRET_REVISION` (`secret-remove`, `secret-expired`).
+    pub revision: Option<u32>,
+}
+
+/// What a hook is about besides its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookContext {
+    /// For relation hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<RelationHook>,
+    /// For secret hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretHook>,
+}
+
+/// A hook to run: its name and context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSpec {
+    /// The hook name (`install`, `db-relation-joined`, `secret-changed`).
+    pub name: String,
+    /// The relation or secret it is about.
+    pub context: HookContext,
+}
+
+impl HookSpec {
+    /// A hook with no relation or secret.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            context: HookContext::default(),
+        }
+    }
+
+    /// A relation hook of `endpoint`'s relation `id`.
+    pub fn relation(
+        endpoint: &str,
+        kind: RelationEventKind,
+        id: u64,
+        remote_unit: Option<&str>,
+        departing_unit: Option<&str>,
+    ) -> Self {
+        Self {
+            name: format!("{endpoint}-{}", kind.suffix()),
+            context: HookContext {
+                relation: Some(RelationHook {
+                    id,
+                    remote_unit: remote_unit.map(str::to_string),
+                    departing_unit: departing_unit.map(str::to_string),
+                }),
+                secret: None,
+            },
+        }
+    }
+
+    /// A secret hook.
+    pub fn secret(
+        kind: SecretEventKind,
+        uri: &str,
+        label: Option<&str>,
+        revision: Option<u32>,
+    ) -> Self {
+        Self {
+            name: kind.hook_name().to_string(),
+            context: HookContext {
+                relation: None,
+                secret: Some(SecretHook {
+                    uri: uri.to_string(),
+                    label: label.map(str::to_string),
+                    revision,
+                }),
+            },
+        }
+    }
+}
+
+impl From<&str> for HookSpec {
+    fn from(name: &str) -> Self {
+        Self::new(name)
+    }
+}
+
+/// Relation writes a dispatch staged for one relation (an empty value deletes a key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PendingRelation {
+    /// Writes to our application's databag.
+    pub app: BTreeMap<String, String>,
+    /// Writes to the unit's databag.
+    pub unit: BTreeMap<String, String>,
 }
 
 /// What one dispatch staged and recorded.
@@ -33,6 +145,16 @@ pub struct HookSession {
     pub pending_state: BTreeMap<String, Option<String>>,
     /// Whether the charm called `status-set` for its unit during this dispatch.
     pub set_unit_status: bool,
+    /// The relation or secret the hook is about.
+    #[serde(default)]
+    pub context: HookContext,
+    /// Relation writes by relation id, committed only if the dispatch exits 0.
+    #[serde(default)]
+    pub pending_relations: BTreeMap<u64, PendingRelation>,
+    /// Secret changes, committed only if the dispatch exits 0 (never serialised: they hold
+    /// content).
+    #[serde(skip)]
+    pub pending_secrets: PendingSecrets,
 }
 
 impl HookSession {
@@ -133,9 +255,18 @@ impl Agent {
         });
     }
 
-    /// Starts a hook dispatch on `unit`: applies Juju's "before" statuses and opens a session;
-    /// returns the context id.
+    /// Starts a hook dispatch on `unit` (a hook without relation or secret); returns the
+    /// context id.
     pub fn begin_hook(&mut self, unit: u32, hook: &str) -> String {
+        self.begin(unit, &HookSpec::new(hook))
+    }
+
+    /// Starts a hook dispatch on `unit`: applies Juju's "before" statuses and what a relation
+    /// hook changes in the unit's view (a joining unit is listed from its `-joined` on, a
+    /// departing one no longer during its `-departed`), and opens a session; returns the
+    /// context id.
+    pub fn begin(&mut self, unit: u32, spec: &HookSpec) -> String {
+        let hook = spec.name.as_str();
         let charm_set_status = self.state.unit(unit).is_some_and(|u| u.charm_set_status);
         let before = match hook {
             "install" if !charm_set_status => Some("installing charm software"),
@@ -146,7 +277,17 @@ impl Agent {
         if let Some(message) = before {
             self.set_unit_status(unit, StatusRecord::new("maintenance", message), "juju");
         }
-        self.open(unit, HookKind::Hook(hook.to_string()))
+        if let Some(rel) = &spec.context.relation
+            && let (Some(remote), Some(state)) = (&rel.remote_unit, self.state.relation_mut(rel.id))
+        {
+            let seen = state.joined.entry(unit).or_default();
+            if hook.ends_with(RelationEventKind::Joined.suffix()) {
+                seen.insert(remote.clone());
+            } else if hook.ends_with(RelationEventKind::Departed.suffix()) {
+                seen.remove(remote);
+            }
+        }
+        self.open(unit, HookKind::Hook(hook.to_string()), spec.context.clone())
     }
 
     /// Starts an action dispatch on `unit` with validated parameters; returns the context id.
@@ -158,10 +299,10 @@ impl Agent {
             params,
             ..ActionRun::default()
         };
-        self.open(unit, HookKind::Action(run))
+        self.open(unit, HookKind::Action(run), HookContext::default())
     }
 
-    fn open(&mut self, unit: u32, kind: HookKind) -> String {
+    fn open(&mut self, unit: u32, kind: HookKind, context: HookContext) -> String {
         self.state.last_context += 1;
         let context_id = format!("{}-{}", self.state.unit_name(unit), self.state.last_context);
         self.session = Some(HookSession {
@@ -170,6 +311,9 @@ impl Agent {
             kind,
             pending_state: BTreeMap::new(),
             set_unit_status: false,
+            context,
+            pending_relations: BTreeMap::new(),
+            pending_secrets: PendingSecrets::default(),
         });
         context_id
     }
@@ -180,15 +324,22 @@ impl Agent {
     pub fn finish(&mut self, code: i32, stdout: &str, stderr: &str) -> Option<ActionOutcome> {
         let session = self.session.take()?;
         let unit = session.unit;
-        if code == 0
-            && let Some(u) = self.state.unit_mut(unit)
-        {
-            for (key, value) in &session.pending_state {
-                match value {
-                    Some(v) => u.charm_state.insert(key.clone(), v.clone()),
-                    None => u.charm_state.remove(key),
-                };
+        if code == 0 {
+            if let Some(u) = self.state.unit_mut(unit) {
+                for (key, value) in &session.pending_state {
+                    match value {
+                        Some(v) => u.charm_state.insert(key.clone(), v.clone()),
+                        None => u.charm_state.remove(key),
+                    };
+                }
             }
+            for (id, writes) in &session.pending_relations {
+                if let Some(rel) = self.state.relation_mut(*id) {
+                    apply_writes(&mut rel.app_data, &writes.app);
+                    apply_writes(rel.unit_data.entry(unit).or_default(), &writes.unit);
+                }
+            }
+            self.state.commit_secrets(session.pending_secrets.clone());
         }
         match session.kind {
             HookKind::Hook(hook) => {
@@ -197,11 +348,13 @@ impl Agent {
                         && u.failed_hook.as_deref() == Some(hook.as_str())
                     {
                         u.failed_hook = None;
+                        u.failed_context = HookContext::default();
                     }
                     self.after_hook(unit, &hook);
                 } else {
                     if let Some(u) = self.state.unit_mut(unit) {
                         u.failed_hook = Some(hook.clone());
+                        u.failed_context = session.context.clone();
                     }
                     self.set_unit_status(
                         unit,

@@ -1,4 +1,6 @@
-//! The hook environment, built from scratch as Juju's `HookVars` does (nothing inherited).
+//! The hook environment, built from scratch as Juju's `HookVars` does (nothing inherited),
+//! with the relation (`JUJU_RELATION*`, `JUJU_REMOTE_*`, `JUJU_DEPARTING_UNIT`) and secret
+//! (`JUJU_SECRET_*`) variables of relation and secret hooks.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +51,34 @@ pub fn hook_environment(
         HookKind::Hook(hook) => {
             set("JUJU_HOOK_NAME", hook.clone());
             set("JUJU_DISPATCH_PATH", format!("hooks/{hook}"));
+            if let Some(rel) = &session.context.relation {
+                let (endpoint, remote_app) = state
+                    .relation(rel.id)
+                    .map(|r| (r.endpoint.clone(), r.remote_app.clone()))
+                    .unwrap_or_default();
+                set("JUJU_RELATION", endpoint.clone());
+                set("JUJU_RELATION_ID", format!("{endpoint}:{}", rel.id));
+                // Present but empty for -created, -broken and application-data -changed.
+                set(
+                    "JUJU_REMOTE_UNIT",
+                    rel.remote_unit.clone().unwrap_or_default(),
+                );
+                set("JUJU_REMOTE_APP", remote_app);
+                if let Some(departing) = &rel.departing_unit {
+                    set("JUJU_DEPARTING_UNIT", departing.clone());
+                }
+            }
+            if let Some(secret) = &session.context.secret {
+                set("JUJU_SECRET_ID", secret.uri.clone());
+                // Always exported, possibly empty; the revision only when there is one.
+                set(
+                    "JUJU_SECRET_LABEL",
+                    secret.label.clone().unwrap_or_default(),
+                );
+                if let Some(revision) = secret.revision.filter(|r| *r > 0) {
+                    set("JUJU_SECRET_REVISION", revision.to_string());
+                }
+            }
         }
         HookKind::Action(run) => {
             set("JUJU_HOOK_NAME", String::new());

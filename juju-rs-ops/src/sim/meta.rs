@@ -1,11 +1,14 @@
-//! A charm's metadata as the agent reads it: `metadata.yaml`, `config.yaml`, `actions.yaml`.
-//! Validates config values against option types and action parameters against their schema.
+//! A charm's metadata as the agent reads it: `metadata.yaml` (name, resources, relation
+//! endpoints), `config.yaml`, `actions.yaml`. Validates config values against option types and
+//! action parameters against their schema.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::metadata::Endpoints;
 
 /// One config option from `config.yaml`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -73,6 +76,8 @@ pub struct CharmMeta {
     pub actions: BTreeMap<String, ActionMeta>,
     /// Resources.
     pub resources: BTreeMap<String, ResourceMeta>,
+    /// Relation endpoints (`provides`, `requires`, `peers`).
+    pub endpoints: Endpoints,
 }
 
 fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, String> {
@@ -89,13 +94,14 @@ fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Str
 impl CharmMeta {
     /// Reads the metadata files of `charm_dir`; `metadata.yaml` is required, as for Juju.
     pub fn load(charm_dir: &Path) -> Result<Self, String> {
-        let metadata: MetadataFile =
-            read_yaml(&charm_dir.join("metadata.yaml"))?.ok_or_else(|| {
-                format!(
-                    "charm missing from disk: no metadata.yaml in {}",
-                    charm_dir.display()
-                )
-            })?;
+        let metadata_path = charm_dir.join("metadata.yaml");
+        let metadata: MetadataFile = read_yaml(&metadata_path)?.ok_or_else(|| {
+            format!(
+                "charm missing from disk: no metadata.yaml in {}",
+                charm_dir.display()
+            )
+        })?;
+        let endpoints = Endpoints::load(charm_dir)?;
         let config: ConfigFile = read_yaml(&charm_dir.join("config.yaml"))?.unwrap_or_default();
         let actions: BTreeMap<String, ActionMeta> =
             read_yaml(&charm_dir.join("actions.yaml"))?.unwrap_or_default();
@@ -112,6 +118,7 @@ impl CharmMeta {
             options: config.options,
             actions,
             resources: metadata.resources,
+            endpoints,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The simulated model as the controller knows it: the application (config, trust, leader,
-//! application status, resources) and its units (workload status, charm state, life), kept
-//! apart so that per-application data (relations, secrets later) and per-unit data stay clean.
+//! application status, resources), its units (workload status, charm state, life), its
+//! relations ([`super::relations`]) and the model's secrets ([`super::secrets`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::agent::HookContext;
+use super::relations::RelationState;
+use super::secrets::{SecretContents, SecretState};
 use crate::hooktools::{GoalState, GoalStatus};
 
 /// A workload status with its message.
@@ -170,6 +173,9 @@ pub struct UnitState {
     pub charm_state: BTreeMap<String, String>,
     /// A hook that failed and must be retried before anything else runs on this unit.
     pub failed_hook: Option<String>,
+    /// The relation or secret the failed hook was about (retried with it).
+    #[serde(default)]
+    pub failed_context: HookContext,
     /// Whether `start` has run (and `stop` has not since).
     pub started: bool,
     /// Completed action runs on this unit.
@@ -188,6 +194,7 @@ impl UnitState {
             workload_version: String::new(),
             charm_state: BTreeMap::new(),
             failed_hook: None,
+            failed_context: HookContext::default(),
             started: false,
             actions: Vec::new(),
         }
@@ -231,6 +238,22 @@ pub struct ModelState {
     /// Model config `automatically-retry-hooks` (Juju's default: on).
     #[serde(default = "retry_hooks_default")]
     pub automatically_retry_hooks: bool,
+    /// The application's relations (removed ones are gone).
+    #[serde(default)]
+    pub relations: Vec<RelationState>,
+    /// The id the next relation gets (model-wide, never reused).
+    #[serde(default)]
+    pub next_relation_id: u64,
+    /// The model's secrets: metadata only.
+    #[serde(default)]
+    pub secrets: Vec<SecretState>,
+    /// How many secret ids were handed out.
+    #[serde(default)]
+    pub secret_counter: u64,
+    /// Every secret revision's content; never serialised with the model (`juju-sim` keeps it
+    /// in its own 0600 file).
+    #[serde(skip)]
+    pub secret_content: SecretContents,
 }
 
 fn retry_hooks_default() -> bool {
@@ -263,6 +286,11 @@ impl ModelState {
             last_context: 0,
             timings: Vec::new(),
             automatically_retry_hooks: true,
+            relations: Vec::new(),
+            next_relation_id: 0,
+            secrets: Vec::new(),
+            secret_counter: 0,
+            secret_content: SecretContents::default(),
         }
     }
 
@@ -349,7 +377,7 @@ impl ModelState {
     }
 
     /// What `goal-state` reports: every unit that is not dead with its goal status and the time
-    /// of its last status change; no relations yet.
+    /// of its last status change, and the relations per endpoint.
     pub fn goal_state(&self) -> GoalState {
         let units = self
             .units
@@ -365,7 +393,7 @@ impl ModelState {
             .collect();
         GoalState {
             units,
-            relations: BTreeMap::new(),
+            relations: self.relation_goal_state(),
         }
     }
 

@@ -1,4 +1,11 @@
-//! The model API a charm sees during one dispatch.
+//! The model API a charm sees during one dispatch: [`Context`], with its relation part
+//! ([`relations`]) and secret part ([`secrets`]).
+
+mod relations;
+mod secrets;
+
+pub use relations::{Bag, Relation};
+pub use secrets::SecretRef;
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -11,6 +18,7 @@ use crate::action::flatten_results;
 use crate::context::JujuContext;
 use crate::error::{ConfigError, ModelError};
 use crate::hooktools::{GoalState, HookTools, StatusInfo, StatusTarget};
+use crate::metadata::Endpoints;
 use crate::status::Status;
 use crate::stored::StoredState;
 
@@ -20,6 +28,7 @@ pub struct Context<'a> {
     tools: &'a dyn HookTools,
     leader: OnceCell<bool>,
     config: OnceCell<Map<String, Value>>,
+    endpoints: OnceCell<Endpoints>,
     action_params: Option<Map<String, Value>>,
 }
 
@@ -35,6 +44,7 @@ impl<'a> Context<'a> {
             tools,
             leader: OnceCell::new(),
             config: OnceCell::new(),
+            endpoints: OnceCell::new(),
             action_params,
         }
     }
@@ -89,6 +99,15 @@ impl<'a> Context<'a> {
                 reason: inner,
             }
         })
+    }
+
+    /// The charm's relation endpoints, read from metadata.yaml once per dispatch.
+    pub fn endpoints(&self) -> Result<&Endpoints, ModelError> {
+        if let Some(endpoints) = self.endpoints.get() {
+            return Ok(endpoints);
+        }
+        let endpoints = Endpoints::load(&self.juju.charm_dir).map_err(ModelError::Refused)?;
+        Ok(self.endpoints.get_or_init(|| endpoints))
     }
 
     /// Whether this unit is the leader (cached for the dispatch).

@@ -1,140 +1,19 @@
-//! The hook tools' behaviour: syntax, output formats, exit codes and `ERROR` messages.
+//! The unit's own tools: config, status, leadership, version, log, actions, charm state,
+//! resources, credentials and goal-state.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::agent::{Agent, HookKind};
-use super::flags::{FlagSpec, Parsed, parse, unrecognized};
-use super::format::{Format, render};
-use super::state::{ActionRun, Life, StatusRecord, UnitState};
-
-/// The result of one tool invocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ToolReply {
-    /// The tool finished.
-    Done {
-        /// Exit code: 0 success, 1 runtime error, 2 usage error.
-        code: i32,
-        /// Standard output.
-        stdout: String,
-        /// Standard error.
-        stderr: String,
-    },
-    /// The tool reads stdin and none was supplied: send again with stdin.
-    NeedStdin,
-}
-
-impl ToolReply {
-    fn ok(stdout: impl Into<String>) -> Self {
-        Self::Done {
-            code: 0,
-            stdout: stdout.into(),
-            stderr: String::new(),
-        }
-    }
-    fn usage(message: impl AsRef<str>) -> Self {
-        Self::Done {
-            code: 2,
-            stdout: String::new(),
-            stderr: format!("ERROR {}\n", message.as_ref()),
-        }
-    }
-    fn fail(message: impl AsRef<str>) -> Self {
-        Self::Done {
-            code: 1,
-            stdout: String::new(),
-            stderr: format!("ERROR {}\n", message.as_ref()),
-        }
-    }
-}
-
-/// The names of the tools the simulator provides (put on `PATH` by `juju-sim`).
-pub const TOOL_NAMES: &[&str] = &[
-    "action-fail",
-    "action-get",
-    "action-log",
-    "action-set",
-    "application-version-set",
-    "config-get",
-    "credential-get",
-    "goal-state",
-    "is-leader",
-    "juju-log",
-    "resource-get",
-    "state-delete",
-    "state-get",
-    "state-set",
-    "status-get",
-    "status-set",
-];
-
-const ALL_FORMATS: &[Format] = &[Format::Smart, Format::Yaml, Format::Json];
-const FORMAT: FlagSpec = FlagSpec {
-    names: &["format"],
-    takes_value: true,
+use super::{
+    ALL_FORMATS, APPLICATION, FORMAT, ToolReply, at_most, flags, format_of, session_name,
+    session_unit, tri,
 };
-const APPLICATION: FlagSpec = FlagSpec {
-    names: &["application"],
-    takes_value: false,
-};
-
-/// Runs hook tool `name` with `args` against `agent`. `stdin` is `None` when the caller has not
-/// sent any (the tool then asks for it if it needs it).
-pub fn run_tool(agent: &mut Agent, name: &str, args: &[String], stdin: Option<&[u8]>) -> ToolReply {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        return ToolReply::ok(format!("Usage: {name} [options]\n"));
-    }
-    if agent.session.is_none() {
-        return ToolReply::fail("JUJU_CONTEXT_ID not set");
-    }
-    match name {
-        "config-get" => config_get(agent, args),
-        "status-set" => status_set(agent, args),
-        "status-get" => status_get(agent, args),
-        "is-leader" => is_leader(agent, args),
-        "application-version-set" => application_version_set(agent, args),
-        "juju-log" => juju_log(agent, args),
-        "action-get" => action_get(agent, args),
-        "action-set" => action_set(agent, args),
-        "action-fail" => action_fail(agent, args),
-        "action-log" => action_log(agent, args),
-        "state-get" => state_get(agent, args),
-        "state-set" => state_set(agent, args, stdin),
-        "state-delete" => state_delete(agent, args),
-        "resource-get" => resource_get(agent, args),
-        "credential-get" => credential_get(agent, args),
-        "goal-state" => goal_state(agent, args),
-        other => ToolReply::fail(format!("unknown command {other:?}")),
-    }
-}
-
-/// Parses flags, turning a parse error into exit 2.
-fn flags(specs: &[FlagSpec], args: &[String]) -> Result<Parsed, ToolReply> {
-    parse(specs, args).map_err(ToolReply::usage)
-}
-
-fn format_of(p: &Parsed, default: Format, allowed: &[Format]) -> Result<Format, ToolReply> {
-    Format::parse(p.value("format"), default, allowed).map_err(ToolReply::usage)
-}
-
-fn at_most(p: &Parsed, n: usize) -> Result<(), ToolReply> {
-    match p.positional.get(n..) {
-        Some(extra) if !extra.is_empty() => Err(ToolReply::usage(unrecognized(extra))),
-        _ => Ok(()),
-    }
-}
-
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(reply) => return reply,
-        }
-    };
-}
-
-fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+use crate::sim::agent::{Agent, HookKind};
+use crate::sim::flags::{FlagSpec, unrecognized};
+use crate::sim::format::{Format, render};
+use crate::sim::state::{ActionRun, Life, StatusRecord};
+pub(super) fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let all = FlagSpec {
         names: &["a", "all"],
         takes_value: false,
@@ -154,7 +33,7 @@ fn config_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     }
 }
 
-fn status_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn status_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[APPLICATION], args));
     let (status, message) = match p.positional.as_slice() {
         [] => return ToolReply::usage("invalid args, require <status> [message]"),
@@ -188,21 +67,6 @@ fn status_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok("")
 }
 
-/// The unit of the running dispatch (it always exists while a session is open).
-fn session_unit(agent: &Agent) -> Result<&UnitState, ToolReply> {
-    agent
-        .session_unit()
-        .ok_or_else(|| ToolReply::fail("this unit no longer exists"))
-}
-
-fn session_name(agent: &Agent) -> String {
-    agent
-        .session
-        .as_ref()
-        .map(|s| s.name().to_string())
-        .unwrap_or_default()
-}
-
 fn status_map(record: &StatusRecord, include_data: bool) -> Map<String, Value> {
     let mut map = Map::new();
     if include_data {
@@ -213,7 +77,7 @@ fn status_map(record: &StatusRecord, include_data: bool) -> Map<String, Value> {
     map
 }
 
-fn status_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn status_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let include = FlagSpec {
         names: &["include-data"],
         takes_value: false,
@@ -246,7 +110,7 @@ fn status_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok(render(Some(&Value::Object(unit)), format))
 }
 
-fn is_leader(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn is_leader(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 0));
@@ -256,7 +120,7 @@ fn is_leader(agent: &mut Agent, args: &[String]) -> ToolReply {
     ))
 }
 
-fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     match p.positional.as_slice() {
         [] => ToolReply::usage("no version specified"),
@@ -271,7 +135,7 @@ fn application_version_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     }
 }
 
-fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
     let debug = FlagSpec {
         names: &["debug"],
         takes_value: false,
@@ -300,7 +164,15 @@ fn juju_log(agent: &mut Agent, args: &[String]) -> ToolReply {
             "INFO".to_string()
         }
     };
-    agent.log(&level, p.positional.join(" "));
+    // Juju prefixes the lines logged in relation hooks with the relation.
+    let prefix = agent
+        .session
+        .as_ref()
+        .and_then(|s| s.context.relation.as_ref())
+        .and_then(|r| agent.state.relation(r.id))
+        .map(|r| format!("{}: ", r.name()))
+        .unwrap_or_default();
+    agent.log(&level, format!("{prefix}{}", p.positional.join(" ")));
     ToolReply::ok("")
 }
 
@@ -311,7 +183,7 @@ fn running_action(agent: &mut Agent) -> Result<&mut ActionRun, ToolReply> {
     }
 }
 
-fn action_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn action_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 1));
@@ -328,7 +200,7 @@ fn action_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     }
 }
 
-fn action_set(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn action_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     if p.positional.is_empty() {
         return ToolReply::usage("no key=value pairs specified");
@@ -356,7 +228,7 @@ fn action_set(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok("")
 }
 
-fn action_fail(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn action_fail(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     tri!(at_most(&p, 1));
     let message =
@@ -368,7 +240,7 @@ fn action_fail(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok("")
 }
 
-fn action_log(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn action_log(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     if p.positional.is_empty() {
         return ToolReply::usage("no message specified");
@@ -395,7 +267,7 @@ fn visible_state(agent: &Agent) -> BTreeMap<String, String> {
     state
 }
 
-fn state_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn state_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let strict = FlagSpec {
         names: &["strict"],
         takes_value: false,
@@ -426,7 +298,7 @@ fn state_get(agent: &mut Agent, args: &[String]) -> ToolReply {
 const MAX_KEY: usize = 256;
 const MAX_VALUE: usize = 64 * 1024;
 
-fn state_set(agent: &mut Agent, args: &[String], stdin: Option<&[u8]>) -> ToolReply {
+pub(super) fn state_set(agent: &mut Agent, args: &[String], stdin: Option<&[u8]>) -> ToolReply {
     let file = FlagSpec {
         names: &["file"],
         takes_value: true,
@@ -472,7 +344,7 @@ fn state_set(agent: &mut Agent, args: &[String], stdin: Option<&[u8]>) -> ToolRe
     ToolReply::ok("")
 }
 
-fn state_delete(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn state_delete(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     tri!(at_most(&p, 1));
     let Some(key) = p.positional.first() else {
@@ -484,7 +356,7 @@ fn state_delete(agent: &mut Agent, args: &[String]) -> ToolReply {
     ToolReply::ok("")
 }
 
-fn resource_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn resource_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[], args));
     tri!(at_most(&p, 1));
     let Some(name) = p.positional.first() else {
@@ -499,7 +371,7 @@ fn resource_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     }
 }
 
-fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Smart, ALL_FORMATS));
     tri!(at_most(&p, 0));
@@ -519,7 +391,7 @@ fn credential_get(agent: &mut Agent, args: &[String]) -> ToolReply {
 
 /// `goal-state [--format yaml|json]`: the application's units (status `dying` for units being
 /// removed, else their workload status) and relations (none yet); yaml by default.
-fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
+pub(super) fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
     let p = tri!(flags(&[FORMAT], args));
     let format = tri!(format_of(&p, Format::Yaml, &[Format::Yaml, Format::Json]));
     tri!(at_most(&p, 0));
@@ -540,6 +412,7 @@ fn goal_state(agent: &mut Agent, args: &[String]) -> ToolReply {
 
 #[cfg(test)]
 mod tests {
+    use super::super::run_tool;
     use super::*;
     use crate::sim::meta::CharmMeta;
     use crate::sim::state::ModelState;
