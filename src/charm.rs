@@ -69,6 +69,9 @@ pub struct MetallbCharm {
     outcome: Option<Outcome>,
     /// What the last apply took over or removed (the `adopt` action reports it).
     adopted: Vec<String>,
+    /// Where the workloads run (namespace, node selector), once valid settings were read: what
+    /// the scrape targets are looked up from.
+    placement: Option<(String, std::collections::BTreeMap<String, String>)>,
 }
 
 impl Default for MetallbCharm {
@@ -84,6 +87,7 @@ impl MetallbCharm {
             kube,
             outcome: None,
             adopted: Vec::new(),
+            placement: None,
         }
     }
 }
@@ -95,10 +99,15 @@ impl MetallbCharm {
     /// The validated options as render input, or the problem with them.
     pub(crate) fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
         let raw: RawConfig = ctx.config()?;
-        let config = match CharmConfig::validate(&raw) {
+        let mut config = match CharmConfig::validate(&raw) {
             Ok(config) => config,
             Err(problem) => return Ok(Err(problem)),
         };
+        if let Some(bgp) = config.bgp.as_mut()
+            && let Err(problem) = secrets::resolve_passwords(ctx, bgp, ctx.app_name())?
+        {
+            return Ok(Err(problem));
+        }
         let image = |resource: &str, name: &str| -> String {
             ctx.resource_path(resource)
                 .ok()
@@ -130,6 +139,7 @@ impl MetallbCharm {
             Ok(input) => input,
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
+        self.placement = Some((input.namespace.clone(), input.node_selector.clone()));
         ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
         let applying = Status::maintenance("applying MetalLB objects");
         ctx.set_unit_status(&applying)?;
@@ -164,6 +174,19 @@ impl MetallbCharm {
                 }
             }
             Err(err) => outcome_of(err),
+        })
+    }
+
+    /// Publishes scrape jobs, alert rules and the dashboard to related applications, with the
+    /// targets of the placement last read.
+    fn publish(&self, ctx: &Context<'_>, leader: bool) -> Result<()> {
+        publish::publish(ctx, leader, || {
+            let Some((namespace, selector)) = &self.placement else {
+                return Err(K8sError::Transient(
+                    "no valid configuration yet: the workloads' placement is unknown".into(),
+                ));
+            };
+            Cluster::connect(&self.kube)?.scrape_targets(namespace, selector)
         })
     }
 
@@ -597,7 +620,11 @@ impl Charm for MetallbCharm {
             Event::Action { name, .. } => return crate::actions::run(self, ctx, name),
             Event::Remove => self.remove(ctx)?,
             Event::Stop => return Ok(()),
-            _ => self.reconcile(ctx, Adopt::No)?,
+            _ => {
+                let outcome = self.reconcile(ctx, Adopt::No)?;
+                self.publish(ctx, outcome != Outcome::Standby)?;
+                outcome
+            }
         };
         self.outcome = Some(outcome);
         Ok(())
@@ -666,6 +693,9 @@ impl Charm for MetallbCharm {
         Ok(())
     }
 }
+
+mod publish;
+mod secrets;
 
 #[cfg(test)]
 mod api_tests;
