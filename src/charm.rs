@@ -140,6 +140,13 @@ impl MetallbCharm {
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
         self.placement = Some((input.namespace.clone(), input.node_selector.clone()));
+        if let Some(class) = &input.workloads.priority_class {
+            match Cluster::connect(&self.kube).and_then(|c| c.priority_class_exists(class)) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Outcome::BadConfig(missing_priority_class(class))),
+                Err(err) => return Ok(outcome_of(err)),
+            }
+        }
         ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
         let applying = Status::maintenance("applying MetalLB objects");
         ctx.set_unit_status(&applying)?;
@@ -230,6 +237,16 @@ impl MetallbCharm {
         )?;
         tracing::info!("removed {} objects", deleted.len());
         Ok(Outcome::Removed)
+    }
+}
+
+/// A `priority-class` that names no PriorityClass: the API server would refuse every pod.
+fn missing_priority_class(class: &str) -> ConfigProblem {
+    ConfigProblem {
+        option: "priority-class",
+        item: class.to_string(),
+        reason: "no PriorityClass of that name exists in the cluster (pods naming it would be refused): create it or unset priority-class".to_string(),
+        missing: false,
     }
 }
 

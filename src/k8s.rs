@@ -758,6 +758,7 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
     })
 }
 
+mod scheduling;
 mod targets;
 
 #[cfg(test)]
