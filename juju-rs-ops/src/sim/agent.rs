@@ -344,6 +344,12 @@ impl Agent {
         match session.kind {
             HookKind::Hook(hook) => {
                 if code == 0 {
+                    if let Some(rel) = &session.context.relation
+                        && hook.ends_with(RelationEventKind::Broken.suffix())
+                        && let Some(state) = self.state.relation_mut(rel.id)
+                    {
+                        state.broken.insert(unit);
+                    }
                     if let Some(u) = self.state.unit_mut(unit)
                         && u.failed_hook.as_deref() == Some(hook.as_str())
                     {

@@ -44,6 +44,9 @@ pub struct RelationState {
     pub unit_data: BTreeMap<u32, BTreeMap<String, String>>,
     /// Per unit of ours: the remote units it has seen join and not yet depart.
     pub joined: BTreeMap<u32, BTreeSet<String>>,
+    /// Units of ours whose `-relation-broken` has run.
+    #[serde(default)]
+    pub broken: BTreeSet<u32>,
     /// When the relation was made (goal-state's `since`).
     pub since: String,
 }
@@ -65,6 +68,7 @@ impl RelationState {
             app_data: BTreeMap::new(),
             unit_data: BTreeMap::new(),
             joined: BTreeMap::new(),
+            broken: BTreeSet::new(),
             since: now(),
         }
     }
@@ -89,6 +93,13 @@ impl RelationState {
             .get(&unit)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Forgets what a removed unit of ours had (its number may be reused).
+    pub fn forget_unit(&mut self, unit: u32) {
+        self.unit_data.remove(&unit);
+        self.joined.remove(&unit);
+        self.broken.remove(&unit);
     }
 
     /// Adds a remote unit with its databag (its first data, or none).

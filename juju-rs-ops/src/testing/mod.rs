@@ -11,6 +11,18 @@
 //! The unit runs alongside the application's other units ([`State::peers`]) as `goal-state`
 //! reports them; [`State::with_planned_units`] sets that count the way Scenario's
 //! `State(planned_units=...)` does.
+//!
+//! Relations ([`TestRelation`]: endpoint, id, remote application, remote units and their data,
+//! our databags) and secrets ([`TestSecret`]) go in with the state; the output state carries our
+//! databags as the charm left them and every secret (including those it created). Relation
+//! events are only for a relation in the state; secret events only for a secret in the state
+//! (`secret-changed` for one we consume, the others for one we own).
+
+mod relations;
+mod secrets;
+
+pub use relations::TestRelation;
+pub use secrets::{TestSecret, TestSecretOwner};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +32,11 @@ use serde_json::Value;
 
 use crate::context::JujuContext;
 use crate::dispatch::{Charm, execute};
+use crate::event::{RelationEventKind, SecretEventKind};
 use crate::hooktools::{CommandRunner, HookTools, ProcessHookTools, ToolOutput};
 use crate::sim::{
-    ActionOutcome, Agent, CharmMeta, Life, LogRecord, ModelState, StatusChange, StatusRecord,
-    ToolReply, UnitState, run_tool,
+    ActionOutcome, Agent, CharmMeta, HookSpec, Life, LogRecord, ModelState, StatusChange,
+    StatusRecord, ToolReply, UnitState, run_tool,
 };
 use crate::status::Status;
 
@@ -59,6 +72,11 @@ pub struct State {
     pub app_status: Status,
     /// The workload version.
     pub workload_version: String,
+    /// The unit's relations and their databags.
+    pub relations: Vec<TestRelation>,
+    /// Secrets the unit owns or may read (after the event: every secret, including those the
+    /// charm created).
+    pub secrets: Vec<TestSecret>,
 }
 
 impl Default for State {
@@ -76,6 +94,8 @@ impl Default for State {
             unit_status: Status::Unknown,
             app_status: Status::Unknown,
             workload_version: String::new(),
+            relations: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -116,13 +136,66 @@ impl State {
         self.planned_units = Some(planned);
         self
     }
+
+    /// Adds a relation (builder style).
+    pub fn with_relation(mut self, relation: TestRelation) -> Self {
+        self.relations.push(relation);
+        self
+    }
+
+    /// Adds a secret (builder style).
+    pub fn with_secret(mut self, secret: TestSecret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// The relation with id `id`.
+    pub fn relation(&self, id: u64) -> Option<&TestRelation> {
+        self.relations.iter().find(|r| r.id == id)
+    }
+
+    /// The secret with this URI or bare id.
+    pub fn secret(&self, id: &str) -> Option<&TestSecret> {
+        let bare = id.rsplit(['/', ':']).next().unwrap_or(id);
+        self.secrets.iter().find(|s| s.id == bare)
+    }
+
+    /// The secret with this owner label.
+    pub fn secret_by_label(&self, label: &str) -> Option<&TestSecret> {
+        self.secrets
+            .iter()
+            .find(|s| s.label.as_deref() == Some(label))
+    }
 }
 
 /// The event to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TestEvent {
-    /// A hook by name (`install`, `config-changed`, ...).
+    /// A hook by name (`install`, `config-changed`, ...); relation and secret hooks have their
+    /// own variants.
     Hook(String),
+    /// A relation hook of a relation in the state.
+    Relation {
+        /// Which one.
+        kind: RelationEventKind,
+        /// The relation's endpoint.
+        endpoint: String,
+        /// The relation's id.
+        id: u64,
+        /// `JUJU_REMOTE_UNIT` (none for `-created`, `-broken`, application-data `-changed`).
+        remote_unit: Option<String>,
+        /// `JUJU_DEPARTING_UNIT` (`-departed`).
+        departing_unit: Option<String>,
+    },
+    /// A secret hook of a secret in the state.
+    Secret {
+        /// Which one.
+        kind: SecretEventKind,
+        /// The secret's bare id.
+        id: String,
+        /// The revision (`secret-remove`, `secret-expired`).
+        revision: Option<u32>,
+    },
     /// An action with `juju run`-style `key=value` parameters.
     Action {
         /// Action name.
@@ -136,6 +209,67 @@ impl TestEvent {
     /// A hook event.
     pub fn hook(name: &str) -> Self {
         Self::Hook(name.to_string())
+    }
+
+    fn relation(
+        kind: RelationEventKind,
+        relation: &TestRelation,
+        remote_unit: Option<&str>,
+        departing_unit: Option<&str>,
+    ) -> Self {
+        Self::Relation {
+            kind,
+            endpoint: relation.endpoint.clone(),
+            id: relation.id,
+            remote_unit: remote_unit.map(str::to_string),
+            departing_unit: departing_unit.map(str::to_string),
+        }
+    }
+
+    /// `<endpoint>-relation-created`.
+    pub fn relation_created(relation: &TestRelation) -> Self {
+        Self::relation(RelationEventKind::Created, relation, None, None)
+    }
+
+    /// `<endpoint>-relation-joined` for `remote_unit`.
+    pub fn relation_joined(relation: &TestRelation, remote_unit: &str) -> Self {
+        Self::relation(RelationEventKind::Joined, relation, Some(remote_unit), None)
+    }
+
+    /// `<endpoint>-relation-changed` for `remote_unit`, or (with `None`) for the remote
+    /// application's databag.
+    pub fn relation_changed(relation: &TestRelation, remote_unit: Option<&str>) -> Self {
+        Self::relation(RelationEventKind::Changed, relation, remote_unit, None)
+    }
+
+    /// `<endpoint>-relation-departed`: `remote_unit` leaves this unit's view because
+    /// `departing_unit` (that remote unit, or this unit) is leaving.
+    pub fn relation_departed(
+        relation: &TestRelation,
+        remote_unit: &str,
+        departing_unit: &str,
+    ) -> Self {
+        Self::relation(
+            RelationEventKind::Departed,
+            relation,
+            Some(remote_unit),
+            Some(departing_unit),
+        )
+    }
+
+    /// `<endpoint>-relation-broken`.
+    pub fn relation_broken(relation: &TestRelation) -> Self {
+        Self::relation(RelationEventKind::Broken, relation, None, None)
+    }
+
+    /// A secret event (`secret-changed` for a secret we consume; `secret-rotate`,
+    /// `secret-remove`, `secret-expired` for one we own; the last two need `revision`).
+    pub fn secret(kind: SecretEventKind, secret: &TestSecret, revision: Option<u32>) -> Self {
+        Self::Secret {
+            kind,
+            id: secret.id.clone(),
+            revision,
+        }
     }
 
     /// An action event with `key=value` parameters.
@@ -240,7 +374,157 @@ impl Harness {
                 state.unit_id
             )));
         }
+        relations::check(&self.meta, &self.app_name, state.unit_id, &state.relations)?;
+        secrets::check(&state.secrets)?;
         Ok(())
+    }
+
+    /// Checks that a hook event fits the state and says what the agent runs.
+    fn hook_spec(
+        &self,
+        state: &State,
+        event: &TestEvent,
+    ) -> Result<Option<HookSpec>, Inconsistent> {
+        let unit_name = format!("{}/{}", self.app_name, state.unit_id);
+        match event {
+            TestEvent::Action { .. } => Ok(None),
+            TestEvent::Hook(hook) => {
+                let relation_hook = [
+                    RelationEventKind::Created,
+                    RelationEventKind::Joined,
+                    RelationEventKind::Changed,
+                    RelationEventKind::Departed,
+                    RelationEventKind::Broken,
+                ]
+                .iter()
+                .any(|k| hook.ends_with(&format!("-{}", k.suffix())));
+                let secret_hook = hook.starts_with("secret-");
+                if relation_hook || secret_hook {
+                    return Err(Inconsistent(format!(
+                        "{hook} needs its relation or secret: use TestEvent::relation_* or TestEvent::secret"
+                    )));
+                }
+                Ok(Some(HookSpec::new(hook)))
+            }
+            TestEvent::Relation {
+                kind,
+                endpoint,
+                id,
+                remote_unit,
+                departing_unit,
+            } => {
+                let rel = state
+                    .relation(*id)
+                    .filter(|r| r.endpoint == *endpoint)
+                    .ok_or_else(|| {
+                        Inconsistent(format!(
+                            "{endpoint}-{} for relation {endpoint}:{id}, which is not in the state",
+                            kind.suffix()
+                        ))
+                    })?;
+                let peer_units: Vec<String> = rel
+                    .peers_data
+                    .keys()
+                    .map(|n| format!("{}/{n}", self.app_name))
+                    .collect();
+                let known =
+                    |u: &str| rel.remote_units.contains_key(u) || peer_units.iter().any(|p| p == u);
+                match (kind, remote_unit, departing_unit) {
+                    (RelationEventKind::Created | RelationEventKind::Broken, Some(_), _) => {
+                        return Err(Inconsistent(format!(
+                            "{endpoint}-{} has no remote unit",
+                            kind.suffix()
+                        )));
+                    }
+                    (RelationEventKind::Joined | RelationEventKind::Departed, None, _) => {
+                        return Err(Inconsistent(format!(
+                            "{endpoint}-{} needs a remote unit",
+                            kind.suffix()
+                        )));
+                    }
+                    (_, Some(unit), _) if !known(unit) => {
+                        return Err(Inconsistent(format!(
+                            "remote unit {unit:?} is not in relation {}",
+                            rel.name()
+                        )));
+                    }
+                    (RelationEventKind::Departed, Some(unit), departing) => {
+                        let departing = departing.as_deref().unwrap_or_default();
+                        if departing != unit && departing != unit_name {
+                            return Err(Inconsistent(format!(
+                                "the departing unit is {unit:?} or this unit, not {departing:?}"
+                            )));
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(Some(HookSpec::relation(
+                    endpoint,
+                    *kind,
+                    *id,
+                    remote_unit.as_deref(),
+                    departing_unit.as_deref(),
+                )))
+            }
+            TestEvent::Secret { kind, id, revision } => {
+                let secret = state.secret(id).ok_or_else(|| {
+                    Inconsistent(format!(
+                        "{} for secret {id}, which is not in the state",
+                        kind.hook_name()
+                    ))
+                })?;
+                let label = match kind {
+                    SecretEventKind::Changed => {
+                        if secret.is_ours() {
+                            return Err(Inconsistent(format!(
+                                "secret-changed fires on consumers; {} is owned by this application",
+                                secret.uri()
+                            )));
+                        }
+                        if secret.tracked.is_none() {
+                            return Err(Inconsistent(format!(
+                                "secret-changed fires only on units that have read {} (set TestSecret::tracking)",
+                                secret.uri()
+                            )));
+                        }
+                        secret.consumer_label.clone()
+                    }
+                    _ => {
+                        if !secret.is_ours() {
+                            return Err(Inconsistent(format!(
+                                "{} fires on the owner; {} is not owned by this application",
+                                kind.hook_name(),
+                                secret.uri()
+                            )));
+                        }
+                        secret.label.clone()
+                    }
+                };
+                let needs_revision =
+                    matches!(kind, SecretEventKind::Remove | SecretEventKind::Expired);
+                match revision {
+                    None if needs_revision => {
+                        return Err(Inconsistent(format!(
+                            "{} needs a revision",
+                            kind.hook_name()
+                        )));
+                    }
+                    Some(r) if !secret.revisions.contains_key(r) => {
+                        return Err(Inconsistent(format!(
+                            "secret {} has no revision {r}",
+                            secret.uri()
+                        )));
+                    }
+                    _ => {}
+                }
+                Ok(Some(HookSpec::secret(
+                    *kind,
+                    &secret.uri(),
+                    label.as_deref(),
+                    revision.filter(|_| needs_revision),
+                )))
+            }
+        }
     }
 
     /// The model the event runs in: this unit and its peers, with the planned count filled in.
@@ -287,6 +571,8 @@ impl Harness {
             }
         }
         model.units.sort_by_key(|u| u.number);
+        relations::into_model(&mut model, &self.meta, state.unit_id, &state.relations);
+        secrets::into_model(&mut model, state.unit_id, &state.secrets);
         Ok(model)
     }
 
@@ -300,17 +586,18 @@ impl Harness {
         self.check(&state)?;
         let unit = state.unit_id;
         let mut agent = Agent::new(self.model(&state)?, self.meta.clone());
-        match &event {
-            TestEvent::Hook(hook) => {
-                agent.begin_hook(unit, hook);
-            }
-            TestEvent::Action { name, params } => {
+        match (&event, self.hook_spec(&state, &event)?) {
+            (TestEvent::Action { name, params }, _) => {
                 let params = self
                     .meta
                     .action_params(name, params)
                     .map_err(Inconsistent)?;
                 agent.begin_action(unit, name, params);
             }
+            (_, Some(spec)) => {
+                agent.begin(unit, &spec);
+            }
+            (_, None) => return Err(Inconsistent("nothing to run".into())),
         }
         let session = agent
             .session
@@ -354,6 +641,8 @@ impl Harness {
                 unit_status: status(&me.status),
                 app_status: status(&st.app.status),
                 workload_version: me.workload_version.clone(),
+                relations: relations::from_model(st, unit, &state.relations),
+                secrets: secrets::from_model(st, unit),
             },
             success,
             logs: st.logs.clone(),

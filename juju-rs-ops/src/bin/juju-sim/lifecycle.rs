@@ -1,9 +1,12 @@
 //! The event sequences Juju fires on a unit's way in and out, and on the whole application.
 //!
-//! * A unit starts with `install`, then `leader-elected` (the leader) or
-//!   `leader-settings-changed` (every other unit), `config-changed`, `start`.
-//! * A departing unit is marked dying first (goal-state shows it `dying`), then runs `stop` and
-//!   `remove`. A departing leader keeps leadership until it is gone (Juju revokes the lease when
+//! * A unit starts with `install`, `<ep>-relation-created` for each relation the application
+//!   already has, then `leader-elected` (the leader) or `leader-settings-changed` (every other
+//!   unit), `config-changed`, `start`, and then joins each relation's remote units
+//!   ([`crate::relations`]).
+//! * A departing unit is marked dying first (goal-state shows it `dying`), then leaves its
+//!   relations (`-relation-departed` for each remote unit it saw, `-relation-broken`), then runs
+//!   `stop` and `remove`. A departing leader keeps leadership until it is gone (Juju revokes the lease when
 //!   the unit is dead); then the lowest-numbered unit in service is elected and runs
 //!   `leader-elected`. Nobody else gets a hook (leader settings did not change).
 //! * Removing the application marks every unit dying at once (planned units 0).
@@ -12,8 +15,9 @@
 //! sequence, the others carry on, and the command reports every failure.
 
 use anyhow::{Result, anyhow};
-use juju_ops::sim::Life;
+use juju_ops::sim::{HookSpec, Life};
 
+use crate::relations;
 use crate::runner::Sim;
 
 /// Runs `hooks_for(sim, unit)` on each of `units`; every unit is tried, failures are reported
@@ -21,7 +25,7 @@ use crate::runner::Sim;
 pub fn on_units(
     sim: &mut Sim,
     units: &[u32],
-    hooks_for: impl Fn(&Sim, u32) -> Vec<&'static str>,
+    hooks_for: impl Fn(&Sim, u32) -> Vec<HookSpec>,
 ) -> Result<()> {
     let mut errors = Vec::new();
     for &unit in units {
@@ -44,7 +48,12 @@ pub fn on_units(
 /// `update-status`).
 pub fn on_live_units(sim: &mut Sim, hooks: &'static [&'static str]) -> Result<()> {
     let units = sim.with_agent(|a| a.state.live_units());
-    on_units(sim, &units, |_, _| hooks.to_vec())
+    on_units(sim, &units, |_, _| specs(hooks))
+}
+
+/// Hook specs for plain hook names.
+pub fn specs(hooks: &[&str]) -> Vec<HookSpec> {
+    hooks.iter().map(|h| HookSpec::new(h)).collect()
 }
 
 /// Whether `unit` leads.
@@ -63,7 +72,11 @@ pub fn start_units(sim: &mut Sim, units: &[u32]) -> Result<()> {
         } else {
             "leader-settings-changed"
         };
-        vec!["install", leadership, "config-changed", "start"]
+        let mut hooks = specs(&["install"]);
+        hooks.extend(sim.with_agent(|a| relations::created_hooks(&a.state)));
+        hooks.extend(specs(&[leadership, "config-changed", "start"]));
+        hooks.extend(sim.with_agent(|a| relations::arrival_hooks_all(&a.state)));
+        hooks
     })
 }
 
@@ -73,33 +86,38 @@ pub fn upgrade_units(sim: &mut Sim) -> Result<()> {
     let units = sim.with_agent(|a| a.state.live_units());
     on_units(sim, &units, |sim, unit| {
         if leads(sim, unit) {
-            vec!["upgrade-charm", "config-changed", "start"]
+            specs(&["upgrade-charm", "config-changed", "start"])
         } else {
-            vec![
+            specs(&[
                 "upgrade-charm",
                 "config-changed",
                 "leader-settings-changed",
                 "start",
-            ]
+            ])
         }
     })
 }
 
-/// What a dying unit still has to run: `stop` (if it was started) and `remove`, resuming after
-/// a hook that failed earlier (that one is retried first).
-fn teardown_hooks(sim: &Sim, unit: u32) -> Vec<&'static str> {
+/// What a dying unit still has to run: leave its relations, `stop` (if it was started) and
+/// `remove`, resuming after a hook that failed earlier (that one is retried first).
+fn teardown_hooks(sim: &Sim, unit: u32) -> Vec<HookSpec> {
     let (failed, started) = sim.with_agent(|a| {
         a.state
             .unit(unit)
             .map(|u| (u.failed_hook.clone(), u.started))
             .unwrap_or_default()
     });
-    match failed.as_deref() {
-        Some("remove") => vec![],
-        Some("stop") => vec!["remove"],
-        _ if started => vec!["stop", "remove"],
-        _ => vec!["remove"],
-    }
+    let mut hooks = match failed.as_deref() {
+        Some("remove" | "stop") => Vec::new(),
+        _ => sim.with_agent(|a| relations::leaving_hooks(&a.state, unit)),
+    };
+    hooks.extend(specs(match failed.as_deref() {
+        Some("remove") => &[],
+        Some("stop") => &["remove"],
+        _ if started => &["stop", "remove"],
+        _ => &["remove"],
+    }));
+    hooks
 }
 
 /// Marks `units` dying, then tears each down; a unit whose `remove` succeeded is dead (its lease
@@ -151,13 +169,18 @@ pub fn remove_units(sim: &mut Sim, units: &[u32]) -> Result<Vec<String>> {
     let names: Vec<String> = sim.with_agent(|a| {
         let names = gone.iter().map(|u| a.state.unit_name(*u)).collect();
         a.state.units.retain(|u| !gone.contains(&u.number));
+        for rel in &mut a.state.relations {
+            for unit in &gone {
+                rel.forget_unit(*unit);
+            }
+        }
         names
     });
     sim.save()?;
     let elected = sim.with_agent(|a| a.state.elect_leader());
     if let Some(leader) = elected {
         sim.save()?;
-        sim.run_hooks(leader, &["leader-elected"])?;
+        sim.run_hooks(leader, &specs(&["leader-elected"]))?;
     }
     result.map(|()| names)
 }

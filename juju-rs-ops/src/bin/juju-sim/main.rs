@@ -2,17 +2,21 @@
 //! Juju does, for one application with any number of units.
 //!
 //! Sub-commands mirror the juju CLI (`deploy`, `add-unit`, `remove-unit`, `config`,
-//! `model-config`, `trust`, `refresh`, `update-status`, `run`, `remove`, `status`, `debug-log`)
-//! and fire the event
-//! sequences Juju fires, on every unit concerned. Invoked through a link named like a hook tool
+//! `model-config`, `trust`, `refresh`, `update-status`, `run`, `remove`, `status`, `debug-log`,
+//! `integrate`, `remove-relation`, `add-secret`, `grant-secret`, `revoke-secret`,
+//! `update-secret`, `remove-secret`, `secrets`), plus `relation-data` and `set-relation-data` to
+//! read what the charm published and to write as the simulated remote side; they fire the
+//! event sequences Juju fires, on every unit concerned. Invoked through a link named like a hook tool
 //! (`config-get`, `status-set`, ...), the same binary acts as that tool and talks to the running
 //! agent over its socket.
 
 mod k8s;
 mod lifecycle;
 mod protocol;
+mod relations;
 mod render;
 mod runner;
+mod secrets;
 mod store;
 
 use std::collections::BTreeMap;
@@ -169,6 +173,95 @@ enum Command {
         #[arg(long, default_value = "plain")]
         format: String,
     },
+    /// Relate an endpoint (provides/requires) to a simulated remote application: every unit
+    /// runs <ep>-relation-created, then -changed for the remote application's data (if any),
+    /// then -joined and -changed per remote unit. Prints the relation id.
+    Integrate {
+        /// Our endpoint (from metadata.yaml).
+        endpoint: String,
+        /// The simulated remote application.
+        remote_app: String,
+        /// Number of remote units (REMOTE_APP/0 ...).
+        #[arg(long, default_value_t = 1)]
+        units: u32,
+        /// The remote application's databag (repeatable).
+        #[arg(long = "app-data", value_name = "KEY=VALUE")]
+        app_data: Vec<String>,
+        /// Each remote unit's databag (repeatable).
+        #[arg(long = "unit-data", value_name = "KEY=VALUE")]
+        unit_data: Vec<String>,
+    },
+    /// Remove a relation: every unit runs -relation-departed per remote unit, then
+    /// -relation-broken.
+    RemoveRelation {
+        /// The relation id (`3` or `ep:3`), or an endpoint with one relation.
+        relation: String,
+    },
+    /// Print a relation's databags: ours (application and units) and the remote side's.
+    RelationData {
+        /// The relation id (`3` or `ep:3`), or an endpoint with one relation.
+        relation: String,
+        /// `yaml` or `json`.
+        #[arg(long, default_value = "yaml")]
+        format: String,
+    },
+    /// Write as the remote side (its application bag, or a unit's with --unit); an empty value
+    /// deletes. Fires -relation-changed on the units that see it.
+    SetRelationData {
+        /// The relation id (`3` or `ep:3`), or an endpoint with one relation.
+        relation: String,
+        /// The remote unit whose databag to write (default: the remote application's).
+        #[arg(long)]
+        unit: Option<String>,
+        /// `key=value` pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Add a user secret, like `juju add-secret NAME key=value...`; prints its URI.
+    AddSecret {
+        /// The secret's name.
+        name: String,
+        /// `key=value`, `key#base64=value` or `key#file=path`.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        content: Vec<String>,
+        /// A description.
+        #[arg(long)]
+        info: Option<String>,
+    },
+    /// Let the application read a user secret (no hook runs), like `juju grant-secret`.
+    GrantSecret {
+        /// The secret's name or URI.
+        secret: String,
+        /// The application.
+        app: String,
+    },
+    /// Take a grant back, like `juju revoke-secret`.
+    RevokeSecret {
+        /// The secret's name or URI.
+        secret: String,
+        /// The application.
+        app: String,
+    },
+    /// Give a user secret a new revision, like `juju update-secret`; fires secret-changed on
+    /// the units that read an older revision.
+    UpdateSecret {
+        /// The secret's name or URI.
+        secret: String,
+        /// The new content.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        content: Vec<String>,
+    },
+    /// Remove a user secret, like `juju remove-secret`.
+    RemoveSecret {
+        /// The secret's name or URI.
+        secret: String,
+    },
+    /// List secrets (metadata only, never values), like `juju secrets`.
+    Secrets {
+        /// `tabular` or `json`.
+        #[arg(long, default_value = "tabular")]
+        format: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -323,6 +416,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", render::debug_log(&state.model, &include));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Integrate {
+            endpoint,
+            remote_app,
+            units,
+            app_data,
+            unit_data,
+        } => relations::integrate(
+            store,
+            relations::Integration {
+                endpoint,
+                remote_app,
+                units,
+                app_data,
+                unit_data,
+            },
+        ),
+        Command::RemoveRelation { relation } => relations::remove_relation(store, &relation),
+        Command::RelationData { relation, format } => {
+            relations::relation_data(store, &relation, &format)
+        }
+        Command::SetRelationData {
+            relation,
+            unit,
+            pairs,
+        } => relations::set_relation_data(store, &relation, unit, &pairs),
+        Command::AddSecret {
+            name,
+            content,
+            info,
+        } => secrets::add_secret(store, &name, &content, info),
+        Command::GrantSecret { secret, app } => secrets::grant_secret(store, &secret, &app, true),
+        Command::RevokeSecret { secret, app } => secrets::grant_secret(store, &secret, &app, false),
+        Command::UpdateSecret { secret, content } => {
+            secrets::update_secret(store, &secret, &content)
+        }
+        Command::RemoveSecret { secret } => secrets::remove_secret(store, &secret),
+        Command::Secrets { format } => secrets::list_secrets(store, &format),
         Command::Timings { format } => {
             let state = store.load()?;
             match format.as_str() {
@@ -470,7 +600,7 @@ fn remove_unit(store: Store, targets: &[String], num_units: Option<u32>) -> Resu
 fn refresh(store: Store, charm_dir: &Path, resources: &[String]) -> Result<ExitCode> {
     let mut sim = load_alive(store)?;
     let units = sim.with_agent(|a| a.state.live_units());
-    lifecycle::on_units(&mut sim, &units, |_, _| vec!["stop"])?;
+    lifecycle::on_units(&mut sim, &units, |_, _| lifecycle::specs(&["stop"]))?;
     let charm_dir = absolute(charm_dir)?;
     let meta = check_charm_dir(&charm_dir)?;
     let mut model = sim.with_agent(|a| a.state.clone());

@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use juju_ops::sim::retry;
 use juju_ops::sim::state::HookTiming;
-use juju_ops::sim::{ActionOutcome, Agent, CharmMeta, Life, LogRecord, env::hook_environment};
+use juju_ops::sim::{
+    ActionOutcome, Agent, CharmMeta, HookSpec, Life, LogRecord, env::hook_environment,
+};
 use serde_json::{Map, Value};
 
 use crate::protocol;
@@ -75,7 +77,7 @@ impl Sim {
         f(&mut self.lock())
     }
 
-    /// Saves the state.
+    /// Saves the state (secret content to its own 0600 file).
     pub fn save(&self) -> Result<()> {
         let state = SimState {
             model: self.lock().state.clone(),
@@ -99,16 +101,18 @@ impl Sim {
     }
 
     /// Runs a sequence of hooks on `unit`, stopping at the first failure. A hook that failed
-    /// earlier on that unit is retried first, as Juju retries it before running anything else.
-    pub fn run_hooks(&mut self, unit: u32, hooks: &[&str]) -> Result<()> {
-        let pending = self
-            .lock()
-            .state
-            .unit(unit)
-            .and_then(|u| u.failed_hook.clone());
+    /// earlier on that unit is retried first (with its relation or secret), as Juju retries it
+    /// before running anything else.
+    pub fn run_hooks(&mut self, unit: u32, hooks: &[HookSpec]) -> Result<()> {
+        let pending = self.lock().state.unit(unit).and_then(|u| {
+            u.failed_hook.clone().map(|name| HookSpec {
+                name,
+                context: u.failed_context.clone(),
+            })
+        });
         if let Some(failed) = pending {
             let name = self.lock().state.unit_name(unit);
-            println!("retrying failed hook {failed:?} on {name}");
+            println!("retrying failed hook {:?} on {name}", failed.name);
             self.run_hook(unit, &failed)?;
         }
         for hook in hooks {
@@ -120,9 +124,10 @@ impl Sim {
     /// Runs one hook on `unit`. A failure puts the unit in error; with `automatically-retry-hooks`
     /// on, the hook runs again on Juju's schedule until it passes or the command's retry window
     /// is spent. A failure left standing is an error naming the unit and the hook.
-    pub fn run_hook(&mut self, unit: u32, hook: &str) -> Result<()> {
+    pub fn run_hook(&mut self, unit: u32, hook: &HookSpec) -> Result<()> {
         let mut waited = Duration::ZERO;
         let mut attempt = 0;
+        let name_of_hook = hook.name.as_str();
         loop {
             let code = self.run_hook_once(unit, hook)?;
             if code == 0 {
@@ -134,7 +139,7 @@ impl Sim {
             match next.filter(|_| retrying) {
                 Some(delay) => {
                     eprintln!(
-                        "hook failed: {hook:?} on {name} (exit code {code}); retrying in {} s",
+                        "hook failed: {name_of_hook:?} on {name} (exit code {code}); retrying in {} s",
                         delay.as_secs()
                     );
                     std::thread::sleep(delay);
@@ -142,7 +147,7 @@ impl Sim {
                     attempt += 1;
                 }
                 None => bail!(
-                    "hook failed: {hook:?} on {name} (exit code {code}); see `juju-sim debug-log`"
+                    "hook failed: {name_of_hook:?} on {name} (exit code {code}); see `juju-sim debug-log`"
                 ),
             }
         }
@@ -150,10 +155,10 @@ impl Sim {
 
     /// Dispatches `hook` once on `unit`, commits or puts the unit in error, saves, and returns
     /// the exit code.
-    fn run_hook_once(&mut self, unit: u32, hook: &str) -> Result<i32> {
+    fn run_hook_once(&mut self, unit: u32, hook: &HookSpec) -> Result<i32> {
         self.ensure_serving()?;
-        self.lock().begin_hook(unit, hook);
-        let (code, _, _) = self.dispatch(hook)?;
+        self.lock().begin(unit, hook);
+        let (code, _, _) = self.dispatch(&hook.name)?;
         self.lock().finish(code, "", "");
         self.save()?;
         Ok(code)

@@ -1,13 +1,16 @@
-//! The simulator's state directory: `state.json`, the hook-tool links, the agent socket, the
+//! The simulator's state directory: `state.json` (the model without any secret value),
+//! `secrets.json` (secret content, mode 0600), the hook-tool links, the agent socket, the
 //! charm's Kubernetes identity and resource files. A lock file serialises `juju-sim` commands.
 
 use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use juju_ops::sim::ModelState;
 use juju_ops::sim::tools::TOOL_NAMES;
+use juju_ops::sim::{ModelState, SecretContents};
 
 /// How long a command keeps retrying a failed hook unless told otherwise: Juju's first three
 /// retries (5 s, 10 s, 20 s).
@@ -46,6 +49,11 @@ impl Store {
         self.dir.join("state.json")
     }
 
+    /// `secrets.json`: every secret revision's content, readable by the owner only.
+    pub fn secrets_file(&self) -> PathBuf {
+        self.dir.join("secrets.json")
+    }
+
     /// The hook-tools directory prepended to `PATH`.
     pub fn tools_dir(&self) -> PathBuf {
         self.dir.join("tools")
@@ -79,12 +87,22 @@ impl Store {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        serde_json::from_str(&text).with_context(|| {
+        let mut state: SimState = serde_json::from_str(&text).with_context(|| {
             format!(
                 "corrupt state file {} (written by an older juju-sim? remove the directory and deploy again)",
                 path.display()
             )
-        })
+        })?;
+        let secrets = self.secrets_file();
+        match std::fs::read_to_string(&secrets) {
+            Ok(text) => {
+                state.model.secret_content = serde_json::from_str::<SecretContents>(&text)
+                    .with_context(|| format!("corrupt secrets file {}", secrets.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", secrets.display())),
+        }
+        Ok(state)
     }
 
     /// Whether an application is deployed here.
@@ -92,8 +110,22 @@ impl Store {
         self.state_file().exists()
     }
 
-    /// Saves state atomically.
+    /// Saves state atomically: the model (no secret values) to `state.json`, the secret content
+    /// to `secrets.json` created with mode 0600.
     pub fn save(&self, state: &SimState) -> Result<()> {
+        let tmp = self.dir.join("secrets.json.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(&serde_json::to_vec(&state.model.secret_content)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        drop(file);
+        std::fs::rename(&tmp, self.secrets_file()).context("cannot replace secrets.json")?;
         let tmp = self.dir.join("state.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)
             .with_context(|| format!("cannot write {}", tmp.display()))?;

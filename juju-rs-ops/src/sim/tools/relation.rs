@@ -214,12 +214,18 @@ fn read_bag(
         }
         return Ok(bag);
     }
-    if let Ok(number) = agent.state.unit_number(target) {
-        return match rel.unit_data.get(&number) {
-            Some(bag) if rel.peer => Ok(bag.clone()),
-            _ if rel.peer => Ok(BTreeMap::new()),
-            _ => Err(denied()),
-        };
+    let own_number = target
+        .strip_prefix(own_app)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|n| n.parse::<u32>().ok());
+    if let Some(number) = own_number {
+        // Another unit of ours: readable on a peer relation only.
+        if !rel.peer {
+            return Err(denied());
+        }
+        if let Some(bag) = rel.unit_data.get(&number) {
+            return Ok(bag.clone());
+        }
     }
     rel.remote_unit_data.get(target).cloned().ok_or_else(|| {
         ToolReply::fail(format!(
