@@ -716,6 +716,8 @@ mod secrets;
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod cos_tests;
 
 #[cfg(test)]
 mod tests {
