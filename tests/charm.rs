@@ -682,3 +682,120 @@ async fn explain_says_why_a_service_has_or_lacks_an_address() -> Result<()> {
     d.ok(&["remove"]);
     Ok(())
 }
+
+/// A related Prometheus and Grafana get the scrape jobs and the dashboard; a BGP password comes
+/// from a user secret once it is granted, follows its updates, and never shows.
+#[tokio::test]
+#[ignore = "needs the control plane and the packed charm: cargo xtask test"]
+async fn cos_relations_and_a_bgp_password_from_a_juju_secret() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let d = Deployed::new();
+    let client = d.nodes().await?;
+    d.deploy(true, &[]);
+    d.wait_active().await?;
+
+    d.ok(&["integrate", "metrics-endpoint", "prometheus"]);
+    let data: serde_json::Value =
+        serde_json::from_str(&d.ok(&["relation-data", "metrics-endpoint", "--format", "json"]))?;
+    let jobs: serde_json::Value = serde_json::from_str(
+        data["application-data"]["scrape_jobs"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    let speaker_targets: Vec<&str> = jobs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|job| job["job_name"] == "metallb-speaker")
+        .flat_map(|job| job["static_configs"].as_array().into_iter().flatten())
+        .filter_map(|config| config["targets"][0].as_str())
+        .collect();
+    assert_eq!(
+        speaker_targets,
+        ["198.18.20.1:7472", "198.18.20.2:7472"],
+        "a target per node the node-selector picks: {jobs}"
+    );
+    assert!(
+        data["application-data"]["alert_rules"]
+            .as_str()
+            .is_some_and(|rules| rules.contains("MetalLBSpeakerMissing"))
+    );
+    assert_eq!(
+        data["units"]["metallb/0"]["prometheus_scrape_unit_name"],
+        "metallb/0"
+    );
+    d.ok(&["integrate", "grafana-dashboard", "grafana"]);
+    let data: serde_json::Value =
+        serde_json::from_str(&d.ok(&["relation-data", "grafana-dashboard", "--format", "json"]))?;
+    assert!(
+        data["application-data"]["dashboards"]
+            .as_str()
+            .is_some_and(|d| d.contains("templates"))
+    );
+
+    let uri = d.ok(&["add-secret", "router-a", "password=md5-s3cret"]);
+    let uri = uri.trim();
+    assert!(uri.starts_with("secret:"), "{uri}");
+    let peers = format!("bgp-peers=198.18.0.3:64513 password={uri}");
+    d.ok(&["config", "bgp-asn=64512", &peers]);
+    let (status, message) = d.status();
+    assert_eq!(status, "blocked");
+    assert!(
+        message.contains(&format!("juju grant-secret {uri} metallb")),
+        "{message}"
+    );
+    let peer_api = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metallb.io", "v1beta2", "BGPPeer"),
+        "bgppeers",
+    );
+    let peer_api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &d.namespace, &peer_api);
+    assert!(
+        peer_api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .is_empty(),
+        "no peer without its password"
+    );
+
+    d.ok(&["grant-secret", "router-a", "metallb"]);
+    let message = d.wait_active().await?;
+    assert!(message.contains("BGP to 1 router"), "{message}");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &d.namespace);
+    let name = format!("{}.metallb-peer-0-password", d.model);
+    let password = |secret: Secret| {
+        secret
+            .data
+            .and_then(|data| data.get("password").cloned())
+            .map(|bytes| String::from_utf8_lossy(&bytes.0).into_owned())
+    };
+    assert_eq!(
+        password(secrets.get(&name).await?).as_deref(),
+        Some("md5-s3cret")
+    );
+    let peer = peer_api.get(&format!("{}.metallb-peer-0", d.model)).await?;
+    assert_eq!(peer.data["spec"]["passwordSecret"]["name"], name.as_str());
+
+    // A new revision reaches the cluster on the secret-changed it fires.
+    d.ok(&["update-secret", "router-a", "password=md5-rotated"]);
+    assert_eq!(
+        password(secrets.get(&name).await?).as_deref(),
+        Some("md5-rotated")
+    );
+    for shown in [
+        d.ok(&["debug-log"]),
+        d.ok(&["status", "--format", "json"]),
+        d.ok(&["config"]),
+        d.ok(&["secrets", "--format", "json"]),
+        std::fs::read_to_string(d.dir.path().join("state").join("state.json"))?,
+    ] {
+        assert!(
+            !shown.contains("md5-s3cret") && !shown.contains("md5-rotated"),
+            "a password shows: {shown}"
+        );
+    }
+    d.ok(&["remove-relation", "metrics-endpoint"]);
+    d.ok(&["remove"]);
+    Ok(())
+}
