@@ -657,11 +657,6 @@ impl Cluster {
             Ok(found)
         })
     }
-
-    /// Runs an arbitrary async closure with the client (the `explain` action's many reads).
-    pub fn with_client<T>(&self, f: impl AsyncFnOnce(Client) -> T) -> T {
-        self.runtime.block_on(f(self.client.clone()))
-    }
 }
 
 /// The single-threaded runtime that drives a [`Cluster`]'s calls from synchronous hook code.
@@ -758,6 +753,7 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
     })
 }
 
+mod explain;
 mod scheduling;
 mod targets;
 

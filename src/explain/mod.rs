@@ -1,7 +1,7 @@
 //! The `explain` action: why one LoadBalancer Service has (or lacks) an address, and who
 //! announces it.
 //!
-//! Pure: [`explain`] takes objects already read from the API ([`Inputs`], read by [`fetch`])
+//! Pure: [`explain`] takes objects already read from the API ([`Inputs`], read by `Cluster::explain_inputs`)
 //! and returns an [`Explanation`]; [`text`] renders it like `juju status`, and serde gives the
 //! JSON form. The allocation verdicts come from `metallb_core`'s allocator replaying what the
 //! controller does (every Service holding addresses restored first, then this one), and the
@@ -18,7 +18,6 @@
 mod announce;
 mod convert;
 mod events;
-pub mod fetch;
 mod format;
 mod pools;
 mod sharing;
@@ -30,6 +29,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use metallb_api::{BGPAdvertisement, BGPPeer, IPAddressPool, L2Advertisement, ServiceL2Status};
 use serde::Serialize;
 
+pub use convert::SPEAKER_SELECTOR;
 pub use format::text;
 
 /// Why the action cannot explain: bad parameters, or the Service is not one MetalLB serves.
@@ -388,7 +388,7 @@ pub fn action(
     let (namespace, name, format) = self::params(params.get("service"), params.get("format"))?;
     let cluster =
         crate::k8s::Cluster::connect(kube).map_err(|e| ExplainError::Api(e.to_string()))?;
-    let inputs = fetch::inputs(&cluster, metallb_namespace, &namespace, &name)?;
+    let inputs = cluster.explain_inputs(metallb_namespace, &namespace, &name)?;
     let explanation = explain(&inputs)?;
     let rendered = match format {
         Format::Text => text(&explanation),
