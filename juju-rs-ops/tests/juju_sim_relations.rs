@@ -91,6 +91,18 @@ fn integrate_runs_created_then_app_changed_then_joined_and_changed_per_unit() {
         goal["relations"],
         "metrics-endpoint:prom=joined metrics-endpoint:prom/0=active metrics-endpoint:prom/1=active"
     );
+    let status = sim.status();
+    assert_eq!(
+        status["applications"]["fixture"]["relations"][EP][0]["related-application"],
+        "prom"
+    );
+    let tabular = sim.ok(&["status"]);
+    assert!(
+        tabular.contains(
+            "fixture:metrics-endpoint  metrics-endpoint:0  prom    prometheus_scrape  joined"
+        ),
+        "{tabular}"
+    );
 }
 
 #[test]
