@@ -282,3 +282,43 @@ fn units_arriving_and_leaving_meet_and_leave_the_relations() {
         "the staying unit runs nothing for the departure (no peer relation is simulated)"
     );
 }
+
+#[test]
+fn a_failed_joined_is_retried_with_its_relation_then_changed_follows() {
+    let sim = Sim::new();
+    sim.deploy(&["--config", "fail-hook=metrics-endpoint-relation-joined"]);
+    sim.ok(&["model-config", "automatically-retry-hooks=false"]);
+    let err = sim.err(&["integrate", EP, "prom"]);
+    assert!(
+        err.contains("hook failed: \"metrics-endpoint-relation-joined\" on fixture/0"),
+        "{err}"
+    );
+    assert_eq!(sim.unit_status().0, "error");
+    let out = sim.ok(&["config", "fail-hook="]);
+    assert_eq!(
+        out,
+        "retrying failed hook \"metrics-endpoint-relation-joined\" on fixture/0\n"
+    );
+    assert_eq!(
+        sim.handled_by("fixture/0")[4..],
+        [
+            "metrics-endpoint-relation-created",
+            "metrics-endpoint-relation-joined",
+            "metrics-endpoint-relation-joined",
+            "metrics-endpoint-relation-changed",
+            "config-changed"
+        ]
+    );
+    assert_eq!(
+        relation_events(&sim, "fixture/0")[1..],
+        [
+            "metrics-endpoint:0 Joined remote-app=prom remote-unit=prom/0 departing=-",
+            "metrics-endpoint:0 Changed remote-app=prom remote-unit=prom/0 departing=-",
+        ],
+        "the retry keeps the relation context, and -changed follows"
+    );
+    assert_eq!(
+        relation_data(&sim, "0")["units"]["fixture/0"],
+        json!({"unit": "fixture/0"})
+    );
+}
