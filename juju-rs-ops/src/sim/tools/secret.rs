@@ -713,7 +713,7 @@ pub(super) fn secret_info_get(agent: &mut Agent, args: &[String]) -> ToolReply {
             let scope = g
                 .relation
                 .and_then(|r| agent.state.relation(r))
-                .map(|r| r.scope_tag(&app))
+                .map(|r| r.scope_tag(&app, super::relation::we_provide(agent, r)))
                 .unwrap_or_else(|| format!("model-{}", agent.state.model_uuid));
             json!({"target": target, "scope": scope, "role": "view"})
         })
