@@ -15,6 +15,8 @@
 //! * With feature `testing`, [`testing`] runs one event through a charm in-process, Scenario-style.
 //! * With feature `juju-sim`, the `juju-sim` binary runs a compiled charm the way a Juju unit agent does.
 
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod context;
 pub mod dispatch;

@@ -25,8 +25,6 @@ use crate::status::Status;
 
 pub use process::ProcessHookTools;
 pub use relation::RelationTools;
-#[allow(unused_imports)]
-pub(crate) use relation::{parse_relation_id, relation_arg};
 pub use runner::{CommandRunner, SystemRunner, ToolOutput};
 pub use secret::{
     SecretInfo, SecretOptions, SecretOwner, SecretRead, SecretTools, canonical_secret_id,

@@ -39,12 +39,12 @@ pub trait RelationTools {
 }
 
 /// `endpoint:id`, as ops passes it to `-r`.
-pub(crate) fn relation_arg(endpoint: &str, id: u64) -> String {
+fn relation_arg(endpoint: &str, id: u64) -> String {
     format!("{endpoint}:{id}")
 }
 
 /// Parses the id out of `endpoint:id` (Juju's "fake id"), as Juju's own `-r` parsing does.
-pub(crate) fn parse_relation_id(text: &str) -> Option<u64> {
+fn parse_relation_id(text: &str) -> Option<u64> {
     text.rsplit(':').next()?.parse().ok()
 }
 

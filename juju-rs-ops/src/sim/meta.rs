@@ -145,6 +145,10 @@ impl CharmMeta {
                 }
                 .ok_or_else(|| bad("boolean"))?,
             ),
+            "secret" if !text.is_empty() => {
+                super::secrets::parse_secret_uri(text).map_err(|_| bad("secret URI"))?;
+                Value::String(text.to_string())
+            }
             _ => Value::String(text.to_string()),
         })
     }
@@ -282,7 +286,7 @@ mod tests {
         std::fs::write(
             dir.path().join("config.yaml"),
             "options:\n  name: {type: string, default: x}\n  n: {type: int, default: 3}\n  \
-             f: {type: float}\n  b: {type: boolean, default: false}\n",
+             f: {type: float}\n  b: {type: boolean, default: false}\n  s: {type: secret}\n",
         )
         .unwrap();
         std::fs::write(
@@ -303,6 +307,14 @@ mod tests {
                 .contains("expected int")
         );
         assert_eq!(m.parse_config_value("b", "true"), Ok(Value::Bool(true)));
+        let uri = "secret:d1ab8mnmp25c76b2q3e0";
+        assert_eq!(m.parse_config_value("s", uri), Ok(Value::from(uri)));
+        assert!(
+            m.parse_config_value("s", "bgp")
+                .unwrap_err()
+                .contains("expected secret URI")
+        );
+        assert_eq!(m.parse_config_value("s", ""), Ok(Value::from("")));
         assert!(
             m.parse_config_value("nope", "1")
                 .unwrap_err()

@@ -78,12 +78,26 @@ impl RelationState {
         format!("{}:{}", self.endpoint, self.id)
     }
 
-    /// The relation's scope tag as secret grants show it:
-    /// `relation-<app>.<endpoint>#<remote-app>.<remote-endpoint>`.
-    pub fn scope_tag(&self, app: &str) -> String {
+    /// Juju's relation key, `provider:endpoint requirer:endpoint` (`we_provide` says which
+    /// side we are).
+    pub fn key(&self, app: &str, we_provide: bool) -> String {
+        let ours = format!("{app}:{}", self.endpoint);
+        let theirs = format!("{}:{}", self.remote_app, self.remote_endpoint);
+        if we_provide {
+            format!("{ours} {theirs}")
+        } else {
+            format!("{theirs} {ours}")
+        }
+    }
+
+    /// The relation's tag as secret grants show their scope: `relation-` and the key with `.`
+    /// for `:` and `#` for the space.
+    pub fn scope_tag(&self, app: &str, we_provide: bool) -> String {
         format!(
-            "relation-{app}.{}#{}.{}",
-            self.endpoint, self.remote_app, self.remote_endpoint
+            "relation-{}",
+            self.key(app, we_provide)
+                .replace(':', ".")
+                .replace(' ', "#")
         )
     }
 
@@ -269,6 +283,12 @@ mod tests {
         assert_eq!(rel.seen_by(0), ["pg/1"]);
         assert!(rel.seen_by(1).is_empty());
         assert_eq!(rel.name(), "db:0");
+        assert_eq!(
+            rel.key("demo", false),
+            "pg:db demo:db",
+            "the provider comes first"
+        );
+        assert_eq!(rel.scope_tag("demo", true), "relation-demo.db#pg.db");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What `juju-sim` prints: `juju status`, `juju run` and `juju debug-log` look-alikes.
+//! What `juju-sim` prints: `juju status` (with the application's relations), `juju run` and
+//! `juju debug-log` look-alikes.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,18 @@ pub fn status(state: &ModelState, format: &str) -> Result<String> {
                 }
                 units.insert(state.unit_name(unit.number), Value::Object(entry));
             }
+            let mut relations: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+            for rel in &state.relations {
+                relations
+                    .entry(rel.endpoint.as_str())
+                    .or_default()
+                    .push(json!({
+                        "related-application": rel.remote_app,
+                        "interface": rel.interface,
+                        "relation-id": rel.id,
+                        "status": rel.goal_status(),
+                    }));
+            }
             let mut application = json!({
                 "charm": app.name,
                 "trust": app.trusted,
@@ -45,6 +58,7 @@ pub fn status(state: &ModelState, format: &str) -> Result<String> {
                 "scale": scale,
                 "application-status": {"current": app_status.status, "message": app_status.message, "since": app.status_since},
                 "units": units,
+                "relations": relations,
             });
             if app.life != Life::Alive
                 && let Some(map) = application.as_object_mut()
@@ -99,6 +113,25 @@ pub fn status(state: &ModelState, format: &str) -> Result<String> {
                 ]);
             }
             out.push_str(&table(&rows));
+            if !state.relations.is_empty() {
+                let names: Vec<(String, String)> = state
+                    .relations
+                    .iter()
+                    .map(|r| (format!("{}:{}", app.name, r.endpoint), r.name()))
+                    .collect();
+                let mut rows = vec![vec!["Integration", "Id", "Remote", "Interface", "Status"]];
+                for (rel, (ours, id)) in state.relations.iter().zip(&names) {
+                    rows.push(vec![
+                        ours,
+                        id,
+                        &rel.remote_app,
+                        &rel.interface,
+                        rel.goal_status(),
+                    ]);
+                }
+                out.push('\n');
+                out.push_str(&table(&rows));
+            }
             Ok(out)
         }
         other => bail!("unknown format {other:?} (use tabular or json)"),

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use juju_ops::RelationEventKind;
 use juju_ops::sim::retry;
 use juju_ops::sim::state::HookTiming;
 use juju_ops::sim::{
@@ -36,6 +37,22 @@ pub fn check_charm_dir(charm_dir: &Path) -> Result<CharmMeta> {
         );
     }
     Ok(meta)
+}
+
+/// The `-relation-changed` Juju queues after a `-relation-joined` of the same remote unit.
+fn changed_after_joined(hook: &HookSpec) -> Option<HookSpec> {
+    let rel = hook.context.relation.as_ref()?;
+    let endpoint = hook
+        .name
+        .strip_suffix(RelationEventKind::Joined.suffix())?
+        .strip_suffix('-')?;
+    Some(HookSpec::relation(
+        endpoint,
+        RelationEventKind::Changed,
+        rel.id,
+        rel.remote_unit.as_deref(),
+        None,
+    ))
 }
 
 /// The deployed application during one `juju-sim` command: the agents of all its units.
@@ -114,6 +131,10 @@ impl Sim {
             let name = self.lock().state.unit_name(unit);
             println!("retrying failed hook {:?} on {name}", failed.name);
             self.run_hook(unit, &failed)?;
+            // Juju runs -relation-changed right after a -relation-joined ("changed pending").
+            if let Some(changed) = changed_after_joined(&failed) {
+                self.run_hook(unit, &changed)?;
+            }
         }
         for hook in hooks {
             self.run_hook(unit, hook)?;

@@ -626,6 +626,25 @@ mod tests {
     }
 
     #[test]
+    fn goal_state_lists_relations_by_endpoint() {
+        let mut a = agent();
+        let id = a.state.add_relation("db", "pgsql", "pg");
+        a.state
+            .relation_mut(id)
+            .unwrap()
+            .add_remote_unit("pg/0", BTreeMap::new());
+        let v: Value =
+            serde_json::from_str(&run(&mut a, "goal-state", &["--format=json"]).1).unwrap();
+        assert_eq!(v["relations"]["db"]["pg"]["status"], "joined");
+        assert_eq!(v["relations"]["db"]["pg/0"]["status"], "active");
+        let yaml = run(&mut a, "goal-state", &[]).1;
+        assert!(
+            yaml.contains("relations:\n  db:\n    pg:\n      status: joined\n"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
     fn leader_log_version() {
         let mut a = agent();
         assert_eq!(run(&mut a, "is-leader", &[]).1, "True\n");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{ALL_FORMATS, FORMAT, ToolReply, at_most, flags, format_of, session_unit, tri};
+use crate::metadata::EndpointRole;
 use crate::sim::agent::{Agent, RelationHook};
 use crate::sim::flags::{FlagSpec, Parsed, unrecognized};
 use crate::sim::format::{Format, render};
@@ -21,6 +22,16 @@ const APP: FlagSpec = FlagSpec {
     names: &["app"],
     takes_value: false,
 };
+
+/// Whether our endpoint of `rel` provides (else it requires; unknown endpoints count as
+/// providing), for Juju's relation key.
+pub(super) fn we_provide(agent: &Agent, rel: &RelationState) -> bool {
+    agent
+        .meta
+        .endpoints
+        .get(&rel.endpoint)
+        .is_none_or(|e| e.role != EndpointRole::Requires)
+}
 
 /// The relation hook's relation, if this dispatch is one.
 fn hook_relation(agent: &Agent) -> Option<&RelationHook> {
@@ -230,7 +241,7 @@ fn read_bag(
     rel.remote_unit_data.get(target).cloned().ok_or_else(|| {
         ToolReply::fail(format!(
             "cannot read settings for unit {target:?} in relation {:?}: unit {target:?}: settings not found",
-            rel.name()
+            rel.key(own_app, we_provide(agent, rel))
         ))
     })
 }
@@ -462,7 +473,7 @@ mod tests {
         assert_eq!(run(&mut a, "relation-get", &["-", "pg/x"]).0, 2);
         assert_eq!(
             run(&mut a, "relation-get", &["-", "pg/7"]).2,
-            "ERROR cannot read settings for unit \"pg/7\" in relation \"db:0\": unit \"pg/7\": settings not found\n"
+            "ERROR cannot read settings for unit \"pg/7\" in relation \"demo:db pg:db\": unit \"pg/7\": settings not found\n"
         );
         assert_eq!(run(&mut a, "relation-get", &["-", "pg/0", "x"]).0, 2);
     }
