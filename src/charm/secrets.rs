@@ -73,6 +73,9 @@ fn unavailable(item: &str, reference: &str, kind: FailureKind, app: &str) -> Con
         FailureKind::PermissionDenied => format!(
             "secret {reference} is not granted to this application: run `juju grant-secret {reference} {app}`"
         ),
+        _ if !reference.starts_with("secret:") => format!(
+            "no secret labelled {reference} is known to this application (Juju resolves a label only for secrets the charm labelled, not a user secret's name): name it by its URI, which `juju secrets` shows"
+        ),
         _ => format!(
             "no secret {reference}: create it with `juju add-secret <name> {PASSWORD_KEY}=...` and grant it with `juju grant-secret <name> {app}`"
         ),
