@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::ServiceL2Status;
+use netlab::{Frr, Network, StopOnDrop};
 use serde_json::json;
-use test_support::netlab::{self, Frr, NetCluster, Network, NodeImage, RealNodes, StopOnDrop};
+use test_support::scenario::{self, NetCluster, NodeImage, RealNodes};
 use test_support::wait_for;
 
 use crate::down::stop_and_clean;
@@ -96,7 +97,7 @@ async fn sample_service(client: &Client, network: &Network) -> Result<()> {
         .iter()
         .map(|n| (n.name.as_str(), n.ipv4))
         .collect();
-    netlab::endpoints(client, "default", "hello", &endpoints).await
+    scenario::endpoints(client, "default", "hello", &endpoints).await
 }
 
 async fn external_ip(client: &Client) -> Result<String> {

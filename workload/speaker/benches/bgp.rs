@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use kube::api::{Api, Patch, PatchParams};
 use metallb_core::bgp::{Attribute, Message, Prefix, encode, pack_announcements};
+use netlab::Frr;
 use serde_json::json;
-use test_support::netlab::{self, Frr, SpeakerLab};
+use test_support::scenario::{self, SpeakerLab};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
@@ -65,7 +66,7 @@ async fn main() -> Result<()> {
     let lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
     let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))?;
     let ns = lab.namespace.clone();
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "IPAddressPool",
@@ -87,7 +88,7 @@ async fn main() -> Result<()> {
             &Patch::Apply(&peer),
         )
         .await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "BGPAdvertisement",
@@ -101,9 +102,9 @@ async fn main() -> Result<()> {
     for i in 0..trials {
         let name = format!("web{i}");
         let ip = format!("198.18.100.{}", 10 + i);
-        netlab::endpoints(&lab.client, "default", &name, &endpoints).await?;
+        scenario::endpoints(&lab.client, "default", &name, &endpoints).await?;
         let started = Instant::now();
-        netlab::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
+        scenario::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
         let route = format!("{ip}/32");
         loop {
             if frr.paths(&route)?.len() == 3 {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use test_support::netlab::{self, SpeakerLab};
+use test_support::scenario::{self, SpeakerLab};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
@@ -41,7 +41,7 @@ enum Stop {
 /// The announcer's uplink loses carrier: until the next node answers there.
 fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
     let ip: IpAddr = UPLINK_SERVICE.parse()?;
-    let ranked = netlab::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
     let (winner, next) = (&ranked[0], &ranked[1]);
     netlab::first_reply_from(&lab.network, ip, winner, Instant::now(), WAIT)?;
     let started = Instant::now();
@@ -59,11 +59,11 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
         return link_trial(lab);
     }
     let ip: IpAddr = SERVICE.parse()?;
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     // The address is at the winner before the trial starts.
     netlab::first_reply_from(&lab.network, ip, &winner, Instant::now(), WAIT)?;
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
-    let next = netlab::expected_winner(SERVICE, &NODES, &survivors);
+    let next = scenario::expected_winner(SERVICE, &NODES, &survivors);
     let started = Instant::now();
     match stop {
         Stop::Kill => lab.speakers.kill(&winner)?,
@@ -82,7 +82,7 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
 /// node than the elected one.
 fn idle(lab: &SpeakerLab, seconds: u64) -> Result<(u64, u64)> {
     let ip: IpAddr = SERVICE.parse()?;
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     netlab::in_netns(&lab.network.client.netns, move || {
         let (mut total, mut wrong) = (0, 0);
@@ -110,7 +110,7 @@ async fn main() -> Result<()> {
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
     let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
     let pools = json!({"addresses": [netlab::POOL_V4]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &lab.namespace,
         "IPAddressPool",
@@ -119,7 +119,7 @@ async fn main() -> Result<()> {
         pools,
     )
     .await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &lab.namespace,
         "L2Advertisement",
@@ -128,13 +128,13 @@ async fn main() -> Result<()> {
         json!({}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
     let endpoints = lab.endpoints_on(&NODES);
-    netlab::endpoints(&lab.client, "default", "web", &endpoints).await?;
+    scenario::endpoints(&lab.client, "default", "web", &endpoints).await?;
     lab.add_uplink(UPLINK_SERVICE)?;
     let uplink = json!({"addresses": [format!("{UPLINK_SERVICE}/32")]});
     let ns = lab.namespace.clone();
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "IPAddressPool",
@@ -144,7 +144,7 @@ async fn main() -> Result<()> {
     )
     .await?;
     let ad = json!({"ipAddressPools": ["uplink"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "L2Advertisement",
@@ -153,8 +153,8 @@ async fn main() -> Result<()> {
         ad,
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
+    scenario::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
     println!(
         "failover benchmark: 3 nodes, release speaker with default timings, {trials} trials each"
     );

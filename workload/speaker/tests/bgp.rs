@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
+use netlab::{Frr, FrrBgp, Router};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router};
+use test_support::scenario::{self, LabSpec, SpeakerLab, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -33,7 +34,7 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
 /// advertisement with a community, and a dual-stack Service served on every node.
 async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -> Result<()> {
     let ns = lab.namespace.clone();
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "IPAddressPool",
@@ -59,7 +60,7 @@ async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -
             .await
             .context("cannot apply the BGPPeer")?;
     }
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "BGPAdvertisement",
@@ -68,8 +69,8 @@ async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -
         json!({"ipAddressPools": ["lab"], "communities": ["65000:100"]}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
 async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {

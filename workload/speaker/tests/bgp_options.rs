@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
+use netlab::{FRR_BFD_FAST, Frr, FrrBgp, Router};
 use serde_json::{Value, json};
-use test_support::netlab::{
-    self, FRR_BFD_FAST, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router,
-};
+use test_support::scenario::{self, LabSpec, SpeakerLab, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -74,7 +73,7 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
 }
 
 async fn apply(lab: &SpeakerLab, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
-    netlab::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
+    scenario::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
 }
 
 /// A BGPPeer (v1beta2) from the nodes in `nodes`; `spec` adds to or replaces the defaults (a
@@ -122,8 +121,8 @@ async fn service(lab: &SpeakerLab, communities: &[&str]) -> Result<()> {
         json!({"ipAddressPools": ["lab"], "communities": communities}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
 /// The next hops FRR has for the Service, with whether each path is stale.
@@ -160,7 +159,7 @@ async fn restart_keeps_forwarding(
     lab: &mut SpeakerLab,
     frr: &Frr,
     node: &str,
-    stop: fn(&mut netlab::Speakers, &str) -> Result<()>,
+    stop: fn(&mut scenario::Speakers, &str) -> Result<()>,
 ) -> Result<()> {
     let address = lab
         .network
@@ -313,8 +312,8 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     .await?;
 
     // Graceful restart: after kill -9, and after SIGTERM, the router keeps the path.
-    restart_keeps_forwarding(lab, frr, "node-b", netlab::Speakers::kill).await?;
-    restart_keeps_forwarding(lab, frr, "node-c", netlab::Speakers::terminate).await?;
+    restart_keeps_forwarding(lab, frr, "node-b", scenario::Speakers::kill).await?;
+    restart_keeps_forwarding(lab, frr, "node-c", scenario::Speakers::terminate).await?;
     Ok(())
 }
 
@@ -573,8 +572,8 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
         json!({"ipAddressPools": ["lab"], "localPref": 150}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
     let in_use = |p: &Value| p["multipath"] == true || p["bestpath"]["overall"] == true;
     let paths = wait_for("FRR to use three iBGP paths", WAIT, || async {
         let paths = frr.paths(&format!("{SERVICE}/32"))?;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use kube::api::Api;
 use metallb_api::ServiceL2Status;
 use serde_json::json;
-use test_support::netlab::{self, SpeakerLab};
+use test_support::scenario::{self, SpeakerLab};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -52,7 +52,7 @@ async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -
 async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     let ns = lab.namespace.clone();
     let pools = json!({"addresses": ["198.18.100.0/25", netlab::POOL_V6]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "IPAddressPool",
@@ -62,7 +62,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     let ad = json!({"ipAddressPools": ["lab"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "L2Advertisement",
@@ -71,7 +71,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         ad,
     )
     .await?;
-    netlab::lb_service(
+    scenario::lb_service(
         &lab.client,
         "default",
         "web",
@@ -79,10 +79,10 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         false,
     )
     .await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
 
     // Exactly one node answers, the elected one, for both families; curl reaches it.
-    let winner = netlab::expected_winner(SERVICE_V4, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE_V4, &NODES, &NODES);
     wait_announcer(lab, "web", SERVICE_V4, &winner).await?;
     // Every answer (solicited, or an unsolicited one of the announcement burst) is the winner's.
     let macs = netlab::ndisc6(&lab.network, SERVICE_V6)?;
@@ -108,7 +108,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 
     // kill -9 the announcer: the next node in the election order takes over.
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
-    let second = netlab::expected_winner(SERVICE_V4, &NODES, &survivors);
+    let second = scenario::expected_winner(SERVICE_V4, &NODES, &survivors);
     let ip: IpAddr = SERVICE_V4.parse()?;
     let killed = Instant::now();
     lab.speakers.kill(&winner)?;
@@ -136,8 +136,8 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         .copied()
         .find(|n| *n != second)
         .context("two survivors")?;
-    netlab::lb_service(&lab.client, "default", "local", &[LOCAL_V4], true).await?;
-    netlab::endpoints(
+    scenario::lb_service(&lab.client, "default", "local", &[LOCAL_V4], true).await?;
+    scenario::endpoints(
         &lab.client,
         "default",
         "local",
@@ -145,7 +145,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, target).await?;
-    netlab::endpoints(
+    scenario::endpoints(
         &lab.client,
         "default",
         "local",
@@ -203,7 +203,7 @@ async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
         .await?;
     // Aggregating the /25 pool to /1 would announce half the Internet.
     let ad = json!({"ipAddressPools": ["lab"], "aggregationLength": 1});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "BGPAdvertisement",
@@ -315,7 +315,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
         netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
     }
     let pool = json!({"addresses": ["198.18.100.128/25"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "IPAddressPool",
@@ -325,7 +325,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "L2Advertisement",
@@ -334,9 +334,9 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
         ad,
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
-    netlab::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
-    let winner = netlab::expected_winner(PINNED_V4, &NODES, &NODES);
+    scenario::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
+    scenario::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
+    let winner = scenario::expected_winner(PINNED_V4, &NODES, &NODES);
     let host = lab.network.node(&winner).context("winner")?.clone();
     let output = netlab::netns_exec(&host.netns, &["cat", "/sys/class/net/eth1/address"])?;
     let eth1_mac = String::from_utf8_lossy(&output.stdout)
@@ -367,7 +367,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
 
     // The exclude list wins over the advertisement: the winner cannot announce on eth1 any
     // more, so the next node in the election order, whose eth1 can, takes the address over.
-    let ranked = netlab::ranked_nodes(PINNED_V4, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(PINNED_V4, &NODES, &NODES);
     let next_eth1 = lab.interface_mac(&ranked[1], "eth1")?;
     let dir = tempfile::tempdir()?;
     let exclude = dir.path().join("excludel2.yaml");
@@ -386,7 +386,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     .await?;
     // An interface no node has: nobody can announce, and the usual winner says why.
     let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth9"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "L2Advertisement",
@@ -417,7 +417,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     })
     .await?;
     let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         &ns,
         "L2Advertisement",
@@ -436,7 +436,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
         },
     )
     .await?;
-    let web_winner = netlab::expected_winner(SERVICE_V4, &NODES, &NODES);
+    let web_winner = scenario::expected_winner(SERVICE_V4, &NODES, &NODES);
     wait_announcer(lab, "web", SERVICE_V4, &web_winner).await
 }
 

@@ -14,8 +14,9 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
 use metallb_api::{ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status};
+use netlab::TrafficProbe;
 use serde_json::json;
-use test_support::netlab::{self, SpeakerLab, TrafficProbe};
+use test_support::scenario::{self, SpeakerLab};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -62,7 +63,7 @@ async fn pool(
 ) -> Result<()> {
     let ns = &lab.namespace;
     let spec = json!({"addresses": addresses});
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         ns,
         "IPAddressPool",
@@ -71,7 +72,7 @@ async fn pool(
         spec,
     )
     .await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         ns,
         "L2Advertisement",
@@ -83,8 +84,8 @@ async fn pool(
 }
 
 async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
-    netlab::lb_service(&lab.client, "default", name, &[ip], false).await?;
-    netlab::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
+    scenario::lb_service(&lab.client, "default", name, &[ip], false).await?;
+    scenario::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
 }
 
 /// The announcing node's eth1 loses carrier (its switch port goes down, the node and its
@@ -101,7 +102,7 @@ async fn link_down(lab: &SpeakerLab) -> Result<()> {
     )
     .await?;
     service(lab, "uplink", UPLINK_IP).await?;
-    let ranked = netlab::ranked_nodes(UPLINK_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(UPLINK_IP, &NODES, &NODES);
     let (winner, next) = (&ranked[0], &ranked[1]);
     let winner_mac = lab.interface_mac(winner, "eth1")?;
     let next_mac = lab.interface_mac(next, "eth1")?;
@@ -160,7 +161,7 @@ async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     service(lab, "web", WEB_IP).await?;
-    let ranked = netlab::ranked_nodes(WEB_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(WEB_IP, &NODES, &NODES);
     let (winner, next) = (ranked[0].clone(), ranked[1].clone());
     wait_answered_by(lab, "eth0", WEB_IP, &lab.mac_of(&winner)).await?;
 
@@ -212,7 +213,7 @@ async fn periodic(lab: &SpeakerLab) -> Result<()> {
     let ad = json!({"ipAddressPools": ["periodic"], "gratuitousARPInterval": "1s"});
     pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], ad).await?;
     service(lab, "periodic", PERIODIC_IP).await?;
-    let winner = netlab::expected_winner(PERIODIC_IP, &NODES, &NODES);
+    let winner = scenario::expected_winner(PERIODIC_IP, &NODES, &NODES);
     wait_answered_by(lab, "eth0", PERIODIC_IP, &lab.mac_of(&winner)).await?;
     // The burst after the change lasts 5 s: watch it pass, then count what keeps coming.
     netlab::capture_arp(&lab.network, "eth0", PERIODIC_IP, Duration::from_secs(6))?;
@@ -289,7 +290,7 @@ async fn duplicates(lab: &SpeakerLab) -> Result<()> {
     )
     .await?;
     service(lab, "dup", DUPLICATE_IP).await?;
-    let ranked = netlab::ranked_nodes(DUPLICATE_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(DUPLICATE_IP, &NODES, &NODES);
     let (winner, other) = (&ranked[0], &ranked[1]);
     wait_answered_by(lab, "eth0", DUPLICATE_IP, &lab.mac_of(winner)).await?;
     ensure!(

@@ -5,26 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Frr, SpeakerLab, available};
+use netlab::{Router, available};
 
-/// A BGP daemon a scenario runs against.
-pub trait Router {
-    /// What the router says about its sessions, printed when the scenario fails.
-    fn diagnostics(&self) -> String;
-}
-
-impl Router for Frr {
-    fn diagnostics(&self) -> String {
-        let mut out = format!(
-            "FRR:\n{}",
-            self.vtysh("show bgp summary").unwrap_or_default()
-        );
-        if self.runs("bfdd") {
-            out.push_str(&self.vtysh("show bfd peers").unwrap_or_default());
-        }
-        out
-    }
-}
+use super::lab::SpeakerLab;
 
 /// The lab a scenario runs in.
 #[derive(Debug, Clone, Copy)]

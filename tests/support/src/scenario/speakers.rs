@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{Network, http_get_from};
-use crate::spawn_tied;
+use netlab::{Network, http_get_from, spawn_tied};
 
 /// The speakers of a test network (killed when dropped or when the test ends).
 pub struct Speakers {

@@ -1,9 +1,13 @@
-//! Real BGP routers in a namespace, for tests and benchmarks: FRR (zebra + bgpd).
+//! FRR (zebra, bgpd, optionally bfdd) in a namespace, and its configuration.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::namespace::{netns_exec, run};
+use crate::network::Network;
+use crate::routers::router::Router;
 
 /// FRR (zebra + bgpd) running in a namespace, stopped with it.
 pub struct Frr {
@@ -43,7 +47,7 @@ impl Frr {
         std::fs::write(dir.path().join("frr.conf"), config)?;
         std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
         std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
-        super::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
+        run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
         let mut started = Frr {
             netns: netns.to_string(),
             instance: instance.clone(),
@@ -74,8 +78,7 @@ impl Frr {
                 args.extend(["--bfdctl".into(), path("bfdd.sock")]);
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            super::netns_exec(netns, &refs)
-                .with_context(|| format!("cannot start FRR {daemon}"))?;
+            netns_exec(netns, &refs).with_context(|| format!("cannot start FRR {daemon}"))?;
             started.daemons.push(daemon);
         }
         Ok(started)
@@ -89,7 +92,7 @@ impl Frr {
     /// Runs a vtysh command.
     pub fn vtysh(&self, command: &str) -> Result<String> {
         let socket = self.dir.path().to_string_lossy().into_owned();
-        let output = super::netns_exec(
+        let output = netns_exec(
             &self.netns,
             &["vtysh", "--vty_socket", &socket, "-c", command],
         )?;
@@ -109,6 +112,19 @@ impl Frr {
         let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(value["paths"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl Router for Frr {
+    fn diagnostics(&self) -> String {
+        let mut out = format!(
+            "FRR:\n{}",
+            self.vtysh("show bgp summary").unwrap_or_default()
+        );
+        if self.runs("bfdd") {
+            out.push_str(&self.vtysh("show bfd peers").unwrap_or_default());
+        }
+        out
     }
 }
 
@@ -168,7 +184,7 @@ impl FrrBgp<'_> {
 
 /// An frr.conf for a router at the client's addresses (AS 64513) peering with every node
 /// (AS 64512) over IPv4 and IPv6, with ECMP over up to 8 paths.
-pub fn frr_config(network: &super::Network) -> String {
+pub fn frr_config(network: &Network) -> String {
     FrrBgp {
         hostname: "router",
         asn: 64513,
