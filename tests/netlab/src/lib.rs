@@ -30,5 +30,7 @@ pub use namespace::{
 pub use network::{Host, Network, POOL_V4, POOL_V6};
 pub use process::spawn_tied;
 pub use ranges::{TEST_RANGES, hold_test_ranges};
-pub use routers::{FRR_BFD_FAST, Frr, FrrBgp, Router, frr_config};
+pub use routers::{
+    Bird, FRR_BFD_FAST, Frr, FrrBgp, Gobgp, Router, bird_config, frr_config, gobgp_config,
+};
 pub use servers::{StopOnDrop, forward, serve_http};

@@ -233,3 +233,33 @@ impl Drop for Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_planned_from_its_index() {
+        let host = Host::planned("t1", "node-a", 11);
+        assert_eq!(host.name, "node-a");
+        assert_eq!(host.netns, "t1-node-a");
+        assert_eq!(host.ipv4, Ipv4Addr::new(198, 18, 0, 11));
+        assert_eq!(host.ipv6.to_string(), "2001:db8::b");
+        assert_eq!(host.mac, "02:00:00:00:00:0b");
+    }
+
+    #[test]
+    fn every_planned_host_is_on_the_host_network_inside_the_test_ranges() {
+        for index in 1..=u8::MAX {
+            let host = Host::planned("t", "h", index);
+            // 198.18.0.0/16 (HOST_PREFIX_V4) inside 198.18.0.0/15.
+            assert_eq!(host.ipv4.octets()[..2], [198, 18], "{host:?}");
+            assert_eq!(HOST_PREFIX_V4, 16);
+            // 2001:db8::/64 (HOST_PREFIX_V6) inside 2001:db8::/32.
+            assert_eq!(host.ipv6.segments()[..4], [0x2001, 0xdb8, 0, 0], "{host:?}");
+            assert_eq!(HOST_PREFIX_V6, 64);
+            // A locally administered unicast MAC.
+            assert!(host.mac.starts_with("02:"), "{host:?}");
+        }
+    }
+}

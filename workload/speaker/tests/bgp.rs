@@ -7,12 +7,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
-use netlab::{Frr, FrrBgp, Router};
+use netlab::{Bird, Frr, FrrBgp, Gobgp, Router};
 use serde_json::{Value, json};
 use test_support::scenario::{self, LabSpec, SpeakerLab, run_with_router};
 use test_support::wait_for;
@@ -159,29 +158,22 @@ async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
     .await;
 }
 
-/// Counts the paths a router holds to a prefix.
-type PathCount = dyn Fn(&str) -> Result<usize>;
-
-/// A router's RIB, as the number of paths it holds to a prefix.
-struct Rib(Box<PathCount>);
-
-impl Router for Rib {
-    fn diagnostics(&self) -> String {
-        String::new()
-    }
-}
-
 /// Starts the lab with the BGP configuration and a dual-stack Service on every node, and
-/// returns once the router's RIB holds three paths for both families.
-async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<Rib>) {
+/// returns once the router started by `start_router` holds three paths (`path_count`) for both
+/// families.
+async fn peer_with<R: Router>(
+    tag: &str,
+    start_router: impl FnOnce(&SpeakerLab) -> Result<R>,
+    path_count: fn(&R, &str) -> Result<usize>,
+) {
     run_with_router(
         lab(tag, DEBUG),
         start_router,
-        async |lab: &mut SpeakerLab, rib: &Rib| {
+        async |lab: &mut SpeakerLab, router: &R| {
             configure(lab).await?;
             for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
                 wait_for(&format!("three paths to {p}"), WAIT, || async {
-                    Ok((rib.0(&p)? == 3).then_some(()))
+                    Ok((path_count(router, &p)? == 3).then_some(()))
                 })
                 .await?;
             }
@@ -194,82 +186,32 @@ async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<R
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn gobgp_accepts_the_routes_of_every_speaker() {
-    peer_with("mgob", |lab| {
-        let dir = tempfile::tempdir()?;
-        let mut config = format!(
-            "[global.config]\n  as = 64513\n  router-id = \"{}\"\n  port = 179\n",
-            lab.network.client.ipv4
-        );
-        for node in &lab.network.nodes {
-            for (address, family) in [(node.ipv4.to_string(), "ipv4-unicast"), (node.ipv6.to_string(), "ipv6-unicast")] {
-                config.push_str(&format!(
-                    "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    peer-as = 64512\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
-                ));
-            }
-        }
-        let conf = dir.path().join("gobgpd.toml");
-        std::fs::write(&conf, config)?;
-        let netns = lab.network.client.netns.clone();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &netns, "gobgpd", "-f"])
-            .arg(&conf)
-            .args(["--api-hosts", "127.0.0.1:50051", "-p"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Rib(Box::new(move |prefix: &str| {
-            let _keep = (&child, &dir);
-            let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-            let output = netlab::netns_exec(
-                &netns,
-                &["gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", family, prefix, "-j"],
-            )?;
-            let value: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-            Ok(value[prefix].as_array().map(Vec::len).unwrap_or(0))
-        })))
-    })
+    peer_with(
+        "mgob",
+        |lab| {
+            Gobgp::start(
+                &lab.network.client.netns,
+                &netlab::gobgp_config(&lab.network),
+            )
+        },
+        Gobgp::path_count,
+    )
     .await;
 }
 
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn bird_accepts_the_routes_of_every_speaker() {
-    peer_with("mbrd", |lab| {
-        let dir = tempfile::tempdir()?;
-        let mut config = format!(
-            "router id {};\nprotocol device {{}}\nipv4 table master4;\nipv6 table master6;\n",
-            lab.network.client.ipv4
-        );
-        for (i, node) in lab.network.nodes.iter().enumerate() {
-            config.push_str(&format!(
-                "protocol bgp spk{i} {{ local {} as 64513; neighbor {} as 64512; ipv4 {{ import all; export none; }}; }}\n",
-                lab.network.client.ipv4, node.ipv4
-            ));
-            config.push_str(&format!(
-                "protocol bgp spk{i}v6 {{ local {} as 64513; neighbor {} as 64512; ipv6 {{ import all; export none; }}; }}\n",
-                lab.network.client.ipv6, node.ipv6
-            ));
-        }
-        let conf = dir.path().join("bird.conf");
-        let socket = dir.path().join("bird.ctl");
-        std::fs::write(&conf, config)?;
-        let netns = lab.network.client.netns.clone();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &netns, "bird", "-f", "-c"])
-            .arg(&conf)
-            .arg("-s")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Rib(Box::new(move |prefix: &str| {
-            let _keep = (&child, &dir);
-            let socket = socket.to_string_lossy().into_owned();
-            let output = netlab::netns_exec(&netns, &["birdc", "-s", &socket, "show", "route", prefix])?;
-            let text = String::from_utf8_lossy(&output.stdout);
-            Ok(text.lines().filter(|l| l.contains("[spk")).count())
-        })))
-    })
+    peer_with(
+        "mbrd",
+        |lab| {
+            Bird::start(
+                &lab.network.client.netns,
+                &netlab::bird_config(&lab.network),
+            )
+        },
+        Bird::path_count,
+    )
     .await;
 }
 
