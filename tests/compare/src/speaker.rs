@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use test_support::netlab::{self, Frr};
-use test_support::scenario::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
 
 use crate::implementation::{
     Implementation, NAMESPACE, SPEAKER_LABELS, find_process, speaker_pod, status_kib,
@@ -29,8 +29,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Starts a lab with `implementation`'s speakers, their Pod objects, and speakers restarted
 /// with their pod names so that they find each other.
-pub async fn lab(implementation: &Implementation, prefix: &str) -> Result<SpeakerLab> {
-    let mut lab = SpeakerLab::start(prefix, &NODES, &implementation.speaker, &[]).await?;
+pub async fn lab(implementation: &Implementation, prefix: &str) -> Result<Scenario> {
+    let mut lab = Scenario::start(prefix, &NODES, &implementation.speaker, &[]).await?;
     let pods: Api<Pod> = Api::namespaced(lab.client.clone(), NAMESPACE);
     crate::implementation::wait_default_account(&lab.client, NAMESPACE).await?;
     let (key, value) = SPEAKER_LABELS
@@ -88,7 +88,7 @@ pub enum Stop {
 
 async fn trial(
     implementation: &Implementation,
-    lab: &mut SpeakerLab,
+    lab: &mut Scenario,
     stop: Stop,
 ) -> Result<Duration> {
     let ip: IpAddr = SERVICE.parse()?;

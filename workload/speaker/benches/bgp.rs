@@ -12,7 +12,7 @@ use kube::api::{Api, Patch, PatchParams};
 use metallb_core::bgp::{Attribute, Message, Prefix, encode, pack_announcements};
 use netlab::Frr;
 use serde_json::json;
-use test_support::scenario::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
@@ -63,7 +63,7 @@ async fn main() -> Result<()> {
         .unwrap_or(20);
     let prefix = format!("mbgb{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
+    let lab = Scenario::start(&prefix, &NODES, speaker, &[]).await?;
     let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))?;
     let ns = lab.namespace.clone();
     scenario::apply_metallb(

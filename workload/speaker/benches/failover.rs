@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use test_support::scenario::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
@@ -39,7 +39,7 @@ enum Stop {
 }
 
 /// The announcer's uplink loses carrier: until the next node answers there.
-fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
+fn link_trial(lab: &Scenario) -> Result<Duration> {
     let ip: IpAddr = UPLINK_SERVICE.parse()?;
     let ranked = scenario::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
     let (winner, next) = (&ranked[0], &ranked[1]);
@@ -54,7 +54,7 @@ fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
     Ok(took)
 }
 
-async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
+async fn trial(lab: &mut Scenario, stop: Stop) -> Result<Duration> {
     if let Stop::LinkDown = stop {
         return link_trial(lab);
     }
@@ -80,7 +80,7 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
 
 /// Polls the service every 100 ms for `seconds`; returns how many replies came from another
 /// node than the elected one.
-fn idle(lab: &SpeakerLab, seconds: u64) -> Result<(u64, u64)> {
+fn idle(lab: &Scenario, seconds: u64) -> Result<(u64, u64)> {
     let ip: IpAddr = SERVICE.parse()?;
     let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -108,7 +108,7 @@ async fn main() -> Result<()> {
     let idle_seconds = env_number("BENCH_IDLE_SECONDS", 0);
     let prefix = format!("mlfo{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &[]).await?;
     let pools = json!({"addresses": [netlab::POOL_V4]});
     scenario::apply_metallb(
         &lab.client,

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
 use netlab::{Bird, Frr, FrrBgp, Gobgp, Router};
 use serde_json::{Value, json};
-use test_support::scenario::{self, LabSpec, SpeakerLab, run_with_router};
+use test_support::scenario::{self, LabSpec, Scenario, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -21,7 +21,7 @@ const SERVICE: &str = "198.18.100.10";
 const SERVICE_V6: &str = "2001:db8::64:a";
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn configure(lab: &SpeakerLab) -> Result<()> {
+async fn configure(lab: &Scenario) -> Result<()> {
     let peers = [
         ("router", lab.network.client.ipv4.to_string(), false),
         ("router6", lab.network.client.ipv6.to_string(), false),
@@ -31,7 +31,7 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
 
 /// The pool (IPv4 and IPv6), the BGPPeers `(name, address, dualStackAddressFamily)`, an
 /// advertisement with a community, and a dual-stack Service served on every node.
-async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -> Result<()> {
+async fn configure_with(lab: &Scenario, peers_spec: &[(&str, String, bool)]) -> Result<()> {
     let ns = lab.namespace.clone();
     scenario::apply_metallb(
         &lab.client,
@@ -72,7 +72,7 @@ async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -
     scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
-async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+async fn scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
     configure(lab).await?;
     let prefix = format!("{SERVICE}/32");
     // Three paths, all used together (ECMP) once FRR has run its best-path selection.
@@ -152,7 +152,7 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
 async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
     run_with_router(
         lab("mbgp", DEBUG),
-        |lab: &SpeakerLab| Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network)),
+        |lab: &Scenario| Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network)),
         scenario,
     )
     .await;
@@ -163,13 +163,13 @@ async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
 /// families.
 async fn peer_with<R: Router>(
     tag: &str,
-    start_router: impl FnOnce(&SpeakerLab) -> Result<R>,
+    start_router: impl FnOnce(&Scenario) -> Result<R>,
     path_count: fn(&R, &str) -> Result<usize>,
 ) {
     run_with_router(
         lab(tag, DEBUG),
         start_router,
-        async |lab: &mut SpeakerLab, router: &R| {
+        async |lab: &mut Scenario, router: &R| {
             configure(lab).await?;
             for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
                 wait_for(&format!("three paths to {p}"), WAIT, || async {
@@ -216,7 +216,7 @@ async fn bird_accepts_the_routes_of_every_speaker() {
 }
 
 /// Whether any speaker reports an established session.
-fn any_session_up(lab: &SpeakerLab) -> bool {
+fn any_session_up(lab: &Scenario) -> bool {
     lab.network.nodes.iter().any(|node| {
         netlab::http_get_from(
             &node.netns,
@@ -232,7 +232,7 @@ fn any_session_up(lab: &SpeakerLab) -> bool {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn md5_passwords_must_match() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let mut passwords = String::new();
         for node in &lab.network.nodes {
             passwords.push_str(&format!(" neighbor {} password s3cret\n", node.ipv4));
@@ -247,7 +247,7 @@ async fn md5_passwords_must_match() {
     run_with_router(
         lab("mmd5", &[]),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| {
+        async |lab: &mut Scenario, frr: &Frr| {
             configure(lab).await?;
             let peers: Api<metallb_api::BGPPeer> =
                 Api::namespaced(lab.client.clone(), &lab.namespace);
@@ -296,7 +296,7 @@ fn ipv6_hops(frr: &Frr) -> Result<BTreeSet<String>> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let nodes = &lab.network.nodes;
         let config = FrrBgp {
             hostname: "router",
@@ -314,7 +314,7 @@ async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
     run_with_router(
         lab("mdsf", DEBUG),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| {
+        async |lab: &mut Scenario, frr: &Frr| {
             let router = lab.network.client.ipv4.to_string();
             // One IPv4 session per node, single family: the IPv4 route only.
             configure_with(lab, &[("router", router.clone(), false)]).await?;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use kube::api::Api;
 use metallb_api::ServiceL2Status;
 use serde_json::json;
-use test_support::scenario::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -21,7 +21,7 @@ const PINNED_V4: &str = "198.18.100.130";
 const NOT_ANNOUNCED: &str = "198.18.100.99";
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn status_nodes(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
+async fn status_nodes(lab: &Scenario, service: &str) -> Result<Vec<String>> {
     let api: Api<ServiceL2Status> = Api::namespaced(lab.client.clone(), &lab.namespace);
     let list = api.list(&Default::default()).await?;
     Ok(list
@@ -34,7 +34,7 @@ async fn status_nodes(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
 }
 
 /// Waits until only `node` answers ARP for `ip` and the ServiceL2Status names it.
-async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -> Result<()> {
+async fn wait_announcer(lab: &Scenario, service: &str, ip: &str, node: &str) -> Result<()> {
     let mac = lab.mac_of(node);
     wait_for(&format!("{node} to answer ARP for {ip}"), WAIT, || async {
         let macs = netlab::arping(&lab.network, ip)?;
@@ -49,7 +49,7 @@ async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -
     .await
 }
 
-async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+async fn scenario(lab: &mut Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
     let pools = json!({"addresses": ["198.18.100.0/25", netlab::POOL_V6]});
     scenario::apply_metallb(
@@ -159,7 +159,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 }
 
 /// The status of the ConfigurationState of `node`'s speaker: (result, errorSummary).
-async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, String)>> {
+async fn config_state(lab: &Scenario, node: &str) -> Result<Option<(String, String)>> {
     let api: Api<metallb_api::ConfigurationState> =
         Api::namespaced(lab.client.clone(), &lab.namespace);
     let Some(state) = api.get_opt(&format!("speaker-{node}")).await? else {
@@ -181,7 +181,7 @@ async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, St
 
 /// What a speaker cannot honour is refused, reported in its ConfigurationState and with an
 /// event on the object, and the state is valid again once it is gone.
-async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
+async fn configuration_state(lab: &Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
     let node = NODES[0];
     wait_for(&format!("speaker-{node} to be Valid"), WAIT, || async {
@@ -267,7 +267,7 @@ const UNAUTHENTICATED: &str =
 
 /// A speaker with another key forms no membership with the others: each side drops the
 /// other's packets as unauthenticated. With the right key it is a member again.
-async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
+async fn membership_keys(lab: &mut Scenario, odd: &str) -> Result<()> {
     let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != odd).collect();
     // The stopped speaker (SIGTERM above) comes back, with another key.
     lab.speakers
@@ -306,7 +306,7 @@ async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
 /// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
 /// winner's exclude list, the next node's eth1 does; naming an interface no node has, nobody
 /// does and the winner reports `announceFailed`.
-async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
+async fn interfaces(lab: &mut Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
     lab.network.add_second_segment()?;
     // The nodes' eth1 is on another network (198.18.200.0/24), which holds no pool address.
@@ -449,7 +449,7 @@ async fn layer2_announcement_failover_and_traffic_policy() {
     );
     let prefix = format!("ml2t{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
         .await
         .expect("cannot start the test network");
     if let Err(err) = scenario(&mut lab).await {

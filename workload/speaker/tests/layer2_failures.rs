@@ -16,7 +16,7 @@ use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
 use metallb_api::{ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status};
 use netlab::TrafficProbe;
 use serde_json::json;
-use test_support::scenario::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -37,7 +37,7 @@ const MEMBERS: &str = "metallb_speaker_members ";
 
 /// Waits until `ip` is answered on the client's `interface` by `mac` only; returns how long.
 async fn wait_answered_by(
-    lab: &SpeakerLab,
+    lab: &Scenario,
     interface: &str,
     ip: &str,
     mac: &str,
@@ -55,12 +55,7 @@ async fn wait_answered_by(
     Ok(started.elapsed())
 }
 
-async fn pool(
-    lab: &SpeakerLab,
-    name: &str,
-    addresses: &[&str],
-    ad: serde_json::Value,
-) -> Result<()> {
+async fn pool(lab: &Scenario, name: &str, addresses: &[&str], ad: serde_json::Value) -> Result<()> {
     let ns = &lab.namespace;
     let spec = json!({"addresses": addresses});
     scenario::apply_metallb(
@@ -83,7 +78,7 @@ async fn pool(
     .await
 }
 
-async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
+async fn service(lab: &Scenario, name: &str, ip: &str) -> Result<()> {
     scenario::lb_service(&lab.client, "default", name, &[ip], false).await?;
     scenario::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
 }
@@ -91,7 +86,7 @@ async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
 /// The announcing node's eth1 loses carrier (its switch port goes down, the node and its
 /// speaker stay up): the next node takes the address over within a second, and it comes back
 /// when the link does.
-async fn link_down(lab: &SpeakerLab) -> Result<()> {
+async fn link_down(lab: &Scenario) -> Result<()> {
     lab.add_uplink(UPLINK_IP)?;
     // No interface named: eth1 answers because its network holds the address.
     pool(
@@ -152,7 +147,7 @@ fn ensure_only_moves_cost(report: &netlab::TrafficReport, what: &str) -> Result<
 
 /// A cordoned node hands its addresses over before maintenance: the next node announces, and
 /// stopping the cordoned node's speaker afterwards (the maintenance) loses no request.
-async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
+async fn cordon(lab: &mut Scenario) -> Result<()> {
     pool(
         lab,
         "main",
@@ -209,7 +204,7 @@ async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
 
 /// Gratuitous announcements keep coming, at the interval the L2Advertisement asks for, long
 /// after the burst that follows a change.
-async fn periodic(lab: &SpeakerLab) -> Result<()> {
+async fn periodic(lab: &Scenario) -> Result<()> {
     let ad = json!({"ipAddressPools": ["periodic"], "gratuitousARPInterval": "1s"});
     pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], ad).await?;
     service(lab, "periodic", PERIODIC_IP).await?;
@@ -248,7 +243,7 @@ async fn periodic(lab: &SpeakerLab) -> Result<()> {
 }
 
 /// The `DuplicateResponder` condition messages of the ServiceL2Status of `service`.
-async fn duplicate_conditions(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
+async fn duplicate_conditions(lab: &Scenario, service: &str) -> Result<Vec<String>> {
     let api: Api<ServiceL2Status> = Api::namespaced(lab.client.clone(), &lab.namespace);
     Ok(api
         .list(&Default::default())
@@ -264,7 +259,7 @@ async fn duplicate_conditions(lab: &SpeakerLab, service: &str) -> Result<Vec<Str
 }
 
 /// Waits until the ServiceL2Status of `service` says `mac` also answers; returns how long.
-async fn wait_duplicate(lab: &SpeakerLab, service: &str, mac: &str) -> Result<Duration> {
+async fn wait_duplicate(lab: &Scenario, service: &str, mac: &str) -> Result<Duration> {
     let started = Instant::now();
     wait_for(
         &format!("{service}'s status to name {mac}"),
@@ -281,7 +276,7 @@ async fn wait_duplicate(lab: &SpeakerLab, service: &str, mac: &str) -> Result<Du
 /// Another host on the LAN takes the Service address, then a node whose kernel answers ARP for
 /// every local address (`arp_ignore=0`, as with kube-proxy IPVS without strictARP): the
 /// announcing speaker's probes find both, and it says so (status condition, event, metric).
-async fn duplicates(lab: &SpeakerLab) -> Result<()> {
+async fn duplicates(lab: &Scenario) -> Result<()> {
     pool(
         lab,
         "dup",
@@ -351,7 +346,7 @@ async fn duplicates(lab: &SpeakerLab) -> Result<()> {
 
 /// The `layer2PoolsReachable` condition of every speaker's ConfigurationState: (status,
 /// message), or None while some speaker has not reported it.
-async fn reachability(lab: &SpeakerLab) -> Result<Option<Vec<(String, String)>>> {
+async fn reachability(lab: &Scenario) -> Result<Option<Vec<(String, String)>>> {
     let api: Api<ConfigurationState> = Api::namespaced(lab.client.clone(), &lab.namespace);
     let mut found = Vec::new();
     for node in NODES {
@@ -371,7 +366,7 @@ async fn reachability(lab: &SpeakerLab) -> Result<Option<Vec<(String, String)>>>
 
 /// A pool whose range no node has an interface for is reported by every speaker (the charm
 /// warns from that), and no longer once a node has an address in its network.
-async fn pool_networks(lab: &SpeakerLab) -> Result<()> {
+async fn pool_networks(lab: &Scenario) -> Result<()> {
     let line = format!("IPAddressPool far: no node has an interface in the network of {FAR_RANGE}");
     pool(lab, "far", &[FAR_RANGE], json!({"ipAddressPools": ["far"]})).await?;
     let started = Instant::now();
@@ -421,7 +416,7 @@ async fn pool_networks(lab: &SpeakerLab) -> Result<()> {
     Ok(())
 }
 
-async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+async fn scenario(lab: &mut Scenario) -> Result<()> {
     pool_networks(lab).await?;
     duplicates(lab).await?;
     link_down(lab).await?;
@@ -439,7 +434,7 @@ async fn layer2_link_loss_cordon_and_periodic_announcements() {
     let prefix = format!("ml2f{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
     let flags = ["--log-level", "debug", "--duplicate-probe-interval", "2"];
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &flags)
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &flags)
         .await
         .expect("cannot start the test network");
     if let Err(err) = scenario(&mut lab).await {

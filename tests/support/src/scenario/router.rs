@@ -1,4 +1,4 @@
-//! Running a BGP scenario in a fresh [`SpeakerLab`] against a router, with what a failure needs
+//! Running a BGP scenario in a fresh [`Scenario`] against a router, with what a failure needs
 //! to be understood: the error, the router's view and every speaker's log.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use netlab::{Router, available};
 
-use super::lab::SpeakerLab;
+use super::running::Scenario;
 
 /// The lab a scenario runs in.
 #[derive(Debug, Clone, Copy)]
@@ -27,15 +27,15 @@ pub struct LabSpec<'a> {
 /// diagnostics and every speaker's log.
 pub async fn run_with_router<R: Router>(
     spec: LabSpec<'_>,
-    start_router: impl FnOnce(&SpeakerLab) -> Result<R>,
-    scenario: impl AsyncFnOnce(&mut SpeakerLab, &R) -> Result<()>,
+    start_router: impl FnOnce(&Scenario) -> Result<R>,
+    scenario: impl AsyncFnOnce(&mut Scenario, &R) -> Result<()>,
 ) {
     assert!(
         available(),
         "this test needs root and iproute2 (run it with `cargo xtask test`)"
     );
     let prefix = format!("{}{}", spec.tag, std::process::id() % 10_000);
-    let mut lab = match SpeakerLab::start(&prefix, spec.nodes, spec.speaker, spec.flags).await {
+    let mut lab = match Scenario::start(&prefix, spec.nodes, spec.speaker, spec.flags).await {
         Ok(lab) => lab,
         Err(err) => panic!("cannot start the test network: {err:#}"),
     };

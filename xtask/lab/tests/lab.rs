@@ -31,7 +31,7 @@ fn up(state: &Path, prefix: &str) -> Command {
         .arg("--bin-dir")
         .arg(bin_dir())
         .arg("--charm-src")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     cmd
 }
 

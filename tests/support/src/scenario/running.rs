@@ -1,79 +1,36 @@
-//! A ready speaker scenario on a test network.
+//! A running scenario: what a test reaches in it.
 
 use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
-use netlab::{Host, Network, StopOnDrop, http_get_from, netns_exec, serve_http};
+use netlab::{Host, Network, StopOnDrop, http_get_from, netns_exec};
 
 use super::cluster::NetCluster;
+use super::nodes::RealNodes;
 use super::speakers::Speakers;
 
-/// A ready Layer 2 scenario: the network, the control plane with the metallb.io CRDs, Node
-/// objects for the node namespaces, the MetalLB namespace, an HTTP server answering with the
-/// node's name on port 80 of every node, and a speaker per node.
-pub struct SpeakerLab {
+/// A running scenario (built by [`ScenarioBuilder`](super::builder::ScenarioBuilder)): the
+/// network, the control plane, the nodes, the MetalLB namespace, the HTTP servers and the
+/// speaker processes. Dropping it removes everything, the network's namespaces first (which
+/// ends every process in them).
+pub struct Scenario {
+    /// The HTTP servers on the nodes (stopped first).
+    pub(crate) _http: Vec<StopOnDrop>,
+    /// The speaker processes (none when the speakers run as pods).
+    pub speakers: Speakers,
+    /// The real nodes, when the scenario has real ones (stopped before the network goes).
+    pub nodes: Option<RealNodes>,
     /// The test network.
     pub network: Network,
     /// The control plane.
     pub cluster: NetCluster,
     /// An admin client.
     pub client: kube::Client,
-    /// The speakers.
-    pub speakers: Speakers,
     /// The MetalLB namespace.
     pub namespace: String,
-    _http: Vec<StopOnDrop>,
 }
 
-impl SpeakerLab {
-    /// Starts everything; `speaker` is the speaker binary, `extra` flags go to every speaker.
-    pub async fn start(
-        prefix: &str,
-        nodes: &[&str],
-        speaker: &std::path::Path,
-        extra: &[&str],
-    ) -> Result<Self> {
-        use k8s_openapi::api::core::v1::Namespace;
-        use kube::api::{Api, PostParams};
-        let namespace = "metallb-system".to_string();
-        let network = Network::create(prefix, nodes)?;
-        let cluster = NetCluster::start(&network)?;
-        let client = cluster.client().await?;
-        crate::install_crds(&client, metallb_api_crds()?).await?;
-        let addresses: Vec<(String, String)> = network
-            .nodes
-            .iter()
-            .map(|n| (n.name.clone(), n.ipv4.to_string()))
-            .collect();
-        let refs: Vec<(&str, &str)> = addresses
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        crate::create_nodes(&client, &refs, &[]).await?;
-        let object = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))?;
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &object)
-            .await
-            .context("cannot create the MetalLB namespace")?;
-        let http = network
-            .nodes
-            .iter()
-            .map(|node| serve_http(&node.netns, 80, &node.name))
-            .collect::<Result<Vec<_>>>()?;
-        let mut speakers = Speakers::new(speaker, cluster.cluster.kubeconfig(), &namespace, extra)?;
-        for node in &network.nodes {
-            speakers.start(&network, &node.name)?;
-        }
-        Ok(SpeakerLab {
-            network,
-            cluster,
-            client,
-            speakers,
-            namespace,
-            _http: http,
-        })
-    }
-
+impl Scenario {
     /// The MAC address of node `name`.
     pub fn mac_of(&self, name: &str) -> String {
         self.network
@@ -82,7 +39,7 @@ impl SpeakerLab {
             .unwrap_or_default()
     }
 
-    /// (node, address) pairs for [`endpoints`].
+    /// (node, address) pairs for [`endpoints`](super::objects::endpoints).
     pub fn endpoints_on<'a>(&self, nodes: &[&'a str]) -> Vec<(&'a str, Ipv4Addr)> {
         nodes
             .iter()
@@ -157,18 +114,4 @@ impl SpeakerLab {
             .trim()
             .to_lowercase())
     }
-}
-
-/// The metallb.io CRDs, read from the committed YAML (test-support does not depend on the API
-/// crate).
-fn metallb_api_crds() -> Result<Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>>{
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../workload/api/crds/metallb.io.yaml"
-    );
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    text.split("\n---")
-        .filter(|doc| doc.contains("kind: CustomResourceDefinition"))
-        .map(|doc| serde_yaml::from_str(doc).context("cannot parse a CRD"))
-        .collect()
 }
