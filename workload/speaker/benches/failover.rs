@@ -14,8 +14,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
 use test_support::scenario::{self, Scenario};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{l2, pool};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
@@ -109,50 +112,17 @@ async fn main() -> Result<()> {
     let prefix = format!("mlfo{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
     let mut lab = Scenario::start(&prefix, &NODES, speaker, &[]).await?;
-    let pools = json!({"addresses": [netlab::POOL_V4]});
-    scenario::apply_metallb(
-        &lab.client,
-        &lab.namespace,
-        "IPAddressPool",
-        "ipaddresspools",
-        "bench",
-        pools,
-    )
-    .await?;
-    scenario::apply_metallb(
-        &lab.client,
-        &lab.namespace,
-        "L2Advertisement",
-        "l2advertisements",
-        "bench",
-        json!({}),
-    )
-    .await?;
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    scenario::apply(client, ns, &pool("bench", &[netlab::POOL_V4])).await?;
+    scenario::apply(client, ns, &l2("bench", &[], &[])).await?;
     scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
     let endpoints = lab.endpoints_on(&NODES);
     scenario::endpoints(&lab.client, "default", "web", &endpoints).await?;
     lab.add_uplink(UPLINK_SERVICE)?;
-    let uplink = json!({"addresses": [format!("{UPLINK_SERVICE}/32")]});
-    let ns = lab.namespace.clone();
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "uplink",
-        uplink,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["uplink"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "uplink",
-        ad,
-    )
-    .await?;
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let uplink = format!("{UPLINK_SERVICE}/32");
+    scenario::apply(client, ns, &pool("uplink", &[&uplink])).await?;
+    scenario::apply(client, ns, &l2("uplink", &["uplink"], &[])).await?;
     scenario::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
     scenario::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
     println!(

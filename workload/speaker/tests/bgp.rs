@@ -9,8 +9,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
+use metallb_api::{
+    BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, IPAddressPool, IPAddressPoolSpec,
+};
 use netlab::{Bird, Frr, FrrBgp, Gobgp, Router};
 use serde_json::{Value, json};
 use test_support::scenario::{self, LabSpec, Scenario, run_with_router};
@@ -32,42 +35,29 @@ async fn configure(lab: &Scenario) -> Result<()> {
 /// The pool (IPv4 and IPv6), the BGPPeers `(name, address, dualStackAddressFamily)`, an
 /// advertisement with a community, and a dual-stack Service served on every node.
 async fn configure_with(lab: &Scenario, peers_spec: &[(&str, String, bool)]) -> Result<()> {
-    let ns = lab.namespace.clone();
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        json!({"addresses": [netlab::POOL_V4, netlab::POOL_V6]}),
-    )
-    .await?;
-    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let pool = IPAddressPoolSpec {
+        addresses: vec![netlab::POOL_V4.into(), netlab::POOL_V6.into()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &IPAddressPool::new("lab", pool)).await?;
     for (name, address, dual_stack) in peers_spec {
-        let peer = json!({
-            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": address, "holdTime": "9s",
-                "dualStackAddressFamily": dual_stack},
-        });
-        peers
-            .patch(
-                name,
-                &PatchParams::apply("bgp-test").force(),
-                &Patch::Apply(&peer),
-            )
-            .await
-            .context("cannot apply the BGPPeer")?;
+        let peer = BGPPeerSpec {
+            my_asn: 64512,
+            peer_asn: Some(64513),
+            peer_address: Some(address.clone()),
+            hold_time: Some("9s".into()),
+            dual_stack_address_family: Some(*dual_stack),
+            ..Default::default()
+        };
+        scenario::apply(client, ns, &BGPPeer::new(name, peer)).await?;
     }
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "lab",
-        json!({"ipAddressPools": ["lab"], "communities": ["65000:100"]}),
-    )
-    .await?;
+    let advertisement = BGPAdvertisementSpec {
+        ip_address_pools: vec!["lab".into()],
+        communities: vec!["65000:100".into()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &BGPAdvertisement::new("lab", advertisement)).await?;
     scenario::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
     scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }

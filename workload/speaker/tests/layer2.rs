@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use kube::api::Api;
-use metallb_api::ServiceL2Status;
-use serde_json::json;
+use metallb_api::{BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, ServiceL2Status};
 use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
+
+mod common;
+use common::{l2, pool};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE_V4: &str = "198.18.100.10";
@@ -51,26 +53,9 @@ async fn wait_announcer(lab: &Scenario, service: &str, ip: &str, node: &str) -> 
 
 async fn scenario(lab: &mut Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
-    let pools = json!({"addresses": ["198.18.100.0/25", netlab::POOL_V6]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        pools,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["lab"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "lab",
-        ad,
-    )
-    .await?;
+    let pools = pool("lab", &["198.18.100.0/25", netlab::POOL_V6]);
+    scenario::apply(&lab.client, &ns, &pools).await?;
+    scenario::apply(&lab.client, &ns, &l2("lab", &["lab"], &[])).await?;
     scenario::lb_service(
         &lab.client,
         "default",
@@ -191,27 +176,21 @@ async fn configuration_state(lab: &Scenario) -> Result<()> {
             .map(|_| ()))
     })
     .await?;
-    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
-    let peer = json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "in-a-vrf"},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.18.0.3", "vrf": "red"},
-    });
-    let params = kube::api::PatchParams::apply("layer2-test").force();
-    peers
-        .patch("in-a-vrf", &params, &kube::api::Patch::Apply(&peer))
-        .await?;
+    let peer = BGPPeerSpec {
+        my_asn: 64512,
+        peer_asn: Some(64513),
+        peer_address: Some("198.18.0.3".into()),
+        vrf: Some("red".into()),
+        ..Default::default()
+    };
+    scenario::apply(&lab.client, &ns, &BGPPeer::new("in-a-vrf", peer)).await?;
     // Aggregating the /25 pool to /1 would announce half the Internet.
-    let ad = json!({"ipAddressPools": ["lab"], "aggregationLength": 1});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "wide",
-        ad,
-    )
-    .await?;
+    let ad = BGPAdvertisementSpec {
+        ip_address_pools: vec!["lab".into()],
+        aggregation_length: Some(1),
+        ..Default::default()
+    };
+    scenario::apply(&lab.client, &ns, &BGPAdvertisement::new("wide", ad)).await?;
     wait_for(
         &format!("speaker-{node} to report the vrf and the aggregation length"),
         WAIT,
@@ -245,8 +224,9 @@ async fn configuration_state(lab: &Scenario) -> Result<()> {
         },
     )
     .await?;
+    let peers: Api<BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
     peers.delete("in-a-vrf", &Default::default()).await?;
-    let ads: Api<metallb_api::BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
+    let ads: Api<BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
     ads.delete("wide", &Default::default()).await?;
     wait_for(
         &format!("speaker-{node} to be Valid again"),
@@ -314,26 +294,10 @@ async fn interfaces(lab: &mut Scenario) -> Result<()> {
         let address = format!("198.18.200.{}/24", 11 + i);
         netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
     }
-    let pool = json!({"addresses": ["198.18.100.128/25"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "pinned",
-        pool,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
+    let pinned = pool("pinned", &["198.18.100.128/25"]);
+    scenario::apply(&lab.client, &ns, &pinned).await?;
+    let ad = l2("pinned", &["pinned"], &["eth1"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
     scenario::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
     scenario::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
     let winner = scenario::expected_winner(PINNED_V4, &NODES, &NODES);
@@ -385,16 +349,8 @@ async fn interfaces(lab: &mut Scenario) -> Result<()> {
     )
     .await?;
     // An interface no node has: nobody can announce, and the usual winner says why.
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth9"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
+    let ad = l2("pinned", &["pinned"], &["eth9"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
     wait_for(
         &format!("nobody to answer for {PINNED_V4}"),
         WAIT,
@@ -416,16 +372,8 @@ async fn interfaces(lab: &mut Scenario) -> Result<()> {
             .then_some(()))
     })
     .await?;
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    scenario::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
+    let ad = l2("pinned", &["pinned"], &["eth1"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
     lab.speakers.start(&lab.network, &winner)?;
     wait_for(
         &format!("{winner}'s eth1 to answer again"),

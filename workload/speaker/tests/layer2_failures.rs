@@ -19,6 +19,9 @@ use serde_json::json;
 use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
 
+mod common;
+use common::{l2, l2_with};
+
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 /// On the uplink (eth1, 198.19.200.0/24, outside eth0's 198.18.0.0/16): the link that goes down.
 const UPLINK_IP: &str = "198.19.200.100";
@@ -55,27 +58,11 @@ async fn wait_answered_by(
     Ok(started.elapsed())
 }
 
-async fn pool(lab: &Scenario, name: &str, addresses: &[&str], ad: serde_json::Value) -> Result<()> {
-    let ns = &lab.namespace;
-    let spec = json!({"addresses": addresses});
-    scenario::apply_metallb(
-        &lab.client,
-        ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        name,
-        spec,
-    )
-    .await?;
-    scenario::apply_metallb(
-        &lab.client,
-        ns,
-        "L2Advertisement",
-        "l2advertisements",
-        name,
-        ad,
-    )
-    .await
+/// Applies the pool `name` with `addresses` and its advertisement `ad`.
+async fn pool(lab: &Scenario, name: &str, addresses: &[&str], ad: &L2Advertisement) -> Result<()> {
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    scenario::apply(client, ns, &common::pool(name, addresses)).await?;
+    scenario::apply(client, ns, ad).await
 }
 
 async fn service(lab: &Scenario, name: &str, ip: &str) -> Result<()> {
@@ -93,7 +80,7 @@ async fn link_down(lab: &Scenario) -> Result<()> {
         lab,
         "uplink",
         &[&format!("{UPLINK_IP}/32")],
-        json!({"ipAddressPools": ["uplink"]}),
+        &l2("uplink", &["uplink"], &[]),
     )
     .await?;
     service(lab, "uplink", UPLINK_IP).await?;
@@ -152,7 +139,7 @@ async fn cordon(lab: &mut Scenario) -> Result<()> {
         lab,
         "main",
         &["198.18.100.32/28"],
-        json!({"ipAddressPools": ["main"]}),
+        &l2("main", &["main"], &[]),
     )
     .await?;
     service(lab, "web", WEB_IP).await?;
@@ -205,8 +192,8 @@ async fn cordon(lab: &mut Scenario) -> Result<()> {
 /// Gratuitous announcements keep coming, at the interval the L2Advertisement asks for, long
 /// after the burst that follows a change.
 async fn periodic(lab: &Scenario) -> Result<()> {
-    let ad = json!({"ipAddressPools": ["periodic"], "gratuitousARPInterval": "1s"});
-    pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], ad).await?;
+    let ad = l2_with("periodic", &["periodic"], &[], Some("1s"));
+    pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], &ad).await?;
     service(lab, "periodic", PERIODIC_IP).await?;
     let winner = scenario::expected_winner(PERIODIC_IP, &NODES, &NODES);
     wait_answered_by(lab, "eth0", PERIODIC_IP, &lab.mac_of(&winner)).await?;
@@ -281,7 +268,7 @@ async fn duplicates(lab: &Scenario) -> Result<()> {
         lab,
         "dup",
         &[&format!("{DUPLICATE_IP}/32")],
-        json!({"ipAddressPools": ["dup"]}),
+        &l2("dup", &["dup"], &[]),
     )
     .await?;
     service(lab, "dup", DUPLICATE_IP).await?;
@@ -368,7 +355,7 @@ async fn reachability(lab: &Scenario) -> Result<Option<Vec<(String, String)>>> {
 /// warns from that), and no longer once a node has an address in its network.
 async fn pool_networks(lab: &Scenario) -> Result<()> {
     let line = format!("IPAddressPool far: no node has an interface in the network of {FAR_RANGE}");
-    pool(lab, "far", &[FAR_RANGE], json!({"ipAddressPools": ["far"]})).await?;
+    pool(lab, "far", &[FAR_RANGE], &l2("far", &["far"], &[])).await?;
     let started = Instant::now();
     wait_for("every speaker to report the pool far", WAIT, || async {
         let all = reachability(lab).await?;

@@ -17,7 +17,7 @@ pub use builder::{NAMESPACE, ScenarioBuilder, Step};
 pub use cluster::NetCluster;
 pub use election::{expected_winner, ranked_nodes};
 pub use nodes::{CLUSTER_CIDR, IMAGE_TAG, NodeImage, PAUSE_REPOSITORY, RealNodes, clean_node};
-pub use objects::{apply_metallb, endpoints, lb_service};
+pub use objects::{apply, apply_metallb, endpoints, lb_service};
 pub use router::{LabSpec, run_with_router};
 pub use running::Scenario;
 pub use speakers::Speakers;
