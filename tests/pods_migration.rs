@@ -23,6 +23,7 @@ use pods_support::{
     service,
 };
 use test_support::netlab::{self, TrafficProbe};
+use test_support::scenario;
 use test_support::wait_for;
 
 /// Upstream's image references in its manifest, under which its archives are imported.
@@ -118,7 +119,7 @@ async fn scenario(lab: &PodLab) -> Result<()> {
     lab.deploy_charm(&[IPRANGE])?;
     lab.expect_adopt_asked("deployed over a running upstream install")?;
     lab.adopt()?;
-    let pods = lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
+    let pods = lab.wait_workloads(scenario::IMAGE_TAG, NODES.len()).await?;
     let (status, message) = lab.status()?;
     println!(
         "adopted: our {} pods ready {:.1} s after the deploy; the charm says {status}: {message}",

@@ -24,6 +24,7 @@ use pods_support::{
     legacy_endpoints, service,
 };
 use test_support::netlab::{self, TrafficProbe};
+use test_support::scenario;
 use test_support::wait_for;
 
 /// The images the Python charm's manifests name (its default `image-registry` in place of
@@ -146,7 +147,7 @@ async fn scenario(lab: &PodLab) -> Result<()> {
         )),
         "adopt did not convert the Python charm's pool {old_pool}: {results}"
     );
-    let pods = lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
+    let pods = lab.wait_workloads(scenario::IMAGE_TAG, NODES.len()).await?;
     println!(
         "adopted: our {} pods ready {:.1} s after the refresh",
         pods.len(),

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::{Node, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use test_support::netlab;
+use test_support::scenario;
 use test_support::{report_durations, wait_for};
 
 mod pods_support;
@@ -34,7 +35,7 @@ const TRIALS: usize = 3;
 async fn deploy_and_serve(lab: &PodLab) -> Result<String> {
     let started = Instant::now();
     lab.deploy_charm(&[&format!("iprange={IPRANGE}")])?;
-    let pods = lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
+    let pods = lab.wait_workloads(scenario::IMAGE_TAG, NODES.len()).await?;
     let message = lab.wait_status("active").await?;
     println!(
         "deployed: workloads ready and the charm active in {:.1} s ({message})",
@@ -212,7 +213,7 @@ async fn speaker_failover(lab: &PodLab, ip: &str) -> Result<()> {
         };
         println!("trial {trial}: {pod} on {node} deleted, another node answered after {elapsed:?}");
         samples.push(elapsed);
-        lab.wait_workloads(netlab::IMAGE_TAG, NODES.len()).await?;
+        lab.wait_workloads(scenario::IMAGE_TAG, NODES.len()).await?;
     }
     report_durations(
         "speaker pod deleted -> first reply from another node",

@@ -16,7 +16,8 @@ use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use metallb_api::ServiceL2Status;
 use serde_json::{Value, json};
-use test_support::netlab::{self, NetCluster, Network, NodeImage, RealNodes, StopOnDrop};
+use test_support::netlab::{self, Network, StopOnDrop};
+use test_support::scenario::{self, NetCluster, NodeImage, RealNodes};
 use test_support::wait_for;
 
 pub const NODES: [&str; 3] = ["pod-node-1", "pod-node-2", "pod-node-3"];
@@ -128,9 +129,9 @@ impl PodLab {
     fn our_resources() -> [String; 4] {
         [
             "--resource".into(),
-            format!("controller-image={CONTROLLER_REPO}:{}", netlab::IMAGE_TAG),
+            format!("controller-image={CONTROLLER_REPO}:{}", scenario::IMAGE_TAG),
             "--resource".into(),
-            format!("speaker-image={SPEAKER_REPO}:{}", netlab::IMAGE_TAG),
+            format!("speaker-image={SPEAKER_REPO}:{}", scenario::IMAGE_TAG),
         ]
     }
 
@@ -350,7 +351,7 @@ pub async fn service(lab: &PodLab, name: &str) -> Result<String> {
         .iter()
         .map(|n| (n.name.as_str(), n.ipv4))
         .collect();
-    netlab::endpoints(&lab.client, "default", name, &endpoints).await?;
+    scenario::endpoints(&lab.client, "default", name, &endpoints).await?;
     wait_for(&format!("an address for default/{name}"), WAIT, || async {
         Ok(test_support::ingress_ip(services.get(name).await?))
     })

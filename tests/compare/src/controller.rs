@@ -91,7 +91,7 @@ pub async fn run(
             .with_context(|| format!("cannot create namespace {name}"))?;
     }
     let pool = serde_json::json!({"addresses": ["198.18.0.0/16"]});
-    test_support::netlab::apply_metallb(
+    test_support::scenario::apply_metallb(
         &client,
         NAMESPACE,
         "IPAddressPool",

@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
-use test_support::netlab::{self, Frr, SpeakerLab};
+use test_support::netlab::{self, Frr};
+use test_support::scenario::{self, Scenario};
 
 use crate::implementation::{
     Implementation, NAMESPACE, SPEAKER_LABELS, find_process, speaker_pod, status_kib,
@@ -28,8 +29,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Starts a lab with `implementation`'s speakers, their Pod objects, and speakers restarted
 /// with their pod names so that they find each other.
-pub async fn lab(implementation: &Implementation, prefix: &str) -> Result<SpeakerLab> {
-    let mut lab = SpeakerLab::start(prefix, &NODES, &implementation.speaker, &[]).await?;
+pub async fn lab(implementation: &Implementation, prefix: &str) -> Result<Scenario> {
+    let mut lab = Scenario::start(prefix, &NODES, &implementation.speaker, &[]).await?;
     let pods: Api<Pod> = Api::namespaced(lab.client.clone(), NAMESPACE);
     crate::implementation::wait_default_account(&lab.client, NAMESPACE).await?;
     let (key, value) = SPEAKER_LABELS
@@ -87,14 +88,14 @@ pub enum Stop {
 
 async fn trial(
     implementation: &Implementation,
-    lab: &mut SpeakerLab,
+    lab: &mut Scenario,
     stop: Stop,
 ) -> Result<Duration> {
     let ip: IpAddr = SERVICE.parse()?;
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     netlab::first_reply_from(&lab.network, ip, &winner, Instant::now(), WAIT)?;
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
-    let next = netlab::expected_winner(SERVICE, &NODES, &survivors);
+    let next = scenario::expected_winner(SERVICE, &NODES, &survivors);
     let started = Instant::now();
     match stop {
         Stop::Kill => lab.speakers.kill(&winner)?,
@@ -156,7 +157,7 @@ pub async fn layer2(
 ) -> Result<Layer2Run> {
     let prefix = format!("mlcl{}", std::process::id() % 100_000);
     let mut lab = lab(implementation, &prefix).await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         NAMESPACE,
         "IPAddressPool",
@@ -165,7 +166,7 @@ pub async fn layer2(
         json!({"addresses": [netlab::POOL_V4, "198.18.112.0/22"]}),
     )
     .await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         NAMESPACE,
         "L2Advertisement",
@@ -174,11 +175,11 @@ pub async fn layer2(
         json!({}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
     let endpoints = lab.endpoints_on(&NODES);
-    netlab::endpoints(&lab.client, "default", "web", &endpoints).await?;
+    scenario::endpoints(&lab.client, "default", "web", &endpoints).await?;
     let mut run = Layer2Run::default();
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     netlab::first_reply_from(
         &lab.network,
         SERVICE.parse()?,
@@ -212,8 +213,8 @@ pub async fn layer2(
     for i in 0..loaded {
         let name = format!("load{i}");
         let ip = format!("198.18.{}.{}", 112 + i / 256, i % 256);
-        netlab::endpoints(&lab.client, "default", &name, &endpoints).await?;
-        netlab::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
+        scenario::endpoints(&lab.client, "default", &name, &endpoints).await?;
+        scenario::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
     }
     test_support::wait_for(
         "every loaded Service announced (ServiceL2Status)",
@@ -234,7 +235,7 @@ pub async fn bgp(implementation: &Implementation, trials: usize) -> Result<Vec<D
     let prefix = format!("mlcb{}", std::process::id() % 100_000);
     let lab = lab(implementation, &prefix).await?;
     let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         NAMESPACE,
         "IPAddressPool",
@@ -255,7 +256,7 @@ pub async fn bgp(implementation: &Implementation, trials: usize) -> Result<Vec<D
             &Patch::Apply(&peer),
         )
         .await?;
-    netlab::apply_metallb(
+    scenario::apply_metallb(
         &lab.client,
         NAMESPACE,
         "BGPAdvertisement",
@@ -270,9 +271,9 @@ pub async fn bgp(implementation: &Implementation, trials: usize) -> Result<Vec<D
     for i in 0..=trials {
         let name = format!("web{i}");
         let ip = format!("198.18.100.{}", 10 + i);
-        netlab::endpoints(&lab.client, "default", &name, &endpoints).await?;
+        scenario::endpoints(&lab.client, "default", &name, &endpoints).await?;
         let started = Instant::now();
-        netlab::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
+        scenario::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
         let route = format!("{ip}/32");
         while frr.paths(&route)?.len() < NODES.len() {
             if started.elapsed() > Duration::from_secs(180) {

@@ -23,7 +23,8 @@ use metallb_compare::controller;
 use metallb_compare::implementation::{Implementation, NAMESPACE, Which};
 use metallb_compare::speaker::{NODES, lab};
 use serde_json::json;
-use test_support::netlab::{self, SpeakerLab};
+use test_support::netlab;
+use test_support::scenario::{self, Scenario};
 
 /// One lab at a time: each is a control plane and five namespaces.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -109,7 +110,7 @@ async fn minimal_configuration_and_services(
                 "ports": [{"port": 80, "protocol": "TCP"}]},
         }))?;
         services.create(&PostParams::default(), &service).await?;
-        netlab::endpoints(client, "default", &name, lab_endpoints).await?;
+        scenario::endpoints(client, "default", &name, lab_endpoints).await?;
     }
     for i in 0..SERVICES {
         let name = format!("web{i}");
@@ -138,14 +139,14 @@ async fn minimal_configuration_and_services(
 /// Checks that every Service's address is announced by the node the shared election order
 /// picks: HTTP from the client reaches that node's server, only its MAC answers ARP, and the
 /// Service's ServiceL2Status names it.
-async fn announced_as_elected(lab: &SpeakerLab, addressed: &[(String, String)]) -> Result<()> {
+async fn announced_as_elected(lab: &Scenario, addressed: &[(String, String)]) -> Result<()> {
     let statuses: Api<DynamicObject> = Api::namespaced_with(
         lab.client.clone(),
         NAMESPACE,
         &resource("ServiceL2Status", "servicel2statuses"),
     );
     for (name, ip) in addressed {
-        let winner = netlab::expected_winner(ip, &NODES, &NODES);
+        let winner = scenario::expected_winner(ip, &NODES, &NODES);
         netlab::first_reply_from(
             &lab.network,
             ip.parse()?,

@@ -7,7 +7,7 @@
 //! drop. [`create_nodes`] and [`create_simulated_nodes`] add simulated (KWOK) nodes.
 //! [`Cluster::mint_service_account_kubeconfig`] gives a ServiceAccount's kubeconfig (TokenRequest
 //! API). [`wait_for`] polls a condition with a timeout: tests synchronise on conditions, never on
-//! sleeps.
+//! sleeps. [`scenario`] builds MetalLB scenarios on a [`netlab`] test network.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -23,8 +23,15 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-pub mod netlab;
+pub mod scenario;
 pub mod upstream;
+
+/// Spawns a helper process that dies with the calling thread (kept here for the many tests that
+/// use it; it lives in [`netlab`]).
+pub use netlab::spawn_tied;
+
+/// The test networks (re-exported for the tests that reach them through `test_support`).
+pub use netlab;
 
 /// The environment variable naming the directory that holds `kcp` and `kubectl`.
 pub const CLUSTER_BIN_ENV: &str = "METALLB_RS_CLUSTER_BIN";
@@ -99,26 +106,6 @@ fn cluster_bin_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
         );
     }
     Ok(dir)
-}
-
-/// The address ranges of the test networks and the control plane's Service ranges: nothing
-/// sent to them may leave the machine.
-pub const TEST_RANGES: [&str; 2] = ["198.18.0.0/15", "2001:db8::/32"];
-
-/// Puts `unreachable` routes for [`TEST_RANGES`] in this process's network namespace (idempotent),
-/// so that traffic to them fails at once instead of following the default route off the machine.
-pub fn hold_test_ranges() -> Result<()> {
-    for range in TEST_RANGES {
-        let family = if range.contains(':') { "-6" } else { "-4" };
-        let status = Command::new("ip")
-            .args([family, "route", "replace", "unreachable", range])
-            .status()
-            .context("cannot run ip (iproute2) to hold the test ranges")?;
-        if !status.success() {
-            bail!("`ip {family} route replace unreachable {range}` failed (root is needed)");
-        }
-    }
-    Ok(())
 }
 
 /// Reads everything written to `file` so far.
@@ -233,7 +220,7 @@ impl Cluster {
         if netns.is_none() {
             // A control plane in this namespace must not reach the test ranges through the
             // default route (a webhook Service's ClusterIP, a simulated node's address).
-            hold_test_ranges()?;
+            netlab::hold_test_ranges()?;
         }
         // kcp's own output goes to an unnamed file: nothing to clean up, readable on failure.
         let mut output = tempfile::tempfile().context("cannot create a temporary file")?;
@@ -414,33 +401,6 @@ impl Cluster {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         self.mint_kubeconfig(namespace, account, &dir)
     }
-}
-
-/// Spawns `cmd` so that the kernel kills it (SIGKILL) when the calling thread ends: for a test,
-/// when the test ends, passes, fails or crashes. Helper processes (a controller under test, a
-/// speaker) then never outlive their test, even when an early `?` skips their cleanup.
-///
-/// The parent is the calling *thread* (`PR_SET_PDEATHSIG`): call it from the test's own thread
-/// or runtime, not from a short-lived thread such as `spawn_blocking`'s.
-pub fn spawn_tied(cmd: &mut Command) -> Result<Child> {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (prctl, getppid).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have gone before prctl took effect.
-            if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                return Err(std::io::Error::other("the parent exited"));
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
-        .with_context(|| format!("cannot start {:?}", cmd.get_program()))
 }
 
 /// A client from a kubeconfig file.

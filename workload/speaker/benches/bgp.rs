@@ -8,10 +8,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use kube::api::{Api, Patch, PatchParams};
+use metallb_api::{
+    BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, IPAddressPool, IPAddressPoolSpec,
+};
 use metallb_core::bgp::{Attribute, Message, Prefix, encode, pack_announcements};
-use serde_json::json;
-use test_support::netlab::{self, Frr, SpeakerLab};
+use netlab::Frr;
+use test_support::scenario::{self, Scenario};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
@@ -62,48 +64,31 @@ async fn main() -> Result<()> {
         .unwrap_or(20);
     let prefix = format!("mbgb{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
+    let lab = Scenario::start(&prefix, &NODES, speaker, &[]).await?;
     let frr = Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network))?;
-    let ns = lab.namespace.clone();
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "bench",
-        json!({"addresses": [netlab::POOL_V4]}),
-    )
-    .await?;
-    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
-    let peer = json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "router", "namespace": ns},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": lab.network.client.ipv4.to_string()},
-    });
-    peers
-        .patch(
-            "router",
-            &PatchParams::apply("bench").force(),
-            &Patch::Apply(&peer),
-        )
-        .await?;
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "bench",
-        json!({}),
-    )
-    .await?;
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let pool = IPAddressPoolSpec {
+        addresses: vec![netlab::POOL_V4.to_string()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &IPAddressPool::new("bench", pool)).await?;
+    let peer = BGPPeerSpec {
+        my_asn: 64512,
+        peer_asn: Some(64513),
+        peer_address: Some(lab.network.client.ipv4.to_string()),
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &BGPPeer::new("router", peer)).await?;
+    let advertisement = BGPAdvertisement::new("bench", BGPAdvertisementSpec::default());
+    scenario::apply(client, ns, &advertisement).await?;
     let endpoints = lab.endpoints_on(&NODES);
     let mut samples = Vec::new();
     for i in 0..trials {
         let name = format!("web{i}");
         let ip = format!("198.18.100.{}", 10 + i);
-        netlab::endpoints(&lab.client, "default", &name, &endpoints).await?;
+        scenario::endpoints(&lab.client, "default", &name, &endpoints).await?;
         let started = Instant::now();
-        netlab::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
+        scenario::lb_service(&lab.client, "default", &name, &[&ip], false).await?;
         let route = format!("{ip}/32");
         loop {
             if frr.paths(&route)?.len() == 3 {

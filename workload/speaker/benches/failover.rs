@@ -14,8 +14,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
-use test_support::netlab::{self, SpeakerLab};
+use test_support::scenario::{self, Scenario};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{l2, pool};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE: &str = "198.18.100.10";
@@ -39,9 +42,9 @@ enum Stop {
 }
 
 /// The announcer's uplink loses carrier: until the next node answers there.
-fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
+fn link_trial(lab: &Scenario) -> Result<Duration> {
     let ip: IpAddr = UPLINK_SERVICE.parse()?;
-    let ranked = netlab::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(UPLINK_SERVICE, &NODES, &NODES);
     let (winner, next) = (&ranked[0], &ranked[1]);
     netlab::first_reply_from(&lab.network, ip, winner, Instant::now(), WAIT)?;
     let started = Instant::now();
@@ -54,16 +57,16 @@ fn link_trial(lab: &SpeakerLab) -> Result<Duration> {
     Ok(took)
 }
 
-async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
+async fn trial(lab: &mut Scenario, stop: Stop) -> Result<Duration> {
     if let Stop::LinkDown = stop {
         return link_trial(lab);
     }
     let ip: IpAddr = SERVICE.parse()?;
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     // The address is at the winner before the trial starts.
     netlab::first_reply_from(&lab.network, ip, &winner, Instant::now(), WAIT)?;
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
-    let next = netlab::expected_winner(SERVICE, &NODES, &survivors);
+    let next = scenario::expected_winner(SERVICE, &NODES, &survivors);
     let started = Instant::now();
     match stop {
         Stop::Kill => lab.speakers.kill(&winner)?,
@@ -80,9 +83,9 @@ async fn trial(lab: &mut SpeakerLab, stop: Stop) -> Result<Duration> {
 
 /// Polls the service every 100 ms for `seconds`; returns how many replies came from another
 /// node than the elected one.
-fn idle(lab: &SpeakerLab, seconds: u64) -> Result<(u64, u64)> {
+fn idle(lab: &Scenario, seconds: u64) -> Result<(u64, u64)> {
     let ip: IpAddr = SERVICE.parse()?;
-    let winner = netlab::expected_winner(SERVICE, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE, &NODES, &NODES);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     netlab::in_netns(&lab.network.client.netns, move || {
         let (mut total, mut wrong) = (0, 0);
@@ -108,53 +111,20 @@ async fn main() -> Result<()> {
     let idle_seconds = env_number("BENCH_IDLE_SECONDS", 0);
     let prefix = format!("mlfo{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &[]).await?;
-    let pools = json!({"addresses": [netlab::POOL_V4]});
-    netlab::apply_metallb(
-        &lab.client,
-        &lab.namespace,
-        "IPAddressPool",
-        "ipaddresspools",
-        "bench",
-        pools,
-    )
-    .await?;
-    netlab::apply_metallb(
-        &lab.client,
-        &lab.namespace,
-        "L2Advertisement",
-        "l2advertisements",
-        "bench",
-        json!({}),
-    )
-    .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &[]).await?;
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    scenario::apply(client, ns, &pool("bench", &[netlab::POOL_V4])).await?;
+    scenario::apply(client, ns, &l2("bench", &[], &[])).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
     let endpoints = lab.endpoints_on(&NODES);
-    netlab::endpoints(&lab.client, "default", "web", &endpoints).await?;
+    scenario::endpoints(&lab.client, "default", "web", &endpoints).await?;
     lab.add_uplink(UPLINK_SERVICE)?;
-    let uplink = json!({"addresses": [format!("{UPLINK_SERVICE}/32")]});
-    let ns = lab.namespace.clone();
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "uplink",
-        uplink,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["uplink"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "uplink",
-        ad,
-    )
-    .await?;
-    netlab::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let uplink = format!("{UPLINK_SERVICE}/32");
+    scenario::apply(client, ns, &pool("uplink", &[&uplink])).await?;
+    scenario::apply(client, ns, &l2("uplink", &["uplink"], &[])).await?;
+    scenario::lb_service(&lab.client, "default", "uplink", &[UPLINK_SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "uplink", &endpoints).await?;
     println!(
         "failover benchmark: 3 nodes, release speaker with default timings, {trials} trials each"
     );

@@ -7,13 +7,16 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
+use metallb_api::{
+    BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, IPAddressPool, IPAddressPoolSpec,
+};
+use netlab::{Bird, Frr, FrrBgp, Gobgp, Router};
 use serde_json::{Value, json};
-use test_support::netlab::{self, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router};
+use test_support::scenario::{self, LabSpec, Scenario, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -21,7 +24,7 @@ const SERVICE: &str = "198.18.100.10";
 const SERVICE_V6: &str = "2001:db8::64:a";
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn configure(lab: &SpeakerLab) -> Result<()> {
+async fn configure(lab: &Scenario) -> Result<()> {
     let peers = [
         ("router", lab.network.client.ipv4.to_string(), false),
         ("router6", lab.network.client.ipv6.to_string(), false),
@@ -31,48 +34,35 @@ async fn configure(lab: &SpeakerLab) -> Result<()> {
 
 /// The pool (IPv4 and IPv6), the BGPPeers `(name, address, dualStackAddressFamily)`, an
 /// advertisement with a community, and a dual-stack Service served on every node.
-async fn configure_with(lab: &SpeakerLab, peers_spec: &[(&str, String, bool)]) -> Result<()> {
-    let ns = lab.namespace.clone();
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        json!({"addresses": [netlab::POOL_V4, netlab::POOL_V6]}),
-    )
-    .await?;
-    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
+async fn configure_with(lab: &Scenario, peers_spec: &[(&str, String, bool)]) -> Result<()> {
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let pool = IPAddressPoolSpec {
+        addresses: vec![netlab::POOL_V4.into(), netlab::POOL_V6.into()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &IPAddressPool::new("lab", pool)).await?;
     for (name, address, dual_stack) in peers_spec {
-        let peer = json!({
-            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": address, "holdTime": "9s",
-                "dualStackAddressFamily": dual_stack},
-        });
-        peers
-            .patch(
-                name,
-                &PatchParams::apply("bgp-test").force(),
-                &Patch::Apply(&peer),
-            )
-            .await
-            .context("cannot apply the BGPPeer")?;
+        let peer = BGPPeerSpec {
+            my_asn: 64512,
+            peer_asn: Some(64513),
+            peer_address: Some(address.clone()),
+            hold_time: Some("9s".into()),
+            dual_stack_address_family: Some(*dual_stack),
+            ..Default::default()
+        };
+        scenario::apply(client, ns, &BGPPeer::new(name, peer)).await?;
     }
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "lab",
-        json!({"ipAddressPools": ["lab"], "communities": ["65000:100"]}),
-    )
-    .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+    let advertisement = BGPAdvertisementSpec {
+        ip_address_pools: vec!["lab".into()],
+        communities: vec!["65000:100".into()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &BGPAdvertisement::new("lab", advertisement)).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE, SERVICE_V6], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
-async fn scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+async fn scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
     configure(lab).await?;
     let prefix = format!("{SERVICE}/32");
     // Three paths, all used together (ECMP) once FRR has run its best-path selection.
@@ -152,35 +142,28 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
 async fn frr_learns_the_service_from_every_speaker_and_drops_a_dead_one() {
     run_with_router(
         lab("mbgp", DEBUG),
-        |lab: &SpeakerLab| Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network)),
+        |lab: &Scenario| Frr::start(&lab.network.client.netns, &netlab::frr_config(&lab.network)),
         scenario,
     )
     .await;
 }
 
-/// Counts the paths a router holds to a prefix.
-type PathCount = dyn Fn(&str) -> Result<usize>;
-
-/// A router's RIB, as the number of paths it holds to a prefix.
-struct Rib(Box<PathCount>);
-
-impl Router for Rib {
-    fn diagnostics(&self) -> String {
-        String::new()
-    }
-}
-
 /// Starts the lab with the BGP configuration and a dual-stack Service on every node, and
-/// returns once the router's RIB holds three paths for both families.
-async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<Rib>) {
+/// returns once the router started by `start_router` holds three paths (`path_count`) for both
+/// families.
+async fn peer_with<R: Router>(
+    tag: &str,
+    start_router: impl FnOnce(&Scenario) -> Result<R>,
+    path_count: fn(&R, &str) -> Result<usize>,
+) {
     run_with_router(
         lab(tag, DEBUG),
         start_router,
-        async |lab: &mut SpeakerLab, rib: &Rib| {
+        async |lab: &mut Scenario, router: &R| {
             configure(lab).await?;
             for p in [format!("{SERVICE}/32"), format!("{SERVICE_V6}/128")] {
                 wait_for(&format!("three paths to {p}"), WAIT, || async {
-                    Ok((rib.0(&p)? == 3).then_some(()))
+                    Ok((path_count(router, &p)? == 3).then_some(()))
                 })
                 .await?;
             }
@@ -193,87 +176,37 @@ async fn peer_with(tag: &str, start_router: impl FnOnce(&SpeakerLab) -> Result<R
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn gobgp_accepts_the_routes_of_every_speaker() {
-    peer_with("mgob", |lab| {
-        let dir = tempfile::tempdir()?;
-        let mut config = format!(
-            "[global.config]\n  as = 64513\n  router-id = \"{}\"\n  port = 179\n",
-            lab.network.client.ipv4
-        );
-        for node in &lab.network.nodes {
-            for (address, family) in [(node.ipv4.to_string(), "ipv4-unicast"), (node.ipv6.to_string(), "ipv6-unicast")] {
-                config.push_str(&format!(
-                    "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    peer-as = 64512\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
-                ));
-            }
-        }
-        let conf = dir.path().join("gobgpd.toml");
-        std::fs::write(&conf, config)?;
-        let netns = lab.network.client.netns.clone();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &netns, "gobgpd", "-f"])
-            .arg(&conf)
-            .args(["--api-hosts", "127.0.0.1:50051", "-p"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Rib(Box::new(move |prefix: &str| {
-            let _keep = (&child, &dir);
-            let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-            let output = netlab::netns_exec(
-                &netns,
-                &["gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", family, prefix, "-j"],
-            )?;
-            let value: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-            Ok(value[prefix].as_array().map(Vec::len).unwrap_or(0))
-        })))
-    })
+    peer_with(
+        "mgob",
+        |lab| {
+            Gobgp::start(
+                &lab.network.client.netns,
+                &netlab::gobgp_config(&lab.network),
+            )
+        },
+        Gobgp::path_count,
+    )
     .await;
 }
 
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn bird_accepts_the_routes_of_every_speaker() {
-    peer_with("mbrd", |lab| {
-        let dir = tempfile::tempdir()?;
-        let mut config = format!(
-            "router id {};\nprotocol device {{}}\nipv4 table master4;\nipv6 table master6;\n",
-            lab.network.client.ipv4
-        );
-        for (i, node) in lab.network.nodes.iter().enumerate() {
-            config.push_str(&format!(
-                "protocol bgp spk{i} {{ local {} as 64513; neighbor {} as 64512; ipv4 {{ import all; export none; }}; }}\n",
-                lab.network.client.ipv4, node.ipv4
-            ));
-            config.push_str(&format!(
-                "protocol bgp spk{i}v6 {{ local {} as 64513; neighbor {} as 64512; ipv6 {{ import all; export none; }}; }}\n",
-                lab.network.client.ipv6, node.ipv6
-            ));
-        }
-        let conf = dir.path().join("bird.conf");
-        let socket = dir.path().join("bird.ctl");
-        std::fs::write(&conf, config)?;
-        let netns = lab.network.client.netns.clone();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &netns, "bird", "-f", "-c"])
-            .arg(&conf)
-            .arg("-s")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let child = test_support::spawn_tied(&mut cmd)?;
-        Ok(Rib(Box::new(move |prefix: &str| {
-            let _keep = (&child, &dir);
-            let socket = socket.to_string_lossy().into_owned();
-            let output = netlab::netns_exec(&netns, &["birdc", "-s", &socket, "show", "route", prefix])?;
-            let text = String::from_utf8_lossy(&output.stdout);
-            Ok(text.lines().filter(|l| l.contains("[spk")).count())
-        })))
-    })
+    peer_with(
+        "mbrd",
+        |lab| {
+            Bird::start(
+                &lab.network.client.netns,
+                &netlab::bird_config(&lab.network),
+            )
+        },
+        Bird::path_count,
+    )
     .await;
 }
 
 /// Whether any speaker reports an established session.
-fn any_session_up(lab: &SpeakerLab) -> bool {
+fn any_session_up(lab: &Scenario) -> bool {
     lab.network.nodes.iter().any(|node| {
         netlab::http_get_from(
             &node.netns,
@@ -289,7 +222,7 @@ fn any_session_up(lab: &SpeakerLab) -> bool {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn md5_passwords_must_match() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let mut passwords = String::new();
         for node in &lab.network.nodes {
             passwords.push_str(&format!(" neighbor {} password s3cret\n", node.ipv4));
@@ -304,7 +237,7 @@ async fn md5_passwords_must_match() {
     run_with_router(
         lab("mmd5", &[]),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| {
+        async |lab: &mut Scenario, frr: &Frr| {
             configure(lab).await?;
             let peers: Api<metallb_api::BGPPeer> =
                 Api::namespaced(lab.client.clone(), &lab.namespace);
@@ -353,7 +286,7 @@ fn ipv6_hops(frr: &Frr) -> Result<BTreeSet<String>> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let nodes = &lab.network.nodes;
         let config = FrrBgp {
             hostname: "router",
@@ -371,7 +304,7 @@ async fn dual_stack_address_family_carries_ipv6_routes_over_an_ipv4_session() {
     run_with_router(
         lab("mdsf", DEBUG),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| {
+        async |lab: &mut Scenario, frr: &Frr| {
             let router = lab.network.client.ipv4.to_string();
             // One IPv4 session per node, single family: the IPv4 route only.
             configure_with(lab, &[("router", router.clone(), false)]).await?;

@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kube::api::{Api, Patch, PatchParams};
+use netlab::{FRR_BFD_FAST, Frr, FrrBgp, Router};
 use serde_json::{Value, json};
-use test_support::netlab::{
-    self, FRR_BFD_FAST, Frr, FrrBgp, LabSpec, Router, SpeakerLab, run_with_router,
-};
+use test_support::scenario::{self, LabSpec, Scenario, run_with_router};
 use test_support::wait_for;
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
@@ -28,12 +27,12 @@ const NODE_A_SOURCE: &str = "198.18.0.21";
 const DEBUG: &[&str] = &["--log-level", "debug"];
 
 /// `line` for every node's IPv4 address.
-fn node_lines(lab: &SpeakerLab, line: impl Fn(std::net::Ipv4Addr) -> String) -> String {
+fn node_lines(lab: &Scenario, line: impl Fn(std::net::Ipv4Addr) -> String) -> String {
     lab.network.nodes.iter().map(|n| line(n.ipv4)).collect()
 }
 
 /// The router at the client's IPv4 address (AS 64513) with `neighbors`.
-fn router(lab: &SpeakerLab, neighbors: String) -> FrrBgp<'static> {
+fn router(lab: &Scenario, neighbors: String) -> FrrBgp<'static> {
     FrrBgp {
         hostname: "router",
         asn: 64513,
@@ -46,7 +45,7 @@ fn router(lab: &SpeakerLab, neighbors: String) -> FrrBgp<'static> {
 /// The far router's frr.conf (AS 64513, 198.19.5.2): every node as neighbor in AS 64512, with
 /// the lines `options` gives for it; `before` ahead of `router bgp`.
 fn far_config(
-    lab: &SpeakerLab,
+    lab: &Scenario,
     options: impl Fn(std::net::Ipv4Addr) -> String,
     before: &'static str,
 ) -> String {
@@ -73,13 +72,13 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
     }
 }
 
-async fn apply(lab: &SpeakerLab, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
-    netlab::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
+async fn apply(lab: &Scenario, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
+    scenario::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
 }
 
 /// A BGPPeer (v1beta2) from the nodes in `nodes`; `spec` adds to or replaces the defaults (a
 /// null drops one).
-async fn peer(lab: &SpeakerLab, name: &str, nodes: &[&str], spec: Value) -> Result<()> {
+async fn peer(lab: &Scenario, name: &str, nodes: &[&str], spec: Value) -> Result<()> {
     let mut full = json!({
         "myASN": 64512, "peerASN": 64513, "holdTime": "9s",
         "nodeSelectors": [{"matchExpressions": [
@@ -105,7 +104,7 @@ async fn peer(lab: &SpeakerLab, name: &str, nodes: &[&str], spec: Value) -> Resu
 }
 
 /// The pool, an advertisement with `communities`, and the Service on every node.
-async fn service(lab: &SpeakerLab, communities: &[&str]) -> Result<()> {
+async fn service(lab: &Scenario, communities: &[&str]) -> Result<()> {
     apply(
         lab,
         "IPAddressPool",
@@ -122,8 +121,8 @@ async fn service(lab: &SpeakerLab, communities: &[&str]) -> Result<()> {
         json!({"ipAddressPools": ["lab"], "communities": communities}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
 /// The next hops FRR has for the Service, with whether each path is stale.
@@ -157,10 +156,10 @@ fn session_state(frr: &Frr, neighbor: &str) -> Result<String> {
 /// down and that the client still reaches the Service, then restarts it and waits for the
 /// path to be fresh again.
 async fn restart_keeps_forwarding(
-    lab: &mut SpeakerLab,
+    lab: &mut Scenario,
     frr: &Frr,
     node: &str,
-    stop: fn(&mut netlab::Speakers, &str) -> Result<()>,
+    stop: fn(&mut scenario::Speakers, &str) -> Result<()>,
 ) -> Result<()> {
     let address = lab
         .network
@@ -198,7 +197,7 @@ async fn restart_keeps_forwarding(
     .await
 }
 
-async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+async fn options_scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
     // node-a connects from a second address of its own.
     let node_a = lab
         .network
@@ -313,15 +312,15 @@ async fn options_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
     .await?;
 
     // Graceful restart: after kill -9, and after SIGTERM, the router keeps the path.
-    restart_keeps_forwarding(lab, frr, "node-b", netlab::Speakers::kill).await?;
-    restart_keeps_forwarding(lab, frr, "node-c", netlab::Speakers::terminate).await?;
+    restart_keeps_forwarding(lab, frr, "node-b", scenario::Speakers::kill).await?;
+    restart_keeps_forwarding(lab, frr, "node-c", scenario::Speakers::terminate).await?;
     Ok(())
 }
 
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn password_secret_aliases_source_address_and_graceful_restart_work_with_frr() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let neighbors: String = ["198.18.0.12", "198.18.0.13", NODE_A_SOURCE]
             .iter()
             .map(|a| format!(" neighbor {a} remote-as 64512\n neighbor {a} password s3cret\n"))
@@ -343,7 +342,7 @@ impl Drop for Namespace {
 
 /// A router namespace behind the client, which routes between the two: the nodes reach the
 /// router (198.19.5.2) through the client (one hop in between).
-fn far_router(lab: &SpeakerLab) -> Result<Namespace> {
+fn far_router(lab: &Scenario) -> Result<Namespace> {
     let far = Namespace(format!("{}-far", lab.network.prefix));
     let client = lab.network.client.netns.as_str();
     netlab::run("ip", &["netns", "add", &far.0])?;
@@ -381,7 +380,7 @@ fn far_router(lab: &SpeakerLab) -> Result<Namespace> {
     Ok(far)
 }
 
-async fn multi_hop_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+async fn multi_hop_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     peer(
         lab,
         "far",
@@ -427,7 +426,7 @@ impl Router for FarFrr {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not() {
-    let start_far_frr = |lab: &SpeakerLab| {
+    let start_far_frr = |lab: &Scenario| {
         let far = far_router(lab).context("building the two-hop network")?;
         let config = far_config(lab, |n| format!(" neighbor {n} ebgp-multihop 2\n"), "");
         let frr = Frr::start(&far.0, &config)?;
@@ -436,12 +435,12 @@ async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not()
     run_with_router(
         lab("mhop", DEBUG),
         start_far_frr,
-        async |lab: &mut SpeakerLab, far: &FarFrr| multi_hop_scenario(lab, &far.frr).await,
+        async |lab: &mut Scenario, far: &FarFrr| multi_hop_scenario(lab, &far.frr).await,
     )
     .await;
 }
 
-async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
+async fn bfd_scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
     apply(
         lab,
         "BFDProfile",
@@ -531,7 +530,7 @@ async fn bfd_scenario(lab: &mut SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let config = FrrBgp {
             before: FRR_BFD_FAST,
             ..router(
@@ -548,7 +547,7 @@ async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
     run_with_router(lab("mbfd", DEBUG), start_frr, bfd_scenario).await;
 }
 
-async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+async fn ibgp_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     let router = lab.network.client.ipv4.to_string();
     peer(
         lab,
@@ -573,8 +572,8 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
         json!({"ipAddressPools": ["lab"], "localPref": 150}),
     )
     .await?;
-    netlab::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
     let in_use = |p: &Value| p["multipath"] == true || p["bestpath"]["overall"] == true;
     let paths = wait_for("FRR to use three iBGP paths", WAIT, || async {
         let paths = frr.paths(&format!("{SERVICE}/32"))?;
@@ -594,7 +593,7 @@ async fn ibgp_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn ibgp_routes_carry_the_advertisements_local_preference() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let config = FrrBgp {
             asn: 64512,
             ..router(
@@ -607,12 +606,12 @@ async fn ibgp_routes_carry_the_advertisements_local_preference() {
     run_with_router(
         lab("mibg", &[]),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| ibgp_scenario(lab, frr).await,
+        async |lab: &mut Scenario, frr: &Frr| ibgp_scenario(lab, frr).await,
     )
     .await;
 }
 
-async fn dynamic_asn_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+async fn dynamic_asn_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     let router = lab.network.client.ipv4.to_string();
     peer(
         lab,
@@ -636,7 +635,7 @@ async fn dynamic_asn_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
-    let start_frr = |lab: &SpeakerLab| {
+    let start_frr = |lab: &Scenario| {
         let config = router(
             lab,
             node_lines(lab, |n| format!(" neighbor {n} remote-as 64600\n")),
@@ -646,12 +645,12 @@ async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
     run_with_router(
         lab("mdyn", DEBUG),
         start_frr,
-        async |lab: &mut SpeakerLab, frr: &Frr| dynamic_asn_scenario(lab, frr).await,
+        async |lab: &mut Scenario, frr: &Frr| dynamic_asn_scenario(lab, frr).await,
     )
     .await;
 }
 
-async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
+async fn multi_hop_bfd_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     apply(
         lab,
         "BFDProfile",
@@ -703,7 +702,7 @@ async fn multi_hop_bfd_scenario(lab: &SpeakerLab, frr: &Frr) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs root and the control plane: cargo xtask test"]
 async fn multi_hop_bfd_comes_up_with_a_router_two_hops_away() {
-    let start_far_frr = |lab: &SpeakerLab| {
+    let start_far_frr = |lab: &Scenario| {
         let far = far_router(lab).context("building the two-hop network")?;
         let config = far_config(
             lab,
@@ -720,7 +719,7 @@ async fn multi_hop_bfd_comes_up_with_a_router_two_hops_away() {
     run_with_router(
         lab("mmbf", DEBUG),
         start_far_frr,
-        async |lab: &mut SpeakerLab, far: &FarFrr| multi_hop_bfd_scenario(lab, &far.frr).await,
+        async |lab: &mut Scenario, far: &FarFrr| multi_hop_bfd_scenario(lab, &far.frr).await,
     )
     .await;
 }

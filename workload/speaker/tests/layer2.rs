@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use kube::api::Api;
-use metallb_api::ServiceL2Status;
-use serde_json::json;
-use test_support::netlab::{self, SpeakerLab};
+use metallb_api::{BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec, ServiceL2Status};
+use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
+
+mod common;
+use common::{l2, pool};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const SERVICE_V4: &str = "198.18.100.10";
@@ -21,7 +23,7 @@ const PINNED_V4: &str = "198.18.100.130";
 const NOT_ANNOUNCED: &str = "198.18.100.99";
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn status_nodes(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
+async fn status_nodes(lab: &Scenario, service: &str) -> Result<Vec<String>> {
     let api: Api<ServiceL2Status> = Api::namespaced(lab.client.clone(), &lab.namespace);
     let list = api.list(&Default::default()).await?;
     Ok(list
@@ -34,7 +36,7 @@ async fn status_nodes(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
 }
 
 /// Waits until only `node` answers ARP for `ip` and the ServiceL2Status names it.
-async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -> Result<()> {
+async fn wait_announcer(lab: &Scenario, service: &str, ip: &str, node: &str) -> Result<()> {
     let mac = lab.mac_of(node);
     wait_for(&format!("{node} to answer ARP for {ip}"), WAIT, || async {
         let macs = netlab::arping(&lab.network, ip)?;
@@ -49,29 +51,12 @@ async fn wait_announcer(lab: &SpeakerLab, service: &str, ip: &str, node: &str) -
     .await
 }
 
-async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+async fn scenario(lab: &mut Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
-    let pools = json!({"addresses": ["198.18.100.0/25", netlab::POOL_V6]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        pools,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["lab"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "lab",
-        ad,
-    )
-    .await?;
-    netlab::lb_service(
+    let pools = pool("lab", &["198.18.100.0/25", netlab::POOL_V6]);
+    scenario::apply(&lab.client, &ns, &pools).await?;
+    scenario::apply(&lab.client, &ns, &l2("lab", &["lab"], &[])).await?;
+    scenario::lb_service(
         &lab.client,
         "default",
         "web",
@@ -79,10 +64,10 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         false,
     )
     .await?;
-    netlab::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
 
     // Exactly one node answers, the elected one, for both families; curl reaches it.
-    let winner = netlab::expected_winner(SERVICE_V4, &NODES, &NODES);
+    let winner = scenario::expected_winner(SERVICE_V4, &NODES, &NODES);
     wait_announcer(lab, "web", SERVICE_V4, &winner).await?;
     // Every answer (solicited, or an unsolicited one of the announcement burst) is the winner's.
     let macs = netlab::ndisc6(&lab.network, SERVICE_V6)?;
@@ -108,7 +93,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 
     // kill -9 the announcer: the next node in the election order takes over.
     let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != winner).collect();
-    let second = netlab::expected_winner(SERVICE_V4, &NODES, &survivors);
+    let second = scenario::expected_winner(SERVICE_V4, &NODES, &survivors);
     let ip: IpAddr = SERVICE_V4.parse()?;
     let killed = Instant::now();
     lab.speakers.kill(&winner)?;
@@ -136,8 +121,8 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
         .copied()
         .find(|n| *n != second)
         .context("two survivors")?;
-    netlab::lb_service(&lab.client, "default", "local", &[LOCAL_V4], true).await?;
-    netlab::endpoints(
+    scenario::lb_service(&lab.client, "default", "local", &[LOCAL_V4], true).await?;
+    scenario::endpoints(
         &lab.client,
         "default",
         "local",
@@ -145,7 +130,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     wait_announcer(lab, "local", LOCAL_V4, target).await?;
-    netlab::endpoints(
+    scenario::endpoints(
         &lab.client,
         "default",
         "local",
@@ -159,7 +144,7 @@ async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
 }
 
 /// The status of the ConfigurationState of `node`'s speaker: (result, errorSummary).
-async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, String)>> {
+async fn config_state(lab: &Scenario, node: &str) -> Result<Option<(String, String)>> {
     let api: Api<metallb_api::ConfigurationState> =
         Api::namespaced(lab.client.clone(), &lab.namespace);
     let Some(state) = api.get_opt(&format!("speaker-{node}")).await? else {
@@ -181,7 +166,7 @@ async fn config_state(lab: &SpeakerLab, node: &str) -> Result<Option<(String, St
 
 /// What a speaker cannot honour is refused, reported in its ConfigurationState and with an
 /// event on the object, and the state is valid again once it is gone.
-async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
+async fn configuration_state(lab: &Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
     let node = NODES[0];
     wait_for(&format!("speaker-{node} to be Valid"), WAIT, || async {
@@ -191,27 +176,21 @@ async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
             .map(|_| ()))
     })
     .await?;
-    let peers: Api<metallb_api::BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
-    let peer = json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "in-a-vrf"},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.18.0.3", "vrf": "red"},
-    });
-    let params = kube::api::PatchParams::apply("layer2-test").force();
-    peers
-        .patch("in-a-vrf", &params, &kube::api::Patch::Apply(&peer))
-        .await?;
+    let peer = BGPPeerSpec {
+        my_asn: 64512,
+        peer_asn: Some(64513),
+        peer_address: Some("198.18.0.3".into()),
+        vrf: Some("red".into()),
+        ..Default::default()
+    };
+    scenario::apply(&lab.client, &ns, &BGPPeer::new("in-a-vrf", peer)).await?;
     // Aggregating the /25 pool to /1 would announce half the Internet.
-    let ad = json!({"ipAddressPools": ["lab"], "aggregationLength": 1});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "wide",
-        ad,
-    )
-    .await?;
+    let ad = BGPAdvertisementSpec {
+        ip_address_pools: vec!["lab".into()],
+        aggregation_length: Some(1),
+        ..Default::default()
+    };
+    scenario::apply(&lab.client, &ns, &BGPAdvertisement::new("wide", ad)).await?;
     wait_for(
         &format!("speaker-{node} to report the vrf and the aggregation length"),
         WAIT,
@@ -245,8 +224,9 @@ async fn configuration_state(lab: &SpeakerLab) -> Result<()> {
         },
     )
     .await?;
+    let peers: Api<BGPPeer> = Api::namespaced(lab.client.clone(), &ns);
     peers.delete("in-a-vrf", &Default::default()).await?;
-    let ads: Api<metallb_api::BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
+    let ads: Api<BGPAdvertisement> = Api::namespaced(lab.client.clone(), &ns);
     ads.delete("wide", &Default::default()).await?;
     wait_for(
         &format!("speaker-{node} to be Valid again"),
@@ -267,7 +247,7 @@ const UNAUTHENTICATED: &str =
 
 /// A speaker with another key forms no membership with the others: each side drops the
 /// other's packets as unauthenticated. With the right key it is a member again.
-async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
+async fn membership_keys(lab: &mut Scenario, odd: &str) -> Result<()> {
     let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != odd).collect();
     // The stopped speaker (SIGTERM above) comes back, with another key.
     lab.speakers
@@ -306,7 +286,7 @@ async fn membership_keys(lab: &mut SpeakerLab, odd: &str) -> Result<()> {
 /// A pool whose advertisement names `eth1`: only that interface answers; with `eth1` on the
 /// winner's exclude list, the next node's eth1 does; naming an interface no node has, nobody
 /// does and the winner reports `announceFailed`.
-async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
+async fn interfaces(lab: &mut Scenario) -> Result<()> {
     let ns = lab.namespace.clone();
     lab.network.add_second_segment()?;
     // The nodes' eth1 is on another network (198.18.200.0/24), which holds no pool address.
@@ -314,29 +294,13 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
         let address = format!("198.18.200.{}/24", 11 + i);
         netlab::netns_exec(&node.netns, &["ip", "addr", "add", &address, "dev", "eth1"])?;
     }
-    let pool = json!({"addresses": ["198.18.100.128/25"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        "pinned",
-        pool,
-    )
-    .await?;
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
-    netlab::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
-    netlab::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
-    let winner = netlab::expected_winner(PINNED_V4, &NODES, &NODES);
+    let pinned = pool("pinned", &["198.18.100.128/25"]);
+    scenario::apply(&lab.client, &ns, &pinned).await?;
+    let ad = l2("pinned", &["pinned"], &["eth1"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
+    scenario::lb_service(&lab.client, "default", "pinned", &[PINNED_V4], false).await?;
+    scenario::endpoints(&lab.client, "default", "pinned", &lab.endpoints_on(&NODES)).await?;
+    let winner = scenario::expected_winner(PINNED_V4, &NODES, &NODES);
     let host = lab.network.node(&winner).context("winner")?.clone();
     let output = netlab::netns_exec(&host.netns, &["cat", "/sys/class/net/eth1/address"])?;
     let eth1_mac = String::from_utf8_lossy(&output.stdout)
@@ -367,7 +331,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
 
     // The exclude list wins over the advertisement: the winner cannot announce on eth1 any
     // more, so the next node in the election order, whose eth1 can, takes the address over.
-    let ranked = netlab::ranked_nodes(PINNED_V4, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(PINNED_V4, &NODES, &NODES);
     let next_eth1 = lab.interface_mac(&ranked[1], "eth1")?;
     let dir = tempfile::tempdir()?;
     let exclude = dir.path().join("excludel2.yaml");
@@ -385,16 +349,8 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
     )
     .await?;
     // An interface no node has: nobody can announce, and the usual winner says why.
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth9"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
+    let ad = l2("pinned", &["pinned"], &["eth9"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
     wait_for(
         &format!("nobody to answer for {PINNED_V4}"),
         WAIT,
@@ -416,16 +372,8 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
             .then_some(()))
     })
     .await?;
-    let ad = json!({"ipAddressPools": ["pinned"], "interfaces": ["eth1"]});
-    netlab::apply_metallb(
-        &lab.client,
-        &ns,
-        "L2Advertisement",
-        "l2advertisements",
-        "pinned",
-        ad,
-    )
-    .await?;
+    let ad = l2("pinned", &["pinned"], &["eth1"]);
+    scenario::apply(&lab.client, &ns, &ad).await?;
     lab.speakers.start(&lab.network, &winner)?;
     wait_for(
         &format!("{winner}'s eth1 to answer again"),
@@ -436,7 +384,7 @@ async fn interfaces(lab: &mut SpeakerLab) -> Result<()> {
         },
     )
     .await?;
-    let web_winner = netlab::expected_winner(SERVICE_V4, &NODES, &NODES);
+    let web_winner = scenario::expected_winner(SERVICE_V4, &NODES, &NODES);
     wait_announcer(lab, "web", SERVICE_V4, &web_winner).await
 }
 
@@ -449,7 +397,7 @@ async fn layer2_announcement_failover_and_traffic_policy() {
     );
     let prefix = format!("ml2t{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &["--log-level", "debug"])
         .await
         .expect("cannot start the test network");
     if let Err(err) = scenario(&mut lab).await {

@@ -14,9 +14,13 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
 use metallb_api::{ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status};
+use netlab::TrafficProbe;
 use serde_json::json;
-use test_support::netlab::{self, SpeakerLab, TrafficProbe};
+use test_support::scenario::{self, Scenario};
 use test_support::wait_for;
+
+mod common;
+use common::{l2, l2_with};
 
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 /// On the uplink (eth1, 198.19.200.0/24, outside eth0's 198.18.0.0/16): the link that goes down.
@@ -36,7 +40,7 @@ const MEMBERS: &str = "metallb_speaker_members ";
 
 /// Waits until `ip` is answered on the client's `interface` by `mac` only; returns how long.
 async fn wait_answered_by(
-    lab: &SpeakerLab,
+    lab: &Scenario,
     interface: &str,
     ip: &str,
     mac: &str,
@@ -54,54 +58,33 @@ async fn wait_answered_by(
     Ok(started.elapsed())
 }
 
-async fn pool(
-    lab: &SpeakerLab,
-    name: &str,
-    addresses: &[&str],
-    ad: serde_json::Value,
-) -> Result<()> {
-    let ns = &lab.namespace;
-    let spec = json!({"addresses": addresses});
-    netlab::apply_metallb(
-        &lab.client,
-        ns,
-        "IPAddressPool",
-        "ipaddresspools",
-        name,
-        spec,
-    )
-    .await?;
-    netlab::apply_metallb(
-        &lab.client,
-        ns,
-        "L2Advertisement",
-        "l2advertisements",
-        name,
-        ad,
-    )
-    .await
+/// Applies the pool `name` with `addresses` and its advertisement `ad`.
+async fn pool(lab: &Scenario, name: &str, addresses: &[&str], ad: &L2Advertisement) -> Result<()> {
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    scenario::apply(client, ns, &common::pool(name, addresses)).await?;
+    scenario::apply(client, ns, ad).await
 }
 
-async fn service(lab: &SpeakerLab, name: &str, ip: &str) -> Result<()> {
-    netlab::lb_service(&lab.client, "default", name, &[ip], false).await?;
-    netlab::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
+async fn service(lab: &Scenario, name: &str, ip: &str) -> Result<()> {
+    scenario::lb_service(&lab.client, "default", name, &[ip], false).await?;
+    scenario::endpoints(&lab.client, "default", name, &lab.endpoints_on(&NODES)).await
 }
 
 /// The announcing node's eth1 loses carrier (its switch port goes down, the node and its
 /// speaker stay up): the next node takes the address over within a second, and it comes back
 /// when the link does.
-async fn link_down(lab: &SpeakerLab) -> Result<()> {
+async fn link_down(lab: &Scenario) -> Result<()> {
     lab.add_uplink(UPLINK_IP)?;
     // No interface named: eth1 answers because its network holds the address.
     pool(
         lab,
         "uplink",
         &[&format!("{UPLINK_IP}/32")],
-        json!({"ipAddressPools": ["uplink"]}),
+        &l2("uplink", &["uplink"], &[]),
     )
     .await?;
     service(lab, "uplink", UPLINK_IP).await?;
-    let ranked = netlab::ranked_nodes(UPLINK_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(UPLINK_IP, &NODES, &NODES);
     let (winner, next) = (&ranked[0], &ranked[1]);
     let winner_mac = lab.interface_mac(winner, "eth1")?;
     let next_mac = lab.interface_mac(next, "eth1")?;
@@ -151,16 +134,16 @@ fn ensure_only_moves_cost(report: &netlab::TrafficReport, what: &str) -> Result<
 
 /// A cordoned node hands its addresses over before maintenance: the next node announces, and
 /// stopping the cordoned node's speaker afterwards (the maintenance) loses no request.
-async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
+async fn cordon(lab: &mut Scenario) -> Result<()> {
     pool(
         lab,
         "main",
         &["198.18.100.32/28"],
-        json!({"ipAddressPools": ["main"]}),
+        &l2("main", &["main"], &[]),
     )
     .await?;
     service(lab, "web", WEB_IP).await?;
-    let ranked = netlab::ranked_nodes(WEB_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(WEB_IP, &NODES, &NODES);
     let (winner, next) = (ranked[0].clone(), ranked[1].clone());
     wait_answered_by(lab, "eth0", WEB_IP, &lab.mac_of(&winner)).await?;
 
@@ -208,11 +191,11 @@ async fn cordon(lab: &mut SpeakerLab) -> Result<()> {
 
 /// Gratuitous announcements keep coming, at the interval the L2Advertisement asks for, long
 /// after the burst that follows a change.
-async fn periodic(lab: &SpeakerLab) -> Result<()> {
-    let ad = json!({"ipAddressPools": ["periodic"], "gratuitousARPInterval": "1s"});
-    pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], ad).await?;
+async fn periodic(lab: &Scenario) -> Result<()> {
+    let ad = l2_with("periodic", &["periodic"], &[], Some("1s"));
+    pool(lab, "periodic", &[&format!("{PERIODIC_IP}/32")], &ad).await?;
     service(lab, "periodic", PERIODIC_IP).await?;
-    let winner = netlab::expected_winner(PERIODIC_IP, &NODES, &NODES);
+    let winner = scenario::expected_winner(PERIODIC_IP, &NODES, &NODES);
     wait_answered_by(lab, "eth0", PERIODIC_IP, &lab.mac_of(&winner)).await?;
     // The burst after the change lasts 5 s: watch it pass, then count what keeps coming.
     netlab::capture_arp(&lab.network, "eth0", PERIODIC_IP, Duration::from_secs(6))?;
@@ -247,7 +230,7 @@ async fn periodic(lab: &SpeakerLab) -> Result<()> {
 }
 
 /// The `DuplicateResponder` condition messages of the ServiceL2Status of `service`.
-async fn duplicate_conditions(lab: &SpeakerLab, service: &str) -> Result<Vec<String>> {
+async fn duplicate_conditions(lab: &Scenario, service: &str) -> Result<Vec<String>> {
     let api: Api<ServiceL2Status> = Api::namespaced(lab.client.clone(), &lab.namespace);
     Ok(api
         .list(&Default::default())
@@ -263,7 +246,7 @@ async fn duplicate_conditions(lab: &SpeakerLab, service: &str) -> Result<Vec<Str
 }
 
 /// Waits until the ServiceL2Status of `service` says `mac` also answers; returns how long.
-async fn wait_duplicate(lab: &SpeakerLab, service: &str, mac: &str) -> Result<Duration> {
+async fn wait_duplicate(lab: &Scenario, service: &str, mac: &str) -> Result<Duration> {
     let started = Instant::now();
     wait_for(
         &format!("{service}'s status to name {mac}"),
@@ -280,16 +263,16 @@ async fn wait_duplicate(lab: &SpeakerLab, service: &str, mac: &str) -> Result<Du
 /// Another host on the LAN takes the Service address, then a node whose kernel answers ARP for
 /// every local address (`arp_ignore=0`, as with kube-proxy IPVS without strictARP): the
 /// announcing speaker's probes find both, and it says so (status condition, event, metric).
-async fn duplicates(lab: &SpeakerLab) -> Result<()> {
+async fn duplicates(lab: &Scenario) -> Result<()> {
     pool(
         lab,
         "dup",
         &[&format!("{DUPLICATE_IP}/32")],
-        json!({"ipAddressPools": ["dup"]}),
+        &l2("dup", &["dup"], &[]),
     )
     .await?;
     service(lab, "dup", DUPLICATE_IP).await?;
-    let ranked = netlab::ranked_nodes(DUPLICATE_IP, &NODES, &NODES);
+    let ranked = scenario::ranked_nodes(DUPLICATE_IP, &NODES, &NODES);
     let (winner, other) = (&ranked[0], &ranked[1]);
     wait_answered_by(lab, "eth0", DUPLICATE_IP, &lab.mac_of(winner)).await?;
     ensure!(
@@ -350,7 +333,7 @@ async fn duplicates(lab: &SpeakerLab) -> Result<()> {
 
 /// The `layer2PoolsReachable` condition of every speaker's ConfigurationState: (status,
 /// message), or None while some speaker has not reported it.
-async fn reachability(lab: &SpeakerLab) -> Result<Option<Vec<(String, String)>>> {
+async fn reachability(lab: &Scenario) -> Result<Option<Vec<(String, String)>>> {
     let api: Api<ConfigurationState> = Api::namespaced(lab.client.clone(), &lab.namespace);
     let mut found = Vec::new();
     for node in NODES {
@@ -370,9 +353,9 @@ async fn reachability(lab: &SpeakerLab) -> Result<Option<Vec<(String, String)>>>
 
 /// A pool whose range no node has an interface for is reported by every speaker (the charm
 /// warns from that), and no longer once a node has an address in its network.
-async fn pool_networks(lab: &SpeakerLab) -> Result<()> {
+async fn pool_networks(lab: &Scenario) -> Result<()> {
     let line = format!("IPAddressPool far: no node has an interface in the network of {FAR_RANGE}");
-    pool(lab, "far", &[FAR_RANGE], json!({"ipAddressPools": ["far"]})).await?;
+    pool(lab, "far", &[FAR_RANGE], &l2("far", &["far"], &[])).await?;
     let started = Instant::now();
     wait_for("every speaker to report the pool far", WAIT, || async {
         let all = reachability(lab).await?;
@@ -420,7 +403,7 @@ async fn pool_networks(lab: &SpeakerLab) -> Result<()> {
     Ok(())
 }
 
-async fn scenario(lab: &mut SpeakerLab) -> Result<()> {
+async fn scenario(lab: &mut Scenario) -> Result<()> {
     pool_networks(lab).await?;
     duplicates(lab).await?;
     link_down(lab).await?;
@@ -438,7 +421,7 @@ async fn layer2_link_loss_cordon_and_periodic_announcements() {
     let prefix = format!("ml2f{}", std::process::id() % 100_000);
     let speaker = env!("CARGO_BIN_EXE_metallb-speaker").as_ref();
     let flags = ["--log-level", "debug", "--duplicate-probe-interval", "2"];
-    let mut lab = SpeakerLab::start(&prefix, &NODES, speaker, &flags)
+    let mut lab = Scenario::start(&prefix, &NODES, speaker, &flags)
         .await
         .expect("cannot start the test network");
     if let Err(err) = scenario(&mut lab).await {

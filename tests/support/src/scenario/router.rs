@@ -1,30 +1,13 @@
-//! Running a BGP scenario in a fresh [`SpeakerLab`] against a router, with what a failure needs
+//! Running a BGP scenario in a fresh [`Scenario`] against a router, with what a failure needs
 //! to be understood: the error, the router's view and every speaker's log.
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Frr, SpeakerLab, available};
+use netlab::{Router, available};
 
-/// A BGP daemon a scenario runs against.
-pub trait Router {
-    /// What the router says about its sessions, printed when the scenario fails.
-    fn diagnostics(&self) -> String;
-}
-
-impl Router for Frr {
-    fn diagnostics(&self) -> String {
-        let mut out = format!(
-            "FRR:\n{}",
-            self.vtysh("show bgp summary").unwrap_or_default()
-        );
-        if self.runs("bfdd") {
-            out.push_str(&self.vtysh("show bfd peers").unwrap_or_default());
-        }
-        out
-    }
-}
+use super::running::Scenario;
 
 /// The lab a scenario runs in.
 #[derive(Debug, Clone, Copy)]
@@ -44,15 +27,15 @@ pub struct LabSpec<'a> {
 /// diagnostics and every speaker's log.
 pub async fn run_with_router<R: Router>(
     spec: LabSpec<'_>,
-    start_router: impl FnOnce(&SpeakerLab) -> Result<R>,
-    scenario: impl AsyncFnOnce(&mut SpeakerLab, &R) -> Result<()>,
+    start_router: impl FnOnce(&Scenario) -> Result<R>,
+    scenario: impl AsyncFnOnce(&mut Scenario, &R) -> Result<()>,
 ) {
     assert!(
         available(),
         "this test needs root and iproute2 (run it with `cargo xtask test`)"
     );
     let prefix = format!("{}{}", spec.tag, std::process::id() % 10_000);
-    let mut lab = match SpeakerLab::start(&prefix, spec.nodes, spec.speaker, spec.flags).await {
+    let mut lab = match Scenario::start(&prefix, spec.nodes, spec.speaker, spec.flags).await {
         Ok(lab) => lab,
         Err(err) => panic!("cannot start the test network: {err:#}"),
     };

@@ -7,6 +7,12 @@
 //! LoadBalancer Service, shows it answering (ARP, HTTP, then BGP routes in FRR), and stays up
 //! until Ctrl-C. `down` removes everything a lab created, also after a
 //! crash.
+//!
+//! A developer tool, like the rest of `xtask/`: it runs from a source checkout (`cargo xtask lab`
+//! builds the control plane, the images and the charm first), is never shipped, and is built on
+//! the test infrastructure on purpose: the same `test_support::scenario` builder (network →
+//! control plane → real nodes) and `netlab` network the tests use, so the lab shows what the
+//! tests check.
 
 mod bgp;
 mod down;

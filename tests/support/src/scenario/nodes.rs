@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use kube::Client;
 
-use super::{NetCluster, Network};
+use netlab::{Network, netns_exec};
+
+use super::cluster::NetCluster;
 
 /// The repository the pause (sandbox) image is imported as.
 pub const PAUSE_REPOSITORY: &str = "localhost/metallb-rs/pause";
@@ -78,11 +80,11 @@ pub struct RealNodes {
 /// (it masquerades callers from outside the cluster CIDR, so the answer comes back).
 fn route_pods_and_services(network: &Network) -> Result<()> {
     for node in &network.nodes {
-        super::netns_exec(&node.netns, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        netns_exec(&node.netns, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
         for (index, other) in network.nodes.iter().enumerate() {
             if other.name != node.name {
                 let via = other.ipv4.to_string();
-                super::netns_exec(
+                netns_exec(
                     &node.netns,
                     &["ip", "route", "replace", &pod_subnet(index), "via", &via],
                 )?;
@@ -91,7 +93,7 @@ fn route_pods_and_services(network: &Network) -> Result<()> {
     }
     if let Some(first) = network.nodes.first() {
         let via = first.ipv4.to_string();
-        super::netns_exec(
+        netns_exec(
             &network.api.netns,
             &["ip", "route", "replace", SERVICE_RANGE_V4, "via", &via],
         )?;
@@ -190,7 +192,7 @@ impl RealNodes {
         // the speaker) need a route to the Service range for kube-proxy's DNAT (in OUTPUT, after
         // the routing decision) to take them to the API server.
         for (family, range) in [("-4", SERVICE_RANGE_V4), ("-6", SERVICE_RANGE_V6)] {
-            super::netns_exec(
+            netns_exec(
                 netns,
                 &["ip", family, "route", "replace", range, "dev", "eth0"],
             )?;

@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use metallb_api::ServiceL2Status;
+use netlab::{Frr, Network};
 use serde_json::json;
-use test_support::netlab::{self, Frr, NetCluster, Network, NodeImage, RealNodes, StopOnDrop};
+use test_support::scenario::{self, NodeImage, RealNodes, Scenario, Step};
 use test_support::wait_for;
 
 use crate::down::stop_and_clean;
@@ -53,13 +54,10 @@ fn step(n: u32, text: &str) {
     println!("\n==> [{n}/8] {text}");
 }
 
-/// Everything that must stay alive while the lab runs (dropped in reverse order at the end).
+/// Everything that must stay alive while the lab runs (FRR goes first, then the scenario).
 struct Running {
     frr: Option<Frr>,
-    _http: Vec<StopOnDrop>,
-    _nodes: RealNodes,
-    cluster: NetCluster,
-    network: Network,
+    scenario: Scenario,
 }
 
 fn charm_dir(args: &UpArgs, state: &Path) -> Result<PathBuf> {
@@ -96,7 +94,7 @@ async fn sample_service(client: &Client, network: &Network) -> Result<()> {
         .iter()
         .map(|n| (n.name.as_str(), n.ipv4))
         .collect();
-    netlab::endpoints(client, "default", "hello", &endpoints).await
+    scenario::endpoints(client, "default", "hello", &endpoints).await
 }
 
 async fn external_ip(client: &Client) -> Result<String> {
@@ -143,63 +141,93 @@ fn run_in_client(network: &Network, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
-    step(
-        1,
-        "test network: a bridge, the api, client and three node namespaces (198.18.0.0/16)",
-    );
-    let network = Network::create(prefix, &NODES)?;
-    for host in network.hosts() {
-        println!(
-            "    {:<12} {:<14} {:<13} {}",
-            host.name, host.netns, host.ipv4, host.ipv6
-        );
+/// What the lab shows (and records for `down`) after each step of the scenario.
+fn show(
+    done: Step<'_>,
+    state: &Path,
+    kubeconfig: &Path,
+    images: &[NodeImage],
+    started: &mut Instant,
+) -> Result<()> {
+    match done {
+        Step::Network(network) => {
+            for host in network.hosts() {
+                println!(
+                    "    {:<12} {:<14} {:<13} {}",
+                    host.name, host.netns, host.ipv4, host.ipv6
+                );
+            }
+            step(
+                2,
+                "Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler) and three real nodes (containerd, kubelet, kube-proxy)",
+            );
+            *started = Instant::now();
+        }
+        Step::ControlPlane(cluster) => {
+            // For `down` after a crash: a killed control plane leaves its state behind, and
+            // the nodes' state needs the kcp that cleans it.
+            std::fs::write(
+                state.join(crate::down::CLUSTER_STATE),
+                cluster.cluster.state_dir().as_os_str().as_encoded_bytes(),
+            )?;
+            std::fs::write(
+                state.join(crate::down::KCP),
+                cluster.cluster.kcp_path().as_os_str().as_encoded_bytes(),
+            )?;
+            std::fs::copy(&cluster.local_kubeconfig, kubeconfig)?;
+            println!(
+                "    control plane ready in {:.1} s at {} (from here: {})",
+                started.elapsed().as_secs_f64(),
+                cluster.cluster.server(),
+                kubeconfig.display()
+            );
+            *started = Instant::now();
+        }
+        Step::Nodes(_) => {
+            let references: Vec<String> = images.iter().map(NodeImage::reference).collect();
+            println!(
+                "    nodes {} Ready in {:.1} s (kubelet registered them with their namespace addresses); images {} imported (nothing is pulled)",
+                NODES.join(", "),
+                started.elapsed().as_secs_f64(),
+                references.join(" and "),
+            );
+        }
+        Step::Workloads => {
+            println!("    an HTTP server on port 80 of every node answers with the node's name");
+        }
     }
+    Ok(())
+}
 
-    step(
-        2,
-        "Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler) and three real nodes (containerd, kubelet, kube-proxy)",
-    );
-    let started = Instant::now();
-    let cluster = NetCluster::start(&network)?;
-    // For `down` after a crash: a killed control plane leaves its state behind.
-    std::fs::write(
-        state.join(crate::down::CLUSTER_STATE),
-        cluster.cluster.state_dir().as_os_str().as_encoded_bytes(),
-    )?;
-    let kubeconfig = state.join("kubeconfig");
-    std::fs::copy(&cluster.local_kubeconfig, &kubeconfig)?;
-    let client = cluster.client().await?;
-    println!(
-        "    control plane ready in {:.1} s at {} (from here: {})",
-        started.elapsed().as_secs_f64(),
-        cluster.cluster.server(),
-        kubeconfig.display()
-    );
-    let started = Instant::now();
-    // For `down` after a crash: the nodes' state and the kcp that cleans it.
-    std::fs::write(
-        state.join(crate::down::KCP),
-        cluster.cluster.kcp_path().as_os_str().as_encoded_bytes(),
-    )?;
+async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     let images = [
         NodeImage::new(args.images_dir.join("controller.oci.tar"), CONTROLLER_REPO),
         NodeImage::new(args.images_dir.join("speaker.oci.tar"), SPEAKER_REPO),
     ];
-    let nodes = RealNodes::start_in(
-        &state.join(crate::down::NODES_DIR),
-        &network,
-        &cluster,
-        &images,
-    )?;
-    nodes.wait_ready(&client, STEP).await?;
-    println!(
-        "    nodes {} Ready in {:.1} s (kubelet registered them with their namespace addresses); images {} and {} imported (nothing is pulled)",
-        NODES.join(", "),
-        started.elapsed().as_secs_f64(),
-        images[0].reference(),
-        images[1].reference(),
+    let kubeconfig = state.join("kubeconfig");
+    step(
+        1,
+        "test network: a bridge, the api, client and three node namespaces (198.18.0.0/16)",
     );
+    let mut started = Instant::now();
+    let scenario = Scenario::builder(prefix, &NODES)
+        .real_nodes(
+            images.to_vec(),
+            Some(&state.join(crate::down::NODES_DIR)),
+            STEP,
+        )
+        .http(|node| format!("hello from {}\n", node.name))
+        .on_step(|done| show(done, state, &kubeconfig, &images, &mut started))
+        .start()
+        .await?;
+    let (network, cluster, client) = (&scenario.network, &scenario.cluster, &scenario.client);
+    let diagnostics = || {
+        scenario
+            .nodes
+            .as_ref()
+            .map(RealNodes::diagnostics)
+            .unwrap_or_default()
+    };
 
     let controller = format!("controller-image={}", images[0].reference());
     let speaker = format!("speaker-image={}", images[1].reference());
@@ -243,7 +271,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
         Ok(status.contains(" active ").then_some(status))
     })
     .await
-    .map_err(|err| anyhow::anyhow!("{err:#}\n{}", nodes.diagnostics()))?;
+    .map_err(|err| anyhow::anyhow!("{err:#}\n{}", diagnostics()))?;
     println!(
         "    active after {:.1} s, because the pods became ready:",
         started.elapsed().as_secs_f64()
@@ -258,19 +286,12 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
         .context("cannot run kubectl")?;
     println!("    kubectl get pods -n {NAMESPACE} -o wide");
     print!("{}", indent(&String::from_utf8_lossy(&kubectl_pods.stdout)));
-    let http = network
-        .nodes
-        .iter()
-        .map(|node| netlab::serve_http(&node.netns, 80, &format!("hello from {}\n", node.name)))
-        .collect::<Result<Vec<_>>>()?;
-    println!("    an HTTP server on port 80 of every node answers with the node's name");
-
     step(
         5,
         "sample LoadBalancer Service default/hello (endpoints: the three nodes)",
     );
-    sample_service(&client, &network).await?;
-    let ip = external_ip(&client).await?;
+    sample_service(client, network).await?;
+    let ip = external_ip(client).await?;
     println!("    external IP {ip} (assigned by the controller pod from the charm's pool)");
     let kubectl = Command::new(cluster.cluster.kcp_path())
         .arg("kubectl")
@@ -280,11 +301,11 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
         .output()
         .context("cannot run kubectl")?;
     print!("{}", indent(&String::from_utf8_lossy(&kubectl.stdout)));
-    let node = announcer(&client).await?;
+    let node = announcer(client).await?;
     println!("    announced by {node} (ServiceL2Status)");
 
     step(6, &format!("from the client namespace: arping -c 3 {ip}"));
-    let arping = run_in_client(&network, &["arping", "-c", "3", "-i", "eth0", &ip])?;
+    let arping = run_in_client(network, &["arping", "-c", "3", "-i", "eth0", &ip])?;
     print!("{}", indent(&arping));
     let mac = network.node(&node).map(|n| n.mac.as_str()).unwrap_or("?");
     println!("    ({node} has MAC {mac})");
@@ -297,7 +318,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
     // so each attempt is a new connection.
     let started = Instant::now();
     let answer = wait_for("the Service to answer HTTP", STEP, || async {
-        run_in_client(&network, &["curl", "-sS", "--max-time", "2", &url]).map(Some)
+        run_in_client(network, &["curl", "-sS", "--max-time", "2", &url]).map(Some)
     })
     .await?;
     print!("{}", indent(&answer));
@@ -310,7 +331,7 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
         8,
         "BGP: FRR as the client's router, the charm's bgp-asn and bgp-peers set",
     );
-    let frr = crate::bgp::show(&args.bin_dir, state, &network, &ip, STEP).await?;
+    let frr = crate::bgp::show(&args.bin_dir, state, network, &ip, STEP).await?;
 
     println!("\n==> juju-sim status (after update-status)");
     let settled = wait_for("the charm to report active", STEP, || async {
@@ -326,21 +347,27 @@ async fn start(args: &UpArgs, state: &Path, prefix: &str) -> Result<Running> {
             print!("{}", indent(&juju_sim(&args.bin_dir, state, &["status"])?));
         }
     }
-    Ok(Running {
-        frr,
-        _http: http,
-        _nodes: nodes,
-        cluster,
-        network,
-    })
+    Ok(Running { frr, scenario })
 }
 
 fn usage(state: &Path, bin_dir: &Path, running: &Running) {
-    let kubectl = running.cluster.cluster.kubectl_path().display().to_string();
-    let kcp = running.cluster.cluster.kcp_path().display().to_string();
+    let kubectl = running
+        .scenario
+        .cluster
+        .cluster
+        .kubectl_path()
+        .display()
+        .to_string();
+    let kcp = running
+        .scenario
+        .cluster
+        .cluster
+        .kcp_path()
+        .display()
+        .to_string();
     let sim = bin_dir.join("juju-sim").display().to_string();
     let juju_state = state.join("juju-sim");
-    let client = &running.network.client.netns;
+    let client = &running.scenario.network.client.netns;
     println!(
         "\nThe lab is up. Meanwhile, in another terminal:
     {kcp} kubectl --kubeconfig {kc} get svc,nodes,ipaddresspools -A

@@ -1,9 +1,14 @@
-//! Real BGP routers in a namespace, for tests and benchmarks: FRR (zebra + bgpd).
+//! FRR (zebra, bgpd, optionally bfdd) in a namespace, and its configuration.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::namespace::{netns_exec, run};
+use crate::network::{Host, Network};
+use crate::routers::plan::{NODES_AS, ROUTER_AS};
+use crate::routers::router::Router;
 
 /// FRR (zebra + bgpd) running in a namespace, stopped with it.
 pub struct Frr {
@@ -43,7 +48,7 @@ impl Frr {
         std::fs::write(dir.path().join("frr.conf"), config)?;
         std::fs::create_dir_all(format!("/etc/frr/{instance}"))?;
         std::fs::write(format!("/etc/frr/{instance}/vtysh.conf"), "")?;
-        super::run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
+        run("chown", &["-R", "frr:frr", &dir.path().to_string_lossy()])?;
         let mut started = Frr {
             netns: netns.to_string(),
             instance: instance.clone(),
@@ -74,8 +79,7 @@ impl Frr {
                 args.extend(["--bfdctl".into(), path("bfdd.sock")]);
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            super::netns_exec(netns, &refs)
-                .with_context(|| format!("cannot start FRR {daemon}"))?;
+            netns_exec(netns, &refs).with_context(|| format!("cannot start FRR {daemon}"))?;
             started.daemons.push(daemon);
         }
         Ok(started)
@@ -89,7 +93,7 @@ impl Frr {
     /// Runs a vtysh command.
     pub fn vtysh(&self, command: &str) -> Result<String> {
         let socket = self.dir.path().to_string_lossy().into_owned();
-        let output = super::netns_exec(
+        let output = netns_exec(
             &self.netns,
             &["vtysh", "--vty_socket", &socket, "-c", command],
         )?;
@@ -109,6 +113,19 @@ impl Frr {
         let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(value["paths"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl Router for Frr {
+    fn diagnostics(&self) -> String {
+        let mut out = format!(
+            "FRR:\n{}",
+            self.vtysh("show bgp summary").unwrap_or_default()
+        );
+        if self.runs("bfdd") {
+            out.push_str(&self.vtysh("show bfd peers").unwrap_or_default());
+        }
+        out
     }
 }
 
@@ -166,25 +183,78 @@ impl FrrBgp<'_> {
     }
 }
 
-/// An frr.conf for a router at the client's addresses (AS 64513) peering with every node
-/// (AS 64512) over IPv4 and IPv6, with ECMP over up to 8 paths.
-pub fn frr_config(network: &super::Network) -> String {
+/// An frr.conf for a router at the client's addresses ([`ROUTER_AS`]) peering with every node
+/// ([`NODES_AS`]) over IPv4 and IPv6, with ECMP over up to 8 paths.
+pub fn frr_config(network: &Network) -> String {
+    frr_config_for(&network.client, &network.nodes)
+}
+
+/// [`frr_config`] for a router at `router` and the nodes `nodes`.
+pub fn frr_config_for(router: &Host, nodes: &[Host]) -> String {
     FrrBgp {
         hostname: "router",
-        asn: 64513,
-        router_id: network.client.ipv4.to_string(),
-        neighbors: network
-            .nodes
+        asn: ROUTER_AS,
+        router_id: router.ipv4.to_string(),
+        neighbors: nodes
             .iter()
             .map(|node| {
                 format!(
-                    " neighbor {} remote-as 64512\n neighbor {} remote-as 64512\n",
+                    " neighbor {} remote-as {NODES_AS}\n neighbor {} remote-as {NODES_AS}\n",
                     node.ipv4, node.ipv6
                 )
             })
             .collect(),
-        ipv6_neighbors: network.nodes.iter().map(|n| n.ipv6.to_string()).collect(),
+        ipv6_neighbors: nodes.iter().map(|n| n.ipv6.to_string()).collect(),
         before: "",
     }
     .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv4_only_router_has_no_ipv6_family() {
+        let text = FrrBgp {
+            hostname: "r",
+            asn: 65000,
+            router_id: "198.18.0.3".into(),
+            neighbors: " neighbor 198.18.0.11 remote-as 64512\n".into(),
+            ..FrrBgp::default()
+        }
+        .render();
+        assert!(text.contains("router bgp 65000\n bgp router-id 198.18.0.3\n"));
+        assert!(
+            text.contains(" neighbor 198.18.0.11 remote-as 64512\n address-family ipv4 unicast\n")
+        );
+        assert!(!text.contains("ipv6"), "{text}");
+        assert!(text.ends_with("exit-address-family\n!\n"), "{text}");
+    }
+
+    #[test]
+    fn the_router_of_a_network_peers_with_every_node_on_both_families() {
+        let router = Host::planned("t", "client", 3);
+        let nodes = [Host::planned("t", "a", 11), Host::planned("t", "b", 12)];
+        let text = frr_config_for(&router, &nodes);
+        assert!(
+            text.contains("router bgp 64513\n bgp router-id 198.18.0.3\n"),
+            "{text}"
+        );
+        for neighbor in ["198.18.0.11", "198.18.0.12", "2001:db8::b", "2001:db8::c"] {
+            assert!(
+                text.contains(&format!(" neighbor {neighbor} remote-as 64512\n")),
+                "{neighbor} missing:\n{text}"
+            );
+        }
+        let ipv6 = text
+            .split(" address-family ipv6 unicast\n")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            ipv6.starts_with("  neighbor 2001:db8::b activate\n  neighbor 2001:db8::c activate\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("maximum-paths 8").count(), 2);
+    }
 }

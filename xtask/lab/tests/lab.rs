@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use test_support::{netlab, spawn_tied};
+use netlab::spawn_tied;
 
 const UP_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -31,7 +31,7 @@ fn up(state: &Path, prefix: &str) -> Command {
         .arg("--bin-dir")
         .arg(bin_dir())
         .arg("--charm-src")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     cmd
 }
 

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Context, Result};
 
-use super::{Network, StopOnDrop, forward};
+use netlab::{Network, StopOnDrop, forward};
 
 /// A control plane running in the network's api namespace, reachable from this process through
 /// a loopback tunnel.

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Network, in_netns};
+use crate::namespace::{enter, in_netns};
+use crate::network::Network;
 
 /// One HTTP GET of `path` at `addr:port` from namespace `ns`; the body, or an error.
 pub fn http_get_from(
@@ -171,7 +172,7 @@ impl TrafficProbe {
         let handle = std::thread::spawn({
             let ns = network.client.netns.clone();
             move || -> std::io::Result<TrafficReport> {
-                super::enter(&ns)?;
+                enter(&ns)?;
                 let started = Instant::now();
                 let mut report = TrafficReport::default();
                 let mut last_answer = started;

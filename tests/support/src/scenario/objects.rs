@@ -4,14 +4,45 @@
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::Client;
+use std::fmt::Debug;
+
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
 use kube::discovery::ApiResource;
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 const MANAGER: &str = "netlab";
 
-/// Applies a `metallb.io/v1beta1` object (`kind` with `plural`) named `name` with `spec`.
+/// Applies `object` (server-side apply, forced) in `namespace`: a typed value of any namespaced
+/// kind, such as `metallb_api::IPAddressPool` or `metallb_api::BGPPeer` (a renamed field then
+/// fails to compile).
+pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<()>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
+{
+    let name = object
+        .meta()
+        .name
+        .clone()
+        .context("the object has no name")?;
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    Api::<K>::namespaced(client.clone(), namespace)
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await
+        .with_context(|| format!("cannot apply {kind} {name}"))?;
+    Ok(())
+}
+
+/// Applies a `metallb.io/v1beta1` object (`kind` with `plural`) named `name` with `spec`, for
+/// specs the typed `metallb_api` values cannot carry (upstream comparisons); prefer [`apply`].
 pub async fn apply_metallb(
     client: &Client,
     namespace: &str,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use test_support::netlab;
+use test_support::scenario;
 
 /// The file in the lab's state directory naming the control plane's state directory.
 pub const CLUSTER_STATE: &str = "cluster-state";
@@ -62,7 +62,7 @@ pub fn stop_and_clean(state: &Path, prefix: &str) {
             .map(|e| e.path())
             .filter(|p| p.is_dir())
         {
-            match netlab::clean_node(bin, &dir) {
+            match scenario::clean_node(bin, &dir) {
                 Ok(()) => println!("==> cleaned node {}", dir.display()),
                 Err(err) => println!("==> cleaning node {}: {err:#}", dir.display()),
             }

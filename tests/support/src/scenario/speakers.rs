@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{Network, http_get_from};
-use crate::spawn_tied;
+use netlab::{Network, http_get_from, spawn_tied};
 
 /// The speakers of a test network (killed when dropped or when the test ends).
 pub struct Speakers {
-    binary: PathBuf,
+    /// The speaker binary; `None` for a scenario whose speakers run as pods.
+    binary: Option<PathBuf>,
     kubeconfig: PathBuf,
     namespace: String,
     dir: PathBuf,
@@ -30,7 +30,7 @@ impl Speakers {
         let dir = temp.path().to_path_buf();
         std::fs::write(dir.join("secretkey"), "c2VjcmV0LWtleS1mb3ItdGVzdHM")?;
         Ok(Speakers {
-            binary: binary.to_path_buf(),
+            binary: Some(binary.to_path_buf()),
             kubeconfig: kubeconfig.to_path_buf(),
             namespace: namespace.to_string(),
             dir,
@@ -39,6 +39,13 @@ impl Speakers {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             labels: "app=metallb-speaker-test".into(),
         })
+    }
+
+    /// No speaker processes (the speakers of the scenario run as pods): starting one fails.
+    pub fn none(kubeconfig: &Path, namespace: &str) -> Result<Self> {
+        let mut speakers = Self::new(Path::new(""), kubeconfig, namespace, &[])?;
+        speakers.binary = None;
+        Ok(speakers)
     }
 
     /// Keeps logs and the membership secret in `dir` (kept after the speakers stop).
@@ -94,13 +101,17 @@ impl Speakers {
         more: &[&str],
     ) -> Result<()> {
         let node = network.node(name).context("no such node")?;
+        let binary = self
+            .binary
+            .as_ref()
+            .context("this scenario runs no speaker processes")?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path(name))?;
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &node.netns])
-            .arg(&self.binary)
+            .arg(binary)
             .args(["--node-name", name, "--namespace", &self.namespace])
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use test_support::netlab::{Frr, FrrBgp, Network};
+use netlab::{Frr, FrrBgp, Network};
 use test_support::wait_for;
 
 use crate::sim::{indent, juju_sim};
