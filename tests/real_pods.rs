@@ -118,6 +118,137 @@ async fn deploy_and_serve(lab: &PodLab) -> Result<String> {
     Ok(ip)
 }
 
+/// The TCP MD5 password of the step's router, from a Juju secret.
+const MD5_PASSWORD: &str = "md5-lab-s3cret";
+
+/// Step 3b: a related Prometheus gets targets that answer `/metrics`, and a BGP session with a
+/// password from a granted Juju secret comes up (FRR checks the MD5 signature); the password
+/// shows nowhere.
+async fn observability_and_bgp_password(lab: &PodLab, ip: &str) -> Result<()> {
+    lab.sim(&["integrate", "metrics-endpoint", "prometheus"])?;
+    let data: Value = serde_json::from_str(&lab.sim(&[
+        "relation-data",
+        "metrics-endpoint",
+        "--format",
+        "json",
+    ])?)?;
+    let jobs: Value = serde_json::from_str(
+        data["application-data"]["scrape_jobs"]
+            .as_str()
+            .context("no scrape_jobs published")?,
+    )?;
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for job in jobs.as_array().into_iter().flatten() {
+        for config in job["static_configs"].as_array().into_iter().flatten() {
+            let component = config["labels"]["metallb_component"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            for target in config["targets"].as_array().into_iter().flatten() {
+                targets.push((
+                    component.clone(),
+                    target.as_str().unwrap_or_default().into(),
+                ));
+            }
+        }
+    }
+    let speakers = targets.iter().filter(|(c, _)| c == "speaker").count();
+    ensure!(
+        speakers == NODES.len() && targets.iter().any(|(c, _)| c == "controller"),
+        "expected the controller and {} speakers: {targets:?}",
+        NODES.len()
+    );
+    // Speakers answer on the nodes' addresses (from the client); the controller on the pod
+    // network (from the node it runs on).
+    let controller_node = lab
+        .pods()
+        .list(&ListParams::default().labels("component=controller"))
+        .await?
+        .items
+        .iter()
+        .find(|p| running(p))
+        .and_then(|p| p.spec.as_ref()?.node_name.clone())
+        .context("no running controller")?;
+    for (component, target) in &targets {
+        let netns = match component.as_str() {
+            "controller" => lab
+                .network
+                .node(&controller_node)
+                .context("controller on an unknown node")?
+                .netns
+                .clone(),
+            _ => lab.network.client.netns.clone(),
+        };
+        let url = format!("http://{target}/metrics");
+        let body = wait_for(&format!("{url} to answer"), WAIT, || async {
+            let out = netlab::netns_exec(&netns, &["curl", "-s", "--max-time", "2", &url])?;
+            let body = String::from_utf8_lossy(&out.stdout).into_owned();
+            Ok(body.contains("# TYPE metallb_").then_some(body))
+        })
+        .await?;
+        let families = body.lines().filter(|l| l.starts_with("# TYPE")).count();
+        println!("{component} target {target} answers /metrics ({families} families)");
+    }
+
+    // BGP with a password only a granted secret holds.
+    let client = &lab.network.client;
+    let neighbors: String = lab
+        .network
+        .nodes
+        .iter()
+        .map(|n| {
+            format!(
+                " neighbor {0} remote-as 64512\n neighbor {0} password {MD5_PASSWORD}\n",
+                n.ipv4
+            )
+        })
+        .collect();
+    let frr = netlab::Frr::start(
+        &client.netns,
+        &netlab::FrrBgp {
+            hostname: "md5-router",
+            asn: 64513,
+            router_id: client.ipv4.to_string(),
+            neighbors,
+            ..netlab::FrrBgp::default()
+        }
+        .render(),
+    )?;
+    let uri = lab.sim(&[
+        "add-secret",
+        "router-md5",
+        &format!("password={MD5_PASSWORD}"),
+    ])?;
+    let uri = uri.trim();
+    lab.sim(&["grant-secret", "router-md5", "metallb"])?;
+    let peers = format!("bgp-peers={}:64513 password={uri}", client.ipv4);
+    lab.sim(&["config", "bgp-asn=64512", &peers])?;
+    let prefix = format!("{ip}/32");
+    let paths = wait_for(
+        &format!("{} MD5-signed BGP paths to {prefix}", NODES.len()),
+        WAIT,
+        || async {
+            let paths = frr.paths(&prefix)?;
+            Ok((paths.len() == NODES.len()).then_some(paths.len()))
+        },
+    )
+    .await
+    .with_context(|| frr.vtysh("show bgp summary").unwrap_or_default())?;
+    println!("FRR learnt {paths} paths to {prefix} over MD5-signed sessions");
+    for shown in [
+        lab.sim(&["debug-log"])?,
+        lab.sim(&["status", "--format", "json"])?,
+        lab.sim(&["config"])?,
+        lab.kubectl(&["get", "bgppeers", "-n", NAMESPACE, "-o", "yaml"])?,
+    ] {
+        ensure!(!shown.contains(MD5_PASSWORD), "the password shows: {shown}");
+    }
+    lab.sim(&["config", "bgp-asn=0", "bgp-peers="])?;
+    lab.sim(&["remove-relation", "metrics-endpoint"])?;
+    drop(frr);
+    Ok(())
+}
+
 /// Step 2: what the runtime runs matches the rendered securityContext.
 fn security_context(lab: &PodLab) -> Result<()> {
     for node in NODES {
@@ -448,6 +579,9 @@ async fn the_charm_runs_real_pods() {
             );
         }
         speaker_failover(&lab, &ip).await.context("failover")?;
+        observability_and_bgp_password(&lab, &ip)
+            .await
+            .context("observability and BGP password")?;
         let mut deferred = Vec::new();
         deferred.extend(refresh_new_tag(&lab, &ip).await.context("refresh")?);
         node_selector(&lab, &ip).await.context("node-selector")?;
