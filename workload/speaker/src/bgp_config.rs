@@ -38,7 +38,7 @@ use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
 
 use crate::bgp_peer::{BfdSettings, Peer};
-use crate::plan::duration_seconds;
+use crate::duration::duration_seconds;
 
 mod refusal;
 
