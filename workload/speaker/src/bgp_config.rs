@@ -38,23 +38,53 @@ use metallb_core::bgp::{AggregationLengths, check_aggregation};
 use metallb_core::iprange::IpRange;
 
 use crate::bgp_peer::{BfdSettings, Peer};
-use crate::plan::duration_seconds;
+use crate::duration::duration_seconds;
+
+mod refusal;
+
+pub use refusal::{AdvertisementError, Cause, Ignored, PeerError, SecretError};
 
 /// A problem with one object, as this speaker sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     /// The object (for events).
     pub object: ObjectReference,
-    /// What is wrong and what the speaker does about it, naming the object.
+    /// What is wrong.
+    pub cause: Cause,
+    /// What is wrong and what the speaker does about it, naming the object (the text of
+    /// events and of the ConfigurationState).
     pub message: String,
 }
 
 impl Problem {
-    fn new<K: Resource<DynamicType = ()>>(object: &K, message: String) -> Self {
+    /// A field of `object` is ignored.
+    fn ignored<K: Resource<DynamicType = ()>>(object: &K, ignored: Ignored) -> Self {
+        let message = ignored.to_string();
+        Problem::new(object, ignored.into(), message)
+    }
+
+    /// `object` is refused; `kept`: its version accepted before stays in force, else `what`
+    /// happens instead.
+    fn refused<K: Resource<DynamicType = ()>>(
+        object: &K,
+        cause: Cause,
+        kept: bool,
+        what: &str,
+    ) -> Self {
+        let message = if kept {
+            format!("{cause}; the version accepted before stays in force")
+        } else {
+            format!("{cause}; {what}")
+        };
+        Problem::new(object, cause, message)
+    }
+
+    fn new<K: Resource<DynamicType = ()>>(object: &K, cause: Cause, message: String) -> Self {
         let kind = K::kind(&());
         let name = object.meta().name.clone().unwrap_or_default();
         Problem {
             object: object.object_ref(&()),
+            cause,
             message: format!("{kind} {name}: {message}"),
         }
     }
@@ -126,17 +156,19 @@ const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
 fn secret_password(
     reference: &metallb_api::bgp_peer::v1beta2::SecretReference,
     secrets: &[Arc<Secret>],
-) -> Result<String, String> {
+) -> Result<String, SecretError> {
     let name = reference.name.as_deref().unwrap_or_default();
     let secret = secrets
         .iter()
         .find(|s| s.metadata.name.as_deref() == Some(name))
-        .ok_or_else(|| format!("its passwordSecret {name:?} does not exist"))?;
+        .ok_or_else(|| SecretError::Missing { name: name.into() })?;
     let kind = secret.type_.as_deref().unwrap_or("Opaque");
     if kind != BASIC_AUTH {
-        return Err(format!(
-            "its passwordSecret {name:?} is of type {kind:?}, not {BASIC_AUTH:?}"
-        ));
+        return Err(SecretError::WrongType {
+            name: name.into(),
+            kind: kind.into(),
+            expected: BASIC_AUTH,
+        });
     }
     secret
         .data
@@ -144,7 +176,10 @@ fn secret_password(
         .and_then(|d| d.get(PASSWORD_KEY))
         .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok())
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| format!("its passwordSecret {name:?} has no {PASSWORD_KEY:?}"))
+        .ok_or_else(|| SecretError::NoPassword {
+            name: name.into(),
+            key: PASSWORD_KEY,
+        })
 }
 
 /// The BFD settings of `profile` (upstream defaults for unset fields).
@@ -170,17 +205,13 @@ fn bfd_settings(profile: &BFDProfile) -> BfdSettings {
 }
 
 /// What of `profile` is not honoured (its settings apply without it).
-fn bfd_ignored(profile: &BFDProfile) -> Vec<String> {
+fn bfd_ignored(profile: &BFDProfile) -> Vec<Ignored> {
     let mut out = Vec::new();
     if profile.spec.echo_mode == Some(true) {
-        out.push(
-            "echoMode is not supported: BFD runs in asynchronous mode, without echo".to_string(),
-        );
+        out.push(Ignored::EchoMode);
     }
     if let Some(interval) = profile.spec.echo_interval {
-        out.push(format!(
-            "echoInterval ({interval} ms) has no effect: echo mode is not supported"
-        ));
+        out.push(Ignored::EchoInterval(interval));
     }
     out
 }
@@ -221,39 +252,33 @@ pub fn peer_as(spec: &BGPPeerSpec) -> Option<PeerAs> {
 fn peer(
     object: &BGPPeer,
     inputs: &ConfigInputs<'_>,
-    ignored: &mut Vec<String>,
-) -> Result<Peer, String> {
+    ignored: &mut Vec<Ignored>,
+) -> Result<Peer, PeerError> {
     let spec = &object.spec;
     if let Some(vrf) = spec.vrf.as_deref().filter(|v| !v.is_empty()) {
-        return Err(format!(
-            "vrf {vrf:?} is not supported by this speaker (sessions run in the default VRF)"
-        ));
+        return Err(PeerError::Vrf(vrf.into()));
     }
     if let Some(interface) = spec.interface.as_deref().filter(|i| !i.is_empty()) {
-        return Err(format!(
-            "interface {interface:?} (unnumbered BGP) is not supported; set peerAddress"
-        ));
+        return Err(PeerError::Interface(interface.into()));
     }
-    let peer_as = peer_as(spec).ok_or("neither peerASN nor dynamicASN is set")?;
+    let peer_as = peer_as(spec).ok_or(PeerError::NoPeerAs)?;
     let address: IpAddr = spec
         .peer_address
         .as_deref()
         .and_then(|a| a.parse().ok())
-        .ok_or("peerAddress is not an IP address")?;
+        .ok_or(PeerError::PeerAddress)?;
     let hold_time = match spec.hold_time.as_deref() {
         None => 90,
         Some(text) => duration_seconds(text)
             .filter(|s| *s == 0 || *s >= 3)
-            .ok_or_else(|| format!("holdTime {text:?} must be 0 or at least 3s"))?,
+            .ok_or_else(|| PeerError::HoldTime(text.into()))?,
     };
     let keepalive_time = match spec.keepalive_time.as_deref() {
         None => None,
         Some(text) => Some(
             duration_seconds(text)
                 .filter(|k| *k <= hold_time)
-                .ok_or_else(|| {
-                    format!("keepaliveTime {text:?} must be a duration of at most the hold time")
-                })?,
+                .ok_or_else(|| PeerError::KeepaliveTime(text.into()))?,
         ),
     };
     let connect_time = match spec.connect_time.as_deref() {
@@ -261,7 +286,7 @@ fn peer(
         Some(text) => Some(
             duration_seconds(text)
                 .filter(|c| *c >= 1)
-                .ok_or_else(|| format!("connectTime {text:?} must be whole seconds from 1"))?,
+                .ok_or_else(|| PeerError::ConnectTime(text.into()))?,
         ),
     };
     let password = match (
@@ -278,17 +303,14 @@ fn peer(
                 .bfd_profiles
                 .iter()
                 .find(|p| p.metadata.name.as_deref() == Some(name))
-                .ok_or_else(|| format!("its bfdProfile {name:?} does not exist"))?;
+                .ok_or_else(|| PeerError::MissingBfdProfile(name.into()))?;
             Some(bfd_settings(profile))
         }
         None => None,
     };
     let dual_stack = spec.dual_stack_address_family.unwrap_or(false);
     if dual_stack && spec.disable_mp == Some(true) {
-        ignored.push(
-            "disableMP has no effect: dualStackAddressFamily carries both families on the session"
-                .to_string(),
-        );
+        ignored.push(Ignored::DisableMp);
     }
     let router_id = spec
         .router_id
@@ -321,14 +343,18 @@ fn peer(
 fn advertisement(
     object: &BGPAdvertisement,
     inputs: &ConfigInputs<'_>,
-) -> Result<Advertisement, String> {
+) -> Result<Advertisement, AdvertisementError> {
     let spec = &object.spec;
-    let length = |value: Option<i32>, default: u8, field: &str| {
+    let length = |value: Option<i32>, default: u8, field: &'static str| {
         value.map_or(Ok(default), |v| {
             u8::try_from(v)
                 .ok()
                 .filter(|l| *l <= default)
-                .ok_or_else(|| format!("{field} {v} is not between 0 and {default}"))
+                .ok_or(AdvertisementError::Length {
+                    field,
+                    value: v,
+                    max: default,
+                })
         })
     };
     let lengths = AggregationLengths {
@@ -349,11 +375,11 @@ fn advertisement(
             .iter()
             .filter_map(|a| IpRange::parse(a).ok())
             .collect();
-        check_aggregation(&pool_ranges, lengths).map_err(|err| {
-            format!(
-                "{err} (IPAddressPool {})",
-                pool.metadata.name.as_deref().unwrap_or_default()
-            )
+        check_aggregation(&pool_ranges, lengths).map_err(|error| {
+            AdvertisementError::Aggregation {
+                error,
+                pool: pool.metadata.name.clone().unwrap_or_default(),
+            }
         })?;
         ranges.extend(pool_ranges);
     }
@@ -362,12 +388,7 @@ fn advertisement(
         match resolve_community(text, inputs.communities) {
             Some(BgpCommunity::Standard(c)) => communities.push(c),
             Some(BgpCommunity::Large(a, b, c)) => large_communities.push((a, b, c)),
-            None => {
-                return Err(format!(
-                    "community {text:?} is neither A:B, large:A:B:C nor the name of a \
-                     Community alias"
-                ));
-            }
+            None => return Err(AdvertisementError::Community(text.clone())),
         }
     }
     Ok(Advertisement {
@@ -380,15 +401,6 @@ fn advertisement(
         service_selectors: spec.service_selectors.clone(),
         peers: spec.peers.clone(),
     })
-}
-
-/// What to say about an object refused with `reason`, given whether an earlier version stays.
-fn refusal(reason: &str, kept: bool, what: &str) -> String {
-    if kept {
-        format!("{reason}; the version accepted before stays in force")
-    } else {
-        format!("{reason}; {what}")
-    }
 }
 
 /// The configuration of this node for this pass; refused objects keep the version in force.
@@ -417,19 +429,21 @@ pub fn accept(inputs: &ConfigInputs<'_>, in_force: &mut InForce) -> Accepted {
             }
             Err(reason) => {
                 let kept = in_force.peers.get(&name).cloned();
-                let message = refusal(&reason, kept.is_some(), "the session is not opened");
-                accepted
-                    .problems
-                    .push(Problem::new(object.as_ref(), message));
+                accepted.problems.push(Problem::refused(
+                    object.as_ref(),
+                    reason.into(),
+                    kept.is_some(),
+                    "the session is not opened",
+                ));
                 if let Some(kept) = kept {
                     peers.insert(name, kept);
                 }
             }
         }
-        for message in ignored {
+        for field in ignored {
             accepted
                 .problems
-                .push(Problem::new(object.as_ref(), message));
+                .push(Problem::ignored(object.as_ref(), field));
         }
     }
     for profile in inputs.bfd_profiles.iter().filter(|p| {
@@ -438,10 +452,10 @@ pub fn accept(inputs: &ConfigInputs<'_>, in_force: &mut InForce) -> Accepted {
             .as_deref()
             .is_some_and(|n| profiles.contains(n))
     }) {
-        for message in bfd_ignored(profile) {
+        for field in bfd_ignored(profile) {
             accepted
                 .problems
-                .push(Problem::new(profile.as_ref(), message));
+                .push(Problem::ignored(profile.as_ref(), field));
         }
     }
     let mut advertisements = BTreeMap::new();
@@ -456,10 +470,12 @@ pub fn accept(inputs: &ConfigInputs<'_>, in_force: &mut InForce) -> Accepted {
             }
             Err(reason) => {
                 let kept = in_force.advertisements.get(&name).cloned();
-                let message = refusal(&reason, kept.is_some(), "nothing is advertised for it");
-                accepted
-                    .problems
-                    .push(Problem::new(object.as_ref(), message));
+                accepted.problems.push(Problem::refused(
+                    object.as_ref(),
+                    reason.into(),
+                    kept.is_some(),
+                    "nothing is advertised for it",
+                ));
                 if let Some(kept) = kept {
                     advertisements.insert(name, kept);
                 }

@@ -18,6 +18,7 @@ pub mod adapters;
 pub mod backoff;
 pub mod bgp_config;
 pub mod bgp_peer;
+pub mod duration;
 pub mod effects;
 pub mod metrics;
 pub mod plan;

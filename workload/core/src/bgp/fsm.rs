@@ -1,6 +1,10 @@
 //! The BGP session state machine (RFC 4271 section 8) as pure logic: inputs (TCP events,
-//! received messages, timer expiries) in, actions (connect, send, close, arm timers) out. The
-//! speaker's session adapter performs the actions; the clock lives there.
+//! received messages, timer expiries, a stop request) in, actions (connect, send, close, arm
+//! timers) out. The speaker's session adapter performs the actions; the clock lives there.
+//!
+//! How a session ends is decided here too ([`Stop`]): a Cease NOTIFICATION, or, when the speaker
+//! restarts with graceful restart (RFC 4724) in use, a close without NOTIFICATION so the peer
+//! keeps our routes until we are back.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -39,8 +43,20 @@ pub enum Input {
     HoldExpired,
     /// Time to send a KEEPALIVE.
     KeepaliveDue,
-    /// Stop the session (configuration removed, or shutdown).
-    Stop,
+    /// Stop the session, for this reason.
+    Stop(Stop),
+}
+
+/// Why a session stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The peer is gone from the configuration: Cease (administrative shutdown), and the peer
+    /// withdraws our routes.
+    Withdraw,
+    /// The speaker stops and will be back: with graceful restart in use, the connection closes
+    /// without a NOTIFICATION, which the peer treats as a restart, keeping our routes for the
+    /// restart time (RFC 4724 section 4.2); without it, as [`Stop::Withdraw`].
+    Restart,
 }
 
 /// What to do.
@@ -205,6 +221,22 @@ impl Session {
         actions
     }
 
+    /// Whether graceful restart is in use with the peer: we offer it, and the peer offered it
+    /// in its last OPEN. Before any OPEN from the peer it is assumed to be (a peer that kept
+    /// our routes from before our restart would drop them on a NOTIFICATION).
+    fn graceful_restart(&self) -> bool {
+        let offers = |capabilities: &[Capability]| {
+            capabilities
+                .iter()
+                .any(|c| matches!(c, Capability::GracefulRestart { .. }))
+        };
+        offers(&self.config.capabilities)
+            && self
+                .peer
+                .as_ref()
+                .is_none_or(|open| offers(&open.capabilities))
+    }
+
     /// Checks the peer's OPEN; the NOTIFICATION to send when it is unacceptable.
     fn check_open(&self, open: &Open) -> Result<Duration, Message> {
         if !self.config.peer_as.accepts(self.config.local_as, open.asn) {
@@ -222,12 +254,15 @@ impl Session {
     /// Feeds one input; returns the actions to perform, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Action> {
         match (self.state, input) {
-            (_, Input::Stop) => {
+            (_, Input::Stop(stop)) => {
                 let mut actions = Vec::new();
-                if matches!(
-                    self.state,
-                    State::OpenSent | State::OpenConfirm | State::Established
-                ) {
+                let keep_routes = stop == Stop::Restart && self.graceful_restart();
+                if !keep_routes
+                    && matches!(
+                        self.state,
+                        State::OpenSent | State::OpenConfirm | State::Established
+                    )
+                {
                     // Cease / administrative shutdown.
                     actions.push(Action::Send(notification(6, 2, Vec::new())));
                 }
@@ -468,9 +503,140 @@ mod tests {
         let mut s = Session::new(config());
         let actions = establish(&mut s, 0);
         assert_eq!(actions[0], Action::HoldTimer(None));
-        let stop = s.handle(Input::Stop);
+        let stop = s.handle(Input::Stop(Stop::Withdraw));
         assert_eq!(stop[0], Action::Send(notification(6, 2, Vec::new())));
         assert!(stop.contains(&Action::Down("stopped".into())));
         assert!(!stop.iter().any(|a| matches!(a, Action::RetryAfter(_))));
+    }
+
+    /// The stop of a session in `state` with graceful restart offered by us (`ours`) and by the
+    /// peer (`theirs`, in its OPEN).
+    fn stop_in(state: State, ours: bool, theirs: bool, stop: Stop) -> Vec<Action> {
+        let graceful = Capability::GracefulRestart {
+            restarting: false,
+            restart_time: 120,
+            families: vec![(1, 1, false)],
+        };
+        let mut s = Session::new(Config {
+            capabilities: if ours { vec![graceful.clone()] } else { vec![] },
+            ..config()
+        });
+        let mut open = peer_open(64513, 90);
+        if let (true, Message::Open(o)) = (theirs, &mut open) {
+            o.capabilities.push(graceful);
+        }
+        let steps = [
+            (State::Connect, Input::Start),
+            (State::OpenSent, Input::Connected),
+            (State::OpenConfirm, Input::Received(open)),
+            (State::Established, Input::Received(Message::Keepalive)),
+        ];
+        for (reached, input) in steps {
+            if s.state() == state {
+                break;
+            }
+            s.handle(input);
+            assert_eq!(s.state(), reached);
+        }
+        assert_eq!(s.state(), state);
+        let actions = s.handle(Input::Stop(stop));
+        assert_eq!(s.state(), State::Idle);
+        assert!(actions.contains(&Action::Close), "{actions:?}");
+        assert!(
+            !actions.iter().any(|a| matches!(a, Action::RetryAfter(_))),
+            "a stopped session does not reconnect: {actions:?}"
+        );
+        assert_eq!(
+            actions.contains(&Action::Down("stopped".into())),
+            state == State::Established,
+            "{actions:?}"
+        );
+        actions
+    }
+
+    fn sends_cease(actions: &[Action]) -> bool {
+        let cease = Action::Send(notification(6, 2, Vec::new()));
+        assert!(
+            actions
+                .iter()
+                .all(|a| !matches!(a, Action::Send(_)) || *a == cease),
+            "{actions:?}"
+        );
+        actions.first() == Some(&cease)
+    }
+
+    #[test]
+    fn a_restart_with_graceful_restart_negotiated_closes_without_cease() {
+        for state in [State::OpenConfirm, State::Established] {
+            assert!(!sends_cease(&stop_in(state, true, true, Stop::Restart)));
+        }
+        // Before the peer's first OPEN, it is assumed to keep our routes.
+        assert!(!sends_cease(&stop_in(
+            State::OpenSent,
+            true,
+            true,
+            Stop::Restart
+        )));
+    }
+
+    #[test]
+    fn a_restart_without_graceful_restart_on_both_sides_sends_cease() {
+        for state in [State::OpenConfirm, State::Established] {
+            for (ours, theirs) in [(true, false), (false, true), (false, false)] {
+                assert!(
+                    sends_cease(&stop_in(state, ours, theirs, Stop::Restart)),
+                    "{state:?} ours {ours} theirs {theirs}"
+                );
+            }
+        }
+        assert!(sends_cease(&stop_in(
+            State::OpenSent,
+            false,
+            true,
+            Stop::Restart
+        )));
+    }
+
+    #[test]
+    fn a_withdraw_always_sends_cease_once_an_open_went_out() {
+        for state in [State::OpenSent, State::OpenConfirm, State::Established] {
+            for (ours, theirs) in [(true, true), (true, false), (false, false)] {
+                assert!(sends_cease(&stop_in(state, ours, theirs, Stop::Withdraw)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_session_not_yet_connected_just_closes() {
+        for stop in [Stop::Withdraw, Stop::Restart] {
+            for state in [State::Idle, State::Connect] {
+                let actions = stop_in(state, true, true, stop);
+                assert!(!sends_cease(&actions));
+                assert!(
+                    !actions.iter().any(|a| matches!(a, Action::Send(_))),
+                    "{actions:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn graceful_restart_follows_the_peer_of_the_last_session_after_a_reset() {
+        let graceful = Capability::GracefulRestart {
+            restarting: false,
+            restart_time: 120,
+            families: vec![],
+        };
+        let mut s = Session::new(Config {
+            capabilities: vec![graceful],
+            ..config()
+        });
+        // The peer opened without graceful restart, then the session dropped.
+        establish(&mut s, 90);
+        s.handle(Input::Disconnected);
+        s.handle(Input::Start);
+        s.handle(Input::Connected);
+        assert_eq!(s.state(), State::OpenSent);
+        assert!(sends_cease(&s.handle(Input::Stop(Stop::Restart))));
     }
 }

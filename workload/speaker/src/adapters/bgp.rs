@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use metallb_core::bgp::advertise;
-use metallb_core::bgp::fsm::{Action, Config, Input, Session};
+use metallb_core::bgp::fsm::{Action, Config, Input, Session, Stop};
 use metallb_core::bgp::{DecodeError, Message, decode, encode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -45,22 +45,12 @@ pub const ANNOUNCED: &str = "metallb_bgp_announced_prefixes_total";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why a session stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// It runs.
-    No,
-    /// The peer goes from the plan: Cease, the peer withdraws our routes.
-    Withdraw,
-    /// The speaker stops: with graceful restart, close without Cease so the peer keeps our
-    /// routes until we are back; else as `Withdraw`.
-    Restart,
-}
-
 struct Handle {
     peer: Peer,
     routes: watch::Sender<BTreeSet<Route>>,
-    stop: watch::Sender<Stop>,
+    /// `None` while the session runs; why it stops (the session state machine decides what
+    /// that sends).
+    stop: watch::Sender<Option<Stop>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -93,7 +83,7 @@ impl Sessions {
             .collect();
         for name in gone {
             if let Some(handle) = self.running.remove(&name) {
-                let _ = handle.stop.send(Stop::Withdraw);
+                let _ = handle.stop.send(Some(Stop::Withdraw));
             }
         }
         for peer in &plan.peers {
@@ -108,7 +98,7 @@ impl Sessions {
                 }
                 None => {
                     let (routes_tx, routes_rx) = watch::channel(routes);
-                    let (stop_tx, stop_rx) = watch::channel(Stop::No);
+                    let (stop_tx, stop_rx) = watch::channel(None);
                     let bfd = peer.bfd.map(|settings| {
                         self.bfd.start(
                             &peer.name,
@@ -139,12 +129,13 @@ impl Sessions {
         }
     }
 
-    /// Stops every session, waiting at most `timeout`: Cease, except toward peers with
-    /// graceful restart, which keep our routes until the speaker is back.
+    /// Stops every session as a restart ([`Stop::Restart`]), waiting at most `timeout`: Cease,
+    /// except toward peers with graceful restart in use, which keep our routes until the
+    /// speaker is back.
     pub async fn shutdown(&mut self, timeout: Duration) {
         let handles: Vec<Handle> = std::mem::take(&mut self.running).into_values().collect();
         for h in &handles {
-            let _ = h.stop.send(Stop::Restart);
+            let _ = h.stop.send(Some(Stop::Restart));
         }
         for h in handles {
             let _ = tokio::time::timeout(timeout, h.task).await;
@@ -211,11 +202,11 @@ async fn connect(peer: &Peer) -> std::io::Result<TcpStream> {
     socket.connect(target).await
 }
 
-/// One session, until `stop` turns true.
+/// One session, until `stop` says why it ends.
 async fn run(
     peer: Peer,
     mut routes: watch::Receiver<BTreeSet<Route>>,
-    mut stop: watch::Receiver<Stop>,
+    mut stop: watch::Receiver<Option<Stop>>,
     mut bfd: Option<SessionHandle>,
     metrics: Metrics,
 ) {
@@ -239,7 +230,7 @@ async fn run(
         (None, None, None);
     let mut sent: BTreeSet<Route> = BTreeSet::new();
     let mut established = false;
-    let mut stopping = Stop::No;
+    let mut stopping = false;
     metrics.set(SESSION_UP, &[("peer", &label)], 0.0);
     loop {
         while let Some(input) = pending.pop_front() {
@@ -258,10 +249,6 @@ async fn run(
                             _ => pending.push_back(Input::Disconnected),
                         }
                     }
-                    // Keep-routes stop: no Cease, the peer treats the closed connection as
-                    // a restart.
-                    Action::Send(Message::Notification(_))
-                        if stopping == Stop::Restart && peer.graceful_restart => {}
                     Action::Send(message) => {
                         if let Some((_, w, _)) = conn.as_mut()
                             && w.write_all(&encode(&message)).await.is_err()
@@ -278,7 +265,7 @@ async fn run(
                     Action::HoldTimer(d) => hold = d.map(|d| Instant::now() + d),
                     Action::KeepaliveTimer(d) => keepalive = d.map(|d| Instant::now() + d),
                     Action::RetryAfter(d) => {
-                        retry = (stopping == Stop::No).then(|| Instant::now() + d);
+                        retry = (!stopping).then(|| Instant::now() + d);
                     }
                     Action::Up(open) => {
                         tracing::info!(peer = %label, peer_as = open.asn, router_id = %open.router_id, "BGP session established");
@@ -302,7 +289,7 @@ async fn run(
                 }
             }
         }
-        if stopping != Stop::No {
+        if stopping {
             return;
         }
         tokio::select! {
@@ -327,8 +314,8 @@ async fn run(
             _ = sleep_until(retry) => { retry = None; pending.push_back(Input::Start); }
             changed = routes.changed() => {
                 if changed.is_err() {
-                    stopping = Stop::Withdraw;
-                    pending.push_back(Input::Stop);
+                    stopping = true;
+                    pending.push_back(Input::Stop(Stop::Withdraw));
                 } else if established {
                     let wanted = routes.borrow_and_update().clone();
                     if !send_updates(&peer, &mut conn, &sent, &wanted, &metrics).await {
@@ -346,11 +333,10 @@ async fn run(
                 }
             }
             _ = stop.changed() => {
-                stopping = *stop.borrow_and_update();
-                if stopping == Stop::No {
-                    stopping = Stop::Withdraw;
-                }
-                pending.push_back(Input::Stop);
+                // A closed channel (the handle dropped) is a withdrawal too.
+                let why = stop.borrow_and_update().unwrap_or(Stop::Withdraw);
+                stopping = true;
+                pending.push_back(Input::Stop(why));
             }
         }
     }

@@ -125,6 +125,7 @@ fn assert_peer_refused(extra: Value, expected: &str) {
         "{messages:?}"
     );
     let problem = &accepted.problems[0];
+    assert!(matches!(problem.cause, Cause::Peer(_)), "{problem:?}");
     assert_eq!(problem.object.kind.as_deref(), Some("BGPPeer"));
     assert_eq!(problem.object.name.as_deref(), Some("router"));
     assert_eq!(problem.object.uid.as_deref(), Some("uid-router"));
@@ -257,6 +258,8 @@ fn disable_mp_is_honoured_alone_and_reported_with_dual_stack() {
             "BGPPeer router: disableMP has no effect: dualStackAddressFamily carries both families on the session"
         ]
     );
+    assert_eq!(both.problems[0].cause, Cause::Ignored(Ignored::DisableMp));
+    assert!(!both.problems[0].cause.is_refusal());
 }
 
 #[test]

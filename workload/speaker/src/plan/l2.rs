@@ -16,8 +16,9 @@ use metallb_core::l2::election::{
 use metallb_core::l2::interface::answers_on;
 use metallb_core::l2::reach;
 
-use super::{Context, HandledService, Snapshot, duration_seconds};
+use super::{Context, HandledService, Snapshot};
 use crate::adapters::interfaces::Interface;
+use crate::duration::duration_seconds;
 use crate::table::Table;
 
 /// What the decisions are computed from.

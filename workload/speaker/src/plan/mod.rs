@@ -197,30 +197,5 @@ pub fn plan(snapshot: &Snapshot, context: &Context<'_>, in_force: &mut InForce) 
     }
 }
 
-/// A Go duration as upstream writes them ("90s", "1m30s"), in seconds; `None` if malformed.
-pub fn duration_seconds(text: &str) -> Option<u16> {
-    let mut total = 0u64;
-    let mut number = String::new();
-    for ch in text.chars() {
-        match ch {
-            '0'..='9' => number.push(ch),
-            'h' | 'm' | 's' => {
-                let n: u64 = number.parse().ok()?;
-                total = total.saturating_add(n.saturating_mul(match ch {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                }));
-                number.clear();
-            }
-            _ => return None,
-        }
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(u16::try_from(total).unwrap_or(u16::MAX))
-}
-
 #[cfg(test)]
 mod tests;

@@ -88,12 +88,3 @@ fn endpoints_allow_a_node_by_serving_endpoints_and_traffic_policy() {
     assert!(!allows("local", "node-a"));
     assert!(!allows("idle", "node-a"));
 }
-
-#[test]
-fn durations_parse() {
-    assert_eq!(duration_seconds("90s"), Some(90));
-    assert_eq!(duration_seconds("1m30s"), Some(90));
-    assert_eq!(duration_seconds("30"), None);
-    assert_eq!(duration_seconds("bad"), None);
-    assert_eq!(duration_seconds("99999999999999999999s"), None);
-}
