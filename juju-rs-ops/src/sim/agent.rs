@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::hook::{HookContext, HookSpec};
 use super::meta::CharmMeta;
 use super::relations::apply_writes;
 use super::secrets::PendingSecrets;
 use super::state::{
     ActionOutcome, ActionRun, LogRecord, ModelState, StatusChange, StatusRecord, UnitState, now,
 };
-use crate::event::{RelationEventKind, SecretEventKind};
+use crate::event::RelationEventKind;
 
 /// Whether a dispatch is a hook or an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,105 +23,6 @@ pub enum HookKind {
     Hook(String),
     /// An action run.
     Action(ActionRun),
-}
-
-/// The relation a relation hook is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RelationHook {
-    /// The relation id.
-    pub id: u64,
-    /// `JUJU_REMOTE_UNIT` (none for `-created`, `-broken` and application-data `-changed`).
-    pub remote_unit: Option<String>,
-    /// `JUJU_DEPARTING_UNIT` (`-departed` only).
-    pub departing_unit: Option<String>,
-}
-
-/// The secret a secret hook is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretHook {
-    /// `JUJU_SECRET_ID`: the secret's URI.
-    pub uri: String,
-    /// `JUJU_SECRET_LABEL`: the label the unit knows it by.
-    pub label: Option<String>,
-    /// `JUJU_SECRET_REVISION` (`secret-remove`, `secret-expired`).
-    pub revision: Option<u32>,
-}
-
-/// What a hook is about besides its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct HookContext {
-    /// For relation hooks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relation: Option<RelationHook>,
-    /// For secret hooks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<SecretHook>,
-}
-
-/// A hook to run: its name and context.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookSpec {
-    /// The hook name (`install`, `db-relation-joined`, `secret-changed`).
-    pub name: String,
-    /// The relation or secret it is about.
-    pub context: HookContext,
-}
-
-impl HookSpec {
-    /// A hook with no relation or secret.
-    pub fn new(name: &str) -> Self {
-        Self {
-            name: name.to_string(),
-            context: HookContext::default(),
-        }
-    }
-
-    /// A relation hook of `endpoint`'s relation `id`.
-    pub fn relation(
-        endpoint: &str,
-        kind: RelationEventKind,
-        id: u64,
-        remote_unit: Option<&str>,
-        departing_unit: Option<&str>,
-    ) -> Self {
-        Self {
-            name: format!("{endpoint}-{}", kind.suffix()),
-            context: HookContext {
-                relation: Some(RelationHook {
-                    id,
-                    remote_unit: remote_unit.map(str::to_string),
-                    departing_unit: departing_unit.map(str::to_string),
-                }),
-                secret: None,
-            },
-        }
-    }
-
-    /// A secret hook.
-    pub fn secret(
-        kind: SecretEventKind,
-        uri: &str,
-        label: Option<&str>,
-        revision: Option<u32>,
-    ) -> Self {
-        Self {
-            name: kind.hook_name().to_string(),
-            context: HookContext {
-                relation: None,
-                secret: Some(SecretHook {
-                    uri: uri.to_string(),
-                    label: label.map(str::to_string),
-                    revision,
-                }),
-            },
-        }
-    }
-}
-
-impl From<&str> for HookSpec {
-    fn from(name: &str) -> Self {
-        Self::new(name)
-    }
 }
 
 /// Relation writes a dispatch staged for one relation (an empty value deletes a key).

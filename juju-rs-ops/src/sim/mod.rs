@@ -12,6 +12,7 @@ pub mod agent;
 pub mod env;
 pub mod flags;
 pub mod format;
+pub mod hook;
 pub mod meta;
 pub mod relations;
 pub mod retry;
@@ -19,7 +20,8 @@ pub mod secrets;
 pub mod state;
 pub mod tools;
 
-pub use agent::{Agent, HookContext, HookKind, HookSession, HookSpec, RelationHook, SecretHook};
+pub use agent::{Agent, HookKind, HookSession};
+pub use hook::{HookContext, HookSpec, RelationHook, SecretHook};
 pub use meta::CharmMeta;
 pub use relations::RelationState;
 pub use secrets::{SecretContents, SecretOwnerState, SecretState};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::agent::HookContext;
+use super::hook::HookContext;
 use super::relations::RelationState;
 use super::secrets::{SecretContents, SecretState};
 use crate::hooktools::{GoalState, GoalStatus};

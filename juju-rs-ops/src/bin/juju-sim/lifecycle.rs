@@ -18,31 +18,7 @@ use anyhow::{Result, anyhow};
 use juju_ops::sim::{HookSpec, Life};
 
 use crate::relations;
-use crate::runner::Sim;
-
-/// Runs `hooks_for(sim, unit)` on each of `units`; every unit is tried, failures are reported
-/// together.
-pub fn on_units(
-    sim: &mut Sim,
-    units: &[u32],
-    hooks_for: impl Fn(&Sim, u32) -> Vec<HookSpec>,
-) -> Result<()> {
-    let mut errors = Vec::new();
-    for &unit in units {
-        let hooks = hooks_for(sim, unit);
-        if let Err(err) = sim.run_hooks(unit, &hooks) {
-            errors.push(err);
-        }
-    }
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        n => {
-            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-            Err(anyhow!("{n} units failed:\n  {}", all.join("\n  ")))
-        }
-    }
-}
+use crate::runner::{Sim, on_units};
 
 /// Runs the same hooks on every unit in service, the leader first (`config`, `trust`,
 /// `update-status`).

@@ -600,7 +600,7 @@ fn remove_unit(store: Store, targets: &[String], num_units: Option<u32>) -> Resu
 fn refresh(store: Store, charm_dir: &Path, resources: &[String]) -> Result<ExitCode> {
     let mut sim = load_alive(store)?;
     let units = sim.with_agent(|a| a.state.live_units());
-    lifecycle::on_units(&mut sim, &units, |_, _| lifecycle::specs(&["stop"]))?;
+    runner::on_units(&mut sim, &units, |_, _| lifecycle::specs(&["stop"]))?;
     let charm_dir = absolute(charm_dir)?;
     let meta = check_charm_dir(&charm_dir)?;
     let mut model = sim.with_agent(|a| a.state.clone());

@@ -20,7 +20,7 @@ use juju_ops::sim::relations::{apply_writes, parse_pairs};
 use juju_ops::sim::{HookSpec, Life, ModelState, RelationState};
 use serde_json::json;
 
-use crate::lifecycle::on_units;
+use crate::runner::on_units;
 use crate::store::Store;
 
 /// `<ep>-relation-created` for each relation the application has (for a unit that arrives).

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use juju_ops::RelationEventKind;
 use juju_ops::sim::retry;
 use juju_ops::sim::state::HookTiming;
@@ -272,5 +272,29 @@ impl Sim {
             }
         }
         Ok((code, stdout, stderr))
+    }
+}
+
+/// Runs `hooks_for(sim, unit)` on each of `units`; every unit is tried, failures are reported
+/// together.
+pub fn on_units(
+    sim: &mut Sim,
+    units: &[u32],
+    hooks_for: impl Fn(&Sim, u32) -> Vec<HookSpec>,
+) -> Result<()> {
+    let mut errors = Vec::new();
+    for &unit in units {
+        let hooks = hooks_for(sim, unit);
+        if let Err(err) = sim.run_hooks(unit, &hooks) {
+            errors.push(err);
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        n => {
+            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            Err(anyhow!("{n} units failed:\n  {}", all.join("\n  ")))
+        }
     }
 }

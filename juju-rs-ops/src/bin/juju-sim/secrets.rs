@@ -14,8 +14,8 @@ use juju_ops::sim::secrets::{SecretGrant, parse_content};
 use juju_ops::sim::{HookSpec, SecretOwnerState};
 use serde_json::json;
 
-use crate::lifecycle::on_units;
 use crate::runner::Sim;
+use crate::runner::on_units;
 use crate::store::Store;
 
 fn content(args: &[String]) -> Result<std::collections::BTreeMap<String, String>> {

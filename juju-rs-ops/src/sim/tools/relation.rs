@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 use super::{ALL_FORMATS, FORMAT, ToolReply, at_most, flags, format_of, session_unit, tri};
 use crate::metadata::EndpointRole;
-use crate::sim::agent::{Agent, RelationHook};
+use crate::sim::agent::Agent;
 use crate::sim::flags::{FlagSpec, Parsed, unrecognized};
 use crate::sim::format::{Format, render};
+use crate::sim::hook::RelationHook;
 use crate::sim::relations::{RelationState, apply_writes, parse_pairs};
 
 const RELATION: FlagSpec = FlagSpec {
@@ -305,7 +306,7 @@ mod tests {
     use super::super::run_tool;
     use super::*;
     use crate::event::RelationEventKind;
-    use crate::sim::agent::HookSpec;
+    use crate::sim::hook::HookSpec;
     use crate::sim::meta::CharmMeta;
     use crate::sim::state::ModelState;
     use std::path::PathBuf;
