@@ -1,8 +1,9 @@
 //! `cargo xtask bench ...`: benchmarks that print numbers.
 //!
 //! `bench hooks`: deploys the release-built charm through `juju-sim` against a fresh control
-//! plane and prints how long each hook took (dispatch start to exit), for a deploy and a config
-//! change.
+//! plane and prints how long each hook took (dispatch start to exit) and how many Kubernetes
+//! API requests it made (the charm logs the count at DEBUG), for a deploy, config changes,
+//! config-changed with nothing to change, and update-status.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,11 +17,15 @@ use crate::paths::workspace_root;
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Time every hook of a charm deploy and a config change against a real control plane.
+    /// Time every hook of a charm deploy, config changes, config-changed with nothing to
+    /// change and update-status against a real control plane; print the API requests of each.
     Hooks {
         /// How many config changes to time.
         #[arg(long, default_value_t = 5)]
         changes: u32,
+        /// How many config-changed with nothing to change, and how many update-status.
+        #[arg(long, default_value_t = 20)]
+        idle: u32,
     },
     /// Create N LoadBalancer Services at once against a real control plane with the release
     /// controller; print time to all allocated, per-service p50/p99, CPU and peak RSS.
@@ -70,7 +75,7 @@ pub enum BenchCommand {
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Hooks { changes } => hooks(changes),
+        BenchCommand::Hooks { changes, idle } => hooks(changes, idle),
         BenchCommand::Controller { services } => controller(services),
         BenchCommand::Churn {
             services,
@@ -199,7 +204,7 @@ fn sim(juju_sim: &Path, state: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn hooks(changes: u32) -> Result<()> {
+fn hooks(changes: u32, idle: u32) -> Result<()> {
     println!("==> building the charm and juju-sim (release)");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
@@ -296,46 +301,151 @@ fn hooks(changes: u32) -> Result<()> {
             bail!("the charm did not become active: {status}");
         }
     }
+    let settled = timings(&juju_sim, &state)?.len();
+    let mut last = "iprange=198.18.100.0/28".to_string();
     for i in 0..changes {
-        sim(
-            &juju_sim,
-            &state,
-            &["config", &format!("iprange=198.18.{}.0/28", 101 + i)],
-        )?;
+        last = format!("iprange=198.18.{}.0/28", 101 + i);
+        sim(&juju_sim, &state, &["config", &last])?;
     }
-    let timings: Vec<serde_json::Value> =
-        serde_json::from_str(&sim(&juju_sim, &state, &["timings", "--format", "json"])?)?;
-    println!("\n{:<24} {:>8}", "hook", "ms");
-    let mut config_changes = Vec::new();
-    for (i, t) in timings.iter().enumerate() {
-        let name = t["name"].as_str().unwrap_or("?");
-        let ms = t["millis"].as_u64().unwrap_or(0);
-        if i < 4 || name != "update-status" {
-            println!("{name:<24} {ms:>8}");
-        }
-        if name == "config-changed" && i >= 4 {
-            config_changes.push(ms);
-        }
+    let changed = timings(&juju_sim, &state)?.len();
+    for _ in 0..idle {
+        sim(&juju_sim, &state, &["config", &last])?;
     }
-    let updates: Vec<u64> = timings
-        .iter()
-        .filter(|t| t["name"] == "update-status")
-        .filter_map(|t| t["millis"].as_u64())
-        .collect();
-    config_changes.sort_unstable();
-    if let (Some(min), Some(max)) = (config_changes.first(), config_changes.last()) {
+    let idled = timings(&juju_sim, &state)?.len();
+    for _ in 0..idle {
+        sim(&juju_sim, &state, &["update-status"])?;
+    }
+    let timings = timings(&juju_sim, &state)?;
+    let requests = hook_requests(&sim(&juju_sim, &state, &["debug-log"])?, &timings);
+
+    println!(
+        "\n{:<24} {:>8} {:>9} {:>7}",
+        "hook (deploy)", "ms", "requests", "writes"
+    );
+    for (t, r) in timings.iter().zip(&requests).take(4) {
         println!(
-            "\nconfig-changed after deploy: {} runs, min {min} ms, median {} ms, max {max} ms",
-            config_changes.len(),
-            config_changes[config_changes.len() / 2]
+            "{:<24} {:>8} {:>9} {:>7}",
+            t.name,
+            t.millis,
+            r.map_or("-".into(), |r| r.total.to_string()),
+            r.map_or("-".into(), |r| r.writes.to_string())
         );
     }
-    if !updates.is_empty() {
+    println!(
+        "\n{:<36} {:>5} {:>7} {:>7} {:>9} {:>7} {:>7}",
+        "hook kind", "runs", "median", "p90", "requests", "writes", "API ms"
+    );
+    let phases = [
+        ("config-changed (a change)", settled..changed, None),
+        (
+            "config-changed (nothing to change)",
+            changed..idled,
+            Some(("config-changed with nothing to change", 50)),
+        ),
+        (
+            "update-status",
+            idled..timings.len(),
+            Some(("update-status", 20)),
+        ),
+    ];
+    let mut goals = Vec::new();
+    for (kind, range, goal) in phases {
+        let runs: Vec<u64> = timings[range.clone()].iter().map(|t| t.millis).collect();
+        let counts: Vec<Requests> = requests[range].iter().flatten().copied().collect();
+        let median = percentile(&runs, 50);
+        let stat = |f: fn(&Requests) -> u64| {
+            let values: Vec<u64> = counts.iter().map(f).collect();
+            percentile(&values, 50).map_or("-".to_string(), |v| v.to_string())
+        };
         println!(
-            "update-status: {} runs, mean {} ms",
-            updates.len(),
-            updates.iter().sum::<u64>() / updates.len() as u64
+            "{kind:<36} {:>5} {:>7} {:>7} {:>9} {:>7} {:>7}",
+            runs.len(),
+            median.map_or("-".into(), |m| format!("{m} ms")),
+            percentile(&runs, 90).map_or("-".into(), |m| format!("{m} ms")),
+            stat(|r| r.total),
+            stat(|r| r.writes),
+            stat(|r| r.millis),
         );
+        if let (Some((what, limit)), Some(median)) = (goal, median) {
+            let verdict = if median < limit { "met" } else { "NOT met" };
+            goals.push(format!(
+                "goal: {what} < {limit} ms (median {median} ms): {verdict}"
+            ));
+        }
+    }
+    println!(
+        "(requests, writes and API ms are medians; API ms is the time the charm waited on the API)"
+    );
+    for goal in goals {
+        println!("{goal}");
     }
     Ok(())
+}
+
+/// One dispatch's timing, as `juju-sim timings --format json` prints it.
+struct Timing {
+    name: String,
+    millis: u64,
+}
+
+fn timings(juju_sim: &Path, state: &Path) -> Result<Vec<Timing>> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&sim(juju_sim, state, &["timings", "--format", "json"])?)?;
+    Ok(all
+        .iter()
+        .map(|t| Timing {
+            name: t["name"].as_str().unwrap_or("?").to_string(),
+            millis: t["millis"].as_u64().unwrap_or(0),
+        })
+        .collect())
+}
+
+/// The API requests of one hook, as the charm logs them ("N Kubernetes API requests (W
+/// writes, T ms)").
+#[derive(Clone, Copy)]
+struct Requests {
+    total: u64,
+    writes: u64,
+    millis: u64,
+}
+
+/// The requests each of `timings` made: the k-th count the charm logged during hooks named
+/// like the k-th such timing (None when it logged none, as charms before the count did).
+fn hook_requests(debug_log: &str, timings: &[Timing]) -> Vec<Option<Requests>> {
+    // unit-metallb-0: config-changed DEBUG unit.metallb/0.juju-log 12 Kubernetes API ...
+    let mut logged: Vec<(String, Requests)> = debug_log
+        .lines()
+        .filter(|l| l.contains(" Kubernetes API requests"))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().skip(1);
+            let hook = words.next()?.to_string();
+            let message = line.split(".juju-log ").nth(1)?;
+            let numbers: Vec<u64> = message
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            let requests = Requests {
+                total: *numbers.first()?,
+                writes: numbers.get(1).copied().unwrap_or(0),
+                millis: numbers.get(2).copied().unwrap_or(0),
+            };
+            Some((hook, requests))
+        })
+        .collect();
+    logged.reverse();
+    timings
+        .iter()
+        .map(|t| {
+            let at = logged.iter().rposition(|(hook, _)| *hook == t.name)?;
+            Some(logged.remove(at).1)
+        })
+        .collect()
+}
+
+/// The `p`th percentile (nearest rank) of `values`.
+fn percentile(values: &[u64], p: usize) -> Option<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
 }
