@@ -11,9 +11,9 @@
 //!    is still stated by the desired object.
 //!
 //! Anything this module cannot judge counts as a change, so the caller applies, as it always
-//! did: a null, a number written differently (`1` and `1.0`), a quantity the API server
-//! normalised (`0.5` stored as `500m`), a list another manager added items to, an object the
-//! manager never applied, an unknown `fieldsV1` key.
+//! did: a null, a number given as a string, a quantity the API server normalised (`0.5` stored
+//! as `500m`), a list another manager added items to, an object the manager never applied, an
+//! unknown `fieldsV1` key. Numbers are compared as numbers (`255.0` is `255`).
 
 use serde_json::{Map, Value};
 
@@ -65,7 +65,30 @@ fn first_difference(live: &Value, desired: &Value, path: &mut Vec<String>) -> Op
             }
             None
         }
+        (Value::Number(have), Value::Number(want)) => {
+            (!same_number(have, want)).then(|| path.clone())
+        }
         (have, want) => (have != want).then(|| path.clone()),
+    }
+}
+
+/// Whether two JSON numbers are the same number: JSON has one kind of number, and the API
+/// server writes back `255.0` as `255` (a CRD schema's `maximum`). An integer and a float
+/// are the same only when the float is that integer exactly.
+fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    let integer = |n: &serde_json::Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    /// Below 2^53 every integer is exactly a float.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let whole = |f: f64| (f.fract() == 0.0 && f.abs() < EXACT).then_some(f as i128);
+    match (integer(a), integer(b)) {
+        (Some(a), Some(b)) => a == b,
+        (Some(i), None) => b.as_f64().and_then(whole) == Some(i),
+        (None, Some(i)) => a.as_f64().and_then(whole) == Some(i),
+        (None, None) => a.as_f64() == b.as_f64(),
     }
 }
 
@@ -225,12 +248,38 @@ mod tests {
             *at = value;
             apply_needed(&live(), &desired, ME)
         };
-        // A number written as a float, a null, the same number as a string.
-        assert!(with(&["spec", "replicas"], json!(1.0)).is_some());
+        // Another number, a null, the same number as a string.
+        assert!(with(&["spec", "replicas"], json!(1.5)).is_some());
+        assert!(with(&["spec", "replicas"], json!(2)).is_some());
         assert!(with(&["spec", "replicas"], Value::Null).is_some());
         assert!(with(&["spec", "replicas"], json!("1")).is_some());
         // An empty object the live object does not hold.
         assert!(with(&["spec", "selector"], json!({})).is_some());
+    }
+
+    #[test]
+    fn numbers_are_compared_as_numbers() {
+        let n = |v: Value| match v {
+            Value::Number(n) => n,
+            _ => unreachable!(),
+        };
+        assert!(same_number(&n(json!(255)), &n(json!(255.0))));
+        assert!(same_number(&n(json!(255.0)), &n(json!(255))));
+        assert!(same_number(&n(json!(-3)), &n(json!(-3.0))));
+        assert!(same_number(&n(json!(0.5)), &n(json!(0.5))));
+        assert!(!same_number(&n(json!(255)), &n(json!(255.5))));
+        assert!(!same_number(
+            &n(json!(u64::MAX)),
+            &n(json!(u64::MAX as f64))
+        ));
+        assert!(!same_number(&n(json!(1)), &n(json!(2))));
+        // A CRD schema's maximum as the API server writes it back.
+        let desired = json!({"spec": {"maximum": 4294967295.0_f64}});
+        let mut live = desired.clone();
+        live["spec"]["maximum"] = json!(4294967295_u64);
+        live["metadata"] = json!({"managedFields": [{"manager": ME, "operation": "Apply",
+            "fieldsV1": {"f:spec": {"f:maximum": {}}}}]});
+        assert_eq!(apply_needed(&live, &desired, ME), None);
     }
 
     #[test]

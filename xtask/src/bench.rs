@@ -26,6 +26,10 @@ pub enum BenchCommand {
         /// How many config-changed with nothing to change, and how many update-status.
         #[arg(long, default_value_t = 20)]
         idle: u32,
+        /// Time this charm binary instead of building the workspace's (to compare two
+        /// builds on the same machine at the same time).
+        #[arg(long)]
+        charm: Option<PathBuf>,
     },
     /// Create N LoadBalancer Services at once against a real control plane with the release
     /// controller; print time to all allocated, per-service p50/p99, CPU and peak RSS.
@@ -75,7 +79,11 @@ pub enum BenchCommand {
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Hooks { changes, idle } => hooks(changes, idle),
+        BenchCommand::Hooks {
+            changes,
+            idle,
+            charm,
+        } => hooks(changes, idle, charm.as_deref()),
         BenchCommand::Controller { services } => controller(services),
         BenchCommand::Churn {
             services,
@@ -204,8 +212,10 @@ fn sim(juju_sim: &Path, state: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn hooks(changes: u32, idle: u32) -> Result<()> {
+fn hooks(changes: u32, idle: u32, prebuilt: Option<&Path>) -> Result<()> {
     println!("==> building the charm and juju-sim (release)");
+    // Both packages even with a prebuilt charm: building one alone would resolve other
+    // features and rebuild the dependencies.
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -225,6 +235,11 @@ fn hooks(changes: u32, idle: u32) -> Result<()> {
         bail!("release build failed");
     }
     let release = target_dir().join("release");
+    let charm_binary = match prebuilt {
+        Some(path) => path.to_path_buf(),
+        None => release.join("metallb-charm"),
+    };
+    println!("==> timing {}", charm_binary.display());
     let bin = crate::cluster::ensure_built()?;
     let work = tempfile::tempdir()?;
     let state_dir = work.path().join("cluster");
@@ -272,7 +287,7 @@ fn hooks(changes: u32, idle: u32) -> Result<()> {
     for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
         std::fs::copy(workspace_root().join(file), charm.join(file))?;
     }
-    std::fs::copy(release.join("metallb-charm"), charm.join("dispatch"))?;
+    std::fs::copy(&charm_binary, charm.join("dispatch"))?;
     let juju_sim = release.join("juju-sim");
     let state = work.path().join("sim");
     let kc = kubeconfig.display().to_string();
@@ -327,8 +342,8 @@ fn hooks(changes: u32, idle: u32) -> Result<()> {
             "{:<24} {:>8} {:>9} {:>7}",
             t.name,
             t.millis,
-            r.map_or("-".into(), |r| r.total.to_string()),
-            r.map_or("-".into(), |r| r.writes.to_string())
+            r.as_ref().map_or("-".into(), |r| r.total.to_string()),
+            r.as_ref().map_or("-".into(), |r| r.writes.to_string())
         );
     }
     println!(
@@ -351,10 +366,10 @@ fn hooks(changes: u32, idle: u32) -> Result<()> {
     let mut goals = Vec::new();
     for (kind, range, goal) in phases {
         let runs: Vec<u64> = timings[range.clone()].iter().map(|t| t.millis).collect();
-        let counts: Vec<Requests> = requests[range].iter().flatten().copied().collect();
+        let counts: Vec<&Requests> = requests[range].iter().flatten().collect();
         let median = percentile(&runs, 50);
         let stat = |f: fn(&Requests) -> u64| {
-            let values: Vec<u64> = counts.iter().map(f).collect();
+            let values: Vec<u64> = counts.iter().map(|r| f(r)).collect();
             percentile(&values, 50).map_or("-".to_string(), |v| v.to_string())
         };
         println!(
@@ -376,6 +391,17 @@ fn hooks(changes: u32, idle: u32) -> Result<()> {
     println!(
         "(requests, writes and API ms are medians; API ms is the time the charm waited on the API)"
     );
+    // What the charm applied although nothing changed, and why (it logs both).
+    let mut unchanged: Vec<&String> = requests[changed..]
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.applying)
+        .collect();
+    unchanged.sort_unstable();
+    unchanged.dedup();
+    for applied in unchanged {
+        println!("applied with nothing to change: {applied}");
+    }
     for goal in goals {
         println!("{goal}");
     }
@@ -401,37 +427,50 @@ fn timings(juju_sim: &Path, state: &Path) -> Result<Vec<Timing>> {
 }
 
 /// The API requests of one hook, as the charm logs them ("N Kubernetes API requests (W
-/// writes, T ms)").
-#[derive(Clone, Copy)]
+/// writes, T ms)"), and what it said it applied and why ("applying ...").
+#[derive(Clone)]
 struct Requests {
     total: u64,
     writes: u64,
     millis: u64,
+    applying: Vec<String>,
 }
 
 /// The requests each of `timings` made: the k-th count the charm logged during hooks named
 /// like the k-th such timing (None when it logged none, as charms before the count did).
 fn hook_requests(debug_log: &str, timings: &[Timing]) -> Vec<Option<Requests>> {
     // unit-metallb-0: config-changed DEBUG unit.metallb/0.juju-log 12 Kubernetes API ...
-    let mut logged: Vec<(String, Requests)> = debug_log
-        .lines()
-        .filter(|l| l.contains(" Kubernetes API requests"))
-        .filter_map(|line| {
-            let mut words = line.split_whitespace().skip(1);
-            let hook = words.next()?.to_string();
-            let message = line.split(".juju-log ").nth(1)?;
-            let numbers: Vec<u64> = message
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse().ok())
-                .collect();
-            let requests = Requests {
-                total: *numbers.first()?,
-                writes: numbers.get(1).copied().unwrap_or(0),
-                millis: numbers.get(2).copied().unwrap_or(0),
-            };
-            Some((hook, requests))
-        })
-        .collect();
+    let mut logged: Vec<(String, Requests)> = Vec::new();
+    let mut applying = Vec::new();
+    for line in debug_log.lines() {
+        let Some(message) = line.split(".juju-log ").nth(1) else {
+            continue;
+        };
+        if let Some(what) = message.strip_prefix("applying ") {
+            applying.push(what.to_string());
+            continue;
+        }
+        if !message.contains(" Kubernetes API requests") {
+            continue;
+        }
+        let Some(hook) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        let numbers: Vec<u64> = message
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let Some(total) = numbers.first().copied() else {
+            continue;
+        };
+        let requests = Requests {
+            total,
+            writes: numbers.get(1).copied().unwrap_or(0),
+            millis: numbers.get(2).copied().unwrap_or(0),
+            applying: std::mem::take(&mut applying),
+        };
+        logged.push((hook.to_string(), requests));
+    }
     logged.reverse();
     timings
         .iter()
