@@ -751,7 +751,7 @@ enum Observed {
     Drifted(String),
 }
 
-/// update-status's reads, sent together: the controller Deployment, the speaker DaemonSet and
+/// update-status's reads: the controller Deployment, the speaker DaemonSet and
 /// the IPAddressPool (present, this instance's, the pool holding `iprange`, the workloads
 /// ready), and what the status reports (see [`Report`]). Nothing is applied or pruned here:
 /// drift anywhere else is repaired by the next hook that reconciles (every other event) or by

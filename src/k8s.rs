@@ -7,7 +7,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
@@ -32,9 +31,6 @@ pub use snapshot::{Live, Snapshot};
 /// The field manager of every server-side apply the charm makes.
 pub const FIELD_MANAGER: &str = "metallb-charm";
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-/// How many reads are in flight at once (each needs its own connection: the client speaks
-/// HTTP/1.1).
-const PARALLEL_READS: usize = 4;
 
 /// Why a Kubernetes call failed, in the terms the charm's status needs.
 #[derive(Debug, thiserror::Error)]
@@ -300,8 +296,8 @@ impl Cluster {
         Ok(self.snapshot(kinds)?.existing())
     }
 
-    /// [`Self::inventory`], whole: one label-selected list per kind, the first alone (it
-    /// opens the connection, and a refusal stops there), the others a few at a time.
+    /// [`Self::inventory`], whole: one label-selected list per kind, one after the other on
+    /// one connection (a refusal stops there).
     pub fn snapshot(&self, kinds: &[(&str, &str)]) -> Result<Snapshot, K8sError> {
         let selector = crate::identity::managed_selector();
         let params = ListParams::default().labels(&selector);
@@ -323,8 +319,8 @@ impl Cluster {
                 }
             });
             let mut snapshot = Snapshot::default();
-            for found in in_order(lists).await? {
-                snapshot.record(found);
+            for list in lists {
+                snapshot.record(list.await?);
             }
             Ok(snapshot)
         })
@@ -346,16 +342,20 @@ impl Cluster {
                 Err(e) => Err(classify(&format!("reading {}", object.describe()), e)),
             }
         });
-        Ok(in_order(reads).await?.into_iter().flatten().collect())
+        let mut found = Vec::new();
+        for read in reads {
+            found.extend(read.await?);
+        }
+        Ok(found)
     }
 
-    /// What the status reports besides readiness (see [`Report`]), the reads sent together.
+    /// What the status reports besides readiness (see [`Report`]).
     pub fn report(&self, namespace: &str, bgp: bool) -> Result<Report, K8sError> {
         self.block_on(report::report(&self.client, namespace, bgp))
     }
 
-    /// Reads `objects` (those that exist) and the [`Report`] on `namespace` together: what
-    /// update-status needs, sent at once.
+    /// Reads `objects` (those that exist) and the [`Report`] on `namespace`: what
+    /// update-status needs.
     pub fn lookup_and_report(
         &self,
         objects: &[&Desired],
@@ -363,11 +363,8 @@ impl Cluster {
         bgp: bool,
     ) -> Result<(Vec<Live>, Report), K8sError> {
         self.block_on(async {
-            let (found, report) = tokio::join!(
-                self.fetch(objects),
-                report::report(&self.client, namespace, bgp)
-            );
-            Ok((found?, report?))
+            let found = self.fetch(objects).await?;
+            Ok((found, report::report(&self.client, namespace, bgp).await?))
         })
     }
 
@@ -736,24 +733,6 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
 /// A listed or read object, whole (None without a name).
 fn live(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Live> {
     Live::new(api_version, kind, serde_json::to_value(item).ok()?)
-}
-
-/// The results of `reads`, in order: the first alone (it opens the connection, and an error
-/// stops there), then [`PARALLEL_READS`] at a time; the first error stops the rest.
-async fn in_order<T>(
-    reads: impl IntoIterator<Item = impl Future<Output = Result<T, K8sError>>>,
-) -> Result<Vec<T>, K8sError> {
-    let mut reads = reads.into_iter();
-    let Some(first) = reads.next() else {
-        return Ok(Vec::new());
-    };
-    let mut found = vec![first.await?];
-    let rest: Vec<T> = futures::stream::iter(reads)
-        .buffered(PARALLEL_READS)
-        .try_collect()
-        .await?;
-    found.extend(rest);
-    Ok(found)
 }
 
 #[cfg(test)]
