@@ -4,6 +4,11 @@
 //! charm and changes nothing in the cluster. Without trust the API answers 403 and the charm
 //! blocks with the command to run; other API errors are reported as waiting and retried on
 //! the next hook.
+//!
+//! A reconcile reads each kind once, and applies only the objects that differ from what it
+//! read (`k8s/compare.rs`). update-status, after a hook that left the application active,
+//! only reads what the status reports ([`observe`]) and reconciles when that shows something
+//! missing, changed or not ready. Every hook logs its Kubernetes API requests at DEBUG.
 
 use std::time::Duration;
 
