@@ -4,6 +4,11 @@
 //! charm and changes nothing in the cluster. Without trust the API answers 403 and the charm
 //! blocks with the command to run; other API errors are reported as waiting and retried on
 //! the next hook.
+//!
+//! A reconcile reads each kind once, and applies only the objects that differ from what it
+//! read (`k8s/compare.rs`). update-status, after a hook that left the application active,
+//! only reads what the status reports ([`observe`]) and reconciles when that shows something
+//! missing, changed or not ready. Every hook logs its Kubernetes API requests at DEBUG.
 
 use std::time::Duration;
 
@@ -13,8 +18,12 @@ use serde_json::json;
 
 use crate::config::{CharmConfig, ConfigProblem, RawConfig};
 use crate::identity::Instance;
+use crate::identity::LABEL_INSTANCE;
 use crate::images;
-use crate::k8s::{BgpAdvertising, Cluster, K8sError, KubeSource, Readiness};
+use crate::k8s::{
+    ApiRequests, BgpAdvertising, Cluster, FIELD_MANAGER, K8sError, KubeSource, Readiness, Report,
+    Snapshot,
+};
 use crate::migration;
 use crate::ownership::{self, Adopt, Conflict, Plan};
 use crate::preflight;
@@ -72,6 +81,8 @@ pub struct MetallbCharm {
     /// Where the workloads run (namespace, node selector), once valid settings were read: what
     /// the scrape targets are looked up from.
     placement: Option<(String, std::collections::BTreeMap<String, String>)>,
+    /// The Kubernetes API requests of this dispatch's hook path.
+    requests: ApiRequests,
 }
 
 impl Default for MetallbCharm {
@@ -88,18 +99,37 @@ impl MetallbCharm {
             outcome: None,
             adopted: Vec::new(),
             placement: None,
+            requests: ApiRequests::default(),
         }
     }
 }
+
+/// How a reconcile writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// Only the objects that differ from what was read (every hook).
+    Changed,
+    /// Every object, as the charm always did (the `sync-resources` and `adopt` actions: the
+    /// operator asks for it).
+    All,
+}
+
+/// The first words of the standby status; an update-status after it reconciles.
+const STANDBY: &str = "standby";
 
 /// How long to wait for freshly created CRDs to be served.
 const CRD_WAIT: Duration = Duration::from_secs(30);
 
 impl MetallbCharm {
+    /// The validated options, or the problem with them.
+    fn options(ctx: &Context<'_>) -> Result<Result<CharmConfig, ConfigProblem>> {
+        let raw: RawConfig = ctx.config()?;
+        Ok(CharmConfig::validate(&raw))
+    }
+
     /// The validated options as render input, or the problem with them.
     pub(crate) fn settings(ctx: &Context<'_>) -> Result<Result<RenderInput, ConfigProblem>> {
-        let raw: RawConfig = ctx.config()?;
-        let mut config = match CharmConfig::validate(&raw) {
+        let mut config = match Self::options(ctx)? {
             Ok(config) => config,
             Err(problem) => return Ok(Err(problem)),
         };
@@ -129,9 +159,10 @@ impl MetallbCharm {
         }))
     }
 
-    /// Applies everything, creates the memberlist secret, prunes what is no longer wanted;
-    /// with `adopt`, takes over the user's objects that stand in the way.
-    fn reconcile(&mut self, ctx: &Context<'_>, adopt: Adopt) -> Result<Outcome> {
+    /// Applies what differs from the desired state (everything with [`Writes::All`]),
+    /// creates the memberlist secret, prunes what is no longer wanted; with `adopt`, takes
+    /// over the user's objects that stand in the way.
+    fn reconcile(&mut self, ctx: &Context<'_>, adopt: Adopt, writes: Writes) -> Result<Outcome> {
         if !ctx.is_leader()? {
             return Ok(Outcome::Standby);
         }
@@ -140,45 +171,41 @@ impl MetallbCharm {
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
         self.placement = Some((input.namespace.clone(), input.node_selector.clone()));
+        ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
+        let cluster = match Cluster::connect_counting(&self.kube, self.requests.clone()) {
+            Ok(cluster) => cluster,
+            Err(err) => return Ok(outcome_of(err)),
+        };
         if let Some(class) = &input.workloads.priority_class {
-            match Cluster::connect(&self.kube).and_then(|c| c.priority_class_exists(class)) {
+            match cluster.priority_class_exists(class) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Outcome::BadConfig(missing_priority_class(class))),
                 Err(err) => return Ok(outcome_of(err)),
             }
         }
-        ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
-        let applying = Status::maintenance("applying MetalLB objects");
-        ctx.set_unit_status(&applying)?;
-        if let Some(app) = ctx.app()? {
-            app.set_status(&applying)?;
+        let prepared = match prepare(&cluster, &input, adopt, writes) {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(conflicts)) => return Ok(Outcome::Conflicts(conflicts)),
+            Err(err) => return Ok(outcome_of(err)),
+        };
+        if prepared.writes_anything(adopt) {
+            let applying = Status::maintenance("applying MetalLB objects");
+            ctx.set_unit_status(&applying)?;
+            if let Some(app) = ctx.app()? {
+                app.set_status(&applying)?;
+            }
         }
-        Ok(match apply_all(&self.kube, &input, adopt) {
-            Ok(Applied::Conflicts(conflicts)) => Outcome::Conflicts(conflicts),
-            Ok(Applied::Done(ApplyReport {
+        Ok(match apply_all(&cluster, &input, adopt, prepared) {
+            Ok(ApplyReport {
                 readiness,
                 adopted,
-                in_use,
-                bgp,
-                blocker,
-                warnings,
-            })) => {
+                report,
+            }) => {
                 for object in &adopted {
                     tracing::info!("adopted {object}");
                 }
                 self.adopted = adopted;
-                Outcome::Applied {
-                    readiness,
-                    blocker,
-                    pool: input.addresses.join(", "),
-                    size: metallb_core::iprange::total_size(&ranges(&input.addresses)),
-                    in_use,
-                    bgp: input
-                        .bgp
-                        .as_ref()
-                        .map(|b| (b.peers.len(), bgp.unwrap_or_default())),
-                    warnings,
-                }
+                applied(&input.addresses, input.bgp.as_ref(), readiness, report)
             }
             Err(err) => outcome_of(err),
         })
@@ -193,8 +220,40 @@ impl MetallbCharm {
                     "no valid configuration yet: the workloads' placement is unknown".into(),
                 ));
             };
-            Cluster::connect(&self.kube)?.scrape_targets(namespace, selector)
+            Cluster::connect_counting(&self.kube, self.requests.clone())?
+                .scrape_targets(namespace, selector)
         })
+    }
+
+    /// update-status: reads what the status reports, without applying or pruning anything,
+    /// when the last hook left the application active; anything else reconciles (see
+    /// [`observe`]).
+    fn update_status(&mut self, ctx: &Context<'_>) -> Result<Outcome> {
+        if !ctx.is_leader()? {
+            return Ok(Outcome::Standby);
+        }
+        let last = ctx.unit_status()?;
+        if last.status != "active" || last.message.starts_with(STANDBY) {
+            return self.reconcile(ctx, Adopt::No, Writes::Changed);
+        }
+        let config = match Self::options(ctx)? {
+            Ok(config) => config,
+            Err(problem) => return Ok(Outcome::BadConfig(problem)),
+        };
+        self.placement = Some((config.namespace.clone(), config.node_selector.clone()));
+        let instance = Instance::new(ctx.model_name(), ctx.app_name());
+        let cluster = match Cluster::connect_counting(&self.kube, self.requests.clone()) {
+            Ok(cluster) => cluster,
+            Err(err) => return Ok(outcome_of(err)),
+        };
+        match observe(&cluster, &config, &instance) {
+            Ok(Observed::Fine(outcome)) => Ok(outcome),
+            Ok(Observed::Drifted(why)) => {
+                tracing::info!("reconciling: {why}");
+                self.reconcile(ctx, Adopt::No, Writes::Changed)
+            }
+            Err(err) => Ok(outcome_of(err)),
+        }
     }
 
     /// Where the charm's Kubernetes credentials come from.
@@ -209,7 +268,7 @@ impl MetallbCharm {
         ctx: &Context<'_>,
         adopt: Adopt,
     ) -> Result<std::result::Result<Vec<String>, Outcome>> {
-        let outcome = self.reconcile(ctx, adopt)?;
+        let outcome = self.reconcile(ctx, adopt, Writes::All)?;
         self.outcome = Some(outcome.clone());
         Ok(match outcome {
             Outcome::Applied { .. } => Ok(self.adopted.clone()),
@@ -228,7 +287,7 @@ impl MetallbCharm {
             return Ok(Outcome::Standby);
         }
         let instance = Instance::new(ctx.model_name(), ctx.app_name());
-        let cluster = Cluster::connect(&self.kube)?;
+        let cluster = Cluster::connect_counting(&self.kube, self.requests.clone())?;
         let existing = cluster.inventory(MANAGED_KINDS)?;
         let deleted = execute(
             &cluster,
@@ -311,12 +370,37 @@ fn outcome_of(err: K8sError) -> Outcome {
     }
 }
 
-/// What [`apply_all`] did.
-enum Applied {
-    /// Everything was applied.
-    Done(ApplyReport),
-    /// Nothing was applied: these objects are someone else's.
-    Conflicts(Vec<Conflict>),
+/// The [`Outcome::Applied`] for the pool `addresses`, BGP settings `bgp`, and what was read.
+fn applied(
+    addresses: &[String],
+    bgp: Option<&crate::config::BgpConfig>,
+    readiness: Readiness,
+    report: Report,
+) -> Outcome {
+    let pool = ranges(addresses);
+    let in_use = report
+        .load_balancer_ips
+        .iter()
+        .filter(|ip| pool.iter().any(|r| r.contains(**ip)))
+        .count();
+    let (namespace, name) = preflight::KUBE_PROXY_CONFIG_MAP;
+    let blocker = match report.kube_proxy {
+        Ok(data) => data.and_then(|d| preflight::kube_proxy_problem(&d)),
+        // It never blocks on what it could not read.
+        Err(err) => {
+            tracing::warn!("cannot check kube-proxy's configuration ({namespace}/{name}): {err}");
+            None
+        }
+    };
+    Outcome::Applied {
+        readiness,
+        blocker,
+        pool: addresses.join(", "),
+        size: metallb_core::iprange::total_size(&pool),
+        in_use,
+        bgp: bgp.map(|b| (b.peers.len(), report.bgp.unwrap_or_default())),
+        warnings: report.warnings,
+    }
 }
 
 /// What [`apply_all`] found after applying.
@@ -325,15 +409,38 @@ struct ApplyReport {
     readiness: Readiness,
     /// The objects it took over (the `adopt` action).
     adopted: Vec<String>,
-    /// How many pool addresses LoadBalancer Services hold.
-    in_use: usize,
-    /// What the speakers advertise over BGP (when BGP is on).
-    bgp: Option<BgpAdvertising>,
-    /// A condition of the cluster that stops announcements from working (see `preflight`).
-    blocker: Option<String>,
-    /// What the speakers warn about (see `Cluster::duplicate_responders` and
-    /// `Cluster::unreachable_pools`).
-    warnings: Vec<String>,
+    /// What the status reports besides readiness.
+    report: Report,
+}
+
+/// What a reconcile read and will write.
+struct Prepared {
+    /// What ownership decided.
+    plan: Plan,
+    /// Everything read of the charm's kinds and names, later updated with what the API
+    /// server answered to each apply.
+    live: Snapshot,
+    /// The objects of `plan.apply` to apply: all of them, or those that differ from `live`.
+    pending: Vec<Desired>,
+    /// Why each of `pending` is applied (with [`Writes::Changed`]).
+    reasons: Vec<String>,
+    /// Whether the memberlist Secret was not read (it is then created if absent).
+    secret_unseen: bool,
+    /// Whether the interface exclude list was not read (it is then created if absent).
+    exclude_list_unseen: bool,
+}
+
+impl Prepared {
+    /// Whether applying it writes anything (the status then says so).
+    fn writes_anything(&self, adopt: Adopt) -> bool {
+        adopt == Adopt::Foreign
+            || !self.pending.is_empty()
+            || !self.plan.retire_workloads.is_empty()
+            || !self.plan.prune.is_empty()
+            || !self.plan.retire_namespaces.is_empty()
+            || self.secret_unseen
+            || self.exclude_list_unseen
+    }
 }
 
 /// The charm's view of the cluster and what it would do there: every object it wants, and
@@ -343,17 +450,24 @@ pub(crate) fn plan_for(
     input: &RenderInput,
     adopt: Adopt,
 ) -> Result<Result<Plan, Vec<Conflict>>, K8sError> {
+    Ok(read_and_plan(cluster, input, adopt)?.map(|(plan, _)| plan))
+}
+
+/// [`plan_for`], with what was read: one label-selected list per kind the charm manages,
+/// then a read by name of each wanted object those lists did not hold (someone else's, or
+/// absent).
+fn read_and_plan(
+    cluster: &Cluster,
+    input: &RenderInput,
+    adopt: Adopt,
+) -> Result<Result<(Plan, Snapshot), Vec<Conflict>>, K8sError> {
     let desired = render(input);
-    let mut existing = cluster.inventory(MANAGED_KINDS)?;
+    let mut live = cluster.snapshot(MANAGED_KINDS)?;
     let unknown: Vec<&Desired> = desired
         .iter()
-        .filter(|d| {
-            !existing
-                .iter()
-                .any(|e| e.kind == d.kind && e.namespace == d.namespace && e.name == d.name)
-        })
+        .filter(|d| live.live_of(d).is_none())
         .collect();
-    existing.extend(cluster.lookup(&unknown)?);
+    live.record(cluster.lookup(&unknown)?);
     let keep = [
         (
             "Secret".to_string(),
@@ -366,13 +480,47 @@ pub(crate) fn plan_for(
             EXCLUDE_CONFIG_MAP.to_string(),
         ),
     ];
-    Ok(ownership::plan(
-        desired,
-        &existing,
-        &keep,
-        &input.instance(),
-        adopt,
-    ))
+    Ok(
+        ownership::plan(desired, &live.existing(), &keep, &input.instance(), adopt)
+            .map(|plan| (plan, live)),
+    )
+}
+
+/// Reads and decides a reconcile: what to apply (see [`Writes`]; an adoption applies
+/// everything) and what to create.
+fn prepare(
+    cluster: &Cluster,
+    input: &RenderInput,
+    adopt: Adopt,
+    writes: Writes,
+) -> Result<Result<Prepared, Vec<Conflict>>, K8sError> {
+    let (plan, live) = match read_and_plan(cluster, input, adopt)? {
+        Ok(read) => read,
+        Err(conflicts) => return Ok(Err(conflicts)),
+    };
+    let mut pending = Vec::new();
+    let mut reasons = Vec::new();
+    for object in &plan.apply {
+        let reason = match (adopt, writes) {
+            (Adopt::No, Writes::Changed) => live.apply_needed(object, FIELD_MANAGER),
+            _ => Some(String::new()),
+        };
+        if let Some(reason) = reason {
+            pending.push(object.clone());
+            reasons.push(reason);
+        }
+    }
+    let namespace = Some(input.namespace.as_str());
+    Ok(Ok(Prepared {
+        secret_unseen: live.get("Secret", namespace, MEMBERLIST_SECRET).is_none(),
+        exclude_list_unseen: live
+            .get("ConfigMap", namespace, EXCLUDE_CONFIG_MAP)
+            .is_none(),
+        plan,
+        live,
+        pending,
+        reasons,
+    }))
 }
 
 /// Deletes what `plan` retires, workloads first; a retired Namespace only when nothing but
@@ -557,93 +705,185 @@ fn convert_predecessor_pool(
     Ok(())
 }
 
-/// What `preflight` finds wrong with the cluster; nothing when it cannot look (it never blocks
-/// on what it could not read).
-fn preflight_problem(cluster: &Cluster) -> Option<String> {
-    let (namespace, name) = preflight::KUBE_PROXY_CONFIG_MAP;
-    match cluster.config_map_data(namespace, name) {
-        Ok(data) => data.and_then(|d| preflight::kube_proxy_problem(&d)),
-        Err(err) => {
-            tracing::warn!("cannot check kube-proxy's configuration: {err}");
-            None
-        }
-    }
+/// Whether a CRD as read or applied is established (served).
+fn established(crd: Option<&crate::k8s::Live>) -> bool {
+    crd.and_then(|c| c.body["status"]["conditions"].as_array())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
+        })
 }
 
-/// Applies everything and reports on the result.
-fn apply_all(kube: &KubeSource, input: &RenderInput, adopt: Adopt) -> Result<Applied, K8sError> {
-    let cluster = Cluster::connect(kube)?;
-    let mut plan = match plan_for(&cluster, input, adopt)? {
-        Ok(plan) => plan,
-        Err(conflicts) => return Ok(Applied::Conflicts(conflicts)),
-    };
+/// Applies what `prepared` holds, prunes, and reads what the status reports.
+fn apply_all(
+    cluster: &Cluster,
+    input: &RenderInput,
+    adopt: Adopt,
+    prepared: Prepared,
+) -> Result<ApplyReport, K8sError> {
+    let Prepared {
+        mut plan,
+        mut live,
+        pending,
+        reasons,
+        secret_unseen,
+        exclude_list_unseen,
+    } = prepared;
+    if !pending.is_empty() && adopt == Adopt::No {
+        let what: Vec<String> = pending
+            .iter()
+            .zip(&reasons)
+            .map(|(o, why)| format!("{} ({why})", o.describe()))
+            .collect();
+        tracing::debug!(
+            "applying {} of {} objects: {}",
+            pending.len(),
+            plan.apply.len(),
+            what.join(", ")
+        );
+    }
     if adopt == Adopt::Foreign {
-        retire_adopted_installation(&cluster, input, &mut plan)?;
+        retire_adopted_installation(cluster, input, &mut plan)?;
     }
     // Old workloads go before new ones start: never two allocators at once.
     for object in cluster.delete(&std::mem::take(&mut plan.retire_workloads))? {
         tracing::info!("removed {object} before starting its replacement");
     }
-    let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = plan
+    let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = pending
+        .into_iter()
+        .partition(|o| o.kind == "Namespace" || o.kind == ownership::CRD_KIND);
+    live.record(cluster.apply(&namespace_and_crds)?);
+    // Every wanted CRD must be served before objects of its kind are applied: those just
+    // applied, and any read as not established yet.
+    let crd_names: Vec<String> = plan
         .apply
         .iter()
-        .cloned()
-        .partition(|o| o.kind == "Namespace" || o.kind == ownership::CRD_KIND);
-    cluster.apply(&namespace_and_crds)?;
-    let crd_names: Vec<String> = namespace_and_crds
-        .iter()
-        .filter(|o| o.kind == ownership::CRD_KIND)
+        .filter(|o| o.kind == ownership::CRD_KIND && !established(live.live_of(o)))
         .map(|o| o.name.clone())
         .collect();
     cluster.wait_crds_established(&crd_names, CRD_WAIT)?;
-    cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
-    if cluster.create_if_absent(&exclude_list(input))? {
+    if secret_unseen {
+        cluster.ensure_memberlist_secret(&input.namespace, &input.labels())?;
+    }
+    if exclude_list_unseen && cluster.create_if_absent(&exclude_list(input))? {
         tracing::info!("created the interface exclude list {EXCLUDE_CONFIG_MAP}");
     }
-    cluster.apply(&rest)?;
+    live.record(cluster.apply(&rest)?);
     if adopt == Adopt::Foreign {
-        convert_predecessor_pool(&cluster, input, &mut plan)?;
+        convert_predecessor_pool(cluster, input, &mut plan)?;
     }
-    for object in execute(&cluster, &plan, &input.instance())? {
+    for object in execute(cluster, &plan, &input.instance())? {
         tracing::info!("pruned {object}");
     }
-    let pool = ranges(&input.addresses);
-    let in_use = cluster
-        .load_balancer_ips()?
-        .into_iter()
-        .filter(|ip| pool.iter().any(|r| r.contains(*ip)))
-        .count();
-    let bgp = match input.bgp {
-        Some(_) => Some(cluster.bgp_advertising(&input.namespace)?),
-        None => None,
-    };
-    Ok(Applied::Done(ApplyReport {
-        readiness: cluster.readiness(&input.namespace)?,
+    let [controller, speaker] = Cluster::workload_targets(&input.namespace);
+    let readiness = cluster.explain_readiness(
+        &input.namespace,
+        Readiness::of(
+            live.live_of(&controller).map(|l| &l.body),
+            live.live_of(&speaker).map(|l| &l.body),
+        ),
+    )?;
+    Ok(ApplyReport {
+        readiness,
         adopted: plan.adopted,
-        in_use,
-        bgp,
-        blocker: preflight_problem(&cluster),
-        warnings: [
-            cluster.duplicate_responders(&input.namespace)?,
-            cluster.unreachable_pools(&input.namespace)?,
-        ]
-        .concat(),
-    }))
+        report: cluster.report(&input.namespace, input.bgp.is_some())?,
+    })
+}
+
+/// What update-status read.
+enum Observed {
+    /// Everything it checks is as the last reconcile left it: the status to report.
+    Fine(Outcome),
+    /// Something is missing, not ready or different: why (a full reconcile follows).
+    Drifted(String),
+}
+
+/// update-status's reads: the controller Deployment, the speaker DaemonSet and
+/// the IPAddressPool (present, this instance's, the pool holding `iprange`, the workloads
+/// ready), and what the status reports (see [`Report`]). Nothing is applied or pruned here:
+/// drift anywhere else is repaired by the next hook that reconciles (every other event) or by
+/// `sync-resources`, and what breaks the workloads shows here as pods not ready.
+fn observe(
+    cluster: &Cluster,
+    config: &CharmConfig,
+    instance: &Instance,
+) -> Result<Observed, K8sError> {
+    let namespace = config.namespace.as_str();
+    let [controller, speaker] = Cluster::workload_targets(namespace);
+    let pool = Desired::target(
+        "metallb.io/v1beta1",
+        "IPAddressPool",
+        Some(namespace),
+        &instance.pool_name(),
+    );
+    let (found, report) = cluster.lookup_and_report(
+        &[&controller, &speaker, &pool],
+        namespace,
+        config.bgp.is_some(),
+    )?;
+    let mut live = Snapshot::default();
+    live.record(found);
+    for object in [&controller, &speaker, &pool] {
+        let ours = live.live_of(object).is_some_and(|o| {
+            o.existing
+                .labels
+                .get(LABEL_INSTANCE)
+                .is_some_and(|label| instance.owns_label(label))
+        });
+        if !ours {
+            return Ok(Observed::Drifted(format!(
+                "{} is missing or not the charm's",
+                object.describe()
+            )));
+        }
+    }
+    let addresses = live
+        .live_of(&pool)
+        .map(|p| p.body["spec"]["addresses"].clone())
+        .unwrap_or_default();
+    if addresses != json!(config.addresses) {
+        return Ok(Observed::Drifted(format!(
+            "{} holds {addresses}, not the iprange",
+            pool.describe()
+        )));
+    }
+    let readiness = Readiness::of(
+        live.live_of(&controller).map(|l| &l.body),
+        live.live_of(&speaker).map(|l| &l.body),
+    );
+    if !readiness.ready() {
+        return Ok(Observed::Drifted("the workloads are not ready".to_string()));
+    }
+    Ok(Observed::Fine(applied(
+        &config.addresses,
+        config.bgp.as_ref(),
+        readiness,
+        report,
+    )))
 }
 
 impl Charm for MetallbCharm {
     fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()> {
         let outcome = match event {
             Event::Action { name, .. } => return crate::actions::run(self, ctx, name),
-            Event::Remove => self.remove(ctx)?,
+            Event::Remove => self.remove(ctx),
             Event::Stop => return Ok(()),
-            _ => {
-                let outcome = self.reconcile(ctx, Adopt::No)?;
-                self.publish(ctx, outcome != Outcome::Standby)?;
-                outcome
-            }
+            Event::UpdateStatus => self.update_status(ctx),
+            _ => self.reconcile(ctx, Adopt::No, Writes::Changed),
         };
-        self.outcome = Some(outcome);
+        if let Ok(outcome) = &outcome
+            && !matches!(event, Event::Remove)
+        {
+            self.publish(ctx, *outcome != Outcome::Standby)?;
+        }
+        tracing::debug!(
+            "{} Kubernetes API requests ({} writes, {} ms)",
+            self.requests.total(),
+            self.requests.writes(),
+            self.requests.time().as_millis()
+        );
+        self.outcome = Some(outcome?);
         Ok(())
     }
 

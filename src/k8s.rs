@@ -4,20 +4,32 @@
 //! Every call has a timeout so that a hook never hangs for minutes; errors are classified so the
 //! charm can say "run juju trust" for a 403 and "will retry" for anything transient.
 
+use std::future::Future;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 
 use crate::ownership::Existing;
-use crate::preflight;
 use crate::render::{Desired, MEMBERLIST_SECRET};
+
+mod compare;
+mod count;
+mod explain;
+mod report;
+mod scheduling;
+mod snapshot;
+mod targets;
+
+pub use count::ApiRequests;
+pub use report::Report;
+pub use snapshot::{Live, Snapshot};
 
 /// The field manager of every server-side apply the charm makes.
 pub const FIELD_MANAGER: &str = "metallb-charm";
@@ -87,6 +99,7 @@ impl Readiness {
 pub struct Cluster {
     client: Client,
     runtime: tokio::runtime::Runtime,
+    requests: ApiRequests,
 }
 
 /// The API of `object`'s kind, in its namespace.
@@ -163,50 +176,93 @@ impl KubeSource {
 impl Cluster {
     /// Connects with credentials from `source`.
     pub fn connect(source: &KubeSource) -> Result<Self, K8sError> {
+        Self::connect_counting(source, ApiRequests::default())
+    }
+
+    /// Connects with credentials from `source`, counting every request in `requests`.
+    pub fn connect_counting(source: &KubeSource, requests: ApiRequests) -> Result<Self, K8sError> {
         #[cfg(test)]
         if let KubeSource::Fake(api) = source {
-            return Self::over(|| api.client());
+            use tower::Layer;
+            let layer = requests.layer();
+            return Self::over(requests, || {
+                Client::new(layer.layer(api.clone()), "default")
+            });
         }
+        let started = std::time::Instant::now();
         let runtime = new_runtime()?;
+        let layer = requests.layer();
         let client = runtime.block_on(async {
             let mut config = source.config().await?;
             config.connect_timeout = Some(Duration::from_secs(5));
             config.read_timeout = Some(CALL_TIMEOUT);
             config.write_timeout = Some(CALL_TIMEOUT);
-            Client::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))
+            let builder =
+                ClientBuilder::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))?;
+            Ok::<_, K8sError>(builder.with_layer(&layer).build())
         })?;
-        Ok(Self { client, runtime })
+        requests.add_time(started.elapsed());
+        Ok(Self {
+            client,
+            runtime,
+            requests,
+        })
     }
 
     /// A cluster reached through the client `make_client` builds, inside the cluster's own
     /// runtime (a client spawns its request buffer there): the seam the unit tests put their
-    /// fake API server in.
-    pub fn over(make_client: impl FnOnce() -> Client) -> Result<Self, K8sError> {
+    /// fake API server in. `requests` is what the client counts into.
+    pub fn over(
+        requests: ApiRequests,
+        make_client: impl FnOnce() -> Client,
+    ) -> Result<Self, K8sError> {
         let runtime = new_runtime()?;
         let client = {
             let _inside = runtime.enter();
             make_client()
         };
-        Ok(Self { client, runtime })
+        Ok(Self {
+            client,
+            runtime,
+            requests,
+        })
     }
 
-    /// Server-side applies every object, in order.
-    pub fn apply(&self, objects: &[Desired]) -> Result<(), K8sError> {
-        self.runtime.block_on(async {
+    /// The requests this cluster's client has sent (and those of every cluster sharing the
+    /// counter).
+    pub fn requests(&self) -> &ApiRequests {
+        &self.requests
+    }
+
+    /// Runs `work` on the cluster's runtime; its time counts as time spent on the API.
+    fn block_on<T>(&self, work: impl Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = self.runtime.block_on(work);
+        self.requests.add_time(started.elapsed());
+        out
+    }
+
+    /// Server-side applies every object, in order; returns the objects as the API server
+    /// answered.
+    pub fn apply(&self, objects: &[Desired]) -> Result<Vec<Live>, K8sError> {
+        self.block_on(async {
             let params = PatchParams::apply(FIELD_MANAGER).force();
+            let mut applied = Vec::new();
             for object in objects {
                 let api = api_of(&self.client, object);
-                api.patch(&object.name, &params, &Patch::Apply(&object.body))
+                let answer = api
+                    .patch(&object.name, &params, &Patch::Apply(&object.body))
                     .await
                     .map_err(|e| classify(&format!("applying {}", object.describe()), e))?;
+                applied.extend(live(&object.api_version, &object.kind, &answer));
             }
-            Ok(())
+            Ok(applied)
         })
     }
 
     /// JSON-merge-patches `object` with its `body` (a `null` removes a field, whoever set it).
     pub fn merge_patch(&self, object: &Desired) -> Result<(), K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let api = api_of(&self.client, object);
             api.patch(
                 &object.name,
@@ -234,58 +290,128 @@ impl Cluster {
             }),
             ..object.clone()
         };
-        self.apply(std::slice::from_ref(&empty))
+        self.apply(std::slice::from_ref(&empty)).map(|_| ())
     }
 
     /// Every object of the `kinds` (`apiVersion`, kind) that carries the charm's managed-by
     /// label, of any instance, in every namespace.
     pub fn inventory(&self, kinds: &[(&str, &str)]) -> Result<Vec<Existing>, K8sError> {
+        Ok(self.snapshot(kinds)?.existing())
+    }
+
+    /// [`Self::inventory`], whole: one label-selected list per kind, one after the other on
+    /// one connection (a refusal stops there).
+    pub fn snapshot(&self, kinds: &[(&str, &str)]) -> Result<Snapshot, K8sError> {
         let selector = crate::identity::managed_selector();
-        self.runtime.block_on(async {
-            let mut found = Vec::new();
-            for (api_version, kind) in kinds {
+        let params = ListParams::default().labels(&selector);
+        self.block_on(async {
+            let lists = kinds.iter().map(|(api_version, kind)| {
                 let api = api_for(&self.client, api_version, kind, None);
-                let list = match api.list(&ListParams::default().labels(&selector)).await {
-                    Ok(list) => list,
-                    // A CRD-backed kind that is not installed has nothing of ours.
-                    Err(kube::Error::Api(status)) if status.code == 404 => continue,
-                    Err(e) => return Err(classify(&format!("listing {kind}"), e)),
-                };
-                found.extend(
-                    list.items
-                        .iter()
-                        .filter_map(|item| existing(api_version, kind, item)),
-                );
+                let params = &params;
+                async move {
+                    match api.list(params).await {
+                        Ok(list) => Ok(list
+                            .items
+                            .iter()
+                            .filter_map(|item| live(api_version, kind, item))
+                            .collect()),
+                        // A CRD-backed kind that is not installed has nothing of ours.
+                        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+                        Err(e) => Err(classify(&format!("listing {kind}"), e)),
+                    }
+                }
+            });
+            let mut snapshot = Snapshot::default();
+            for list in lists {
+                snapshot.record(list.await?);
             }
-            Ok(found)
+            Ok(snapshot)
         })
     }
 
     /// Reads each of `objects` that exists (to learn whether someone else has it).
-    pub fn lookup(&self, objects: &[&Desired]) -> Result<Vec<Existing>, K8sError> {
-        self.runtime.block_on(async {
-            let mut found = Vec::new();
-            for object in objects {
-                let api = api_of(&self.client, object);
-                match api.get_opt(&object.name).await {
-                    Ok(Some(item)) => {
-                        found.extend(existing(&object.api_version, &object.kind, &item));
-                    }
-                    Ok(None) => {}
-                    // The kind itself is not served yet (its CRD is about to be applied).
-                    Err(kube::Error::Api(status)) if status.code == 404 => {}
-                    Err(e) => return Err(classify(&format!("reading {}", object.describe()), e)),
-                }
+    pub fn lookup(&self, objects: &[&Desired]) -> Result<Vec<Live>, K8sError> {
+        self.block_on(self.fetch(objects))
+    }
+
+    async fn fetch(&self, objects: &[&Desired]) -> Result<Vec<Live>, K8sError> {
+        let reads = objects.iter().map(|object| async move {
+            let api = api_of(&self.client, object);
+            match api.get_opt(&object.name).await {
+                Ok(Some(item)) => Ok(live(&object.api_version, &object.kind, &item)),
+                Ok(None) => Ok(None),
+                // The kind itself is not served yet (its CRD is about to be applied).
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                Err(e) => Err(classify(&format!("reading {}", object.describe()), e)),
             }
-            Ok(found)
+        });
+        let mut found = Vec::new();
+        for read in reads {
+            found.extend(read.await?);
+        }
+        Ok(found)
+    }
+
+    /// What the status reports besides readiness (see [`Report`]).
+    pub fn report(&self, namespace: &str, bgp: bool) -> Result<Report, K8sError> {
+        self.block_on(report::report(&self.client, namespace, bgp))
+    }
+
+    /// Reads `objects` (those that exist) and the [`Report`] on `namespace`: what
+    /// update-status needs.
+    pub fn lookup_and_report(
+        &self,
+        objects: &[&Desired],
+        namespace: &str,
+        bgp: bool,
+    ) -> Result<(Vec<Live>, Report), K8sError> {
+        self.block_on(async {
+            let found = self.fetch(objects).await?;
+            Ok((found, report::report(&self.client, namespace, bgp).await?))
         })
+    }
+
+    /// The controller Deployment and speaker DaemonSet of `namespace`, named only (to read).
+    pub fn workload_targets(namespace: &str) -> [Desired; 2] {
+        [
+            Desired::target("apps/v1", "Deployment", Some(namespace), "controller"),
+            Desired::target("apps/v1", "DaemonSet", Some(namespace), "speaker"),
+        ]
+    }
+
+    /// Ready counts of the controller Deployment and speaker DaemonSet in `namespace`, and
+    /// why pods are not running when some are not.
+    pub fn readiness(&self, namespace: &str) -> Result<Readiness, K8sError> {
+        let [controller, speaker] = Self::workload_targets(namespace);
+        let mut found = Snapshot::default();
+        found.record(self.lookup(&[&controller, &speaker])?);
+        self.explain_readiness(
+            namespace,
+            Readiness::of(
+                found.live_of(&controller).map(|l| &l.body),
+                found.live_of(&speaker).map(|l| &l.body),
+            ),
+        )
+    }
+
+    /// `readiness` with the pods' problems when some wanted pod is not ready (one list of
+    /// the MetalLB pods; none when all are ready).
+    pub fn explain_readiness(
+        &self,
+        namespace: &str,
+        mut readiness: Readiness,
+    ) -> Result<Readiness, K8sError> {
+        if readiness.short() {
+            readiness.problems = self.block_on(report::pod_problems(&self.client, namespace))?;
+        }
+        Ok(readiness)
     }
 
     /// Every object in `namespace` of every listable namespaced kind the API serves (for
     /// deciding whether a Namespace holds anything but the charm's own objects).
     pub fn namespace_contents(&self, namespace: &str) -> Result<Vec<Existing>, K8sError> {
         use kube::discovery::{Discovery, Scope, verbs};
-        self.runtime.block_on(async {
+        self.block_on(async {
             let discovery = Discovery::new(self.client.clone())
                 .run()
                 .await
@@ -324,7 +450,7 @@ impl Cluster {
 
     /// Deletes the given objects (missing ones are fine); returns what was deleted.
     pub fn delete(&self, objects: &[Desired]) -> Result<Vec<String>, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let mut deleted = Vec::new();
             for object in objects {
                 let api = api_of(&self.client, object);
@@ -345,7 +471,7 @@ impl Cluster {
         kind: &str,
         namespace: Option<&str>,
     ) -> Result<Vec<DynamicObject>, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             api_for(&self.client, api_version, kind, namespace)
                 .list(&ListParams::default())
                 .await
@@ -360,7 +486,7 @@ impl Cluster {
         namespace: &str,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> Result<bool, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
             match api.get_opt(MEMBERLIST_SECRET).await {
                 Ok(Some(_)) => return Ok(false),
@@ -384,48 +510,6 @@ impl Cluster {
         })
     }
 
-    /// Ready counts of the controller Deployment and speaker DaemonSet in `namespace`.
-    pub fn readiness(&self, namespace: &str) -> Result<Readiness, K8sError> {
-        self.runtime.block_on(async {
-            let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-            let daemonsets: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
-            let controller = deployments
-                .get_opt("controller")
-                .await
-                .map_err(|e| classify("reading the controller", e))?
-                .map(|d| {
-                    let wanted = d.spec.and_then(|s| s.replicas).unwrap_or(1);
-                    let available = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
-                    (available, wanted)
-                })
-                .unwrap_or((0, 1));
-            let speaker = daemonsets
-                .get_opt("speaker")
-                .await
-                .map_err(|e| classify("reading the speakers", e))?
-                .and_then(|d| d.status)
-                .map(|s| (s.number_ready, s.desired_number_scheduled))
-                .unwrap_or((0, 0));
-            let problems = if controller.0 >= controller.1 && speaker.0 >= speaker.1 {
-                Vec::new()
-            } else {
-                let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-                pods.list(&ListParams::default().labels("app=metallb"))
-                    .await
-                    .map_err(|e| classify("listing the MetalLB pods", e))?
-                    .items
-                    .iter()
-                    .filter_map(pod_problem)
-                    .collect()
-            };
-            Ok(Readiness {
-                controller,
-                speaker,
-                problems,
-            })
-        })
-    }
-
     /// Waits until the named CRDs are established (served), up to `timeout`.
     pub fn wait_crds_established(
         &self,
@@ -433,7 +517,7 @@ impl Cluster {
         timeout: Duration,
     ) -> Result<(), K8sError> {
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-        self.runtime.block_on(async {
+        self.block_on(async {
             let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
             let deadline = tokio::time::Instant::now() + timeout;
             for name in names {
@@ -467,7 +551,7 @@ impl Cluster {
     /// Creates `object` unless an object of its kind and name exists (which is left as it is);
     /// returns whether it was created.
     pub fn create_if_absent(&self, object: &Desired) -> Result<bool, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let api = api_of(&self.client, object);
             let body: DynamicObject = serde_json::from_value(object.body.clone())
                 .map_err(|e| K8sError::Transient(format!("{}: {e}", object.describe())))?;
@@ -476,115 +560,6 @@ impl Cluster {
                 Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
                 Err(e) => Err(classify(&format!("creating {}", object.describe()), e)),
             }
-        })
-    }
-
-    /// The `data` of ConfigMap `namespace/name`, or None when there is none.
-    pub fn config_map_data(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<std::collections::BTreeMap<String, String>>, K8sError> {
-        use k8s_openapi::api::core::v1::ConfigMap;
-        self.runtime.block_on(async {
-            let maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-            maps.get_opt(name)
-                .await
-                .map(|map| map.map(|m| m.data.unwrap_or_default()))
-                .map_err(|e| classify(&format!("reading ConfigMap {namespace}/{name}"), e))
-        })
-    }
-
-    /// Every LoadBalancer ingress IP in the cluster.
-    pub fn load_balancer_ips(&self) -> Result<Vec<std::net::IpAddr>, K8sError> {
-        use k8s_openapi::api::core::v1::Service;
-        self.runtime.block_on(async {
-            let services: Api<Service> = Api::all(self.client.clone());
-            let list = services
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| classify("listing services", e))?;
-            Ok(list
-                .items
-                .into_iter()
-                .filter_map(|s| s.status?.load_balancer?.ingress)
-                .flatten()
-                .filter_map(|i| i.ip?.parse().ok())
-                .collect())
-        })
-    }
-
-    /// What the speakers advertise over BGP, from the ServiceBGPStatus objects in `namespace`:
-    /// how many Services, by how many nodes.
-    pub fn bgp_advertising(&self, namespace: &str) -> Result<BgpAdvertising, K8sError> {
-        use metallb_api::ServiceBGPStatus;
-        use std::collections::BTreeSet;
-        self.runtime.block_on(async {
-            let statuses: Api<ServiceBGPStatus> = Api::namespaced(self.client.clone(), namespace);
-            let list = statuses
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| classify("listing servicebgpstatuses", e))?;
-            let mut services = BTreeSet::new();
-            let mut nodes = BTreeSet::new();
-            for status in list.items.into_iter().filter_map(|s| s.status) {
-                services.insert((status.service_namespace, status.service_name));
-                nodes.extend(status.node);
-            }
-            Ok(BgpAdvertising {
-                services: services.len(),
-                nodes: nodes.len(),
-            })
-        })
-    }
-
-    /// What the speakers report about duplicate responders, from the `DuplicateResponder`
-    /// conditions of the ServiceL2Status objects in `namespace`: the first sentence of each
-    /// ("198.18.100.10 also answered by 02:00:00:00:00:0c on eth0"), sorted, without repeats.
-    pub fn duplicate_responders(&self, namespace: &str) -> Result<Vec<String>, K8sError> {
-        use metallb_api::{DUPLICATE_RESPONDER, ServiceL2Status};
-        self.runtime.block_on(async {
-            let statuses: Api<ServiceL2Status> = Api::namespaced(self.client.clone(), namespace);
-            let list = statuses
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| classify("listing servicel2statuses", e))?;
-            let found: std::collections::BTreeSet<String> = list
-                .items
-                .into_iter()
-                .filter_map(|s| s.status)
-                .flat_map(|s| s.conditions)
-                .filter(|c| c.type_ == DUPLICATE_RESPONDER && c.status == "True")
-                .filter_map(|c| c.message.split(": ").next().map(str::to_string))
-                .collect();
-            Ok(found.into_iter().collect())
-        })
-    }
-
-    /// Pool ranges no node can announce in Layer 2, as every speaker reports them in the
-    /// `layer2PoolsReachable` condition of its ConfigurationState (see
-    /// [`preflight::unreachable_pools`]).
-    pub fn unreachable_pools(&self, namespace: &str) -> Result<Vec<String>, K8sError> {
-        use metallb_api::ConfigurationState;
-        use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
-        self.runtime.block_on(async {
-            let states: Api<ConfigurationState> = Api::namespaced(self.client.clone(), namespace);
-            let list = states
-                .list(&ListParams::default().labels("metallb.io/component-type=speaker"))
-                .await
-                .map_err(|e| classify("listing configurationstates", e))?;
-            let reports: Vec<Vec<String>> = list
-                .items
-                .into_iter()
-                .filter_map(|s| s.status)
-                .flat_map(|s| s.conditions)
-                .filter(|c| c.type_ == LAYER2_POOLS_REACHABLE)
-                .map(|c| match c.status.as_str() {
-                    "False" => c.message.lines().map(str::to_string).collect(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            Ok(preflight::unreachable_pools(&reports))
         })
     }
 
@@ -599,7 +574,7 @@ impl Cluster {
         use k8s_openapi::api::core::v1::Service;
         use metallb_api::ServiceL2Status;
         use metallb_api::annotations::{self, IP_ALLOCATED_FROM_POOL};
-        self.runtime.block_on(async {
+        self.block_on(async {
             let services: Api<Service> = match namespace {
                 Some(ns) => Api::namespaced(self.client.clone(), ns),
                 None => Api::all(self.client.clone()),
@@ -753,9 +728,10 @@ fn existing(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Exist
     })
 }
 
-mod explain;
-mod scheduling;
-mod targets;
+/// A listed or read object, whole (None without a name).
+fn live(api_version: &str, kind: &str, item: &DynamicObject) -> Option<Live> {
+    Live::new(api_version, kind, serde_json::to_value(item).ok()?)
+}
 
 #[cfg(test)]
 pub(crate) mod fake;

@@ -347,13 +347,274 @@ fn what_the_charm_no_longer_renders_is_pruned_and_nothing_it_did_not_create() {
         api.object("metallb.io/v1beta2", "BGPPeer", Some(NS), &peer.name)
             .is_none()
     );
-    // Pruning comes after the apply of everything still wanted.
+    // Pruning comes after the apply of whatever still wanted differs.
     let calls = api.calls();
-    let last_apply = calls.iter().rposition(|c| c.method == "PATCH").unwrap();
     let first_delete = calls.iter().position(|c| c.method == "DELETE").unwrap();
-    assert!(last_apply < first_delete);
+    if let Some(last_apply) = calls.iter().rposition(|c| c.method == "PATCH") {
+        assert!(last_apply < first_delete);
+    }
     assert_eq!(
         out.state.unit_status,
         Status::active(format!("16 addresses ({POOL}), 0 in use"))
     );
+}
+
+/// How many reads a reconcile with nothing to change makes at most: one list per kind the
+/// charm manages, then what the status reports (Services, ServiceL2Status,
+/// ConfigurationStates, kube-proxy's ConfigMap; ServiceBGPStatus with BGP; the pods when
+/// some are not ready).
+const STEADY_READS: usize = MANAGED_KINDS.len() + 6;
+
+/// A cluster the charm has reconciled once, with its workloads ready; the state after.
+fn reconciled(api: &FakeApi, state: State) -> State {
+    api.workloads_ready();
+    let out = config_changed(api, state);
+    assert!(out.success);
+    assert!(
+        matches!(out.state.unit_status, Status::Active(_)),
+        "{:?}",
+        out.state.unit_status
+    );
+    api.clear_calls();
+    out.state
+}
+
+fn lines(calls: &[Call]) -> Vec<String> {
+    calls.iter().map(Call::line).collect()
+}
+
+/// The request count the charm logged, as `(requests, writes)`.
+fn logged_count(out: &Output) -> (usize, usize) {
+    let line = out
+        .logs
+        .iter()
+        .rev()
+        .find(|l| l.message.contains("Kubernetes API requests"))
+        .unwrap_or_else(|| panic!("no request count in {:#?}", out.logs));
+    let numbers: Vec<usize> = line
+        .message
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn a_second_reconcile_with_nothing_changed_reads_each_kind_once_and_writes_nothing() {
+    for state in [
+        configured(),
+        configured()
+            .with_config("bgp-asn", 64512)
+            .with_config("bgp-peers", "198.18.0.1:64513"),
+    ] {
+        let api = FakeApi::new();
+        let state = reconciled(&api, state);
+        let out = config_changed(&api, state.clone());
+        assert!(out.success);
+        assert_eq!(out.state.unit_status, state.unit_status);
+        let calls = api.calls();
+        assert_eq!(lines(&api.writes()), Vec::<String>::new());
+        assert!(calls.len() <= STEADY_READS, "{:#?}", lines(&calls));
+        // One list per managed kind, label-selected; no read by name of the charm's objects.
+        let selector = managed_selector();
+        for (api_version, kind) in MANAGED_KINDS {
+            let plural = path_of(&Desired::target(api_version, kind, None, "x"))
+                .trim_end_matches("/x")
+                .to_string();
+            let lists: Vec<&Call> = calls.iter().filter(|c| c.path == plural).collect();
+            assert_eq!(lists.len(), 1, "{kind}: {:#?}", lines(&calls));
+            assert_eq!(lists[0].query.get("labelSelector"), Some(&selector));
+        }
+        for object in render_for_test(&state) {
+            assert!(
+                !lines(&calls).contains(&format!("GET {}", path_of(&object))),
+                "{} read by name",
+                object.describe()
+            );
+        }
+        // No maintenance status when nothing is applied.
+        assert!(
+            !out.status_history
+                .iter()
+                .any(|c| matches!(c.status.status.as_str(), "maintenance")),
+            "{:#?}",
+            out.status_history
+        );
+        assert_eq!(logged_count(&out), (calls.len(), 0));
+    }
+}
+
+/// What the charm renders for `state`'s options (images as the harness resolves them).
+fn render_for_test(state: &State) -> Vec<Desired> {
+    desired(state.config.contains_key("bgp-asn"))
+}
+
+#[test]
+fn a_changed_option_applies_exactly_the_objects_it_changes() {
+    let api = FakeApi::new();
+    let state = reconciled(&api, configured());
+    let wider = "198.18.0.0/27";
+    let out = config_changed(&api, state.with_config("iprange", wider));
+    assert!(out.success);
+    let pool = desired(false)
+        .into_iter()
+        .find(|d| d.kind == "IPAddressPool")
+        .unwrap();
+    assert_eq!(
+        lines(&api.writes()),
+        vec![format!("PATCH {}", path_of(&pool))]
+    );
+    let applied = api
+        .object("metallb.io/v1beta1", "IPAddressPool", Some(NS), &pool.name)
+        .unwrap();
+    assert_eq!(applied["spec"]["addresses"], json!([wider]));
+    assert_eq!(
+        out.state.unit_status,
+        Status::active(format!("32 addresses ({wider}), 0 in use"))
+    );
+    assert_eq!(logged_count(&out).1, 1);
+}
+
+#[test]
+fn an_object_changed_by_someone_else_is_applied_again_and_only_it() {
+    let api = FakeApi::new();
+    let state = reconciled(&api, configured());
+    let pool = desired(false)
+        .into_iter()
+        .find(|d| d.kind == "IPAddressPool")
+        .unwrap();
+    let mut edited = api
+        .object("metallb.io/v1beta1", "IPAddressPool", Some(NS), &pool.name)
+        .unwrap();
+    edited["spec"]["addresses"] = json!(["198.18.9.0/24"]);
+    api.seed(edited);
+    // A label the charm applied and no longer states would be removed by an apply: the
+    // stored managed fields say the charm owns one more label than it renders.
+    let l2 = desired(false)
+        .into_iter()
+        .find(|d| d.kind == "L2Advertisement")
+        .unwrap();
+    let mut stale = api
+        .object("metallb.io/v1beta1", "L2Advertisement", Some(NS), &l2.name)
+        .unwrap();
+    stale["metadata"]["labels"]["dropped"] = json!("x");
+    stale["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"]["f:labels"]["f:dropped"] =
+        json!({});
+    api.seed(stale);
+    let out = config_changed(&api, state);
+    let mut writes = lines(&api.writes());
+    writes.sort();
+    let mut expected = vec![
+        format!("PATCH {}", path_of(&pool)),
+        format!("PATCH {}", path_of(&l2)),
+    ];
+    expected.sort();
+    assert_eq!(writes, expected);
+    assert!(out.logged("spec.addresses.0 differs"), "{:#?}", out.logs);
+    assert!(
+        out.logged("f:metadata.f:labels.f:dropped is no longer applied"),
+        "{:#?}",
+        out.logs
+    );
+}
+
+#[test]
+fn update_status_reads_what_it_reports_and_writes_nothing() {
+    let api = FakeApi::new();
+    let state = reconciled(&api, configured());
+    let out = run(&api, TestEvent::hook("update-status"), state.clone());
+    assert!(out.success);
+    assert_eq!(out.state.unit_status, state.unit_status);
+    let calls = api.calls();
+    assert_eq!(lines(&api.writes()), Vec::<String>::new());
+    // The controller, the speakers, the pool, then Services, ServiceL2Status,
+    // ConfigurationStates and kube-proxy's ConfigMap: no inventory.
+    assert_eq!(calls.len(), 7, "{:#?}", lines(&calls));
+    assert!(
+        !calls.iter().any(|c| c.query.contains_key("labelSelector")
+            && c.query["labelSelector"] == managed_selector()),
+        "{:#?}",
+        lines(&calls)
+    );
+    assert_eq!(logged_count(&out), (7, 0));
+    // Nothing but the final status is set: no maintenance, and no workload version.
+    assert!(
+        !out.status_history
+            .iter()
+            .any(|c| c.status.status == "maintenance"),
+        "{:#?}",
+        out.status_history
+    );
+}
+
+#[test]
+fn update_status_with_bgp_reads_what_the_speakers_advertise() {
+    let api = FakeApi::new();
+    let bgp = configured()
+        .with_config("bgp-asn", 64512)
+        .with_config("bgp-peers", "198.18.0.1:64513");
+    let state = reconciled(&api, bgp);
+    let out = run(&api, TestEvent::hook("update-status"), state.clone());
+    assert_eq!(out.state.unit_status, state.unit_status);
+    assert_eq!(lines(&api.writes()), Vec::<String>::new());
+    assert!(
+        lines(&api.calls()).contains(&format!(
+            "GET /apis/metallb.io/v1beta1/namespaces/{NS}/servicebgpstatuses"
+        )),
+        "{:#?}",
+        lines(&api.calls())
+    );
+}
+
+#[test]
+fn update_status_repairs_a_missing_pool_and_nothing_else() {
+    let api = FakeApi::new();
+    let state = reconciled(&api, configured());
+    let pool = desired(false)
+        .into_iter()
+        .find(|d| d.kind == "IPAddressPool")
+        .unwrap();
+    api.remove("metallb.io/v1beta1", "IPAddressPool", Some(NS), &pool.name);
+    let out = run(&api, TestEvent::hook("update-status"), state.clone());
+    assert!(out.success);
+    assert_eq!(
+        lines(&api.writes()),
+        vec![format!("PATCH {}", path_of(&pool))]
+    );
+    assert_eq!(out.state.unit_status, state.unit_status);
+    assert!(out.logged("reconciling: IPAddressPool"), "{:#?}", out.logs);
+}
+
+#[test]
+fn update_status_after_a_status_other_than_active_reconciles() {
+    // Not ready yet (waiting): update-status reads everything again, as config-changed does,
+    // and writes nothing that is already there.
+    let api = FakeApi::new();
+    let out = config_changed(&api, configured());
+    assert!(matches!(out.state.unit_status, Status::Waiting(_)));
+    api.clear_calls();
+    api.workloads_ready();
+    // The fake's workloads report ready once applied again; here their status stays as it
+    // was, so the charm still waits, having read every kind and written nothing.
+    let out = run(&api, TestEvent::hook("update-status"), out.state);
+    assert!(out.success);
+    assert_eq!(lines(&api.writes()), Vec::<String>::new());
+    let selector = managed_selector();
+    let lists = api
+        .calls()
+        .iter()
+        .filter(|c| c.query.get("labelSelector") == Some(&selector))
+        .count();
+    assert_eq!(lists, MANAGED_KINDS.len());
+}
+
+#[test]
+fn non_leaders_make_no_request_and_say_so() {
+    let api = FakeApi::new();
+    for hook in ["config-changed", "update-status"] {
+        let out = run(&api, TestEvent::hook(hook), configured().with_leader(false));
+        assert!(out.success);
+        assert_eq!(logged_count(&out), (0, 0));
+    }
+    assert!(api.calls().is_empty());
 }

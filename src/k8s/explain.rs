@@ -32,7 +32,7 @@ impl Cluster {
         name: &str,
     ) -> Result<Inputs, ExplainError> {
         let client = self.client.clone();
-        self.runtime.block_on(async move {
+        self.block_on(async move {
             let services: Api<Service> = Api::namespaced(client.clone(), namespace);
             let service = services
                 .get_opt(name)

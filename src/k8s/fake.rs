@@ -6,7 +6,8 @@
 //! reconcile (tens of calls) runs without spelling out each answer. The API server's own
 //! behaviour is kept to what the charm relies on: 404 for a missing object, 409 for a create
 //! over an existing one, equality label selectors, server-side apply replacing the object
-//! (its status kept), JSON merge patch, and CRDs becoming established once applied.
+//! (its status kept, the applied fields recorded in `managedFields` with every list atomic),
+//! JSON merge patch, and CRDs becoming established once applied.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -117,6 +118,27 @@ impl FakeApi {
     /// Forgets the requests answered so far.
     pub fn clear_calls(&self) {
         self.state().calls.clear();
+    }
+
+    /// Removes the stored object of that kind and name (as someone deleting it would).
+    pub fn remove(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+        let (prefix, plural) = place(api_version, kind);
+        self.state().objects.remove(&(
+            prefix,
+            namespace.map(str::to_string),
+            plural,
+            name.to_string(),
+        ));
+    }
+
+    /// The requests answered so far that may change something (not GET).
+    pub fn writes(&self) -> Vec<Call> {
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| c.method != "GET")
+            .cloned()
+            .collect()
     }
 
     /// The stored object of that kind and name, if any.
@@ -283,6 +305,20 @@ fn selects(selector: &str, labels: &Value) -> bool {
         })
 }
 
+/// The `fieldsV1` set of the fields `applied` states (every list atomic: a leaf).
+fn fields_of(applied: &Value) -> Value {
+    match applied.as_object() {
+        Some(object) => Value::Object(
+            object
+                .iter()
+                .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+                .map(|(k, v)| (format!("f:{k}"), fields_of(v)))
+                .collect(),
+        ),
+        None => json!({}),
+    }
+}
+
 /// A Kubernetes `Status` failure.
 pub fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
     (
@@ -349,6 +385,10 @@ impl State {
                 if let Some(old) = self.objects.get(&key).and_then(|o| o.get("status")) {
                     object["status"] = old.clone();
                 }
+                object["metadata"]["managedFields"] = json!([{
+                    "manager": call.query["fieldManager"], "operation": "Apply",
+                    "fieldsType": "FieldsV1", "fieldsV1": fields_of(&call.body),
+                }]);
                 self.settle(&mut object);
                 self.objects.insert(key, object.clone());
                 (200, object)

@@ -9,7 +9,7 @@ use super::{Cluster, K8sError, classify};
 impl Cluster {
     /// Whether PriorityClass `name` exists.
     pub fn priority_class_exists(&self, name: &str) -> Result<bool, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let classes: Api<PriorityClass> = Api::all(self.client.clone());
             classes
                 .get_opt(name)

@@ -21,7 +21,7 @@ impl Cluster {
         namespace: &str,
         node_selector: &BTreeMap<String, String>,
     ) -> Result<Targets, K8sError> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let selector: Vec<String> = node_selector
                 .iter()
                 .map(|(key, value)| format!("{key}={value}"))

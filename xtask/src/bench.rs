@@ -1,8 +1,9 @@
 //! `cargo xtask bench ...`: benchmarks that print numbers.
 //!
 //! `bench hooks`: deploys the release-built charm through `juju-sim` against a fresh control
-//! plane and prints how long each hook took (dispatch start to exit), for a deploy and a config
-//! change.
+//! plane and prints how long each hook took (dispatch start to exit) and how many Kubernetes
+//! API requests it made (the charm logs the count at DEBUG), for a deploy, config changes,
+//! config-changed with nothing to change, and update-status.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,11 +17,19 @@ use crate::paths::workspace_root;
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Time every hook of a charm deploy and a config change against a real control plane.
+    /// Time every hook of a charm deploy, config changes, config-changed with nothing to
+    /// change and update-status against a real control plane; print the API requests of each.
     Hooks {
         /// How many config changes to time.
         #[arg(long, default_value_t = 5)]
         changes: u32,
+        /// How many config-changed with nothing to change, and how many update-status.
+        #[arg(long, default_value_t = 20)]
+        idle: u32,
+        /// Time this charm binary instead of building the workspace's (to compare two
+        /// builds on the same machine at the same time).
+        #[arg(long)]
+        charm: Option<PathBuf>,
     },
     /// Create N LoadBalancer Services at once against a real control plane with the release
     /// controller; print time to all allocated, per-service p50/p99, CPU and peak RSS.
@@ -70,7 +79,11 @@ pub enum BenchCommand {
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Hooks { changes } => hooks(changes),
+        BenchCommand::Hooks {
+            changes,
+            idle,
+            charm,
+        } => hooks(changes, idle, charm.as_deref()),
         BenchCommand::Controller { services } => controller(services),
         BenchCommand::Churn {
             services,
@@ -199,8 +212,10 @@ fn sim(juju_sim: &Path, state: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn hooks(changes: u32) -> Result<()> {
+fn hooks(changes: u32, idle: u32, prebuilt: Option<&Path>) -> Result<()> {
     println!("==> building the charm and juju-sim (release)");
+    // Both packages even with a prebuilt charm: building one alone would resolve other
+    // features and rebuild the dependencies.
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -220,6 +235,11 @@ fn hooks(changes: u32) -> Result<()> {
         bail!("release build failed");
     }
     let release = target_dir().join("release");
+    let charm_binary = match prebuilt {
+        Some(path) => path.to_path_buf(),
+        None => release.join("metallb-charm"),
+    };
+    println!("==> timing {}", charm_binary.display());
     let bin = crate::cluster::ensure_built()?;
     let work = tempfile::tempdir()?;
     let state_dir = work.path().join("cluster");
@@ -267,7 +287,7 @@ fn hooks(changes: u32) -> Result<()> {
     for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
         std::fs::copy(workspace_root().join(file), charm.join(file))?;
     }
-    std::fs::copy(release.join("metallb-charm"), charm.join("dispatch"))?;
+    std::fs::copy(&charm_binary, charm.join("dispatch"))?;
     let juju_sim = release.join("juju-sim");
     let state = work.path().join("sim");
     let kc = kubeconfig.display().to_string();
@@ -296,46 +316,175 @@ fn hooks(changes: u32) -> Result<()> {
             bail!("the charm did not become active: {status}");
         }
     }
+    let settled = timings(&juju_sim, &state)?.len();
+    let mut last = "iprange=198.18.100.0/28".to_string();
     for i in 0..changes {
-        sim(
-            &juju_sim,
-            &state,
-            &["config", &format!("iprange=198.18.{}.0/28", 101 + i)],
-        )?;
+        last = format!("iprange=198.18.{}.0/28", 101 + i);
+        sim(&juju_sim, &state, &["config", &last])?;
     }
-    let timings: Vec<serde_json::Value> =
-        serde_json::from_str(&sim(&juju_sim, &state, &["timings", "--format", "json"])?)?;
-    println!("\n{:<24} {:>8}", "hook", "ms");
-    let mut config_changes = Vec::new();
-    for (i, t) in timings.iter().enumerate() {
-        let name = t["name"].as_str().unwrap_or("?");
-        let ms = t["millis"].as_u64().unwrap_or(0);
-        if i < 4 || name != "update-status" {
-            println!("{name:<24} {ms:>8}");
-        }
-        if name == "config-changed" && i >= 4 {
-            config_changes.push(ms);
+    let changed = timings(&juju_sim, &state)?.len();
+    for _ in 0..idle {
+        sim(&juju_sim, &state, &["config", &last])?;
+    }
+    let idled = timings(&juju_sim, &state)?.len();
+    for _ in 0..idle {
+        sim(&juju_sim, &state, &["update-status"])?;
+    }
+    let timings = timings(&juju_sim, &state)?;
+    let requests = hook_requests(&sim(&juju_sim, &state, &["debug-log"])?, &timings);
+
+    println!(
+        "\n{:<24} {:>8} {:>9} {:>7}",
+        "hook (deploy)", "ms", "requests", "writes"
+    );
+    for (t, r) in timings.iter().zip(&requests).take(4) {
+        println!(
+            "{:<24} {:>8} {:>9} {:>7}",
+            t.name,
+            t.millis,
+            r.as_ref().map_or("-".into(), |r| r.total.to_string()),
+            r.as_ref().map_or("-".into(), |r| r.writes.to_string())
+        );
+    }
+    println!(
+        "\n{:<36} {:>5} {:>7} {:>7} {:>9} {:>7} {:>7}",
+        "hook kind", "runs", "median", "p90", "requests", "writes", "API ms"
+    );
+    let phases = [
+        ("config-changed (a change)", settled..changed, None),
+        (
+            "config-changed (nothing to change)",
+            changed..idled,
+            Some(("config-changed with nothing to change", 50)),
+        ),
+        (
+            "update-status",
+            idled..timings.len(),
+            Some(("update-status", 20)),
+        ),
+    ];
+    let mut goals = Vec::new();
+    for (kind, range, goal) in phases {
+        let runs: Vec<u64> = timings[range.clone()].iter().map(|t| t.millis).collect();
+        let counts: Vec<&Requests> = requests[range].iter().flatten().collect();
+        let median = percentile(&runs, 50);
+        let stat = |f: fn(&Requests) -> u64| {
+            let values: Vec<u64> = counts.iter().map(|r| f(r)).collect();
+            percentile(&values, 50).map_or("-".to_string(), |v| v.to_string())
+        };
+        println!(
+            "{kind:<36} {:>5} {:>7} {:>7} {:>9} {:>7} {:>7}",
+            runs.len(),
+            median.map_or("-".into(), |m| format!("{m} ms")),
+            percentile(&runs, 90).map_or("-".into(), |m| format!("{m} ms")),
+            stat(|r| r.total),
+            stat(|r| r.writes),
+            stat(|r| r.millis),
+        );
+        if let (Some((what, limit)), Some(median)) = (goal, median) {
+            let verdict = if median < limit { "met" } else { "NOT met" };
+            goals.push(format!(
+                "goal: {what} < {limit} ms (median {median} ms): {verdict}"
+            ));
         }
     }
-    let updates: Vec<u64> = timings
+    println!(
+        "(requests, writes and API ms are medians; API ms is the time the charm waited on the API)"
+    );
+    // What the charm applied although nothing changed, and why (it logs both).
+    let mut unchanged: Vec<&String> = requests[changed..]
         .iter()
-        .filter(|t| t["name"] == "update-status")
-        .filter_map(|t| t["millis"].as_u64())
+        .flatten()
+        .flat_map(|r| &r.applying)
         .collect();
-    config_changes.sort_unstable();
-    if let (Some(min), Some(max)) = (config_changes.first(), config_changes.last()) {
-        println!(
-            "\nconfig-changed after deploy: {} runs, min {min} ms, median {} ms, max {max} ms",
-            config_changes.len(),
-            config_changes[config_changes.len() / 2]
-        );
+    unchanged.sort_unstable();
+    unchanged.dedup();
+    for applied in unchanged {
+        println!("applied with nothing to change: {applied}");
     }
-    if !updates.is_empty() {
-        println!(
-            "update-status: {} runs, mean {} ms",
-            updates.len(),
-            updates.iter().sum::<u64>() / updates.len() as u64
-        );
+    for goal in goals {
+        println!("{goal}");
     }
     Ok(())
+}
+
+/// One dispatch's timing, as `juju-sim timings --format json` prints it.
+struct Timing {
+    name: String,
+    millis: u64,
+}
+
+fn timings(juju_sim: &Path, state: &Path) -> Result<Vec<Timing>> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&sim(juju_sim, state, &["timings", "--format", "json"])?)?;
+    Ok(all
+        .iter()
+        .map(|t| Timing {
+            name: t["name"].as_str().unwrap_or("?").to_string(),
+            millis: t["millis"].as_u64().unwrap_or(0),
+        })
+        .collect())
+}
+
+/// The API requests of one hook, as the charm logs them ("N Kubernetes API requests (W
+/// writes, T ms)"), and what it said it applied and why ("applying ...").
+#[derive(Clone)]
+struct Requests {
+    total: u64,
+    writes: u64,
+    millis: u64,
+    applying: Vec<String>,
+}
+
+/// The requests each of `timings` made: the k-th count the charm logged during hooks named
+/// like the k-th such timing (None when it logged none, as charms before the count did).
+fn hook_requests(debug_log: &str, timings: &[Timing]) -> Vec<Option<Requests>> {
+    // unit-metallb-0: config-changed DEBUG unit.metallb/0.juju-log 12 Kubernetes API ...
+    let mut logged: Vec<(String, Requests)> = Vec::new();
+    let mut applying = Vec::new();
+    for line in debug_log.lines() {
+        let Some(message) = line.split(".juju-log ").nth(1) else {
+            continue;
+        };
+        if let Some(what) = message.strip_prefix("applying ") {
+            applying.push(what.to_string());
+            continue;
+        }
+        if !message.contains(" Kubernetes API requests") {
+            continue;
+        }
+        let Some(hook) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        let numbers: Vec<u64> = message
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let Some(total) = numbers.first().copied() else {
+            continue;
+        };
+        let requests = Requests {
+            total,
+            writes: numbers.get(1).copied().unwrap_or(0),
+            millis: numbers.get(2).copied().unwrap_or(0),
+            applying: std::mem::take(&mut applying),
+        };
+        logged.push((hook.to_string(), requests));
+    }
+    logged.reverse();
+    timings
+        .iter()
+        .map(|t| {
+            let at = logged.iter().rposition(|(hook, _)| *hook == t.name)?;
+            Some(logged.remove(at).1)
+        })
+        .collect()
+}
+
+/// The `p`th percentile (nearest rank) of `values`.
+fn percentile(values: &[u64], p: usize) -> Option<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
 }
