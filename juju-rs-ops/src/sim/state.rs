@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::hook::HookContext;
+pub use super::life::{Life, now};
 use super::relations::RelationState;
 use super::secrets::{SecretContents, SecretState};
 use crate::hooktools::{GoalState, GoalStatus};
@@ -44,19 +45,6 @@ impl StatusRecord {
             _ => 1,
         }
     }
-}
-
-/// The life of a unit or application, as Juju tracks it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Life {
-    /// In service.
-    #[default]
-    Alive,
-    /// Being removed: its `stop` and `remove` hooks run; goal-state shows it `dying`.
-    Dying,
-    /// Gone (`remove` ran).
-    Dead,
 }
 
 /// One `juju-log` line (or a line of the charm's stdout/stderr).
@@ -415,13 +403,6 @@ impl ModelState {
     pub fn scale(&self) -> usize {
         self.units.iter().filter(|u| u.life == Life::Alive).count()
     }
-}
-
-/// The current time as Juju prints status times in goal-state: UTC, `YYYY-MM-DD HH:MM:SSZ`.
-pub fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%d %H:%M:%SZ")
-        .to_string()
 }
 
 #[cfg(test)]
