@@ -87,12 +87,7 @@ fn service_view(inputs: &Inputs, first_ip: Option<IpAddr>) -> ServiceView {
 }
 
 fn local_traffic(inputs: &Inputs) -> bool {
-    inputs
-        .service
-        .spec
-        .as_ref()
-        .and_then(|s| s.external_traffic_policy.as_deref())
-        == Some("Local")
+    metallb_api::convert::local_traffic(&inputs.service)
 }
 
 fn nobody(reason: NobodyReason) -> String {

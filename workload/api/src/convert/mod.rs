@@ -7,12 +7,14 @@
 //! - [`service`]: Services as allocator requests, their addresses and class;
 //! - [`l2`]: Nodes, L2Advertisements and EndpointSlices as the election sees them.
 
+pub mod endpoints;
 pub mod l2;
 pub mod pool;
 pub mod selector;
 pub mod service;
 
-pub use l2::{advertisement, node_view, serving};
+pub use endpoints::{local_traffic, serving};
+pub use l2::{advertisement, node_view};
 pub use pool::{pool, pool_of, selects_pool};
 pub use selector::{matches_any, selector};
 pub use service::{

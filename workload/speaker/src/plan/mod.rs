@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use metallb_api::convert::{current_ips, handled, serving};
+use metallb_api::convert::{current_ips, handled, local_traffic, serving};
 use metallb_api::{
     BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement,
 };
@@ -98,17 +98,12 @@ impl<'a> HandledService<'a> {
             return None;
         }
         let (has_serving_endpoint, serving_nodes) = serving(service, slices);
-        let local_traffic = service
-            .spec
-            .as_ref()
-            .and_then(|s| s.external_traffic_policy.as_deref())
-            == Some("Local");
         Some(HandledService {
             service,
             ips,
             has_serving_endpoint,
             serving_nodes,
-            local_traffic,
+            local_traffic: local_traffic(service),
         })
     }
 
