@@ -9,10 +9,11 @@ use crate::identity::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, managed_sele
 use crate::k8s::FIELD_MANAGER;
 use crate::k8s::fake::{Call, FakeApi, status};
 
-const NS: &str = "metallb-system";
-const POOL: &str = "198.18.0.0/28";
+pub(super) const NS: &str = "metallb-system";
+pub(super) const POOL: &str = "198.18.0.0/28";
 
-fn run(api: &FakeApi, event: TestEvent, state: State) -> Output {
+/// Runs `event` through the charm over `api`.
+pub(super) fn run(api: &FakeApi, event: TestEvent, state: State) -> Output {
     let api = api.clone();
     Harness::new(env!("CARGO_MANIFEST_DIR"))
         .unwrap()
@@ -28,7 +29,8 @@ fn config_changed(api: &FakeApi, state: State) -> Output {
     run(api, TestEvent::hook("config-changed"), state)
 }
 
-fn configured() -> State {
+/// A state with the pool set.
+pub(super) fn configured() -> State {
     State::default().with_config("iprange", POOL)
 }
 

@@ -1,30 +1,11 @@
 //! The relation and secret paths of the hook, in process: the harness brings the relations and
 //! secrets, the fake API server the cluster ([`crate::k8s::fake`]).
 
-use juju_ops::testing::{Harness, Output, State, TestEvent, TestRelation, TestSecret};
+use juju_ops::testing::{State, TestEvent, TestRelation, TestSecret};
 use serde_json::{Value, json};
 
-use super::*;
+use super::api_tests::{NS, configured, run};
 use crate::k8s::fake::FakeApi;
-
-const NS: &str = "metallb-system";
-const POOL: &str = "198.18.0.0/28";
-
-fn run(api: &FakeApi, event: TestEvent, state: State) -> Output {
-    let api = api.clone();
-    Harness::new(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .run(
-            move |_| MetallbCharm::new(KubeSource::Fake(api)),
-            event,
-            state,
-        )
-        .unwrap()
-}
-
-fn configured() -> State {
-    State::default().with_config("iprange", POOL)
-}
 
 fn node(name: &str, os: &str, address: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Node",
