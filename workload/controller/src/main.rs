@@ -130,20 +130,6 @@ async fn main() -> Result<()> {
 mod tests {
     use super::*;
 
-    /// The `metallb_*` metric names the shipped alert rules and dashboard query.
-    fn monitored_names() -> std::collections::BTreeSet<String> {
-        let text = [
-            include_str!("../../../monitoring/alert_rules.yaml"),
-            include_str!("../../../monitoring/dashboard.json"),
-        ]
-        .concat();
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            // `metallb_component` is the scrape jobs' label, not a metric.
-            .filter(|w| w.starts_with("metallb_") && *w != "metallb_component")
-            .map(str::to_string)
-            .collect()
-    }
-
     /// What the charm's alerts and dashboard ask of the controller, it renders; and every
     /// `metallb_*` name they use belongs to the controller or the speaker.
     #[test]
@@ -160,7 +146,7 @@ mod tests {
             "metallb_bfd_",
             "metallb_layer2_",
         ];
-        let names = monitored_names();
+        let names = metrics::monitored_names();
         assert!(names.contains("metallb_allocator_services_without_address"));
         for name in names {
             if controller_prefixes.iter().any(|p| name.starts_with(p)) {

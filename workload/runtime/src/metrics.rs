@@ -5,7 +5,7 @@
 //! appends `_total` to counters and upstream's names (which dashboards use) must stay as they
 //! are (some gauges even end in `_total`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -121,6 +121,21 @@ pub async fn serve(listener: TcpListener, metrics: Metrics) {
     .await;
 }
 
+/// The `metallb_*` metric names that the charm's alert rules and dashboard (`monitoring/` at the
+/// repository root, read at compile time) query, for the workloads' tests that check each name
+/// is a family they declare. `metallb_component`, the scrape jobs' label, is left out.
+pub fn monitored_names() -> BTreeSet<String> {
+    let text = [
+        include_str!("../../../monitoring/alert_rules.yaml"),
+        include_str!("../../../monitoring/dashboard.json"),
+    ]
+    .concat();
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("metallb_") && *w != "metallb_component")
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +166,12 @@ mod tests {
         assert!(text.contains("metallb_speaker_members 3\n"));
         m.clear("metallb_speaker_members");
         assert_eq!(m.get("metallb_speaker_members", &[]), 0.0);
+    }
+
+    #[test]
+    fn monitored_names_hold_the_queried_metrics_but_not_the_scrape_label() {
+        let names = monitored_names();
+        assert!(names.contains("metallb_bgp_session_up"), "{names:?}");
+        assert!(!names.contains("metallb_component"), "{names:?}");
     }
 }

@@ -37,20 +37,7 @@ pub fn speaker_metrics() -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The `metallb_*` metric names the shipped alert rules and dashboard query.
-    fn monitored_names() -> std::collections::BTreeSet<String> {
-        let text = [
-            include_str!("../../../monitoring/alert_rules.yaml"),
-            include_str!("../../../monitoring/dashboard.json"),
-        ]
-        .concat();
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            // `metallb_component` is the scrape jobs' label, not a metric.
-            .filter(|w| w.starts_with("metallb_") && *w != "metallb_component")
-            .map(str::to_string)
-            .collect()
-    }
+    use metallb_runtime::metrics::monitored_names;
 
     /// What the charm's alerts and dashboard ask of the speaker, it renders: a renamed metric
     /// fails here, not silently in a dashboard.
