@@ -7,13 +7,21 @@
 //!
 //! Needs root and the control plane (`cargo xtask test` provides both, and installs FRR).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
+use kube::api::Api;
+use metallb_api::bgp_peer::v1beta2::{DynamicAsn, SecretReference};
+use metallb_api::{
+    BFDProfile, BFDProfileSpec, BGPAdvertisement, BGPAdvertisementSpec, BGPPeer, BGPPeerSpec,
+    Community, CommunityAlias, CommunitySpec, IPAddressPool, IPAddressPoolSpec, LabelSelector,
+};
 use netlab::{FRR_BFD_FAST, Frr, FrrBgp, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use test_support::scenario::{self, LabSpec, Scenario, run_with_router};
 use test_support::wait_for;
 
@@ -72,57 +80,66 @@ fn lab<'a>(tag: &'a str, flags: &'a [&'a str]) -> LabSpec<'a> {
     }
 }
 
-async fn apply(lab: &Scenario, kind: &str, plural: &str, name: &str, spec: Value) -> Result<()> {
-    scenario::apply_metallb(&lab.client, &lab.namespace, kind, plural, name, spec).await
+/// The defaults of the tests' BGPPeers: from the nodes in `nodes`, AS 64512 to AS 64513, hold
+/// time 9 s; a test sets its own fields with `..peer_spec(nodes)`.
+fn peer_spec(nodes: &[&str]) -> BGPPeerSpec {
+    BGPPeerSpec {
+        my_asn: 64512,
+        peer_asn: Some(64513),
+        hold_time: Some("9s".into()),
+        node_selectors: vec![LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "kubernetes.io/hostname".into(),
+                operator: "In".into(),
+                values: Some(nodes.iter().map(|n| n.to_string()).collect()),
+            }]),
+            match_labels: None,
+        }],
+        ..Default::default()
+    }
 }
 
-/// A BGPPeer (v1beta2) from the nodes in `nodes`; `spec` adds to or replaces the defaults (a
-/// null drops one).
-async fn peer(lab: &Scenario, name: &str, nodes: &[&str], spec: Value) -> Result<()> {
-    let mut full = json!({
-        "myASN": 64512, "peerASN": 64513, "holdTime": "9s",
-        "nodeSelectors": [{"matchExpressions": [
-            {"key": "kubernetes.io/hostname", "operator": "In", "values": nodes}]}],
-    });
-    if let (Some(target), Value::Object(extra)) = (full.as_object_mut(), spec) {
-        target.extend(extra);
-        target.retain(|_, value| !value.is_null());
-    }
-    let object = json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": name, "namespace": lab.namespace}, "spec": full,
-    });
-    Api::<metallb_api::BGPPeer>::namespaced(lab.client.clone(), &lab.namespace)
-        .patch(
-            name,
-            &PatchParams::apply("bgp-options-test").force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .context("cannot apply the BGPPeer")?;
-    Ok(())
+/// Applies the BGPPeer (v1beta2) `name` with `spec`.
+async fn peer(lab: &Scenario, name: &str, spec: BGPPeerSpec) -> Result<()> {
+    scenario::apply(&lab.client, &lab.namespace, &BGPPeer::new(name, spec)).await
+}
+
+/// The BFDProfile `fast`: 100 ms intervals, detection after three missed packets.
+async fn fast_bfd_profile(lab: &Scenario) -> Result<()> {
+    let spec = BFDProfileSpec {
+        receive_interval: Some(100),
+        transmit_interval: Some(100),
+        detect_multiplier: Some(3),
+        ..Default::default()
+    };
+    scenario::apply(&lab.client, &lab.namespace, &BFDProfile::new("fast", spec)).await
 }
 
 /// The pool, an advertisement with `communities`, and the Service on every node.
 async fn service(lab: &Scenario, communities: &[&str]) -> Result<()> {
-    apply(
-        lab,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        json!({"addresses": [netlab::POOL_V4]}),
-    )
-    .await?;
-    apply(
-        lab,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "lab",
-        json!({"ipAddressPools": ["lab"], "communities": communities}),
-    )
-    .await?;
-    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await
+    let advertisement = BGPAdvertisementSpec {
+        communities: communities.iter().map(|c| c.to_string()).collect(),
+        ..Default::default()
+    };
+    service_with(lab, advertisement).await
+}
+
+/// The pool `lab`, the advertisement `lab` of it (`advertisement` with the pool filled in),
+/// and the Service on every node.
+async fn service_with(lab: &Scenario, advertisement: BGPAdvertisementSpec) -> Result<()> {
+    let (client, ns) = (&lab.client, lab.namespace.as_str());
+    let pool = IPAddressPoolSpec {
+        addresses: vec![netlab::POOL_V4.into()],
+        ..Default::default()
+    };
+    scenario::apply(client, ns, &IPAddressPool::new("lab", pool)).await?;
+    let advertisement = BGPAdvertisementSpec {
+        ip_address_pools: vec!["lab".into()],
+        ..advertisement
+    };
+    scenario::apply(client, ns, &BGPAdvertisement::new("lab", advertisement)).await?;
+    scenario::lb_service(client, "default", "web", &[SERVICE], false).await?;
+    scenario::endpoints(client, "default", "web", &lab.endpoints_on(&NODES)).await
 }
 
 /// The next hops FRR has for the Service, with whether each path is stale.
@@ -216,29 +233,50 @@ async fn options_scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
             "eth0",
         ],
     )?;
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "bgp-auth"}, "type": "kubernetes.io/basic-auth",
-        "stringData": {"username": "metallb", "password": "s3cret"},
-    }))?;
-    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(lab.client.clone(), &lab.namespace)
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("bgp-auth".into()),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/basic-auth".into()),
+        string_data: Some(BTreeMap::from([
+            ("username".into(), "metallb".into()),
+            ("password".into(), "s3cret".into()),
+        ])),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(lab.client.clone(), &lab.namespace)
         .create(&Default::default(), &secret)
         .await?;
-    apply(
-        lab,
-        "Community",
-        "communities",
-        "aliases",
-        json!({"communities": [{"name": "web", "value": "65000:300"},
-            {"name": "big", "value": "large:64512:1:2"}]}),
+    let alias = |name: &str, value: &str| CommunityAlias {
+        name: name.into(),
+        value: value.into(),
+    };
+    let aliases = CommunitySpec {
+        communities: vec![alias("web", "65000:300"), alias("big", "large:64512:1:2")],
+    };
+    scenario::apply(
+        &lab.client,
+        &lab.namespace,
+        &Community::new("aliases", aliases),
     )
     .await?;
     let router = lab.network.client.ipv4.to_string();
-    let common = json!({"peerAddress": router, "passwordSecret": {"name": "bgp-auth"},
-        "enableGracefulRestart": true});
-    peer(lab, "router", &["node-b", "node-c"], common.clone()).await?;
-    let mut from_a = common;
-    from_a["sourceAddress"] = json!(NODE_A_SOURCE);
-    peer(lab, "router-a", &["node-a"], from_a).await?;
+    let secured = |nodes: &[&str]| BGPPeerSpec {
+        peer_address: Some(router.clone()),
+        password_secret: Some(SecretReference {
+            name: Some("bgp-auth".into()),
+            namespace: None,
+        }),
+        enable_graceful_restart: Some(true),
+        ..peer_spec(nodes)
+    };
+    peer(lab, "router", secured(&["node-b", "node-c"])).await?;
+    let from_a = BGPPeerSpec {
+        source_address: Some(NODE_A_SOURCE.into()),
+        ..secured(&["node-a"])
+    };
+    peer(lab, "router-a", from_a).await?;
     service(lab, &["web", "big"]).await?;
 
     // Three paths; node-a's next hop is its source address; the aliases became communities
@@ -380,14 +418,20 @@ fn far_router(lab: &Scenario) -> Result<Namespace> {
     Ok(far)
 }
 
+/// The BGPPeer `far` (the router two hops away) from every node, with `ebgpMultiHop` and
+/// `bfdProfile` as given.
+async fn far_peer(lab: &Scenario, multi_hop: bool, bfd_profile: Option<&str>) -> Result<()> {
+    let spec = BGPPeerSpec {
+        peer_address: Some("198.19.5.2".into()),
+        ebgp_multi_hop: Some(multi_hop),
+        bfd_profile: bfd_profile.map(str::to_string),
+        ..peer_spec(&NODES)
+    };
+    peer(lab, "far", spec).await
+}
+
 async fn multi_hop_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
-    peer(
-        lab,
-        "far",
-        &NODES,
-        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": false}),
-    )
-    .await?;
+    far_peer(lab, false, None).await?;
     service(lab, &[]).await?;
     // Single hop (TTL 1): the packets die at the router in between; no session in 8 s.
     let deadline = std::time::Instant::now() + Duration::from_secs(8);
@@ -398,13 +442,7 @@ async fn multi_hop_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    peer(
-        lab,
-        "far",
-        &NODES,
-        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": true}),
-    )
-    .await?;
+    far_peer(lab, true, None).await?;
     wait_for("three paths over multi-hop sessions", WAIT, || async {
         Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
     })
@@ -441,22 +479,14 @@ async fn ebgp_multi_hop_reaches_a_router_two_hops_away_and_single_hop_does_not()
 }
 
 async fn bfd_scenario(lab: &mut Scenario, frr: &Frr) -> Result<()> {
-    apply(
-        lab,
-        "BFDProfile",
-        "bfdprofiles",
-        "fast",
-        json!({"receiveInterval": 100, "transmitInterval": 100, "detectMultiplier": 3}),
-    )
-    .await?;
+    fast_bfd_profile(lab).await?;
     let router = lab.network.client.ipv4.to_string();
-    peer(
-        lab,
-        "router",
-        &NODES,
-        json!({"peerAddress": router, "bfdProfile": "fast"}),
-    )
-    .await?;
+    let spec = BGPPeerSpec {
+        peer_address: Some(router),
+        bfd_profile: Some("fast".into()),
+        ..peer_spec(&NODES)
+    };
+    peer(lab, "router", spec).await?;
     service(lab, &[]).await?;
     wait_for("FRR to have three paths", WAIT, || async {
         Ok((hops(frr)?.len() == 3).then_some(()))
@@ -549,31 +579,17 @@ async fn bfd_drops_a_frozen_speakers_path_long_before_the_hold_time() {
 
 async fn ibgp_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     let router = lab.network.client.ipv4.to_string();
-    peer(
-        lab,
-        "router",
-        &NODES,
-        json!({"peerAddress": router, "peerASN": 64512}),
-    )
-    .await?;
-    apply(
-        lab,
-        "IPAddressPool",
-        "ipaddresspools",
-        "lab",
-        json!({"addresses": [netlab::POOL_V4]}),
-    )
-    .await?;
-    apply(
-        lab,
-        "BGPAdvertisement",
-        "bgpadvertisements",
-        "lab",
-        json!({"ipAddressPools": ["lab"], "localPref": 150}),
-    )
-    .await?;
-    scenario::lb_service(&lab.client, "default", "web", &[SERVICE], false).await?;
-    scenario::endpoints(&lab.client, "default", "web", &lab.endpoints_on(&NODES)).await?;
+    let spec = BGPPeerSpec {
+        peer_address: Some(router),
+        peer_asn: Some(64512),
+        ..peer_spec(&NODES)
+    };
+    peer(lab, "router", spec).await?;
+    let advertisement = BGPAdvertisementSpec {
+        local_pref: Some(150),
+        ..Default::default()
+    };
+    service_with(lab, advertisement).await?;
     let in_use = |p: &Value| p["multipath"] == true || p["bestpath"]["overall"] == true;
     let paths = wait_for("FRR to use three iBGP paths", WAIT, || async {
         let paths = frr.paths(&format!("{SERVICE}/32"))?;
@@ -613,13 +629,14 @@ async fn ibgp_routes_carry_the_advertisements_local_preference() {
 
 async fn dynamic_asn_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
     let router = lab.network.client.ipv4.to_string();
-    peer(
-        lab,
-        "router",
-        &NODES,
-        json!({"peerAddress": router, "peerASN": null, "dynamicASN": "external", "localASN": 64600}),
-    )
-    .await?;
+    let spec = BGPPeerSpec {
+        peer_address: Some(router),
+        peer_asn: None,
+        dynamic_asn: Some(DynamicAsn::External),
+        local_asn: Some(64600),
+        ..peer_spec(&NODES)
+    };
+    peer(lab, "router", spec).await?;
     service(lab, &[]).await?;
     wait_for("three paths from AS 64600", WAIT, || async {
         let paths = frr.paths(&format!("{SERVICE}/32"))?;
@@ -651,21 +668,8 @@ async fn dynamic_asn_accepts_the_routers_as_and_local_asn_replaces_my_asn() {
 }
 
 async fn multi_hop_bfd_scenario(lab: &Scenario, frr: &Frr) -> Result<()> {
-    apply(
-        lab,
-        "BFDProfile",
-        "bfdprofiles",
-        "fast",
-        json!({"receiveInterval": 100, "transmitInterval": 100, "detectMultiplier": 3}),
-    )
-    .await?;
-    peer(
-        lab,
-        "far",
-        &NODES,
-        json!({"peerAddress": "198.19.5.2", "ebgpMultiHop": true, "bfdProfile": "fast"}),
-    )
-    .await?;
+    fast_bfd_profile(lab).await?;
+    far_peer(lab, true, Some("fast")).await?;
     service(lab, &[]).await?;
     wait_for("three paths over multi-hop sessions", WAIT, || async {
         Ok((frr.paths(&format!("{SERVICE}/32"))?.len() == 3).then_some(()))
