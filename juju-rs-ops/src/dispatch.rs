@@ -35,7 +35,6 @@ pub trait Charm {
 
 /// Runs one dispatch of `charm` with `tools`: event, handler, collect-status.
 pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut C) -> Result<()> {
-    tracing::debug!("juju-rs-ops {} up and running.", env!("CARGO_PKG_VERSION"));
     let (event, params) = match &juju.action {
         Some(action) => {
             let params = tools
@@ -49,12 +48,17 @@ pub fn dispatch<C: Charm>(juju: &JujuContext, tools: &dyn HookTools, charm: &mut
         None => (Event::from_context(juju), None),
     };
     let ctx = Context::new(juju, tools, params);
+    // One line, one juju-log call: every call is a process and a round trip to the agent.
+    let version = env!("CARGO_PKG_VERSION");
     match &event {
-        Event::Other(path) => {
-            tracing::debug!("ignoring event {path}: this charm does not handle it")
-        }
+        Event::Other(path) => tracing::debug!(
+            "juju-rs-ops {version} up and running; ignoring event {path}: this charm does not handle it"
+        ),
         _ => {
-            tracing::debug!("emitting {}", event.describe());
+            tracing::debug!(
+                "juju-rs-ops {version} up and running; emitting {}",
+                event.describe()
+            );
             charm
                 .handle(&ctx, &event)
                 .with_context(|| format!("{} failed", event.describe()))?;
@@ -104,10 +108,9 @@ pub fn execute<C: Charm>(
         .fold(Targets::new().with_default(Level::DEBUG), |f, target| {
             f.with_target(*target, Level::INFO)
         });
-    let subscriber = tracing_subscriber::registry()
-        .with(JujuLogLayer::new(tools.clone(), juju.debug))
-        .with(filter);
-    tracing::subscriber::with_default(subscriber, || {
+    let (log_layer, log_writer) = JujuLogLayer::new(tools.clone(), juju.debug);
+    let subscriber = tracing_subscriber::registry().with(log_layer).with(filter);
+    let succeeded = tracing::subscriber::with_default(subscriber, || {
         let mut charm = make(juju);
         match dispatch(juju, tools.as_ref(), &mut charm) {
             Ok(()) => true,
@@ -119,7 +122,9 @@ pub fn execute<C: Charm>(
                 false
             }
         }
-    })
+    });
+    log_writer.finish();
+    succeeded
 }
 
 /// The charm binary's `main`: parse the environment, run the real hook tools, exit 0 on

@@ -39,8 +39,8 @@ pub use dispatch::{Charm, dispatch, main};
 pub use error::{ConfigError, ContextError, FailureKind, ModelError};
 pub use event::{Event, RelationEventKind, SecretEventKind};
 pub use hooktools::{
-    GoalState, GoalStatus, HookTools, LogLevel, ProcessHookTools, RelationTools, SecretInfo,
-    SecretOptions, SecretOwner, SecretRead, SecretTools, StatusInfo, StatusTarget,
+    AppStatusInfo, GoalState, GoalStatus, HookTools, LogLevel, ProcessHookTools, RelationTools,
+    SecretInfo, SecretOptions, SecretOwner, SecretRead, SecretTools, StatusInfo, StatusTarget,
 };
 pub use model::{ActionHandle, App, Bag, Context, Relation, SecretRef};
 pub use status::{Status, StatusCollector};

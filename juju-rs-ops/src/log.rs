@@ -1,8 +1,14 @@
 //! Logging: a `tracing` layer that sends records to `juju-log` at the matching level.
+//!
+//! The calls run in order on a writer thread of their own, so a hook's work does not wait for
+//! each `juju-log` process; [`LogWriter::finish`] waits until every line is sent (the hook's
+//! context ends when the dispatch exits).
 
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -10,16 +16,65 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 
 use crate::hooktools::{HookTools, LogLevel};
 
-/// Sends every `tracing` event at DEBUG or above to `juju-log`.
+/// Sends every `tracing` event at DEBUG or above to `juju-log`, through its [`LogWriter`].
 pub struct JujuLogLayer {
-    tools: Arc<dyn HookTools>,
+    lines: Sender<Line>,
     also_stderr: bool,
 }
 
+/// What the writer thread is given: a line to send, or the end.
+enum Line {
+    Log(LogLevel, String),
+    End,
+}
+
+/// The thread that sends the lines of a [`JujuLogLayer`] with `juju-log`, one after the other.
+pub struct LogWriter {
+    lines: Sender<Line>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LogWriter {
+    /// Waits until every line logged so far has been sent.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.lines.send(Line::End);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 impl JujuLogLayer {
-    /// A layer sending through `tools`; with `also_stderr` (`JUJU_DEBUG`) lines are echoed.
-    pub fn new(tools: Arc<dyn HookTools>, also_stderr: bool) -> Self {
-        Self { tools, also_stderr }
+    /// A layer sending through `tools`, and the writer to finish before the dispatch exits;
+    /// with `also_stderr` (`JUJU_DEBUG`) lines are echoed at once.
+    pub fn new(tools: Arc<dyn HookTools>, also_stderr: bool) -> (Self, LogWriter) {
+        let (lines, queue) = channel::<Line>();
+        let thread = std::thread::spawn(move || {
+            for line in queue {
+                let Line::Log(level, text) = line else {
+                    break;
+                };
+                if let Err(err) = tools.juju_log(level, &text) {
+                    eprintln!("juju-log failed: {err}; message was: {text}");
+                }
+            }
+        });
+        let writer = LogWriter {
+            lines: lines.clone(),
+            thread: Some(thread),
+        };
+        let layer = Self { lines, also_stderr };
+        (layer, writer)
     }
 }
 
@@ -77,8 +132,11 @@ impl<S: Subscriber> Layer<S> for JujuLogLayer {
         if self.also_stderr {
             eprintln!("{level} {line}");
         }
-        if let Err(err) = self.tools.juju_log(juju_level(level), &line) {
-            eprintln!("juju-log failed: {err}; message was: {line}");
+        let sent = self.lines.send(Line::Log(juju_level(level), line));
+        if let Err(unsent) = sent
+            && let Line::Log(_, line) = unsent.0
+        {
+            eprintln!("juju-log writer gone; message was: {line}");
         }
         IN_LOG.with(|f| f.set(false));
     }

@@ -328,6 +328,9 @@ fn hook_tools_outside_a_hook_refuse_to_run() {
     let sim = Sim::new();
     sim.deploy(&[]);
     let tool = sim.dir.path().join("state/tools/config-get");
+    // Every tool is a link to the small `jujuc` client built next to juju-sim.
+    let target = std::fs::read_link(&tool).unwrap();
+    assert_eq!(target.file_name().unwrap(), "jujuc", "{}", target.display());
     let out = Command::new(&tool)
         .env_remove("JUJU_CONTEXT_ID")
         .output()

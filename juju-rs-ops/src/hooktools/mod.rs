@@ -41,12 +41,22 @@ pub enum StatusTarget {
 }
 
 /// A status as `status-get --include-data` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StatusInfo {
     /// `active`, `blocked`, `maintenance`, `waiting`, `unknown`, `error`, ...
     pub status: String,
     /// The message.
     pub message: String,
+}
+
+/// The application status and its units' statuses, as the leader's `status-get
+/// --application` reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppStatusInfo {
+    /// The application's status.
+    pub app: StatusInfo,
+    /// Each unit's status, by unit name.
+    pub units: std::collections::BTreeMap<String, StatusInfo>,
 }
 
 /// One entry of `goal-state`: a unit (or a related application) and its status.
@@ -136,6 +146,9 @@ pub trait HookTools: RelationTools + SecretTools + Send + Sync {
     fn status_set(&self, target: StatusTarget, status: &Status) -> Result<(), ModelError>;
     /// `status-get --include-data --format=json --application=<bool>`.
     fn status_get(&self, target: StatusTarget) -> Result<StatusInfo, ModelError>;
+    /// `status-get --include-data --format=json --application=true` (leader only), whole: the
+    /// application's status and its units'.
+    fn app_status_get(&self) -> Result<AppStatusInfo, ModelError>;
     /// `application-version-set -- VERSION`.
     fn application_version_set(&self, version: &str) -> Result<(), ModelError>;
     /// `juju-log --log-level LEVEL -- MESSAGE`.

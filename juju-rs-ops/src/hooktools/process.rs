@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    CommandRunner, GoalState, HookTools, LogLevel, StatusInfo, StatusTarget, SystemRunner,
+    AppStatusInfo, CommandRunner, GoalState, HookTools, LogLevel, StatusInfo, StatusTarget,
+    SystemRunner,
 };
 use crate::error::{FailureKind, ModelError};
 use crate::status::Status;
@@ -73,6 +74,14 @@ impl<R: CommandRunner> ProcessHookTools<R> {
     }
 }
 
+/// The `status` and `message` of one status-get entry.
+fn status_of(value: &Value) -> Option<StatusInfo> {
+    Some(StatusInfo {
+        status: value.get("status")?.as_str()?.to_string(),
+        message: value.get("message")?.as_str()?.to_string(),
+    })
+}
+
 fn application_flag(target: StatusTarget) -> &'static str {
     match target {
         StatusTarget::Unit => "--application=False",
@@ -113,25 +122,40 @@ impl<R: CommandRunner> HookTools for ProcessHookTools<R> {
     }
 
     fn status_get(&self, target: StatusTarget) -> Result<StatusInfo, ModelError> {
-        let flag = match target {
-            StatusTarget::Unit => "--application=false",
-            StatusTarget::Application => "--application=true",
-        };
-        let value: Value =
-            self.call_json("status-get", &["--include-data", "--format=json", flag])?;
-        let status_of = |v: &Value| -> Option<StatusInfo> {
-            Some(StatusInfo {
-                status: v.get("status")?.as_str()?.to_string(),
-                message: v.get("message")?.as_str()?.to_string(),
-            })
-        };
-        let found = match target {
-            StatusTarget::Unit => status_of(&value),
-            StatusTarget::Application => value.get("application-status").and_then(status_of),
-        };
-        found.ok_or_else(|| ModelError::BadOutput {
+        if target == StatusTarget::Application {
+            return Ok(self.app_status_get()?.app);
+        }
+        let value: Value = self.call_json(
+            "status-get",
+            &["--include-data", "--format=json", "--application=false"],
+        )?;
+        status_of(&value).ok_or_else(|| ModelError::BadOutput {
             tool: "status-get".into(),
             reason: format!("no status and message in {value}"),
+        })
+    }
+
+    fn app_status_get(&self) -> Result<AppStatusInfo, ModelError> {
+        let value: Value = self.call_json(
+            "status-get",
+            &["--include-data", "--format=json", "--application=true"],
+        )?;
+        let found = value.get("application-status").and_then(|app| {
+            let units = app
+                .get("units")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(unit, v)| Some((unit.clone(), status_of(v)?)))
+                .collect();
+            Some(AppStatusInfo {
+                app: status_of(app)?,
+                units,
+            })
+        });
+        found.ok_or_else(|| ModelError::BadOutput {
+            tool: "status-get".into(),
+            reason: format!("no application status and message in {value}"),
         })
     }
 

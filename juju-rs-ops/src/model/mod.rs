@@ -7,7 +7,7 @@ mod secrets;
 pub use relations::{Bag, Relation};
 pub use secrets::SecretRef;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -22,11 +22,28 @@ use crate::metadata::Endpoints;
 use crate::status::Status;
 use crate::stored::StoredState;
 
+/// The statuses this dispatch knows are set: read with `status-get` or set with `status-set`.
+/// Setting one of them to what it already is calls no tool (so Juju's "since" keeps the time the
+/// status last changed).
+#[derive(Debug, Default)]
+struct KnownStatuses {
+    unit: Option<StatusInfo>,
+    app: Option<StatusInfo>,
+}
+
+fn info_of(status: &Status) -> StatusInfo {
+    StatusInfo {
+        status: status.name().to_string(),
+        message: status.message().to_string(),
+    }
+}
+
 /// Everything a charm can read and change during one dispatch. Reads are cached per dispatch.
 pub struct Context<'a> {
     juju: &'a JujuContext,
     tools: &'a dyn HookTools,
     leader: OnceCell<bool>,
+    statuses: RefCell<KnownStatuses>,
     config: OnceCell<Map<String, Value>>,
     endpoints: OnceCell<Endpoints>,
     action_params: Option<Map<String, Value>>,
@@ -43,6 +60,7 @@ impl<'a> Context<'a> {
             juju,
             tools,
             leader: OnceCell::new(),
+            statuses: RefCell::default(),
             config: OnceCell::new(),
             endpoints: OnceCell::new(),
             action_params,
@@ -138,19 +156,52 @@ impl<'a> Context<'a> {
         Ok(self.goal_state()?.is_dying(self.unit_name()))
     }
 
-    /// Sets this unit's workload status.
+    /// Sets this unit's workload status (no tool call when this dispatch knows it is set
+    /// already).
     pub fn set_unit_status(&self, status: &Status) -> Result<(), ModelError> {
-        self.tools.status_set(StatusTarget::Unit, status)
+        let info = info_of(status);
+        if self.statuses.borrow().unit.as_ref() == Some(&info) {
+            return Ok(());
+        }
+        self.tools.status_set(StatusTarget::Unit, status)?;
+        self.statuses.borrow_mut().unit = Some(info);
+        Ok(())
     }
 
-    /// This unit's current workload status.
+    /// This unit's current workload status. A unit already known to lead reads its own and
+    /// the application's with one `status-get --application`.
     pub fn unit_status(&self) -> Result<StatusInfo, ModelError> {
-        self.tools.status_get(StatusTarget::Unit)
+        if let Some(known) = &self.statuses.borrow().unit {
+            return Ok(known.clone());
+        }
+        let status = if self.leader.get() == Some(&true) {
+            self.app_status()?;
+            self.statuses.borrow().unit.clone()
+        } else {
+            None
+        };
+        let status = match status {
+            Some(status) => status,
+            None => self.tools.status_get(StatusTarget::Unit)?,
+        };
+        self.statuses.borrow_mut().unit = Some(status.clone());
+        Ok(status)
+    }
+
+    /// Reads the application status (and this unit's, from the same answer).
+    fn app_status(&self) -> Result<StatusInfo, ModelError> {
+        let read = self.tools.app_status_get()?;
+        let mut known = self.statuses.borrow_mut();
+        if let Some(unit) = read.units.get(self.unit_name()) {
+            known.unit = Some(unit.clone());
+        }
+        known.app = Some(read.app.clone());
+        Ok(read.app)
     }
 
     /// The application, available only to the leader (the type holds the leader rule).
     pub fn app(&self) -> Result<Option<App<'_>>, ModelError> {
-        Ok(self.is_leader()?.then_some(App { tools: self.tools }))
+        Ok(self.is_leader()?.then_some(App { ctx: self }))
     }
 
     /// Sets the workload version shown by `juju status`.
@@ -182,18 +233,29 @@ impl<'a> Context<'a> {
 
 /// The application; only the leader gets one.
 pub struct App<'a> {
-    tools: &'a dyn HookTools,
+    ctx: &'a Context<'a>,
 }
 
 impl App<'_> {
-    /// Sets the application status.
+    /// Sets the application status (no tool call when this dispatch knows it is set already).
     pub fn set_status(&self, status: &Status) -> Result<(), ModelError> {
-        self.tools.status_set(StatusTarget::Application, status)
+        let info = info_of(status);
+        if self.ctx.statuses.borrow().app.as_ref() == Some(&info) {
+            return Ok(());
+        }
+        self.ctx
+            .tools
+            .status_set(StatusTarget::Application, status)?;
+        self.ctx.statuses.borrow_mut().app = Some(info);
+        Ok(())
     }
 
     /// The application status.
     pub fn status(&self) -> Result<StatusInfo, ModelError> {
-        self.tools.status_get(StatusTarget::Application)
+        if let Some(known) = &self.ctx.statuses.borrow().app {
+            return Ok(known.clone());
+        }
+        self.ctx.app_status()
     }
 }
 
@@ -248,3 +310,6 @@ impl ActionHandle<'_> {
         self.tools.action_fail(message)
     }
 }
+
+#[cfg(test)]
+mod tests;

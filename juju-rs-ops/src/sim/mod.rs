@@ -13,6 +13,7 @@ pub mod env;
 pub mod flags;
 pub mod format;
 pub mod hook;
+pub mod jujuc;
 pub mod life;
 pub mod meta;
 pub mod model_relations;

@@ -8,7 +8,8 @@
 //! read what the charm published and to write as the simulated remote side; they fire the
 //! event sequences Juju fires, on every unit concerned. Invoked through a link named like a hook tool
 //! (`config-get`, `status-set`, ...), the same binary acts as that tool and talks to the running
-//! agent over its socket.
+//! agent over its socket, as the small `jujuc` binary next to it does (the tools link to that
+//! one when it is there).
 
 mod k8s;
 mod lifecycle;
@@ -272,7 +273,7 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if TOOL_NAMES.contains(&name.as_str()) {
-        let code = protocol::tool_main(&name, args.collect());
+        let code = juju_ops::sim::jujuc::tool_main(&name, args.collect());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();

@@ -132,9 +132,12 @@ impl Store {
         std::fs::rename(&tmp, self.state_file()).context("cannot replace state.json")
     }
 
-    /// Creates one link per hook tool to this binary, as Juju does in its tools directory.
+    /// Creates one link per hook tool to the `jujuc` client built next to this binary (or, when
+    /// there is none, to this binary itself), as Juju links its tools to its `jujuc`.
     pub fn install_tools(&self) -> Result<()> {
         let exe = std::env::current_exe().context("cannot find the juju-sim binary")?;
+        let jujuc = exe.with_file_name("jujuc");
+        let exe = if jujuc.is_file() { jujuc } else { exe };
         let dir = self.tools_dir();
         std::fs::create_dir_all(&dir)?;
         for tool in TOOL_NAMES {
