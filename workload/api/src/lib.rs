@@ -94,6 +94,12 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     ]
 }
 
+/// [`crds`] as built into the binary (from the committed `crds/metallb.io.yaml`, which a test
+/// keeps equal to [`crds`]): no schema generation at run time, for programs that start often.
+pub fn crds_prebuilt() -> Result<Vec<CustomResourceDefinition>, serde_json::Error> {
+    serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/crds.json")))
+}
+
 /// Drops `spec` from the required fields of every version, as upstream's CRDs have it for every
 /// kind but IPAddressPool (the Rust types read a missing spec as the default, see
 /// `absent_spec_is_default`).
@@ -143,6 +149,11 @@ mod tests {
             committed == generated,
             "workload/api/crds/metallb.io.yaml is stale: run `cargo xtask crds`"
         );
+    }
+
+    #[test]
+    fn the_prebuilt_crds_are_the_generated_ones() {
+        assert_eq!(crds_prebuilt().unwrap(), crds());
     }
 
     #[test]
