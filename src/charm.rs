@@ -21,8 +21,8 @@ use crate::identity::Instance;
 use crate::identity::LABEL_INSTANCE;
 use crate::images;
 use crate::k8s::{
-    ApiRequests, BgpAdvertising, Cluster, FIELD_MANAGER, K8sError, KubeSource, Readiness, Report,
-    Snapshot,
+    ApiRequests, BgpAdvertising, Cluster, FIELD_MANAGER, Freshness, K8sError, KubeSource,
+    Readiness, Report, Snapshot,
 };
 use crate::migration;
 use crate::ownership::{self, Adopt, Conflict, Plan};
@@ -171,7 +171,6 @@ impl MetallbCharm {
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
         self.placement = Some((input.namespace.clone(), input.node_selector.clone()));
-        ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
         let cluster = match Cluster::connect_counting(&self.kube, self.requests.clone()) {
             Ok(cluster) => cluster,
             Err(err) => return Ok(outcome_of(err)),
@@ -428,6 +427,9 @@ struct Prepared {
     secret_unseen: bool,
     /// Whether the interface exclude list was not read (it is then created if absent).
     exclude_list_unseen: bool,
+    /// What the status reports, read with the snapshot (what the applies change is not in
+    /// it; None: read it after applying).
+    report: Option<Result<Report, K8sError>>,
 }
 
 impl Prepared {
@@ -450,7 +452,7 @@ pub(crate) fn plan_for(
     input: &RenderInput,
     adopt: Adopt,
 ) -> Result<Result<Plan, Vec<Conflict>>, K8sError> {
-    Ok(read_and_plan(cluster, input, adopt)?.map(|(plan, _)| plan))
+    Ok(read_and_plan(cluster, input, adopt, false)?.map(|(plan, _, _)| plan))
 }
 
 /// [`plan_for`], with what was read: one label-selected list per kind the charm manages,
@@ -460,9 +462,25 @@ fn read_and_plan(
     cluster: &Cluster,
     input: &RenderInput,
     adopt: Adopt,
-) -> Result<Result<(Plan, Snapshot), Vec<Conflict>>, K8sError> {
+    with_report: bool,
+) -> Result<ReadPlan, K8sError> {
     let desired = render(input);
-    let mut live = cluster.snapshot(MANAGED_KINDS)?;
+    // A hook reads as informers do, from the API server's cache; adopting reads the latest.
+    let freshness = match adopt {
+        Adopt::No => Freshness::Cached,
+        _ => Freshness::Latest,
+    };
+    let (mut live, report) = if with_report {
+        let (live, report) = cluster.snapshot_and_report(
+            MANAGED_KINDS,
+            freshness,
+            &input.namespace,
+            input.bgp.is_some(),
+        )?;
+        (live, Some(report))
+    } else {
+        (cluster.snapshot(MANAGED_KINDS, Freshness::Latest)?, None)
+    };
     let unknown: Vec<&Desired> = desired
         .iter()
         .filter(|d| live.live_of(d).is_none())
@@ -482,9 +500,12 @@ fn read_and_plan(
     ];
     Ok(
         ownership::plan(desired, &live.existing(), &keep, &input.instance(), adopt)
-            .map(|plan| (plan, live)),
+            .map(|plan| (plan, live, report)),
     )
 }
+
+/// What [`read_and_plan`] decided and read, or the conflicts that stop it.
+type ReadPlan = Result<(Plan, Snapshot, Option<Result<Report, K8sError>>), Vec<Conflict>>;
 
 /// Reads and decides a reconcile: what to apply (see [`Writes`]; an adoption applies
 /// everything) and what to create.
@@ -494,7 +515,7 @@ fn prepare(
     adopt: Adopt,
     writes: Writes,
 ) -> Result<Result<Prepared, Vec<Conflict>>, K8sError> {
-    let (plan, live) = match read_and_plan(cluster, input, adopt)? {
+    let (plan, live, report) = match read_and_plan(cluster, input, adopt, true)? {
         Ok(read) => read,
         Err(conflicts) => return Ok(Err(conflicts)),
     };
@@ -520,6 +541,7 @@ fn prepare(
         live,
         pending,
         reasons,
+        report,
     }))
 }
 
@@ -530,8 +552,8 @@ pub(crate) fn execute(
     plan: &Plan,
     instance: &Instance,
 ) -> Result<Vec<String>, K8sError> {
-    let mut deleted = cluster.delete(&plan.retire_workloads)?;
-    deleted.extend(cluster.delete(&plan.prune)?);
+    let mut deleted = delete_if_still_ours(cluster, &plan.retire_workloads, instance)?;
+    deleted.extend(delete_if_still_ours(cluster, &plan.prune, instance)?);
     for namespace in &plan.retire_namespaces {
         let others: Vec<String> = cluster
             .namespace_contents(namespace)?
@@ -541,7 +563,11 @@ pub(crate) fn execute(
             .collect();
         let target = Desired::namespace_target(namespace);
         if others.is_empty() {
-            deleted.extend(cluster.delete(std::slice::from_ref(&target))?);
+            deleted.extend(delete_if_still_ours(
+                cluster,
+                std::slice::from_ref(&target),
+                instance,
+            )?);
         } else {
             // Given back to the user, so it is not examined again on every hook.
             cluster.release(&target)?;
@@ -552,6 +578,31 @@ pub(crate) fn execute(
         }
     }
     Ok(deleted)
+}
+
+/// Deletes those of `targets` that a fresh read still shows as this instance's to delete: a
+/// hook's plan comes from the API server's cache (see [`read_and_plan`]), and the user may
+/// have released an object (taken the charm's labels off) since.
+fn delete_if_still_ours(
+    cluster: &Cluster,
+    targets: &[Desired],
+    instance: &Instance,
+) -> Result<Vec<String>, K8sError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut fresh = Snapshot::default();
+    fresh.record(cluster.lookup(&targets.iter().collect::<Vec<_>>())?);
+    let confirmed: Vec<Desired> = targets
+        .iter()
+        .filter(|target| {
+            fresh
+                .live_of(target)
+                .is_some_and(|live| ownership::retirable(&live.existing, instance))
+        })
+        .cloned()
+        .collect();
+    cluster.delete(&confirmed)
 }
 
 /// Deletes `objects` of the adopted installation and records each as removed.
@@ -729,6 +780,7 @@ fn apply_all(
         reasons,
         secret_unseen,
         exclude_list_unseen,
+        report,
     } = prepared;
     if !pending.is_empty() && adopt == Adopt::No {
         let what: Vec<String> = pending
@@ -747,7 +799,8 @@ fn apply_all(
         retire_adopted_installation(cluster, input, &mut plan)?;
     }
     // Old workloads go before new ones start: never two allocators at once.
-    for object in cluster.delete(&std::mem::take(&mut plan.retire_workloads))? {
+    let retired = std::mem::take(&mut plan.retire_workloads);
+    for object in delete_if_still_ours(cluster, &retired, &input.instance())? {
         tracing::info!("removed {object} before starting its replacement");
     }
     let (namespace_and_crds, rest): (Vec<Desired>, Vec<Desired>) = pending
@@ -787,7 +840,10 @@ fn apply_all(
     Ok(ApplyReport {
         readiness,
         adopted: plan.adopted,
-        report: cluster.report(&input.namespace, input.bgp.is_some())?,
+        report: match report {
+            Some(report) => report?,
+            None => cluster.report(&input.namespace, input.bgp.is_some())?,
+        },
     })
 }
 

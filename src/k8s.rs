@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
-use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
@@ -19,6 +18,7 @@ use kube::{Client, Config};
 use crate::ownership::Existing;
 use crate::render::{Desired, MEMBERLIST_SECRET};
 
+mod client;
 mod compare;
 mod count;
 mod explain;
@@ -30,6 +30,17 @@ mod targets;
 pub use count::ApiRequests;
 pub use report::Report;
 pub use snapshot::{Live, Snapshot};
+
+/// How fresh a list must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Read through to etcd: what adopting, removing and explaining decide on.
+    Latest,
+    /// The API server's watch cache (`resourceVersion=0`), as informers read: milliseconds old
+    /// at most, for half the API server's work. Whatever is deleted on such a read is read
+    /// again by name first.
+    Cached,
+}
 
 /// The field manager of every server-side apply the charm makes.
 pub const FIELD_MANAGER: &str = "metallb-charm";
@@ -192,15 +203,8 @@ impl Cluster {
         let started = std::time::Instant::now();
         let runtime = new_runtime()?;
         let layer = requests.layer();
-        let client = runtime.block_on(async {
-            let mut config = source.config().await?;
-            config.connect_timeout = Some(Duration::from_secs(5));
-            config.read_timeout = Some(CALL_TIMEOUT);
-            config.write_timeout = Some(CALL_TIMEOUT);
-            let builder =
-                ClientBuilder::try_from(config).map_err(|e| K8sError::NoAccess(e.to_string()))?;
-            Ok::<_, K8sError>(builder.with_layer(&layer).build())
-        })?;
+        let client = runtime
+            .block_on(async { client::build(source.config().await?, &layer, CALL_TIMEOUT) })?;
         requests.add_time(started.elapsed());
         Ok(Self {
             client,
@@ -296,37 +300,68 @@ impl Cluster {
     /// Every object of the `kinds` (`apiVersion`, kind) that carries the charm's managed-by
     /// label, of any instance, in every namespace.
     pub fn inventory(&self, kinds: &[(&str, &str)]) -> Result<Vec<Existing>, K8sError> {
-        Ok(self.snapshot(kinds)?.existing())
+        Ok(self.snapshot(kinds, Freshness::Latest)?.existing())
     }
 
-    /// [`Self::inventory`], whole: one label-selected list per kind, one after the other on
-    /// one connection (a refusal stops there).
-    pub fn snapshot(&self, kinds: &[(&str, &str)]) -> Result<Snapshot, K8sError> {
-        let selector = crate::identity::managed_selector();
-        let params = ListParams::default().labels(&selector);
+    /// [`Self::inventory`], whole: one label-selected list per kind, all at once on one
+    /// connection (a refusal fails the whole read).
+    pub fn snapshot(
+        &self,
+        kinds: &[(&str, &str)],
+        freshness: Freshness,
+    ) -> Result<Snapshot, K8sError> {
+        self.block_on(self.read_snapshot(kinds, freshness))
+    }
+
+    /// [`Self::snapshot`] and [`Self::report`] in one round trip; the report failing does not
+    /// fail the snapshot.
+    pub fn snapshot_and_report(
+        &self,
+        kinds: &[(&str, &str)],
+        freshness: Freshness,
+        namespace: &str,
+        bgp: bool,
+    ) -> Result<(Snapshot, Result<Report, K8sError>), K8sError> {
         self.block_on(async {
-            let lists = kinds.iter().map(|(api_version, kind)| {
-                let api = api_for(&self.client, api_version, kind, None);
-                let params = &params;
-                async move {
-                    match api.list(params).await {
-                        Ok(list) => Ok(list
-                            .items
-                            .iter()
-                            .filter_map(|item| live(api_version, kind, item))
-                            .collect()),
-                        // A CRD-backed kind that is not installed has nothing of ours.
-                        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
-                        Err(e) => Err(classify(&format!("listing {kind}"), e)),
-                    }
-                }
-            });
-            let mut snapshot = Snapshot::default();
-            for list in lists {
-                snapshot.record(list.await?);
-            }
-            Ok(snapshot)
+            let (snapshot, report) = futures::join!(
+                self.read_snapshot(kinds, freshness),
+                report::report(&self.client, namespace, bgp)
+            );
+            Ok((snapshot?, report))
         })
+    }
+
+    async fn read_snapshot(
+        &self,
+        kinds: &[(&str, &str)],
+        freshness: Freshness,
+    ) -> Result<Snapshot, K8sError> {
+        let selector = crate::identity::managed_selector();
+        let params = match freshness {
+            Freshness::Latest => ListParams::default().labels(&selector),
+            Freshness::Cached => ListParams::default().labels(&selector).match_any(),
+        };
+        let lists = kinds.iter().map(|(api_version, kind)| {
+            let api = api_for(&self.client, api_version, kind, None);
+            let params = &params;
+            async move {
+                match api.list(params).await {
+                    Ok(list) => Ok(list
+                        .items
+                        .iter()
+                        .filter_map(|item| live(api_version, kind, item))
+                        .collect::<Vec<_>>()),
+                    // A CRD-backed kind that is not installed has nothing of ours.
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+                    Err(e) => Err(classify(&format!("listing {kind}"), e)),
+                }
+            }
+        });
+        let mut snapshot = Snapshot::default();
+        for list in futures::future::try_join_all(lists).await? {
+            snapshot.record(list);
+        }
+        Ok(snapshot)
     }
 
     /// Reads each of `objects` that exists (to learn whether someone else has it).
@@ -345,11 +380,8 @@ impl Cluster {
                 Err(e) => Err(classify(&format!("reading {}", object.describe()), e)),
             }
         });
-        let mut found = Vec::new();
-        for read in reads {
-            found.extend(read.await?);
-        }
-        Ok(found)
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// What the status reports besides readiness (see [`Report`]).
@@ -366,8 +398,10 @@ impl Cluster {
         bgp: bool,
     ) -> Result<(Vec<Live>, Report), K8sError> {
         self.block_on(async {
-            let found = self.fetch(objects).await?;
-            Ok((found, report::report(&self.client, namespace, bgp).await?))
+            futures::try_join!(
+                self.fetch(objects),
+                report::report(&self.client, namespace, bgp)
+            )
         })
     }
 

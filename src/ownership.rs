@@ -202,17 +202,24 @@ pub fn removal(existing: &[Existing], instance: &Instance) -> Plan {
     release(existing, instance, |_| false)
 }
 
+/// Whether `object` is this instance's to delete when it no longer wants it: its own objects
+/// but CRDs (shared by every instance, and their deletion deletes every object of the kind),
+/// and a Namespace only if this instance created it.
+pub fn retirable(object: &Existing, instance: &Instance) -> bool {
+    owner(object, instance) == Owner::This
+        && object.kind != CRD_KIND
+        && (object.kind != "Namespace" || object.annotations.contains_key(ANNOTATION_CREATED_BY))
+}
+
 /// This instance's objects in `existing` that `wanted` refuses, sorted into what to delete.
 fn release(existing: &[Existing], instance: &Instance, wanted: impl Fn(&Existing) -> bool) -> Plan {
     let mut plan = Plan::default();
     for object in existing {
-        if owner(object, instance) != Owner::This || object.kind == CRD_KIND || wanted(object) {
+        if !retirable(object, instance) || wanted(object) {
             continue;
         }
         if object.kind == "Namespace" {
-            if object.annotations.contains_key(ANNOTATION_CREATED_BY) {
-                plan.retire_namespaces.push(object.name.clone());
-            }
+            plan.retire_namespaces.push(object.name.clone());
         } else if WORKLOAD_KINDS.contains(&object.kind.as_str()) {
             plan.retire_workloads.push(object.as_target());
         } else {

@@ -44,6 +44,16 @@ async fn trusted_deploy_reaches_active_and_config_changes_update_the_pool() -> R
         key_before,
         "the memberlist key is kept"
     );
+    // The hook's reads went at once over one HTTP/2 connection to the real API server.
+    let log = d.ok(&["debug-log"]);
+    let counted = log
+        .lines()
+        .rfind(|l| l.contains("config-changed") && l.contains("Kubernetes API requests"))
+        .unwrap_or_default();
+    assert!(
+        counted.contains("answered over HTTP/2") && !counted.contains(" 0 answered over HTTP/2"),
+        "{counted}"
+    );
 
     d.ok(&["config", "iprange=198.18.100.40-198.18.100.30"]);
     let (status, message) = d.status();

@@ -106,9 +106,25 @@ fn a_fresh_cluster_gets_everything_applied_and_reports_readiness() {
         assert!(call.path.contains(api_version.split('/').next().unwrap()));
         assert_eq!(call.query.get("labelSelector"), Some(&selector), "{kind}");
     }
+    // With it, at once, what the status reports (Services, ServiceL2Statuses,
+    // ConfigurationStates, kube-proxy's ConfigMap).
+    let reports = 4;
+    let report_lines: Vec<String> = calls[MANAGED_KINDS.len()..][..reports]
+        .iter()
+        .map(Call::line)
+        .collect();
+    assert_eq!(
+        report_lines,
+        [
+            "GET /api/v1/services".to_string(),
+            format!("GET /apis/metallb.io/v1beta1/namespaces/{NS}/servicel2statuses"),
+            format!("GET /apis/metallb.io/v1beta1/namespaces/{NS}/configurationstates"),
+            "GET /api/v1/namespaces/kube-system/configmaps/kube-proxy".to_string(),
+        ]
+    );
     // Then every wanted object is read by name (none is in the inventory).
     let desired = desired(false);
-    let lookups: Vec<String> = calls[MANAGED_KINDS.len()..][..desired.len()]
+    let lookups: Vec<String> = calls[MANAGED_KINDS.len() + reports..][..desired.len()]
         .iter()
         .map(Call::line)
         .collect();
@@ -258,10 +274,11 @@ fn a_refusal_of_the_charms_identity_asks_for_trust() {
         Status::blocked("needs access to the cluster: run `juju trust metallb --scope=cluster`")
     );
     assert_eq!(out.state.app_status, out.state.unit_status);
-    // The first call is refused and nothing else is tried.
+    // The first round of reads (sent at once) is refused and nothing else is tried.
     let calls = api.calls();
-    assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(calls[0].line(), "GET /api/v1/namespaces");
+    assert!(calls.len() <= MANAGED_KINDS.len() + 4, "{calls:#?}");
+    assert!(calls.iter().all(|c| c.method == "GET"), "{calls:#?}");
 }
 
 #[test]
@@ -286,6 +303,67 @@ fn a_refusal_that_is_not_about_rights_blocks_without_asking_for_trust() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_hook_lists_from_the_cache_and_rereads_what_it_prunes_before_deleting() {
+    let api = FakeApi::new();
+    api.workloads_ready();
+    let bgp = configured()
+        .with_config("bgp-asn", 64512)
+        .with_config("bgp-peers", "198.18.0.1:64513");
+    assert!(config_changed(&api, bgp).success);
+    let with_bgp = desired(true);
+    let peer = with_bgp
+        .iter()
+        .find(|d| d.kind == "BGPPeer")
+        .unwrap()
+        .clone();
+    let advertisement = with_bgp
+        .iter()
+        .find(|d| d.kind == "BGPAdvertisement")
+        .unwrap()
+        .clone();
+    // The user takes the peer over (the charm's labels off) after the cached list was made:
+    // the read by name before deleting sees it.
+    let released = peer.clone();
+    api.answer(move |call| {
+        (call.method == "GET" && call.path == path_of(&released)).then(|| {
+            let mut body = released.body.clone();
+            body["metadata"]["labels"] = json!({"team": "net"});
+            (200, body)
+        })
+    });
+    api.clear_calls();
+
+    assert!(config_changed(&api, configured()).success);
+    let calls = api.calls();
+    let lists: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.query.contains_key("labelSelector"))
+        .collect();
+    assert!(!lists.is_empty());
+    assert!(
+        lists
+            .iter()
+            .all(|c| c.query.get("resourceVersion").map(String::as_str) == Some("0")),
+        "{lists:#?}"
+    );
+    let rereads: Vec<String> = calls
+        .iter()
+        .filter(|c| c.method == "GET" && !c.query.contains_key("resourceVersion"))
+        .map(Call::line)
+        .collect();
+    assert!(
+        rereads.contains(&format!("GET {}", path_of(&peer))),
+        "{rereads:#?}"
+    );
+    let deletes: Vec<String> = calls
+        .iter()
+        .filter(|c| c.method == "DELETE")
+        .map(Call::line)
+        .collect();
+    assert_eq!(deletes, [format!("DELETE {}", path_of(&advertisement))]);
 }
 
 #[test]
@@ -547,6 +625,25 @@ fn update_status_reads_what_it_reports_and_writes_nothing() {
         "{:#?}",
         out.status_history
     );
+}
+
+#[test]
+fn the_charm_version_is_set_on_install_and_upgrade_and_not_on_every_hook() {
+    let api = FakeApi::new();
+    for hook in ["install", "upgrade-charm"] {
+        let out = run(&api, TestEvent::hook(hook), configured());
+        assert!(out.success, "{hook}: {:#?}", out.logs);
+        assert_eq!(
+            out.state.workload_version,
+            env!("CARGO_PKG_VERSION"),
+            "{hook}"
+        );
+    }
+    for hook in ["config-changed", "update-status", "leader-elected"] {
+        let out = run(&api, TestEvent::hook(hook), configured());
+        assert!(out.success, "{hook}: {:#?}", out.logs);
+        assert_eq!(out.state.workload_version, "", "{hook} set the version");
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@ use super::*;
 
 impl Charm for MetallbCharm {
     fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()> {
+        // The version shown is the charm's own: it changes only with the charm.
+        if matches!(event, Event::Install | Event::UpgradeCharm) {
+            ctx.set_workload_version(env!("CARGO_PKG_VERSION"))?;
+        }
         let outcome = match event {
             Event::Action { name, .. } => return crate::actions::run(self, ctx, name),
             Event::Remove => self.remove(ctx),
@@ -21,10 +25,11 @@ impl Charm for MetallbCharm {
             self.publish(ctx, *outcome != Outcome::Standby)?;
         }
         tracing::debug!(
-            "{} Kubernetes API requests ({} writes, {} ms)",
+            "{} Kubernetes API requests ({} writes, {} ms, {} answered over HTTP/2)",
             self.requests.total(),
             self.requests.writes(),
-            self.requests.time().as_millis()
+            self.requests.time().as_millis(),
+            self.requests.over_http2()
         );
         self.outcome = Some(outcome?);
         Ok(())

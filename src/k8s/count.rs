@@ -20,6 +20,7 @@ pub struct ApiRequests(Arc<Counts>);
 struct Counts {
     total: AtomicUsize,
     writes: AtomicUsize,
+    http2: AtomicUsize,
     micros: AtomicU64,
 }
 
@@ -32,6 +33,11 @@ impl ApiRequests {
     /// The requests that may change something (anything but GET, HEAD and OPTIONS).
     pub fn writes(&self) -> usize {
         self.0.writes.load(Ordering::Relaxed)
+    }
+
+    /// The answers that came over HTTP/2 (multiplexed on one connection).
+    pub fn over_http2(&self) -> usize {
+        self.0.http2.load(Ordering::Relaxed)
     }
 
     /// The time spent waiting on the API (connecting, and every call until its answer).
@@ -72,7 +78,8 @@ impl<S> Layer<S> for CountRequests {
     }
 }
 
-/// An HTTP service that counts the requests it is given.
+/// An HTTP service that counts the requests it is given (and the answers that came over
+/// HTTP/2).
 pub struct Counted<S> {
     inner: S,
     requests: ApiRequests,
@@ -97,6 +104,14 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         self.requests.count(request.method());
-        Box::pin(self.inner.call(request))
+        let requests = self.requests.clone();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            if response.version() == http::Version::HTTP_2 {
+                requests.0.http2.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(response)
+        })
     }
 }

@@ -16,9 +16,11 @@ use super::{Desired, RenderInput, shared_labels};
 use crate::config::Password;
 use metallb_api::bgp_peer::v1beta2::SecretReference;
 
-/// Every CRD of `metallb.io`, shared by every instance (no instance label).
+/// Every CRD of `metallb.io`, shared by every instance (no instance label). Read as built
+/// into the binary (generating them costs ~10 ms of every hook); generated if that fails.
 pub fn crds() -> Vec<Desired> {
-    metallb_api::crds()
+    metallb_api::crds_prebuilt()
+        .unwrap_or_else(|_| metallb_api::crds())
         .into_iter()
         .map(|mut crd| {
             crd.metadata.labels = Some(shared_labels());

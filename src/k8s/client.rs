@@ -1,0 +1,63 @@
+//! The charm's Kubernetes client: kube's request stack (base URI, credentials, extra headers,
+//! timeouts) over HTTP/2, so the reads a hook makes at once share one TLS connection instead
+//! of waiting for each other or opening one connection each. kube's own builder speaks
+//! HTTP/1.1 only.
+
+use std::time::Duration;
+
+use hyper_timeout::TimeoutConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use kube::client::{ClientBuilder, ConfigExt};
+use kube::{Client, Config};
+use tower::{BoxError, ServiceBuilder};
+
+use super::K8sError;
+use super::count::CountRequests;
+
+/// The most a TCP connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn no_access(e: impl std::fmt::Display) -> K8sError {
+    K8sError::NoAccess(e.to_string())
+}
+
+/// A client for `config` whose every request is counted by `counting`: HTTP/2 when the API
+/// server offers it (ALPN), HTTP/1.1 otherwise. A proxy or a fixed TLS server name, which only
+/// kube's own builder handles, gets that builder (HTTP/1.1). Must run inside a Tokio runtime.
+pub(super) fn build(
+    mut config: Config,
+    counting: &CountRequests,
+    call_timeout: Duration,
+) -> Result<Client, K8sError> {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(call_timeout);
+    config.write_timeout = Some(call_timeout);
+    if config.proxy_url.is_some() || config.tls_server_name.is_some() {
+        let builder = ClientBuilder::try_from(config).map_err(no_access)?;
+        return Ok(builder.with_layer(counting).build());
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.rustls_client_config().map_err(no_access)?)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    let mut connector = TimeoutConnector::new(https);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    let http_client = hyper_util::client::legacy::Builder::new(TokioExecutor::new())
+        .build::<_, kube::client::Body>(connector);
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(no_access)?)
+        .layer(config.extra_headers_layer().map_err(no_access)?)
+        .map_err(BoxError::from)
+        .service(http_client);
+    Ok(ClientBuilder::new(service, config.default_namespace)
+        .with_layer(counting)
+        .build())
+}
