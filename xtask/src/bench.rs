@@ -1,7 +1,8 @@
 //! `cargo xtask bench ...`: benchmarks that print numbers.
 //!
-//! `bench hooks`: deploys the release-built charm through `juju-sim` against a fresh control
-//! plane and prints how long each hook took (dispatch start to exit) and how many Kubernetes
+//! `bench hooks`: deploys the static release charm (as `pack` ships it) through a static
+//! `juju-sim`, whose hook tools are links to its static `jujuc`, against a fresh control plane
+//! and prints how long each hook took (dispatch start to exit) and how many Kubernetes
 //! API requests it made (the charm logs the count at DEBUG), for a deploy, config changes,
 //! config-changed with nothing to change, and update-status.
 
@@ -178,12 +179,6 @@ fn bgp(trials: u32) -> Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
 /// Stops the control plane when dropped.
 struct ControlPlane(Child);
 
@@ -213,31 +208,14 @@ fn sim(juju_sim: &Path, state: &Path, args: &[&str]) -> Result<String> {
 }
 
 fn hooks(changes: u32, idle: u32, prebuilt: Option<&Path>) -> Result<()> {
-    println!("==> building the charm and juju-sim (release)");
-    // Both packages even with a prebuilt charm: building one alone would resolve other
-    // features and rebuild the dependencies.
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "metallb-charm",
-            "--bin",
-            "metallb-charm",
-            "-p",
-            "juju-rs-ops",
-            "--bin",
-            "juju-sim",
-        ])
-        .current_dir(workspace_root())
-        .status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let release = target_dir().join("release");
+    // What Juju runs: the static charm binary `pack` ships, and hook tools that are links to a
+    // static `jujuc` client (Juju's own jujuc is a static binary too).
+    let charm_built = crate::artifacts::build_static(&[("metallb-charm", "metallb-charm")])?;
+    let sim_built =
+        crate::artifacts::build_static(&[("juju-sim", "juju-rs-ops"), ("jujuc", "juju-rs-ops")])?;
     let charm_binary = match prebuilt {
         Some(path) => path.to_path_buf(),
-        None => release.join("metallb-charm"),
+        None => charm_built[0].clone(),
     };
     println!("==> timing {}", charm_binary.display());
     let bin = crate::cluster::ensure_built()?;
@@ -288,7 +266,7 @@ fn hooks(changes: u32, idle: u32, prebuilt: Option<&Path>) -> Result<()> {
         std::fs::copy(workspace_root().join(file), charm.join(file))?;
     }
     std::fs::copy(&charm_binary, charm.join("dispatch"))?;
-    let juju_sim = release.join("juju-sim");
+    let juju_sim = sim_built[0].clone();
     let state = work.path().join("sim");
     let kc = kubeconfig.display().to_string();
     let charm_arg = charm.display().to_string();
