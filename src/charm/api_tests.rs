@@ -305,25 +305,22 @@ fn a_refusal_that_is_not_about_rights_blocks_without_asking_for_trust() {
     }
 }
 
-#[test]
-fn a_hook_lists_from_the_cache_and_rereads_what_it_prunes_before_deleting() {
-    let api = FakeApi::new();
+/// Reconciles [`configured`] with one BGP peer; returns the peer and the advertisement rendered.
+fn reconciled_with_bgp(api: &FakeApi) -> (Desired, Desired) {
     api.workloads_ready();
     let bgp = configured()
         .with_config("bgp-asn", 64512)
         .with_config("bgp-peers", "198.18.0.1:64513");
-    assert!(config_changed(&api, bgp).success);
+    assert!(config_changed(api, bgp).success);
     let with_bgp = desired(true);
-    let peer = with_bgp
-        .iter()
-        .find(|d| d.kind == "BGPPeer")
-        .unwrap()
-        .clone();
-    let advertisement = with_bgp
-        .iter()
-        .find(|d| d.kind == "BGPAdvertisement")
-        .unwrap()
-        .clone();
+    let of_kind = |kind: &str| with_bgp.iter().find(|d| d.kind == kind).unwrap().clone();
+    (of_kind("BGPPeer"), of_kind("BGPAdvertisement"))
+}
+
+#[test]
+fn a_hook_lists_from_the_cache_and_rereads_what_it_prunes_before_deleting() {
+    let api = FakeApi::new();
+    let (peer, advertisement) = reconciled_with_bgp(&api);
     // The user takes the peer over (the charm's labels off) after the cached list was made:
     // the read by name before deleting sees it.
     let released = peer.clone();
@@ -369,17 +366,8 @@ fn a_hook_lists_from_the_cache_and_rereads_what_it_prunes_before_deleting() {
 #[test]
 fn what_the_charm_no_longer_renders_is_pruned_and_nothing_it_did_not_create() {
     let api = FakeApi::new();
-    api.workloads_ready();
-    let bgp = configured()
-        .with_config("bgp-asn", 64512)
-        .with_config("bgp-peers", "198.18.0.1:64513");
-    assert!(config_changed(&api, bgp).success);
-    let with_bgp = desired(true);
-    let peer = with_bgp.iter().find(|d| d.kind == "BGPPeer").unwrap();
-    let advertisement = with_bgp
-        .iter()
-        .find(|d| d.kind == "BGPAdvertisement")
-        .unwrap();
+    let (peer, advertisement) = reconciled_with_bgp(&api);
+    let (peer, advertisement) = (&peer, &advertisement);
     assert!(
         api.object("metallb.io/v1beta2", "BGPPeer", Some(NS), &peer.name)
             .is_some()

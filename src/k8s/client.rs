@@ -39,6 +39,9 @@ pub(super) fn build(
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    // HTTP/2 writes a request's HEADERS and DATA frames separately: with Nagle's algorithm the
+    // second waits for the server's delayed ACK (~40 ms on every write).
+    http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config.rustls_client_config().map_err(no_access)?)
         .https_or_http()

@@ -145,18 +145,7 @@ mod tests {
     use crate::hooktools::scripted::Scripted;
 
     fn juju() -> JujuContext {
-        let vars: BTreeMap<String, String> = [
-            ("JUJU_DISPATCH_PATH", "hooks/update-status"),
-            ("JUJU_HOOK_NAME", "update-status"),
-            ("JUJU_MODEL_NAME", "m"),
-            ("JUJU_MODEL_UUID", "u"),
-            ("JUJU_UNIT_NAME", "demo/0"),
-            ("JUJU_VERSION", "3.6.8"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        JujuContext::from_map(&vars).unwrap()
+        crate::model::tests::update_status_on("demo/0")
     }
 
     #[test]

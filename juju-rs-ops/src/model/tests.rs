@@ -7,20 +7,24 @@ use super::*;
 use crate::hooktools::ProcessHookTools;
 use crate::hooktools::scripted::Scripted;
 
-fn juju() -> JujuContext {
+/// The environment of an update-status hook on `unit` (the model tests' context).
+pub(crate) fn update_status_on(unit: &str) -> JujuContext {
     let vars: BTreeMap<String, String> = [
         ("JUJU_DISPATCH_PATH", "hooks/update-status"),
         ("JUJU_HOOK_NAME", "update-status"),
         ("JUJU_MODEL_NAME", "m"),
         ("JUJU_MODEL_UUID", "u"),
-        ("JUJU_UNIT_NAME", "demo/1"),
+        ("JUJU_UNIT_NAME", unit),
         ("JUJU_VERSION", "3.6.8"),
-        ("JUJU_CHARM_DIR", "/nonexistent"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     JujuContext::from_map(&vars).unwrap()
+}
+
+fn juju() -> JujuContext {
+    update_status_on("demo/1")
 }
 
 fn tools_called(s: &Scripted) -> Vec<String> {

@@ -73,6 +73,15 @@ pub fn exchange(socket: &str, request: &Request) -> Result<Response, ClientError
     serde_json::from_str(&answer).map_err(ClientError::BadResponse)
 }
 
+/// The tool a process was invoked as: the file name of its `argv[0]` (a link named like the
+/// tool).
+pub fn invoked_as(argv0: &str) -> String {
+    std::path::Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Runs as hook tool `command` with `args`: reads the context from the environment, asks the
 /// agent, prints its stdout and stderr, and returns its exit code.
 pub fn tool_main(command: &str, args: Vec<String>) -> i32 {

@@ -267,11 +267,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let mut args = std::env::args();
-    let argv0 = args.next().unwrap_or_default();
-    let name = Path::new(&argv0)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = juju_ops::sim::jujuc::invoked_as(&args.next().unwrap_or_default());
     if TOOL_NAMES.contains(&name.as_str()) {
         let code = juju_ops::sim::jujuc::tool_main(&name, args.collect());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
