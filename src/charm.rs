@@ -427,8 +427,8 @@ struct Prepared {
     secret_unseen: bool,
     /// Whether the interface exclude list was not read (it is then created if absent).
     exclude_list_unseen: bool,
-    /// What the status reports, read with the snapshot (what the applies change is not in
-    /// it; None: read it after applying).
+    /// What the status reports, read with the snapshot: used when nothing is written (None,
+    /// or anything written: read again after applying).
     report: Option<Result<Report, K8sError>>,
 }
 
@@ -773,6 +773,9 @@ fn apply_all(
     adopt: Adopt,
     prepared: Prepared,
 ) -> Result<ApplyReport, K8sError> {
+    // What the status reports was read with the inventory; after writing, it is read again
+    // (a kind it lists may only now be installed, and what was written may show in it).
+    let wrote = prepared.writes_anything(adopt);
     let Prepared {
         mut plan,
         mut live,
@@ -840,7 +843,7 @@ fn apply_all(
     Ok(ApplyReport {
         readiness,
         adopted: plan.adopted,
-        report: match report {
+        report: match report.filter(|_| !wrote) {
             Some(report) => report?,
             None => cluster.report(&input.namespace, input.bgp.is_some())?,
         },

@@ -150,6 +150,16 @@ fn a_fresh_cluster_gets_everything_applied_and_reports_readiness() {
         writes.iter().map(|c| c.line()).collect::<Vec<_>>(),
         expected
     );
+    // Having written, what the status reports is read again after the last write (the kinds
+    // it lists may only now be installed).
+    let last_write = calls.iter().rposition(|c| c.method != "GET").unwrap();
+    let after: Vec<String> = lines(&calls[last_write..]);
+    for read in &report_lines {
+        assert!(
+            after.contains(read),
+            "{read} not read after writing: {after:#?}"
+        );
+    }
     for apply in writes.iter().filter(|c| c.method == "PATCH") {
         assert_eq!(
             apply.query.get("fieldManager").map(String::as_str),
