@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams,
+    PostParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
@@ -40,6 +41,18 @@ pub enum Freshness {
     /// at most, for half the API server's work. Whatever is deleted on such a read is read
     /// again by name first.
     Cached,
+}
+
+/// Lists `api` with `params` from the API server's watch cache; when the cache refuses (HTTP 429
+/// "storage is (re)initializing", as right after a CRD is created or changed), through to etcd.
+async fn list_cached<K>(api: &Api<K>, params: &ListParams) -> kube::Result<ObjectList<K>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.list(&params.clone().match_any()).await {
+        Err(kube::Error::Api(status)) if status.code == 429 => api.list(params).await,
+        other => other,
+    }
 }
 
 /// The field manager of every server-side apply the charm makes.
@@ -337,15 +350,16 @@ impl Cluster {
         freshness: Freshness,
     ) -> Result<Snapshot, K8sError> {
         let selector = crate::identity::managed_selector();
-        let params = match freshness {
-            Freshness::Latest => ListParams::default().labels(&selector),
-            Freshness::Cached => ListParams::default().labels(&selector).match_any(),
-        };
+        let params = ListParams::default().labels(&selector);
         let lists = kinds.iter().map(|(api_version, kind)| {
             let api = api_for(&self.client, api_version, kind, None);
             let params = &params;
             async move {
-                match api.list(params).await {
+                let read = match freshness {
+                    Freshness::Latest => api.list(params).await,
+                    Freshness::Cached => list_cached(&api, params).await,
+                };
+                match read {
                     Ok(list) => Ok(list
                         .items
                         .iter()

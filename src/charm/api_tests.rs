@@ -645,6 +645,29 @@ fn the_charm_version_is_set_on_install_and_upgrade_and_not_on_every_hook() {
 }
 
 #[test]
+fn a_cache_still_initializing_is_read_through_to_etcd() {
+    let api = FakeApi::new();
+    let state = reconciled(&api, configured());
+    // As right after a CRD is created: the watch cache of the kind refuses for a while.
+    api.answer(|call| {
+        (call.path.ends_with("/servicel2statuses")
+            && call.query.get("resourceVersion").map(String::as_str) == Some("0"))
+        .then(|| status(429, "TooManyRequests", "storage is (re)initializing"))
+    });
+    api.clear_calls();
+    let out = run(&api, TestEvent::hook("update-status"), state.clone());
+    assert!(out.success);
+    assert_eq!(out.state.unit_status, state.unit_status);
+    let reads: Vec<Option<String>> = api
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/servicel2statuses"))
+        .map(|c| c.query.get("resourceVersion").cloned())
+        .collect();
+    assert_eq!(reads, [Some("0".to_string()), None]);
+}
+
+#[test]
 fn update_status_with_bgp_reads_what_the_speakers_advertise() {
     let api = FakeApi::new();
     let bgp = configured()
