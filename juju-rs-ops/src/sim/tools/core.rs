@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{
-    ALL_FORMATS, APPLICATION, FORMAT, ToolReply, at_most, flags, format_of, session_name,
-    session_unit, tri,
+    ALL_FORMATS, APPLICATION, FORMAT, ToolReply, at_most, file_text, flags, format_of,
+    session_name, session_unit, tri,
 };
 use crate::sim::agent::{Agent, HookKind};
 use crate::sim::flags::{FlagSpec, unrecognized};
@@ -306,17 +306,9 @@ pub(super) fn state_set(agent: &mut Agent, args: &[String], stdin: Option<&[u8]>
     let p = tri!(flags(&[file], args));
     let mut pairs: BTreeMap<String, String> = BTreeMap::new();
     if let Some(path) = p.value("file") {
-        let text = if path == "-" {
-            match stdin {
-                None => return ToolReply::NeedStdin,
-                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            }
-        } else {
-            match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) => return ToolReply::fail(format!("cannot read {path:?}: {e}")),
-            }
-        };
+        let text = tri!(file_text(path, stdin, |e| format!(
+            "cannot read {path:?}: {e}"
+        )));
         match serde_yaml::from_str::<Option<BTreeMap<String, String>>>(&text) {
             Ok(map) => pairs.extend(map.unwrap_or_default()),
             Err(e) => return ToolReply::fail(format!("cannot parse state file: {e}")),

@@ -164,6 +164,23 @@ macro_rules! tri {
 }
 pub(super) use tri;
 
+/// The text a `--file PATH` argument names: the file, or standard input for `-` (asked for
+/// with [`ToolReply::NeedStdin`] when it was not sent). `unreadable` words a read error as the
+/// calling tool does.
+pub(super) fn file_text(
+    path: &str,
+    stdin: Option<&[u8]>,
+    unreadable: impl FnOnce(std::io::Error) -> String,
+) -> Result<String, ToolReply> {
+    if path == "-" {
+        return match stdin {
+            None => Err(ToolReply::NeedStdin),
+            Some(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        };
+    }
+    std::fs::read_to_string(path).map_err(|e| ToolReply::fail(unreadable(e)))
+}
+
 /// The unit of the running dispatch (it always exists while a session is open).
 pub(super) fn session_unit(agent: &Agent) -> Result<&UnitState, ToolReply> {
     agent

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{ALL_FORMATS, FORMAT, ToolReply, at_most, flags, format_of, session_unit, tri};
+use super::{
+    ALL_FORMATS, FORMAT, ToolReply, at_most, file_text, flags, format_of, session_unit, tri,
+};
 use crate::metadata::EndpointRole;
 use crate::sim::agent::Agent;
 use crate::sim::flags::{FlagSpec, Parsed, unrecognized};
@@ -262,17 +264,7 @@ pub(super) fn relation_set(agent: &mut Agent, args: &[String], stdin: Option<&[u
     };
     let mut settings: BTreeMap<String, String> = BTreeMap::new();
     if let Some(path) = p.value("file") {
-        let text = if path == "-" {
-            match stdin {
-                None => return ToolReply::NeedStdin,
-                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            }
-        } else {
-            match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) => return ToolReply::fail(format!("open {path}: {e}")),
-            }
-        };
+        let text = tri!(file_text(path, stdin, |e| format!("open {path}: {e}")));
         match serde_yaml::from_str::<Option<BTreeMap<String, String>>>(&text) {
             Ok(map) => settings.extend(map.unwrap_or_default()),
             Err(e) => return ToolReply::fail(e.to_string()),
