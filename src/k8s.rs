@@ -43,16 +43,13 @@ pub enum Freshness {
     Cached,
 }
 
-/// Lists `api` with `params` from the API server's watch cache; when the cache refuses (HTTP 429
-/// "storage is (re)initializing", as right after a CRD is created or changed), through to etcd.
+/// Lists `api` with `params` from the API server's watch cache (a cache still initializing,
+/// as right after a CRD is created or changed, answers 429 and the client asks again).
 async fn list_cached<K>(api: &Api<K>, params: &ListParams) -> kube::Result<ObjectList<K>>
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    match api.list(&params.clone().match_any()).await {
-        Err(kube::Error::Api(status)) if status.code == 429 => api.list(params).await,
-        other => other,
-    }
+    api.list(&params.clone().match_any()).await
 }
 
 /// The field manager of every server-side apply the charm makes.
@@ -207,11 +204,12 @@ impl Cluster {
     pub fn connect_counting(source: &KubeSource, requests: ApiRequests) -> Result<Self, K8sError> {
         #[cfg(test)]
         if let KubeSource::Fake(api) = source {
-            use tower::Layer;
-            let layer = requests.layer();
-            return Self::over(requests, || {
-                Client::new(layer.layer(api.clone()), "default")
-            });
+            use tower::{Layer, ServiceExt};
+            let counted = requests
+                .layer()
+                .layer(api.clone().map_err(tower::BoxError::from));
+            let retrying = client::retry_layer()?.layer(counted);
+            return Self::over(requests, || Client::new(retrying, "default"));
         }
         let started = std::time::Instant::now();
         let runtime = new_runtime()?;

@@ -645,18 +645,24 @@ fn the_charm_version_is_set_on_install_and_upgrade_and_not_on_every_hook() {
 }
 
 #[test]
-fn a_cache_still_initializing_is_read_through_to_etcd() {
+fn a_cache_still_initializing_is_asked_again_until_it_answers() {
     let api = FakeApi::new();
     let state = reconciled(&api, configured());
-    // As right after a CRD is created: the watch cache of the kind refuses for a while.
-    api.answer(|call| {
+    // As right after a CRD is created: the watch cache of the kind refuses for a while, and
+    // a read through to etcd is refused the same way (the API server serves it from the cache).
+    let refusals = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    let left = refusals.clone();
+    api.answer(move |call| {
+        use std::sync::atomic::Ordering;
         (call.path.ends_with("/servicel2statuses")
-            && call.query.get("resourceVersion").map(String::as_str) == Some("0"))
+            && left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok())
         .then(|| status(429, "TooManyRequests", "storage is (re)initializing"))
     });
     api.clear_calls();
     let out = run(&api, TestEvent::hook("update-status"), state.clone());
-    assert!(out.success);
+    assert!(out.success, "{:#?}", out.logs);
     assert_eq!(out.state.unit_status, state.unit_status);
     let reads: Vec<Option<String>> = api
         .calls()
@@ -664,7 +670,9 @@ fn a_cache_still_initializing_is_read_through_to_etcd() {
         .filter(|c| c.path.ends_with("/servicel2statuses"))
         .map(|c| c.query.get("resourceVersion").cloned())
         .collect();
-    assert_eq!(reads, [Some("0".to_string()), None]);
+    assert_eq!(reads, vec![Some("0".to_string()); 3]);
+    // Every attempt is a request: 7 reads, two of them sent again.
+    assert_eq!(logged_count(&out), (9, 0));
 }
 
 #[test]

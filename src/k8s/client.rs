@@ -1,15 +1,19 @@
 //! The charm's Kubernetes client: kube's request stack (base URI, credentials, extra headers,
 //! timeouts) over HTTP/2, so the reads a hook makes at once share one TLS connection instead
 //! of waiting for each other or opening one connection each. kube's own builder speaks
-//! HTTP/1.1 only.
+//! HTTP/1.1 only. An answer the API server asks to be sent again (429 "storage is
+//! (re)initializing" right after a CRD is created or changed, 503, 504) is retried after its
+//! `Retry-After`, as client-go does.
 
 use std::time::Duration;
 
 use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use kube::client::retry::RetryPolicy;
 use kube::client::{ClientBuilder, ConfigExt};
 use kube::{Client, Config};
+use tower::retry::RetryLayer;
 use tower::{BoxError, ServiceBuilder};
 
 use super::K8sError;
@@ -17,6 +21,23 @@ use super::count::CountRequests;
 
 /// The most a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many requests may wait for kube's own (not clonable) stack, which a retry needs to clone.
+const BUFFER: usize = 1024;
+/// How often one request is sent again when the API server asks for it (client-go: 10).
+const RETRIES: u32 = 10;
+
+/// Retries what the API server asks to be sent again: after its `Retry-After` (a watch cache
+/// initializing asks for 1 s), or after 100 ms doubling to 2 s. Each attempt is counted.
+pub(super) fn retry_layer() -> Result<RetryLayer<RetryPolicy>, K8sError> {
+    let policy = RetryPolicy::new(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        RETRIES,
+        true,
+    )
+    .map_err(no_access)?;
+    Ok(RetryLayer::new(policy))
+}
 
 fn no_access(e: impl std::fmt::Display) -> K8sError {
     K8sError::NoAccess(e.to_string())
@@ -35,7 +56,11 @@ pub(super) fn build(
     config.write_timeout = Some(call_timeout);
     if config.proxy_url.is_some() || config.tls_server_name.is_some() {
         let builder = ClientBuilder::try_from(config).map_err(no_access)?;
-        return Ok(builder.with_layer(counting).build());
+        return Ok(builder
+            .with_layer(counting)
+            .with_layer(&tower::buffer::BufferLayer::new(BUFFER))
+            .with_layer(&retry_layer()?)
+            .build());
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -62,5 +87,6 @@ pub(super) fn build(
         .service(http_client);
     Ok(ClientBuilder::new(service, config.default_namespace)
         .with_layer(counting)
+        .with_layer(&retry_layer()?)
         .build())
 }

@@ -80,6 +80,7 @@ impl<S> Layer<S> for CountRequests {
 
 /// An HTTP service that counts the requests it is given (and the answers that came over
 /// HTTP/2).
+#[derive(Clone)]
 pub struct Counted<S> {
     inner: S,
     requests: ApiRequests,
