@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams,
-    PostParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GetParams, ListParams, ObjectList, Patch,
+    PatchParams, PostParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
@@ -23,6 +23,7 @@ mod client;
 mod compare;
 mod count;
 mod explain;
+mod first_alone;
 mod report;
 mod scheduling;
 mod snapshot;
@@ -378,16 +379,25 @@ impl Cluster {
 
     /// Reads each of `objects` that exists (to learn whether someone else has it).
     pub fn lookup(&self, objects: &[&Desired]) -> Result<Vec<Live>, K8sError> {
-        self.block_on(self.fetch(objects))
+        self.block_on(self.fetch(objects, Freshness::Latest))
     }
 
-    async fn fetch(&self, objects: &[&Desired]) -> Result<Vec<Live>, K8sError> {
-        let reads = objects.iter().map(|object| async move {
+    /// Reads `objects` at once (those that exist), as fresh as `freshness` asks.
+    async fn fetch(
+        &self,
+        objects: &[&Desired],
+        freshness: Freshness,
+    ) -> Result<Vec<Live>, K8sError> {
+        let params = match freshness {
+            Freshness::Latest => GetParams::default(),
+            Freshness::Cached => GetParams::any(),
+        };
+        let reads = objects.iter().map(|object| async {
             let api = api_of(&self.client, object);
-            match api.get_opt(&object.name).await {
-                Ok(Some(item)) => Ok(live(&object.api_version, &object.kind, &item)),
-                Ok(None) => Ok(None),
-                // The kind itself is not served yet (its CRD is about to be applied).
+            match api.get_with(&object.name, &params).await {
+                Ok(item) => Ok(live(&object.api_version, &object.kind, &item)),
+                // Not there, or the kind itself is not served yet (its CRD is about to be
+                // applied).
                 Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
                 Err(e) => Err(classify(&format!("reading {}", object.describe()), e)),
             }
@@ -401,8 +411,9 @@ impl Cluster {
         self.block_on(report::report(&self.client, namespace, bgp))
     }
 
-    /// Reads `objects` (those that exist) and the [`Report`] on `namespace`: what
-    /// update-status needs.
+    /// Reads `objects` (those that exist) and the [`Report`] on `namespace` from the API
+    /// server's cache: what update-status needs (it only reports; what it finds missing or
+    /// changed makes it reconcile).
     pub fn lookup_and_report(
         &self,
         objects: &[&Desired],
@@ -411,7 +422,7 @@ impl Cluster {
     ) -> Result<(Vec<Live>, Report), K8sError> {
         self.block_on(async {
             futures::try_join!(
-                self.fetch(objects),
+                self.fetch(objects, Freshness::Cached),
                 report::report(&self.client, namespace, bgp)
             )
         })

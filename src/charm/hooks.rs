@@ -5,6 +5,7 @@ use anyhow::Result;
 use juju_ops::{Charm, Context, Event, Status, StatusCollector};
 
 use super::*;
+use crate::cos::{DASHBOARD_ENDPOINT, METRICS_ENDPOINT};
 
 impl Charm for MetallbCharm {
     fn handle(&mut self, ctx: &Context<'_>, event: &Event) -> Result<()> {
@@ -16,8 +17,19 @@ impl Charm for MetallbCharm {
             Event::Action { name, .. } => return crate::actions::run(self, ctx, name),
             Event::Remove => self.remove(ctx),
             Event::Stop => return Ok(()),
-            Event::UpdateStatus => self.update_status(ctx),
-            _ => self.reconcile(ctx, Adopt::No, Writes::Changed),
+            _ => {
+                // A leader publishes on both endpoints after its API work: the agent reads
+                // their relations meanwhile.
+                let published: &[&str] = if ctx.is_leader()? {
+                    &[METRICS_ENDPOINT, DASHBOARD_ENDPOINT]
+                } else {
+                    &[]
+                };
+                ctx.reading_relations_alongside(published, || match event {
+                    Event::UpdateStatus => self.update_status(ctx),
+                    _ => self.reconcile(ctx, Adopt::No, Writes::Changed),
+                })
+            }
         };
         if let Ok(outcome) = &outcome
             && !matches!(event, Event::Remove)

@@ -2,9 +2,9 @@
 //! the speakers advertise over BGP and what they warn about, and kube-proxy's configuration.
 //! Each is one request, all sent at once: the charm's client multiplexes them on one HTTP/2
 //! connection (opening a connection per read would cost a TLS handshake each). The lists are
-//! served from the API server's watch cache (`resourceVersion=0`, as informers read; through
-//! to etcd while a cache is initializing): what they feed is status, a cached answer is
-//! milliseconds old at most, and it costs the API server half as much as a read through to etcd.
+//! served from the API server's watch cache (`resourceVersion=0`, as informers read): what they
+//! feed is status, a cached answer is milliseconds old at most, and it costs the API server half
+//! as much as a read through to etcd.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, GetParams, ListParams};
 use serde_json::Value;
 
 use super::{BgpAdvertising, K8sError, Readiness, classify, list_cached, pod_problem};
@@ -112,17 +112,22 @@ pub(super) async fn pod_problems(
     )
 }
 
-/// The `data` of ConfigMap `namespace/name`, or None when there is none.
-pub(super) async fn config_map_data(
+/// The `data` of ConfigMap `namespace/name` (from the API server's cache), or None when there
+/// is none.
+async fn config_map_data(
     client: &Client,
     namespace: &str,
     name: &str,
 ) -> Result<Option<BTreeMap<String, String>>, K8sError> {
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    maps.get_opt(name)
-        .await
-        .map(|map| map.map(|m| m.data.unwrap_or_default()))
-        .map_err(|e| classify(&format!("reading ConfigMap {namespace}/{name}"), e))
+    match maps.get_with(name, &GetParams::any()).await {
+        Ok(map) => Ok(Some(map.data.unwrap_or_default())),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(e) => Err(classify(
+            &format!("reading ConfigMap {namespace}/{name}"),
+            e,
+        )),
+    }
 }
 
 /// Every LoadBalancer ingress IP in the cluster.

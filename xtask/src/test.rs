@@ -30,7 +30,7 @@ pub struct TestArgs {
 pub fn run(args: &TestArgs) -> Result<()> {
     println!("==> caches in {}", cache_dir().display());
     if args.faults {
-        let prepared = prepare()?;
+        let prepared = prepare(&mut Steps::default())?;
         return crate::faults::run(&prepared.env());
     }
     if args.fast {
@@ -45,40 +45,72 @@ pub fn run(args: &TestArgs) -> Result<()> {
         return outcome;
     }
     if !args.cargo_args.is_empty() {
-        let prepared = prepare()?;
+        let prepared = prepare(&mut Steps::default())?;
         let command = crate::test_args::with_ignored(&args.cargo_args);
         let mut command: Vec<&str> = command.iter().map(String::as_str).collect();
         command.splice(0..0, ["test", "--workspace"]);
         let mut totals = Totals::default();
         return cargo_test(&command, &prepared.env(), &mut totals);
     }
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    let prepared = prepare()?;
-    let mut totals = Totals::default();
-    let outcome = cargo_test(
-        &[
-            "test",
+    let mut steps = Steps::default();
+    steps.time("fmt", || cargo(&["fmt", "--all", "--check"]))?;
+    steps.time("clippy", || {
+        cargo(&[
+            "clippy",
             "--workspace",
-            "--no-fail-fast",
+            "--all-targets",
             "--",
-            "--include-ignored",
-        ],
-        &prepared.env(),
-        &mut totals,
-    );
+            "-D",
+            "warnings",
+        ])
+    })?;
+    let prepared = prepare(&mut steps)?;
+    let mut totals = Totals::default();
+    let outcome = steps.time("tests", || {
+        cargo_test(
+            &[
+                "test",
+                "--workspace",
+                "--no-fail-fast",
+                "--",
+                "--include-ignored",
+            ],
+            &prepared.env(),
+            &mut totals,
+        )
+    });
+    println!("==> took {}", steps.summary());
     println!(
         "summary: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
     );
     outcome
+}
+
+/// How long each step of a run took, to print at its end (where CI's time goes).
+#[derive(Default)]
+struct Steps(Vec<(&'static str, std::time::Duration)>);
+
+impl Steps {
+    /// Runs `step`, noting how long it took (failed or not).
+    fn time<T>(&mut self, name: &'static str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let out = step();
+        self.0.push((name, started.elapsed()));
+        out
+    }
+
+    /// "fmt 1 s, clippy 95 s, ..., 1234 s in all".
+    fn summary(&self) -> String {
+        let mut parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(name, took)| format!("{name} {} s", took.as_secs()))
+            .collect();
+        let all: std::time::Duration = self.0.iter().map(|(_, took)| *took).sum();
+        parts.push(format!("{} s in all", all.as_secs()));
+        parts.join(", ")
+    }
 }
 
 /// What the tests need besides the workspace: the control plane, the shipped artifacts and
@@ -113,42 +145,59 @@ impl Prepared {
 /// Installs the packages the tests use, builds the control plane and upstream MetalLB (both
 /// cached by hash), packs the charm and builds the images (the tests check the shipped
 /// artifacts as they are).
-fn prepare() -> Result<Prepared> {
-    crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
-    crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
-    crate::packages::ensure(crate::packages::NODE_TOOLS)?;
-    let cluster_bin = crate::cluster::ensure_built()?;
+fn prepare(steps: &mut Steps) -> Result<Prepared> {
+    steps.time("packages", || {
+        crate::packages::ensure(crate::packages::NETWORK_TOOLS)?;
+        crate::packages::ensure(crate::packages::CHECK_TOOLS)?;
+        crate::packages::ensure(crate::packages::NODE_TOOLS)
+    })?;
+    let cluster_bin = steps.time("control plane", crate::cluster::ensure_built)?;
     // Upstream MetalLB: its module (CRDs and documentation) for the compatibility tests, and
     // its controller and speaker (cached by hash) for the interoperation tests.
-    let upstream_src = crate::upstream::ensure_source(crate::upstream::DEFAULT_VERSION)?;
-    let upstream_bin = crate::upstream::ensure_built(crate::upstream::DEFAULT_VERSION)?;
+    let (upstream_src, upstream_bin) = steps.time("upstream", || {
+        Ok((
+            crate::upstream::ensure_source(crate::upstream::DEFAULT_VERSION)?,
+            crate::upstream::ensure_built(crate::upstream::DEFAULT_VERSION)?,
+        ))
+    })?;
     // The shipped artifacts, which the tests check as they are.
     let build = crate::artifacts::build_dir();
-    let charm_file = crate::pack::run(&crate::pack::PackArgs::to(
-        build.join("metallb_amd64.charm"),
-    ))?;
+    let charm_file = steps.time("pack", || {
+        crate::pack::run(&crate::pack::PackArgs::to(
+            build.join("metallb_amd64.charm"),
+        ))
+    })?;
     let images_dir = build.join("images");
-    crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
-    crate::images::write_upstream(&upstream_bin, crate::upstream::DEFAULT_VERSION, &images_dir)?;
-    // The Python charm the project replaces, with the release of upstream closest to the one
-    // its manifests name (v0.13.10; the module proxy serves v0.13.5), for the refresh test.
-    let old_upstream = crate::upstream::ensure_built(crate::python_charm::UPSTREAM_VERSION)?;
-    crate::images::write_upstream(
-        &old_upstream,
-        crate::python_charm::UPSTREAM_VERSION,
-        &images_dir,
-    )?;
+    steps.time("images", || {
+        crate::images::run(&crate::images::ImagesArgs::to(images_dir.clone()))?;
+        crate::images::write_upstream(
+            &upstream_bin,
+            crate::upstream::DEFAULT_VERSION,
+            &images_dir,
+        )?;
+        // The Python charm the project replaces, with the release of upstream closest to the
+        // one its manifests name (v0.13.10; the module proxy serves v0.13.5), for the refresh
+        // test.
+        let old_upstream = crate::upstream::ensure_built(crate::python_charm::UPSTREAM_VERSION)?;
+        crate::images::write_upstream(
+            &old_upstream,
+            crate::python_charm::UPSTREAM_VERSION,
+            &images_dir,
+        )
+    })?;
     // Without the peer, only the test that runs it fails (saying so), not every test.
-    let (python_charm, python_venv) = match crate::python_charm::peer_dir() {
-        Ok(peer) => {
-            let venv = crate::python_charm::ensure_venv(&peer)?;
-            (peer, venv)
-        }
-        Err(err) => {
-            println!("==> warning: {err:#}; the Python charm's refresh test will fail");
-            Default::default()
-        }
-    };
+    let (python_charm, python_venv) = steps.time("python charm", || {
+        Ok(match crate::python_charm::peer_dir() {
+            Ok(peer) => {
+                let venv = crate::python_charm::ensure_venv(&peer)?;
+                (peer, venv)
+            }
+            Err(err) => {
+                println!("==> warning: {err:#}; the Python charm's refresh test will fail");
+                Default::default()
+            }
+        })
+    })?;
     // The static binaries the images hold (built by `images` above).
     let ours_bin = crate::artifacts::static_target_dir()
         .join(crate::artifacts::TARGET)
@@ -242,7 +291,17 @@ fn cargo_test(args: &[&str], env: &[(&str, &std::path::Path)], totals: &mut Tota
 
 #[cfg(test)]
 mod tests {
-    use super::Totals;
+    use super::{Steps, Totals};
+
+    #[test]
+    fn the_summary_names_each_step_and_the_sum() {
+        let mut steps = Steps::default();
+        steps
+            .0
+            .push(("fmt", std::time::Duration::from_millis(1500)));
+        steps.0.push(("tests", std::time::Duration::from_secs(60)));
+        assert_eq!(steps.summary(), "fmt 1 s, tests 60 s, 61 s in all");
+    }
 
     #[test]
     fn counts_libtest_summary_lines() {

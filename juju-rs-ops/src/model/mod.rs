@@ -8,6 +8,7 @@ pub use relations::{Bag, Relation};
 pub use secrets::SecretRef;
 
 use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -46,6 +47,8 @@ pub struct Context<'a> {
     statuses: RefCell<KnownStatuses>,
     config: OnceCell<Map<String, Value>>,
     endpoints: OnceCell<Endpoints>,
+    /// `relation-ids` per endpoint: a hook's relations do not change while it runs.
+    relation_ids: RefCell<BTreeMap<String, Vec<u64>>>,
     action_params: Option<Map<String, Value>>,
 }
 
@@ -63,6 +66,7 @@ impl<'a> Context<'a> {
             statuses: RefCell::default(),
             config: OnceCell::new(),
             endpoints: OnceCell::new(),
+            relation_ids: RefCell::default(),
             action_params,
         }
     }

@@ -61,13 +61,64 @@ impl Context<'_> {
         self.endpoint(endpoint)?;
         let broken = self.broken_relation();
         let mut out = Vec::new();
-        for id in self.tools.relation_ids(endpoint)? {
+        for id in self.relation_ids(endpoint)? {
             if broken == Some(id) {
                 continue;
             }
             out.push(self.relation_by_id(endpoint, id)?);
         }
         Ok(out)
+    }
+
+    /// The ids of `endpoint`'s relations (`relation-ids`), read once per dispatch.
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<u64>, ModelError> {
+        if let Some(ids) = self.relation_ids.borrow().get(endpoint) {
+            return Ok(ids.clone());
+        }
+        let ids = self.tools.relation_ids(endpoint)?;
+        self.relation_ids
+            .borrow_mut()
+            .insert(endpoint.to_string(), ids.clone());
+        Ok(ids)
+    }
+
+    /// Runs `work` on this thread while another reads the relation ids of `endpoints`, which
+    /// [`relations`](Self::relations) then uses: the agent answers those tool calls while the
+    /// hook waits on its own I/O (a Kubernetes API, say). A failed read is left for
+    /// `relations` to make again and report.
+    pub fn reading_relations_alongside<T>(
+        &self,
+        endpoints: &[&str],
+        work: impl FnOnce() -> T,
+    ) -> T {
+        let tools = self.tools;
+        let wanted: Vec<&str> = endpoints
+            .iter()
+            .copied()
+            .filter(|e| !self.relation_ids.borrow().contains_key(*e))
+            .collect();
+        if wanted.is_empty() {
+            return work();
+        }
+        let (out, read) = std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                wanted
+                    .into_iter()
+                    .map(|endpoint| (endpoint, tools.relation_ids(endpoint)))
+                    .collect::<Vec<_>>()
+            });
+            let out = work();
+            (out, reader.join())
+        });
+        for (endpoint, ids) in read.into_iter().flatten() {
+            if let Ok(ids) = ids {
+                self.relation_ids
+                    .borrow_mut()
+                    .entry(endpoint.to_string())
+                    .or_insert(ids);
+            }
+        }
+        out
     }
 
     /// The relation of the running relation event (also during `-relation-broken`).

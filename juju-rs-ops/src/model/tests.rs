@@ -114,3 +114,64 @@ fn without_a_read_every_status_is_set() {
         ["status-set --application=False active -- ok"]
     );
 }
+
+#[test]
+fn relation_ids_read_alongside_the_hooks_work_are_not_read_again() {
+    let charm = tempfile::tempdir().unwrap();
+    std::fs::write(
+        charm.path().join("metadata.yaml"),
+        "name: demo\nprovides:\n  metrics-endpoint:\n    interface: prometheus_scrape\n  \
+         grafana-dashboard:\n    interface: grafana_dashboard\n",
+    )
+    .unwrap();
+    let mut juju = juju();
+    juju.charm_dir = charm.path().to_path_buf();
+    // The reader asks for both endpoints (in order) while the work runs here.
+    let s = Scripted::sequence(&[
+        (0, r#"["metrics-endpoint:7"]"#, ""),
+        (0, "[]", ""),
+        (0, r#"["prometheus/0"]"#, ""),
+    ]);
+    let tools = ProcessHookTools::new(&s);
+    let ctx = Context::new(&juju, &tools, None);
+    let here = std::thread::current().id();
+    let ran_on = ctx
+        .reading_relations_alongside(&["metrics-endpoint", "grafana-dashboard"], || {
+            std::thread::current().id()
+        });
+    assert_eq!(ran_on, here, "the work runs on the hook's own thread");
+    let metrics = ctx.relations("metrics-endpoint").unwrap();
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0].id, 7);
+    assert_eq!(metrics[0].remote_app.as_deref(), Some("prometheus"));
+    assert!(ctx.relations("grafana-dashboard").unwrap().is_empty());
+    assert_eq!(
+        tools_called(&s),
+        [
+            "relation-ids metrics-endpoint --format=json",
+            "relation-ids grafana-dashboard --format=json",
+            "relation-list --format=json -r metrics-endpoint:7"
+        ]
+    );
+    // Read already: nothing is read again, not even alongside.
+    ctx.reading_relations_alongside(&["metrics-endpoint"], || ());
+    assert_eq!(tools_called(&s).len(), 3);
+}
+
+#[test]
+fn a_failed_read_alongside_is_made_again_and_reported_by_relations() {
+    let charm = tempfile::tempdir().unwrap();
+    std::fs::write(
+        charm.path().join("metadata.yaml"),
+        "name: demo\nprovides:\n  metrics-endpoint:\n    interface: prometheus_scrape\n",
+    )
+    .unwrap();
+    let mut juju = juju();
+    juju.charm_dir = charm.path().to_path_buf();
+    let s = Scripted::new(1, "", "ERROR connection refused\n");
+    let tools = ProcessHookTools::new(&s);
+    let ctx = Context::new(&juju, &tools, None);
+    ctx.reading_relations_alongside(&["metrics-endpoint"], || ());
+    assert!(ctx.relations("metrics-endpoint").is_err());
+    assert_eq!(tools_called(&s).len(), 2);
+}
