@@ -64,7 +64,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
             "warnings",
         ])
     })?;
-    let prepared = prepare(&mut steps)?;
+    // The tests' debug build runs while `prepare` builds the shipped binaries: their fat-LTO
+    // links are single-threaded and would leave a core idle.
+    let test_build = BackgroundBuild::start(&["test", "--workspace", "--no-run"])?;
+    let prepared = match prepare(&mut steps) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            test_build.stop();
+            return Err(err);
+        }
+    };
+    steps.time("test build (after prepare)", || test_build.finish())?;
     let mut totals = Totals::default();
     let outcome = steps.time("tests", || {
         cargo_test(
@@ -85,6 +95,64 @@ pub fn run(args: &TestArgs) -> Result<()> {
         totals.passed, totals.failed, totals.ignored
     );
     outcome
+}
+
+/// A cargo command running beside the rest, its output kept in a file until it ends.
+struct BackgroundBuild {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    args: String,
+}
+
+impl BackgroundBuild {
+    /// Starts `cargo ARGS`, its output going to a log file in the target directory.
+    fn start(args: &[&str]) -> Result<Self> {
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let log = dir.join("xtask-test-build.log");
+        let out = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let args_text = args.join(" ");
+        println!(
+            "==> cargo {args_text} (in the background, output in {})",
+            log.display()
+        );
+        let child = command(args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot run cargo {args_text}"))?;
+        Ok(Self {
+            child,
+            log,
+            args: args_text,
+        })
+    }
+
+    /// Stops the command (the run failed before it is needed).
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the command; when it failed, prints its output and says so.
+    fn finish(mut self) -> Result<()> {
+        let status = self
+            .child
+            .wait()
+            .context("the background build did not finish")?;
+        if status.success() {
+            println!("==> cargo {}: done", self.args);
+            return Ok(());
+        }
+        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
+        println!("{output}");
+        bail!("cargo {} failed ({status})", self.args)
+    }
 }
 
 /// How long each step of a run took, to print at its end (where CI's time goes).
