@@ -10,6 +10,7 @@
 //! only reads what the status reports ([`observe`]) and reconciles when that shows something
 //! missing, changed or not ready. Every hook logs its Kubernetes API requests at DEBUG.
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -83,6 +84,9 @@ pub struct MetallbCharm {
     placement: Option<(String, std::collections::BTreeMap<String, String>)>,
     /// The Kubernetes API requests of this dispatch's hook path.
     requests: ApiRequests,
+    /// The dispatch's connection to the cluster, made when first needed and shared by its
+    /// reads and writes (each new connection costs a TLS handshake).
+    cluster: std::cell::OnceCell<Rc<Cluster>>,
 }
 
 impl Default for MetallbCharm {
@@ -100,7 +104,20 @@ impl MetallbCharm {
             adopted: Vec::new(),
             placement: None,
             requests: ApiRequests::default(),
+            cluster: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The dispatch's connection to the cluster (see [`MetallbCharm::cluster`]'s field).
+    fn cluster(&self) -> Result<Rc<Cluster>, K8sError> {
+        if let Some(cluster) = self.cluster.get() {
+            return Ok(cluster.clone());
+        }
+        let cluster = Rc::new(Cluster::connect_counting(
+            &self.kube,
+            self.requests.clone(),
+        )?);
+        Ok(self.cluster.get_or_init(|| cluster).clone())
     }
 }
 
@@ -171,7 +188,7 @@ impl MetallbCharm {
             Err(problem) => return Ok(Outcome::BadConfig(problem)),
         };
         self.placement = Some((input.namespace.clone(), input.node_selector.clone()));
-        let cluster = match Cluster::connect_counting(&self.kube, self.requests.clone()) {
+        let cluster = match self.cluster() {
             Ok(cluster) => cluster,
             Err(err) => return Ok(outcome_of(err)),
         };
@@ -219,8 +236,7 @@ impl MetallbCharm {
                     "no valid configuration yet: the workloads' placement is unknown".into(),
                 ));
             };
-            Cluster::connect_counting(&self.kube, self.requests.clone())?
-                .scrape_targets(namespace, selector)
+            self.cluster()?.scrape_targets(namespace, selector)
         })
     }
 
@@ -241,7 +257,7 @@ impl MetallbCharm {
         };
         self.placement = Some((config.namespace.clone(), config.node_selector.clone()));
         let instance = Instance::new(ctx.model_name(), ctx.app_name());
-        let cluster = match Cluster::connect_counting(&self.kube, self.requests.clone()) {
+        let cluster = match self.cluster() {
             Ok(cluster) => cluster,
             Err(err) => return Ok(outcome_of(err)),
         };
@@ -286,7 +302,7 @@ impl MetallbCharm {
             return Ok(Outcome::Standby);
         }
         let instance = Instance::new(ctx.model_name(), ctx.app_name());
-        let cluster = Cluster::connect_counting(&self.kube, self.requests.clone())?;
+        let cluster = self.cluster()?;
         let existing = cluster.inventory(MANAGED_KINDS)?;
         let deleted = execute(
             &cluster,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -38,13 +39,42 @@ type readyInfo struct {
 	StartedMs  int64  `json:"started_ms"`
 }
 
+// freePort finds a port nothing listens on, below the kernel's ephemeral range: a port the
+// kernel handed out (listening on :0) may be taken by any outgoing connection before the
+// component binds it, as happened to etcd while other tests connected.
 func freePort(host string) (int, error) {
+	low := ephemeralLow()
+	for i := 0; i < 200 && low > firstPort; i++ {
+		port := firstPort + rand.IntN(low-firstPort)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// firstPort is the lowest port freePort picks (below it: well-known and registered services).
+const firstPort = 10000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 if unknown).
+func ephemeralLow() int {
+	text, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(text), &low, &high); err != nil {
+		return 32768
+	}
+	return low
 }
 
 type supervisor struct {

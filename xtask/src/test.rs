@@ -66,7 +66,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
     // The tests' debug build runs while `prepare` builds the shipped binaries: their fat-LTO
     // links are single-threaded and would leave a core idle.
-    let test_build = BackgroundBuild::start(&["test", "--workspace", "--no-run"])?;
+    let test_build = Background::start(&["test", "--workspace", "--no-run"], &[], "test-build")?;
     let prepared = match prepare(&mut steps) {
         Ok(prepared) => prepared,
         Err(err) => {
@@ -74,20 +74,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
             return Err(err);
         }
     };
-    steps.time("test build (after prepare)", || test_build.finish())?;
+    steps.time("test build (after prepare)", || {
+        let (status, output) = test_build.wait()?;
+        if !status.success() {
+            println!("{output}");
+            bail!("cargo test --workspace --no-run failed ({status})");
+        }
+        Ok(())
+    })?;
     let mut totals = Totals::default();
     let outcome = steps.time("tests", || {
-        cargo_test(
-            &[
-                "test",
-                "--workspace",
-                "--no-fail-fast",
-                "--",
-                "--include-ignored",
-            ],
-            &prepared.env(),
-            &mut totals,
-        )
+        side_by_side(&TEST_RUNS, &prepared.env(), &mut totals)
     });
     println!("==> took {}", steps.summary());
     println!(
@@ -97,40 +94,108 @@ pub fn run(args: &TestArgs) -> Result<()> {
     outcome
 }
 
-/// A cargo command running beside the rest, its output kept in a file until it ends.
-struct BackgroundBuild {
-    child: std::process::Child,
-    log: std::path::PathBuf,
-    args: String,
+/// The test runs of `cargo xtask test`, side by side: the charm's tests (real pods, the
+/// control plane) and everyone else's (networks of namespaces, routers), about half the time
+/// each. Every test waits on its own network, control plane and nodes (named after its
+/// process), so the two runs share nothing but the machine.
+const TEST_RUNS: [&[&str]; 2] = [
+    &[
+        "test",
+        "-p",
+        "metallb-charm",
+        "--no-fail-fast",
+        "--",
+        "--include-ignored",
+    ],
+    &[
+        "test",
+        "--workspace",
+        "--exclude",
+        "metallb-charm",
+        "--no-fail-fast",
+        "--",
+        "--include-ignored",
+    ],
+];
+
+/// Runs the `cargo` commands `runs` at once, printing each one's output whole when it ends
+/// and counting its results; fails when any failed.
+fn side_by_side(
+    runs: &[&[&str]],
+    env: &[(&str, &std::path::Path)],
+    totals: &mut Totals,
+) -> Result<()> {
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut waiting = Vec::new();
+    for (i, args) in runs.iter().enumerate() {
+        let run = Background::start(args, env, &format!("tests-{i}"))?;
+        let done = done.clone();
+        let text = run_text(args);
+        waiting.push(std::thread::spawn(move || {
+            let outcome = run.wait();
+            let _ = done.send((text, outcome));
+        }));
+    }
+    drop(done);
+    let mut failed = Vec::new();
+    for (args, outcome) in finished {
+        let (status, output) = outcome?;
+        println!("==> cargo {args}: {status}");
+        println!("{output}");
+        for line in output.lines() {
+            totals.add_line(line);
+        }
+        if !status.success() {
+            failed.push(args);
+        }
+    }
+    for thread in waiting {
+        let _ = thread.join();
+    }
+    if !failed.is_empty() {
+        bail!("failed: cargo {}", failed.join("; cargo "));
+    }
+    Ok(())
 }
 
-impl BackgroundBuild {
-    /// Starts `cargo ARGS`, its output going to a log file in the target directory.
-    fn start(args: &[&str]) -> Result<Self> {
+fn run_text(args: &[&str]) -> String {
+    args.join(" ")
+}
+
+/// A cargo command running beside the rest, its output (stdout and stderr, in order) kept in a
+/// log file in the target directory until it ends.
+struct Background {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Background {
+    /// Starts `cargo ARGS` with `env`, its output going to `xtask-<name>.log`.
+    fn start(args: &[&str], env: &[(&str, &std::path::Path)], name: &str) -> Result<Self> {
         let dir = std::env::var_os("CARGO_TARGET_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target"));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let log = dir.join("xtask-test-build.log");
+        let log = dir.join(format!("xtask-{name}.log"));
         let out = std::fs::File::create(&log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
-        let args_text = args.join(" ");
         println!(
-            "==> cargo {args_text} (in the background, output in {})",
+            "==> cargo {} (alongside, output in {})",
+            run_text(args),
             log.display()
         );
-        let child = command(args)
+        let mut cmd = command(args);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let child = cmd
             .stdout(out)
             .stderr(err)
             .spawn()
-            .with_context(|| format!("cannot run cargo {args_text}"))?;
-        Ok(Self {
-            child,
-            log,
-            args: args_text,
-        })
+            .with_context(|| format!("cannot run cargo {}", run_text(args)))?;
+        Ok(Self { child, log })
     }
 
     /// Stops the command (the run failed before it is needed).
@@ -139,19 +204,12 @@ impl BackgroundBuild {
         let _ = self.child.wait();
     }
 
-    /// Waits for the command; when it failed, prints its output and says so.
-    fn finish(mut self) -> Result<()> {
-        let status = self
-            .child
-            .wait()
-            .context("the background build did not finish")?;
-        if status.success() {
-            println!("==> cargo {}: done", self.args);
-            return Ok(());
-        }
-        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-        println!("{output}");
-        bail!("cargo {} failed ({status})", self.args)
+    /// Waits for the command: how it ended and what it printed.
+    fn wait(mut self) -> Result<(std::process::ExitStatus, String)> {
+        let status = self.child.wait().context("cargo did not finish")?;
+        let output = std::fs::read_to_string(&self.log)
+            .with_context(|| format!("cannot read {}", self.log.display()))?;
+        Ok((status, output))
     }
 }
 
