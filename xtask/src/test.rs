@@ -84,7 +84,19 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
     let mut totals = Totals::default();
     let outcome = steps.time("tests", || {
-        side_by_side(&TEST_RUNS, &prepared.env(), &mut totals)
+        let runs = test_runs()?;
+        let runs: Vec<Vec<&str>> = runs
+            .iter()
+            .map(|run| run.iter().map(String::as_str).collect())
+            .collect();
+        let runs: Vec<&[&str]> = runs.iter().map(Vec::as_slice).collect();
+        side_by_side(&runs, &prepared.env(), &mut totals)?;
+        // Doc tests cannot be selected with targets: on their own, after.
+        cargo_test(
+            &["test", "--workspace", "--doc", "--no-fail-fast"],
+            &prepared.env(),
+            &mut totals,
+        )
     });
     println!("==> took {}", steps.summary());
     println!(
@@ -94,29 +106,68 @@ pub fn run(args: &TestArgs) -> Result<()> {
     outcome
 }
 
-/// The test runs of `cargo xtask test`, side by side: the charm's tests (real pods, the
-/// control plane) and everyone else's (networks of namespaces, routers), about half the time
-/// each. Every test waits on its own network, control plane and nodes (named after its
-/// process), so the two runs share nothing but the machine.
-const TEST_RUNS: [&[&str]; 2] = [
-    &[
-        "test",
-        "-p",
-        "metallb-charm",
-        "--no-fail-fast",
-        "--",
-        "--include-ignored",
-    ],
-    &[
-        "test",
-        "--workspace",
-        "--exclude",
-        "metallb-charm",
-        "--no-fail-fast",
-        "--",
-        "--include-ignored",
-    ],
-];
+/// The package whose integration tests run beside everyone else's tests.
+const CHARM_PACKAGE: &str = "metallb-charm";
+
+/// The test runs of `cargo xtask test`, side by side: the charm's integration tests (real
+/// pods, the control plane) and every other test (networks of namespaces, routers, the unit
+/// tests), about half the time each. Every test owns its network, control plane and nodes
+/// (named after its process), so the two runs share nothing but the machine. Both select the
+/// whole workspace and pick test targets by name: selecting packages would resolve other
+/// features than the build made with `--workspace` and build everything again.
+fn test_runs() -> Result<[Vec<String>; 2]> {
+    let out = command(&["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata printed no JSON")?;
+    let (charm, others) = integration_tests(&metadata);
+    let run = |selection: Vec<String>| {
+        let mut args: Vec<String> = ["test", "--workspace", "--no-fail-fast"]
+            .map(String::from)
+            .to_vec();
+        args.extend(selection);
+        args.extend(["--", "--include-ignored"].map(String::from));
+        args
+    };
+    let charm_run = charm.into_iter().flat_map(|t| ["--test".to_string(), t]);
+    let other_run = ["--lib", "--bins"]
+        .map(String::from)
+        .into_iter()
+        .chain(others.into_iter().flat_map(|t| ["--test".to_string(), t]));
+    Ok([run(charm_run.collect()), run(other_run.collect())])
+}
+
+/// The integration test targets of the workspace in `cargo metadata`: the charm's, then the
+/// others'.
+fn integration_tests(metadata: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let mut charm = Vec::new();
+    let mut others = Vec::new();
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    for package in &packages {
+        let targets = package["targets"].as_array().cloned().unwrap_or_default();
+        for target in &targets {
+            let is_test = target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "test"));
+            let Some(name) = target["name"].as_str().filter(|_| is_test) else {
+                continue;
+            };
+            if package["name"] == CHARM_PACKAGE {
+                charm.push(name.to_string());
+            } else {
+                others.push(name.to_string());
+            }
+        }
+    }
+    (charm, others)
+}
 
 /// Runs the `cargo` commands `runs` at once, printing each one's output whole when it ends
 /// and counting its results; fails when any failed.
@@ -417,7 +468,25 @@ fn cargo_test(args: &[&str], env: &[(&str, &std::path::Path)], totals: &mut Tota
 
 #[cfg(test)]
 mod tests {
-    use super::{Steps, Totals};
+    use super::{Steps, Totals, integration_tests};
+
+    #[test]
+    fn integration_tests_split_into_the_charms_and_the_others() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "metallb-charm", "targets": [
+                {"name": "metallb_charm", "kind": ["lib"]},
+                {"name": "real_pods", "kind": ["test"]},
+            ]},
+            {"name": "metallb-speaker", "targets": [
+                {"name": "layer2", "kind": ["test"]},
+                {"name": "metallb-speaker", "kind": ["bin"]},
+                {"name": "failover", "kind": ["bench"]},
+            ]},
+        ]});
+        let (charm, others) = integration_tests(&metadata);
+        assert_eq!(charm, ["real_pods"]);
+        assert_eq!(others, ["layer2"]);
+    }
 
     #[test]
     fn the_summary_names_each_step_and_the_sum() {
