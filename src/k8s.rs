@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GetParams, ListParams, ObjectList, Patch,
-    PatchParams, PostParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GetParams, ListParams, Patch, PatchParams,
+    PostParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
@@ -42,15 +42,6 @@ pub enum Freshness {
     /// at most, for half the API server's work. Whatever is deleted on such a read is read
     /// again by name first.
     Cached,
-}
-
-/// Lists `api` with `params` from the API server's watch cache (a cache still initializing,
-/// as right after a CRD is created or changed, answers 429 and the client asks again).
-async fn list_cached<K>(api: &Api<K>, params: &ListParams) -> kube::Result<ObjectList<K>>
-where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.list(&params.clone().match_any()).await
 }
 
 /// The field manager of every server-side apply the charm makes.
@@ -349,16 +340,15 @@ impl Cluster {
         freshness: Freshness,
     ) -> Result<Snapshot, K8sError> {
         let selector = crate::identity::managed_selector();
-        let params = ListParams::default().labels(&selector);
+        let params = match freshness {
+            Freshness::Latest => ListParams::default().labels(&selector),
+            Freshness::Cached => ListParams::default().labels(&selector).match_any(),
+        };
         let lists = kinds.iter().map(|(api_version, kind)| {
             let api = api_for(&self.client, api_version, kind, None);
             let params = &params;
             async move {
-                let read = match freshness {
-                    Freshness::Latest => api.list(params).await,
-                    Freshness::Cached => list_cached(&api, params).await,
-                };
-                match read {
+                match api.list(params).await {
                     Ok(list) => Ok(list
                         .items
                         .iter()

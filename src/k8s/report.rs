@@ -15,7 +15,7 @@ use kube::Client;
 use kube::api::{Api, GetParams, ListParams};
 use serde_json::Value;
 
-use super::{BgpAdvertising, K8sError, Readiness, classify, list_cached, pod_problem};
+use super::{BgpAdvertising, K8sError, Readiness, classify, pod_problem};
 use crate::preflight;
 
 /// What the status reports besides readiness, read in one go.
@@ -101,15 +101,14 @@ pub(super) async fn pod_problems(
     namespace: &str,
 ) -> Result<Vec<String>, K8sError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    Ok(
-        list_cached(&pods, &ListParams::default().labels("app=metallb"))
-            .await
-            .map_err(|e| classify("listing the MetalLB pods", e))?
-            .items
-            .iter()
-            .filter_map(pod_problem)
-            .collect(),
-    )
+    Ok(pods
+        .list(&ListParams::default().labels("app=metallb").match_any())
+        .await
+        .map_err(|e| classify("listing the MetalLB pods", e))?
+        .items
+        .iter()
+        .filter_map(pod_problem)
+        .collect())
 }
 
 /// The `data` of ConfigMap `namespace/name` (from the API server's cache), or None when there
@@ -133,7 +132,8 @@ async fn config_map_data(
 /// Every LoadBalancer ingress IP in the cluster.
 async fn load_balancer_ips(client: &Client) -> Result<Vec<IpAddr>, K8sError> {
     let services: Api<Service> = Api::all(client.clone());
-    let list = list_cached(&services, &ListParams::default())
+    let list = services
+        .list(&ListParams::default().match_any())
         .await
         .map_err(|e| classify("listing services", e))?;
     Ok(list
@@ -150,7 +150,8 @@ async fn load_balancer_ips(client: &Client) -> Result<Vec<IpAddr>, K8sError> {
 async fn bgp_advertising(client: &Client, namespace: &str) -> Result<BgpAdvertising, K8sError> {
     use metallb_api::ServiceBGPStatus;
     let statuses: Api<ServiceBGPStatus> = Api::namespaced(client.clone(), namespace);
-    let list = list_cached(&statuses, &ListParams::default())
+    let list = statuses
+        .list(&ListParams::default().match_any())
         .await
         .map_err(|e| classify("listing servicebgpstatuses", e))?;
     let mut services = BTreeSet::new();
@@ -171,7 +172,8 @@ async fn bgp_advertising(client: &Client, namespace: &str) -> Result<BgpAdvertis
 async fn duplicate_responders(client: &Client, namespace: &str) -> Result<Vec<String>, K8sError> {
     use metallb_api::{DUPLICATE_RESPONDER, ServiceL2Status};
     let statuses: Api<ServiceL2Status> = Api::namespaced(client.clone(), namespace);
-    let list = list_cached(&statuses, &ListParams::default())
+    let list = statuses
+        .list(&ListParams::default().match_any())
         .await
         .map_err(|e| classify("listing servicel2statuses", e))?;
     let found: BTreeSet<String> = list
@@ -192,12 +194,14 @@ async fn unreachable_pools(client: &Client, namespace: &str) -> Result<Vec<Strin
     use metallb_api::ConfigurationState;
     use metallb_api::configuration_state::LAYER2_POOLS_REACHABLE;
     let states: Api<ConfigurationState> = Api::namespaced(client.clone(), namespace);
-    let list = list_cached(
-        &states,
-        &ListParams::default().labels("metallb.io/component-type=speaker"),
-    )
-    .await
-    .map_err(|e| classify("listing configurationstates", e))?;
+    let list = states
+        .list(
+            &ListParams::default()
+                .labels("metallb.io/component-type=speaker")
+                .match_any(),
+        )
+        .await
+        .map_err(|e| classify("listing configurationstates", e))?;
     let reports: Vec<Vec<String>> = list
         .items
         .into_iter()
